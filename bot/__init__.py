@@ -1,0 +1,1 @@
+"""The rules of complaint handling. Knows no transport and no database engine."""

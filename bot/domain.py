@@ -1,0 +1,75 @@
+"""Words of the domain: categories, case states, case numbers, default time limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """First classification of a complaint (domain.md, item 3)."""
+
+    CONSULTATION = "consultation"
+    HELP_REQUEST = "help_request"
+    APPEAL = "appeal"
+    SUGGESTION = "suggestion"
+    REPORT = "report"
+
+
+class CaseStatus(StrEnum):
+    """Where a case stands in its lifecycle; stored as these strings."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    AWAITING_USER = "awaiting_user"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ARCHIVED = "archived"
+
+
+# Until the SLA calendar exists, the first-response limit is one wall-clock duration
+# per category; the domain's example: first response within 24 hours.
+DEFAULT_RESPONSE_LIMITS: dict[Category, timedelta] = {
+    Category.CONSULTATION: timedelta(hours=24),
+    Category.HELP_REQUEST: timedelta(hours=24),
+    Category.APPEAL: timedelta(hours=48),
+    Category.SUGGESTION: timedelta(hours=72),
+    Category.REPORT: timedelta(hours=24),
+}
+
+# Words that make a category obvious. A suggestion is offered only when exactly one
+# category matches, so an ambiguous text never gets a confident wrong guess.
+_CATEGORY_KEYWORDS: dict[Category, tuple[str, ...]] = {
+    Category.CONSULTATION: ("咨询", "请问", "怎么", "如何", "question", "how do", "how to"),
+    Category.HELP_REQUEST: ("求助", "帮忙", "帮帮", "无法", "不能用", "help me", "can't", "cannot"),
+    Category.APPEAL: (
+        "申诉", "扣费", "扣了", "多扣", "乱收费", "多收", "退款", "封号", "被封",
+        "charged", "refund", "appeal", "overcharg",
+    ),
+    Category.SUGGESTION: ("建议", "希望增加", "suggest", "would be nice", "feature request"),
+    Category.REPORT: ("举报", "诈骗", "违法", "骚扰", "fraud", "scam", "report"),
+}
+
+
+def suggest_category(text: str) -> Category | None:
+    """The category the text obviously belongs to, or None when it is not obvious."""
+    lowered = text.casefold()
+    matches = [
+        category
+        for category, words in _CATEGORY_KEYWORDS.items()
+        if any(word in lowered for word in words)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+CASE_NO_PATTERN = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{0,9})-(?P<day>\d{8})-(?P<serial>\d{4,})$")
+
+
+def format_case_no(prefix: str, day: date, serial: int) -> str:
+    return f"{prefix}-{day:%Y%m%d}-{serial:04d}"
+
+
+def looks_like_case_no(text: str) -> bool:
+    return CASE_NO_PATTERN.match(text.strip().upper()) is not None

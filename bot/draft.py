@@ -1,0 +1,103 @@
+"""The half-filled complaint of one conversation, stored as JSON between messages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.domain import Category
+
+
+class Step(StrEnum):
+    """The question the conversation is waiting on."""
+
+    DESCRIPTION = "description"
+    DESCRIPTION_MORE = "description_more"
+    NAME = "name"
+    CONTACT = "contact"
+    CATEGORY = "category"
+    SUBJECT = "subject"
+    EVIDENCE = "evidence"
+    EXPECTATION = "expectation"
+    CONFIRM = "confirm"
+    EDIT_FIELD = "edit_field"
+
+
+@dataclass(slots=True)
+class DescriptionPart:
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    id: int
+    name: str
+    mime: str
+    size: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class DescriptionEdit:
+    message_id: str
+    before: str
+    after: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class Draft:
+    step: Step
+    started_at: datetime
+    description: list[DescriptionPart] = field(default_factory=list)
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    category: Category | None = None
+    subject: str | None = None
+    evidence: list[EvidenceRef] = field(default_factory=list)
+    expectation: str | None = None
+    evidence_done: bool = False
+    # Set while a field is re-asked from the summary: answering returns to the summary.
+    editing: bool = False
+    description_edits: list[DescriptionEdit] = field(default_factory=list)
+
+    @property
+    def description_text(self) -> str:
+        return "\n".join(part.text for part in self.description)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        for edit in data["description_edits"]:
+            edit["at"] = edit["at"].isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        return cls(
+            step=Step(data["step"]),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            description=[DescriptionPart(**part) for part in data.get("description", [])],
+            name=data.get("name"),
+            phone=data.get("phone"),
+            email=data.get("email"),
+            category=Category(data["category"]) if data.get("category") else None,
+            subject=data.get("subject"),
+            evidence=[EvidenceRef(**ref) for ref in data.get("evidence", [])],
+            expectation=data.get("expectation"),
+            evidence_done=bool(data.get("evidence_done")),
+            editing=bool(data.get("editing")),
+            description_edits=[
+                DescriptionEdit(
+                    message_id=e["message_id"],
+                    before=e["before"],
+                    after=e["after"],
+                    at=datetime.fromisoformat(e["at"]),
+                )
+                for e in data.get("description_edits", [])
+            ],
+        )

@@ -1,0 +1,425 @@
+"""The bot: takes one `Inbound`, decides, and leaves replies in the outbox.
+
+Load state, handle, save and queue all happen inside one `ConversationTx`, which
+holds the conversation's lock, so two quick messages from one person never race and
+a crash leaves either everything or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.domain import DEFAULT_RESPONSE_LIMITS, CaseStatus, looks_like_case_no
+from bot.draft import Draft, EvidenceRef, Step
+from bot.i18n import SUPPORTED_LOCALES, Translator, locale_for
+from bot.intake import Edited, Files, Intake, IntakeInput, IntakeResult, Press, Reply, SharedPhone, Text
+from bot.messages import Button, Inbound, InboundKind, Outbound
+from bot.ports import CaseView, Clock, ConversationTx, NewCase, Repository, SystemClock
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "help", "new", "cancel", "status", "language")
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    case_prefix: str = "TS"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    default_locale: str = "zh_CN"
+    phone_region: str = "CN"
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """What is remembered about a conversation between two messages."""
+
+    locale: str | None = None
+    language_code: str | None = None
+    draft: Draft | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "locale": self.locale,
+            "language_code": self.language_code,
+            "draft": self.draft.to_json() if self.draft else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
+        if not data:
+            return cls()
+        draft = data.get("draft")
+        return cls(
+            locale=data.get("locale"),
+            language_code=data.get("language_code"),
+            draft=Draft.from_json(draft) if draft else None,
+        )
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The working set of one handled message."""
+
+    inbound: Inbound
+    tx: ConversationTx
+    state: ConversationState
+    tr: Translator
+    intake: Intake
+    replies: list[tuple[Reply, str, str | None]] = field(default_factory=list)
+
+    def say(self, *replies: Reply, kind: str = "reply", case_no: str | None = None) -> None:
+        self.replies.extend((reply, kind, case_no) for reply in replies)
+
+
+class ComplaintBot:
+    """The transport-free core: intake, receipts and the complainant's commands."""
+
+    def __init__(
+        self, repository: Repository, config: BotConfig, clock: Clock | None = None
+    ) -> None:
+        self.repository = repository
+        self.config = config
+        self.clock = clock or SystemClock()
+
+    async def handle(self, inbound: Inbound) -> bool:
+        """Handles one inbound message; False when it was a redelivery and changed nothing."""
+        async with self.repository.conversation(
+            inbound.channel, inbound.conversation, inbound.sender_id
+        ) as tx:
+            if not await tx.record_inbound(inbound):
+                log.info("duplicate %s message %s ignored", inbound.channel, inbound.transport_id)
+                return False
+            state = ConversationState.from_json(await tx.load_state())
+            if inbound.language_code:
+                state.language_code = inbound.language_code
+            turn = self._turn(inbound, tx, state)
+            await self._dispatch(turn)
+            await tx.save_state(state.to_json())
+            for reply, kind, case_no in turn.replies:
+                await tx.enqueue(
+                    Outbound(
+                        channel=inbound.channel,
+                        conversation=inbound.conversation,
+                        text=reply.text,
+                        buttons=reply.buttons,
+                        contact_button=reply.contact_button,
+                        case_no=case_no,
+                    ),
+                    kind,
+                )
+        return True
+
+    async def handle_safely(self, inbound: Inbound) -> None:
+        """`handle`, but a fault is logged, the raw message kept, and the person told.
+
+        The transport has already let go of the message, so losing it here would lose
+        it for good.
+        """
+        try:
+            await self.handle(inbound)
+        except Exception:
+            log.exception("%s message %s could not be handled", inbound.channel, inbound.transport_id)
+            async with self.repository.conversation(
+                inbound.channel, inbound.conversation, inbound.sender_id
+            ) as tx:
+                if not await tx.record_inbound(inbound):
+                    return
+                state = ConversationState.from_json(await tx.load_state())
+                turn = self._turn(inbound, tx, state)
+                await tx.enqueue(
+                    Outbound(
+                        channel=inbound.channel,
+                        conversation=inbound.conversation,
+                        text=turn.tr.gettext(
+                            "Sorry, something went wrong on our side. Your message is saved; "
+                            "please send it once more."
+                        ),
+                    ),
+                    "reply",
+                )
+
+    def command_menu(self) -> dict[str, list[tuple[str, str]]]:
+        """Command descriptions per language code, for a channel's command menu."""
+        menu: dict[str, list[tuple[str, str]]] = {}
+        for code, locale in (("zh", "zh_CN"), ("en", "en"), ("", self.config.default_locale)):
+            _ = Translator(locale).gettext
+            entries = [
+                ("new", _("File a new complaint")),
+                ("status", _("See your cases")),
+                ("cancel", _("Discard the complaint you are filing")),
+                ("language", _("Choose 中文 or English")),
+                ("help", _("Help")),
+            ]
+            menu[code] = entries
+        return menu
+
+    def _turn(self, inbound: Inbound, tx: ConversationTx, state: ConversationState) -> _Turn:
+        locale = state.locale or locale_for(state.language_code, self.config.default_locale)
+        tr = Translator(locale)
+        return _Turn(inbound, tx, state, tr, Intake(tr, self.config.phone_region))
+
+    async def _dispatch(self, turn: _Turn) -> None:
+        inbound = turn.inbound
+        kind = inbound.kind
+        if kind is InboundKind.COMMAND:
+            await self._command(turn, (inbound.command or "").lower(), inbound.command_args.strip())
+        elif kind is InboundKind.BUTTON and (inbound.button_data or "").startswith("lang:"):
+            self._set_language(turn, (inbound.button_data or "").removeprefix("lang:"))
+        elif kind is InboundKind.BUTTON:
+            await self._intake_step(turn, Press(inbound.button_data or ""))
+        elif kind is InboundKind.TEXT:
+            await self._intake_step(turn, Text(inbound.message_id or inbound.transport_id, inbound.text))
+        elif kind is InboundKind.CONTACT:
+            await self._intake_step(turn, SharedPhone(inbound.phone or ""))
+        elif kind is InboundKind.ATTACHMENT:
+            await self._intake_step(turn, await self._store_files(turn))
+        elif kind is InboundKind.EDIT:
+            await self._on_edit(turn)
+        else:
+            self._unsupported(turn)
+
+    # ----- intake --------------------------------------------------------------
+
+    async def _intake_step(self, turn: _Turn, event: IntakeInput) -> None:
+        draft = turn.state.draft
+        if draft is None:
+            if isinstance(event, Press):
+                turn.say(Reply(turn.tr.gettext(
+                    "That button is no longer active. Send a message to file a new complaint."
+                )))
+                return
+            started = turn.intake.begin(turn.inbound.received_at)
+            draft = started.draft
+            assert draft is not None
+            turn.say(started.replies[0])
+        result = turn.intake.step(draft, event)
+        await self._apply(turn, result)
+
+    async def _apply(self, turn: _Turn, result: IntakeResult) -> None:
+        turn.state.draft = result.draft
+        turn.say(*result.replies)
+        if result.confirmed and result.draft is not None:
+            await self._open_case(turn, result.draft)
+
+    async def _open_case(self, turn: _Turn, draft: Draft) -> None:
+        missing = _first_missing(draft)
+        if missing is not None:
+            draft.step = missing
+            turn.say(turn.intake.question(draft))
+            return
+        assert draft.category is not None and draft.name and draft.subject and draft.expectation
+        now = self.clock.now()
+        due = draft.started_at + DEFAULT_RESPONSE_LIMITS[draft.category]
+        case_no = await turn.tx.create_case(
+            NewCase(
+                prefix=self.config.case_prefix,
+                number_day=now.astimezone(self.config.timezone).date(),
+                channel=turn.inbound.channel,
+                conversation=turn.inbound.conversation,
+                locale=turn.tr.locale,
+                name=draft.name,
+                phone=draft.phone,
+                email=draft.email,
+                category=draft.category,
+                subject=draft.subject,
+                description=draft.description_text,
+                expectation=draft.expectation,
+                evidence=tuple(draft.evidence),
+                description_edits=tuple(draft.description_edits),
+                received_at=draft.started_at,
+                created_at=now,
+                response_due_at=due,
+            )
+        )
+        log.info("case %s opened", case_no, extra={"case_no": case_no})
+        turn.state.draft = None
+        _ = turn.tr.gettext
+        turn.say(
+            Reply(
+                "\n".join([
+                    _("Your complaint has been accepted."),
+                    _("Case number: {case_no}").format(case_no=case_no),
+                    _("Category: {category}").format(
+                        category=turn.intake.category_label(draft.category)
+                    ),
+                    _("Received: {time}").format(time=self._local(draft.started_at)),
+                    _("We will respond by {time} ({zone}).").format(
+                        time=self._local(due), zone=self.config.timezone.key
+                    ),
+                    _("Send /status {case_no} at any time to see its progress.").format(
+                        case_no=case_no
+                    ),
+                ])
+            ),
+            kind="receipt",
+            case_no=case_no,
+        )
+
+    async def _store_files(self, turn: _Turn) -> Files:
+        inbound = turn.inbound
+        stored: list[EvidenceRef] = []
+        too_large: list[str] = []
+        for attachment in inbound.attachments:
+            if attachment.data is None:
+                too_large.append(attachment.name)
+            else:
+                stored.append(await turn.tx.store_evidence(attachment, inbound.received_at))
+        return Files(
+            message_id=inbound.message_id or inbound.transport_id,
+            stored=tuple(stored),
+            too_large=tuple(too_large),
+            caption=inbound.text,
+        )
+
+    async def _on_edit(self, turn: _Turn) -> None:
+        inbound = turn.inbound
+        event = Edited(inbound.edited_message_id or "", inbound.text, inbound.received_at)
+        if turn.state.draft is not None:
+            await self._apply(turn, turn.intake.step(turn.state.draft, event))
+        else:
+            turn.say(Reply(turn.tr.gettext("Your edit was recorded.")))
+
+    def _unsupported(self, turn: _Turn) -> None:
+        _ = turn.tr.gettext
+        turn.say(Reply(_(
+            "Sorry, I cannot read this kind of message. Please send text, photos or documents."
+        )))
+        if turn.state.draft is not None:
+            turn.say(turn.intake.question(turn.state.draft))
+
+    # ----- commands --------------------------------------------------------------
+
+    async def _command(self, turn: _Turn, command: str, args: str) -> None:
+        _ = turn.tr.gettext
+        draft = turn.state.draft
+        if command in ("start", "new"):
+            if draft is not None:
+                turn.say(
+                    Reply(_(
+                        "You have a complaint in progress; let us continue where we stopped. "
+                        "Send /cancel to discard it."
+                    )),
+                    turn.intake.question(draft),
+                )
+            else:
+                started = turn.intake.begin(turn.inbound.received_at)
+                turn.state.draft = started.draft
+                turn.say(*started.replies)
+        elif command == "help":
+            turn.say(Reply(self._help(turn)))
+        elif command == "cancel":
+            if draft is None:
+                turn.say(Reply(_("There is nothing to cancel.")))
+            else:
+                turn.state.draft = None
+                turn.say(Reply(_(
+                    "Cancelled. Nothing was filed. Send a message at any time to start again."
+                )))
+        elif command == "status":
+            await self._status(turn, args)
+        elif command == "language":
+            turn.say(Reply(
+                _("Choose your language:"),
+                (tuple(Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()),),
+            ))
+        else:
+            turn.say(Reply(_("Unknown command. Send /help to see what I can do.")))
+            if draft is not None:
+                turn.say(turn.intake.question(draft))
+
+    def _help(self, turn: _Turn) -> str:
+        _ = turn.tr.gettext
+        return "\n".join([
+            _("Send a message describing your problem to file a complaint. Commands:"),
+            _("/new – file a new complaint"),
+            _("/status – your cases; /status CASE_NO – one case"),
+            _("/cancel – discard the complaint you are filing"),
+            _("/language – choose 中文 or English"),
+            _("/help – this help"),
+        ])
+
+    async def _status(self, turn: _Turn, args: str) -> None:
+        _ = turn.tr.gettext
+        cases = await turn.tx.own_cases()
+        if args:
+            wanted = args.split()[0].upper()
+            found = [case for case in cases if case.case_no == wanted]
+            if not found or not looks_like_case_no(wanted):
+                # The same answer whether the number exists or not: reveal nothing.
+                turn.say(Reply(_("No case {case_no} was found among your cases.").format(
+                    case_no=args.split()[0]
+                )))
+                return
+            turn.say(Reply(self._case_details(turn, found[0])))
+            return
+        if not cases:
+            turn.say(Reply(_("You have no cases yet. Send a message to file a complaint.")))
+            return
+        lines = [_("Your cases:")]
+        lines += [self._case_line(turn, case) for case in cases[:20]]
+        turn.say(Reply("\n".join(lines)))
+
+    def _case_line(self, turn: _Turn, case: CaseView) -> str:
+        return f"{case.case_no} · {turn.intake.category_label(case.category)} · " + _status_label(
+            turn.tr, case.status
+        )
+
+    def _case_details(self, turn: _Turn, case: CaseView) -> str:
+        _ = turn.tr.gettext
+        lines = [
+            _("Case number: {case_no}").format(case_no=case.case_no),
+            _("Status: {status}").format(status=_status_label(turn.tr, case.status)),
+            _("Category: {category}").format(category=turn.intake.category_label(case.category)),
+            _("About: {value}").format(value=case.subject),
+            _("Received: {time}").format(time=self._local(case.received_at)),
+        ]
+        if case.response_due_at is not None:
+            lines.append(_("We will respond by {time} ({zone}).").format(
+                time=self._local(case.response_due_at), zone=self.config.timezone.key
+            ))
+        return "\n".join(lines)
+
+    def _set_language(self, turn: _Turn, code: str) -> None:
+        if code not in SUPPORTED_LOCALES:
+            turn.say(Reply(turn.tr.gettext("That button is no longer active.")))
+            return
+        turn.state.locale = code
+        new_turn = self._turn(turn.inbound, turn.tx, turn.state)
+        turn.tr, turn.intake = new_turn.tr, new_turn.intake
+        turn.say(Reply(turn.tr.gettext("Language set to English.")))
+        if turn.state.draft is not None:
+            turn.say(turn.intake.question(turn.state.draft))
+
+    def _local(self, moment: datetime) -> str:
+        return moment.astimezone(self.config.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _status_label(tr: Translator, status: CaseStatus) -> str:
+    _ = tr.gettext
+    labels = {
+        CaseStatus.NEW: _("new"),
+        CaseStatus.ACKNOWLEDGED: _("received, awaiting an agent"),
+        CaseStatus.IN_PROGRESS: _("in progress"),
+        CaseStatus.AWAITING_USER: _("waiting for your information"),
+        CaseStatus.RESOLVED: _("resolved"),
+        CaseStatus.REOPENED: _("reopened"),
+        CaseStatus.ARCHIVED: _("closed"),
+    }
+    return labels[status]
+
+
+def _first_missing(draft: Draft) -> Step | None:
+    checks = (
+        (Step.DESCRIPTION, bool(draft.description)),
+        (Step.NAME, bool(draft.name)),
+        (Step.CONTACT, bool(draft.phone or draft.email)),
+        (Step.CATEGORY, draft.category is not None),
+        (Step.SUBJECT, bool(draft.subject)),
+        (Step.EXPECTATION, bool(draft.expectation)),
+    )
+    return next((step for step, ok in checks if not ok), None)

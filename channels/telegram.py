@@ -1,0 +1,211 @@
+"""Telegram through python-telegram-bot: `Update` → `Inbound`, `Outbound` → Bot API call.
+
+Only private chats with the bot are read here; the agents' group is another matter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.dispatcher import DeliveryError
+from bot.messages import Attachment, Inbound, InboundKind, Outbound
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+# Bots may download files up to 20 MB through the public Bot API.
+MAX_DOWNLOAD = 20 * 1024 * 1024
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+_UNSUPPORTED = (
+    "sticker", "voice", "video_note", "location", "venue", "poll", "dice", "animation", "game",
+)
+
+Handle = Callable[[Inbound], Awaitable[Any]]
+
+
+def build_application(token: str, base_url: str, base_file_url: str) -> Application:
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .build()
+    )
+
+
+class TelegramChannel:
+    """Translates updates for the bot and delivers its replies (the Telegram `Sender`)."""
+
+    def __init__(self, application: Application, handle: Handle) -> None:
+        self.application = application
+        self.handle = handle
+        application.add_handler(TypeHandler(Update, self._on_update))
+
+    async def set_commands(self, commands: dict[str, list[tuple[str, str]]]) -> None:
+        """Publishes the command menu per language (`""` is the default for everyone else)."""
+        for language, entries in commands.items():
+            await self.application.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in entries],
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=language or None,
+            )
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        inbound = await self.to_inbound(update)
+        if inbound is None:
+            return
+        try:
+            await self.application.bot.send_chat_action(int(inbound.conversation), ChatAction.TYPING)
+        except TelegramError as error:
+            log.debug("typing action not shown: %s", error)
+        await self.handle(inbound)
+
+    async def to_inbound(self, update: Update) -> Inbound | None:
+        """The bot's view of an update, or None for what is not a private chat with us."""
+        raw = update.to_dict()
+        transport_id = str(update.update_id)
+        query = update.callback_query
+        if query is not None:
+            await query.answer()
+            chat = query.message.chat if query.message else None
+            if chat is not None and chat.type != ChatType.PRIVATE:
+                return None
+            user = query.from_user
+            return Inbound(
+                channel=CHANNEL,
+                transport_id=transport_id,
+                conversation=str(chat.id if chat else user.id),
+                sender_id=str(user.id),
+                sender_name=user.full_name,
+                language_code=user.language_code,
+                received_at=datetime.now(UTC),
+                kind=InboundKind.BUTTON,
+                button_data=query.data or "",
+                raw=raw,
+            )
+        message = update.message or update.edited_message
+        if message is None or message.chat.type != ChatType.PRIVATE or message.from_user is None:
+            return None
+        user = message.from_user
+        base: dict[str, Any] = {
+            "channel": CHANNEL,
+            "transport_id": transport_id,
+            "conversation": str(message.chat.id),
+            "sender_id": str(user.id),
+            "sender_name": user.full_name,
+            "language_code": user.language_code,
+            "received_at": (message.edit_date or message.date).astimezone(UTC),
+            "message_id": str(message.message_id),
+            "raw": raw,
+        }
+        text = message.text or message.caption or ""
+        if update.edited_message is not None:
+            return Inbound(
+                **base, kind=InboundKind.EDIT, text=text,
+                edited_message_id=str(message.message_id),
+            )
+        if message.text is not None:
+            command = _COMMAND.match(message.text)
+            if command:
+                return Inbound(
+                    **base, kind=InboundKind.COMMAND, text=message.text,
+                    command=command.group(1).lower(), command_args=command.group(2) or "",
+                )
+            return Inbound(**base, kind=InboundKind.TEXT, text=message.text)
+        if message.contact is not None:
+            return Inbound(
+                **base, kind=InboundKind.CONTACT, phone=message.contact.phone_number, text=text
+            )
+        attachment = await self._attachment(message)
+        if attachment is not None:
+            return Inbound(**base, kind=InboundKind.ATTACHMENT, text=text, attachments=(attachment,))
+        what = next((name for name in _UNSUPPORTED if getattr(message, name, None)), "other")
+        return Inbound(**base, kind=InboundKind.UNSUPPORTED, unsupported_what=what, text=text)
+
+    async def _attachment(self, message: Message) -> Attachment | None:
+        if message.photo:
+            photo = message.photo[-1]
+            file_id, size = photo.file_id, photo.file_size or 0
+            name, mime = f"photo-{message.message_id}.jpg", "image/jpeg"
+        else:
+            media = message.document or message.video or message.audio
+            if media is None:
+                return None
+            file_id, size = media.file_id, media.file_size or 0
+            name = getattr(media, "file_name", None) or f"file-{message.message_id}"
+            mime = media.mime_type or "application/octet-stream"
+        data: bytes | None = None
+        if size <= MAX_DOWNLOAD:
+            try:
+                telegram_file = await self.application.bot.get_file(file_id)
+                data = bytes(await telegram_file.download_as_bytearray())
+            except TelegramError as error:
+                log.warning("file %s not downloaded: %s", file_id, error)
+        return Attachment(
+            name=name, mime=mime, data=data, size=len(data) if data else size,
+            transport_file_id=file_id,
+        )
+
+    async def send(self, outbound: Outbound) -> str:
+        chat_id = int(outbound.conversation)
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
+        if outbound.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                 for row in outbound.buttons]
+            )
+        elif outbound.contact_button:
+            markup = ReplyKeyboardMarkup(
+                [[KeyboardButton(outbound.contact_button, request_contact=True)]],
+                one_time_keyboard=True,
+                resize_keyboard=True,
+            )
+        chunks = split_text(outbound.text, MessageLimit.MAX_TEXT_LENGTH)
+        try:
+            for chunk in chunks[:-1]:
+                await self.application.bot.send_message(chat_id, chunk)
+            sent = await self.application.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise DeliveryError(str(error), permanent=False, retry_after=seconds) from error
+        except (Forbidden, BadRequest, InvalidToken) as error:
+            raise DeliveryError(str(error), permanent=True) from error
+        except TelegramError as error:
+            raise DeliveryError(str(error), permanent=False) from error
+        return f"{chat_id}:{sent.message_id}"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at line breaks where possible."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest:
+        pieces.append(rest)
+    return pieces

@@ -1,0 +1,3 @@
+from complaintbot.cli import main
+
+main()

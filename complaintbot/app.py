@@ -1,0 +1,137 @@
+"""Wiring: builds the bot with its storage and channel, and runs them until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.dispatcher import Dispatcher, Sender
+from bot.service import BotConfig, ComplaintBot
+from complaintbot.settings import Settings
+from storage import migrate
+from storage.database import create_engine, is_sqlite
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says what to do."""
+
+
+@dataclass
+class Core:
+    engine: AsyncEngine
+    bot: ComplaintBot
+    repository: SqlRepository
+    outbox: SqlOutbox
+
+
+@asynccontextmanager
+async def open_core(settings: Settings) -> AsyncIterator[Core]:
+    """Storage and the bot, with the schema checked (and brought up to date on SQLite)."""
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        await ensure_schema(engine, settings.DATABASE_URL)
+        repository = SqlRepository(engine, settings.DATA_DIR)
+        config = BotConfig(
+            case_prefix=settings.CASE_PREFIX,
+            timezone=settings.zone,
+            default_locale=settings.DEFAULT_LOCALE,
+        )
+        yield Core(engine, ComplaintBot(repository, config), repository, SqlOutbox(engine))
+    finally:
+        await engine.dispose()
+
+
+async def ensure_schema(engine: AsyncEngine, url: str) -> None:
+    try:
+        up_to_date = await migrate.is_up_to_date(engine)
+    except OSError as error:
+        raise StartupError(f"Cannot reach the database in DATABASE_URL: {error}") from None
+    if up_to_date:
+        return
+    if is_sqlite(url):
+        await migrate.upgrade(engine)
+        return
+    raise StartupError(
+        "The database schema is out of date; run `complaintbot db upgrade` first."
+    )
+
+
+async def run(settings: Settings) -> None:
+    async with open_core(settings) as core:
+        if settings.TELEGRAM_BOT_TOKEN:
+            await _run_telegram(settings, core)
+        else:
+            await _run_console(core)
+
+
+async def _run_console(core: Core) -> None:
+    from channels.console import CHANNEL, ConsoleChannel
+
+    console = ConsoleChannel()
+    dispatcher = Dispatcher(core.outbox, {CHANNEL: console})
+
+    async def settle() -> None:
+        while await dispatcher.run_once():
+            pass
+
+    print("complaintbot 控制台对话 · console chat — Ctrl-D 退出 / to quit", flush=True)
+    await console.run(core.bot.handle_safely, settle)
+
+
+async def _run_telegram(settings: Settings, core: Core) -> None:
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
+
+    from channels.telegram import CHANNEL, TelegramChannel, build_application
+
+    assert settings.TELEGRAM_BOT_TOKEN
+    application = build_application(
+        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_BASE_URL, settings.TELEGRAM_BASE_FILE_URL
+    )
+    channel = TelegramChannel(application, core.bot.handle_safely)
+    senders: dict[str, Sender] = {CHANNEL: channel}
+    dispatcher = Dispatcher(core.outbox, senders)
+    core.repository.on_commit(dispatcher.wake)
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather.") from None
+    except NetworkError as error:
+        raise StartupError(f"Cannot reach Telegram at TELEGRAM_BASE_URL: {error}") from None
+    try:
+        await channel.set_commands(core.bot.command_menu())
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("polling Telegram as @%s", application.bot.username)
+        sending = asyncio.create_task(dispatcher.run())
+        await _until_stopped()
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        await application.updater.stop()
+        await application.stop()
+    finally:
+        await application.shutdown()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("stopping", file=sys.stderr, flush=True)

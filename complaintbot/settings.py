@@ -1,0 +1,111 @@
+"""Settings from the environment and `.env`. The names are a public interface: keep them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.i18n import SUPPORTED_LOCALES
+
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message is one line that names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./complaintbot.db"
+    DATA_DIR: Path = Path("./data")
+    TELEGRAM_BOT_TOKEN: str | None = Field(default=None, repr=False)
+    TELEGRAM_BASE_URL: str = "https://api.telegram.org/bot"
+    TELEGRAM_BASE_FILE_URL: str = "https://api.telegram.org/file/bot"
+    TELEGRAM_AGENT_CHAT_ID: int | None = None
+    CASE_PREFIX: str = "TS"
+    TIMEZONE: str = "Asia/Shanghai"
+    DEFAULT_LOCALE: str = "zh_CN"
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as error:
+            raise ValueError(f"not a database URL: {error}") from None
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError(
+                "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, "
+                f"not {url.drivername}"
+            )
+        return value
+
+    @field_validator("TELEGRAM_BOT_TOKEN")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not _TOKEN.match(value.strip()):
+            raise ValueError("does not look like a bot token from @BotFather (digits:secret)")
+        return value.strip()
+
+    @field_validator("TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("CASE_PREFIX")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{0,9}", value):
+            raise ValueError("must be 1-10 capital letters or digits, starting with a letter")
+        return value
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (example: Asia/Shanghai)") from None
+        return value
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.TIMEZONE)
+
+
+def load_settings() -> Settings:
+    """Reads the settings; a wrong value raises `SettingsError` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"Setting {name} is wrong: {message}") from None

@@ -1,0 +1,1 @@
+"""Storage: the schema, migrations, queries, evidence files and the outbox. The only SQL."""

@@ -1,0 +1,31 @@
+"""Evidence files on disk, addressed by their sha256 so a re-sent file is stored once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class EvidenceFiles:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "evidence"
+
+    def put(self, data: bytes) -> tuple[str, str]:
+        """Writes the bytes (atomically) and returns (sha256, path relative to the data dir)."""
+        digest = hashlib.sha256(data).hexdigest()
+        relative = Path("evidence") / digest[:2] / digest
+        target = self.root / digest[:2] / digest
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        return digest, relative.as_posix()
+
+    def path(self, relative: str) -> Path:
+        return self.root.parent / relative

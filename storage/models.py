@@ -1,0 +1,158 @@
+"""The tables. Times are UTC-aware (`UTCDateTime`); enums are stored as their strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Complainant(SQLModel, table=True):
+    __tablename__ = "complainants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str | None = None
+    phone: str | None = Field(default=None, index=True)
+    email: str | None = Field(default=None, index=True)
+    locale: str | None = None
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class Identity(SQLModel, table=True):
+    """A sender on one channel (a Telegram user id, an email address) → a complainant."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    complainant_id: int = Field(foreign_key="complainants.id", index=True)
+    created_at: datetime = _time()
+
+
+class CaseCounter(SQLModel, table=True):
+    """Last serial handed out per local day; its row lock makes serials gap-free."""
+
+    __tablename__ = "case_counters"
+
+    day: str = Field(primary_key=True)
+    last_serial: int
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_due", "status", "response_due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(unique=True)
+    status: str
+    channel: str
+    conversation: str
+    complainant_id: int = Field(foreign_key="complainants.id", index=True)
+    locale: str
+    contact_name: str
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    category: str
+    subject: str
+    description: str
+    expectation: str
+    received_at: datetime = _time(index=True)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+    response_due_at: datetime | None = _time(nullable=True)
+    receipt_sent_at: datetime | None = _time(nullable=True)
+    first_response_at: datetime | None = _time(nullable=True)
+    resolved_at: datetime | None = _time(nullable=True)
+    satisfaction: int | None = None
+
+
+class Message(SQLModel, table=True):
+    """Every message in and out, raw, under its transport id."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel", "direction", "transport_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    direction: str  # "in" | "out"
+    transport_id: str
+    conversation: str = Field(index=True)
+    sender_id: str
+    kind: str
+    text: str = ""
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _time()
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+
+
+class Evidence(SQLModel, table=True):
+    __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    channel: str
+    conversation: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    path: str
+    received_at: datetime = _time()
+
+
+class Conversation(SQLModel, table=True):
+    """Conversation state between messages (the intake draft, the chosen language)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "conversation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    conversation: str
+    state: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = _time()
+
+
+class TimelineEvent(SQLModel, table=True):
+    """Append-only record of everything that happened to a case."""
+
+    __tablename__ = "timeline_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    at: datetime = _time()
+    actor: str
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxItem(SQLModel, table=True):
+    """A reply waiting to be sent; written in the transaction that decided it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    conversation: str
+    kind: str
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "pending"  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+    transport_message_id: str | None = None
+    last_error: str | None = None

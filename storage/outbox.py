@@ -1,0 +1,138 @@
+"""The outbox: replies waiting to be sent, claimed by the dispatcher with a lease."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.dispatcher import Delivery
+from bot.messages import Outbound
+from storage.models import Case, Message, OutboxItem, TimelineEvent
+
+
+class SqlOutbox:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def _session(self) -> AsyncSession:
+        return AsyncSession(self.engine, expire_on_commit=False)
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        """Due items, oldest first, skipping a conversation whose earlier item is still
+        waiting; claimed items are leased so another worker leaves them alone."""
+        earlier = aliased(OutboxItem)
+        query = (
+            select(OutboxItem)
+            .where(
+                OutboxItem.status == "pending",
+                OutboxItem.next_attempt_at <= now,
+                ~exists().where(
+                    and_(
+                        earlier.channel == OutboxItem.channel,
+                        earlier.conversation == OutboxItem.conversation,
+                        earlier.status == "pending",
+                        earlier.id < OutboxItem.id,  # type: ignore[operator]
+                        earlier.next_attempt_at > now,
+                    )
+                ),
+            )
+            .order_by(OutboxItem.id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        async with self._session() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxItem)
+            rows = (await session.scalars(query)).all()
+            case_numbers = await _case_numbers(session, {r.case_id for r in rows if r.case_id})
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + lease
+            return [
+                Delivery(
+                    id=row.id,  # type: ignore[arg-type]
+                    kind=row.kind,
+                    attempts=row.attempts,
+                    outbound=Outbound.from_payload(
+                        row.channel, row.conversation, row.payload, case_numbers.get(row.case_id)
+                    ),
+                )
+                for row in rows
+            ]
+
+    async def delivered(self, delivery: Delivery, transport_id: str, at: datetime) -> None:
+        async with self._session() as session, session.begin():
+            row = await session.get(OutboxItem, delivery.id)
+            assert row is not None
+            row.status, row.sent_at, row.transport_message_id = "sent", at, transport_id
+            session.add(
+                Message(
+                    channel=row.channel,
+                    direction="out",
+                    transport_id=transport_id,
+                    conversation=row.conversation,
+                    sender_id="bot",
+                    kind=row.kind,
+                    text=row.payload.get("text", ""),
+                    raw=row.payload,
+                    at=at,
+                    case_id=row.case_id,
+                )
+            )
+            if row.case_id is None:
+                return
+            if row.kind == "receipt":
+                await session.execute(
+                    update(Case)
+                    .where(Case.id == row.case_id, Case.receipt_sent_at.is_(None))  # type: ignore[union-attr]
+                    .values(receipt_sent_at=at)
+                )
+            session.add(
+                TimelineEvent(
+                    case_id=row.case_id,
+                    at=at,
+                    actor="system",
+                    kind="receipt_sent" if row.kind == "receipt" else "message_sent",
+                    payload={"text": row.payload.get("text", ""), "transport_id": transport_id},
+                )
+            )
+
+    async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None:
+        async with self._session() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == delivery.id)  # type: ignore[arg-type]
+                .values(next_attempt_at=at, last_error=error[:500])
+            )
+
+    async def failed(self, delivery: Delivery, at: datetime, error: str) -> None:
+        async with self._session() as session, session.begin():
+            row = await session.get(OutboxItem, delivery.id)
+            assert row is not None
+            row.status, row.last_error = "failed", error[:500]
+            if row.case_id is not None:
+                session.add(
+                    TimelineEvent(
+                        case_id=row.case_id,
+                        at=at,
+                        actor="system",
+                        kind="delivery_failed",
+                        payload={"kind": row.kind, "error": error[:500]},
+                    )
+                )
+
+    async def pending_count(self) -> int:
+        async with self._session() as session:
+            rows = await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
+            return len(rows.all())
+
+
+async def _case_numbers(session: AsyncSession, case_ids: set[int]) -> dict[int | None, str]:
+    if not case_ids:
+        return {}
+    rows = await session.execute(
+        select(Case.id, Case.case_no).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
+    )
+    return {case_id: case_no for case_id, case_no in rows.all()}

@@ -38,6 +38,9 @@ class Translator:
     def gettext(self, message: str) -> str:
         return _catalog(self.locale).get(message, message)
 
+    # The name the catalog extractor looks for: `tr._("…")` is found like `_("…")`.
+    _ = gettext
+
 
 def locale_for(language_code: str | None, default: str) -> str:
     """The locale to use for a Telegram-style language code (`zh-hans`, `en-GB`, ...)."""

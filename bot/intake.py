@@ -103,6 +103,11 @@ class Intake:
         draft = Draft(step=Step.DESCRIPTION, started_at=started_at)
         return IntakeResult(draft, [self.greeting(), self.question(draft)])
 
+    def cancel(self) -> IntakeResult:
+        return IntakeResult(None, [Reply(self._(
+            "Cancelled. Nothing was filed. Send a message at any time to start again."
+        ))])
+
     def greeting(self) -> Reply:
         _ = self._
         return Reply(_(
@@ -349,6 +354,8 @@ class Intake:
             if data == "edit":
                 draft.step = Step.EDIT_FIELD
                 return IntakeResult(draft, [self._edit_menu()])
+            if data == "cancel":
+                return self.cancel()
         if step is Step.EDIT_FIELD and data.startswith("edit:"):
             return self._begin_edit(draft, data.removeprefix("edit:"))
         return self._again(draft, _("That button is no longer active."))

@@ -87,7 +87,7 @@ class ConversationTx(Protocol):
         """Cases of the complainant behind this conversation's sender, newest first."""
         ...
 
-    async def enqueue(self, outbound: Outbound, kind: str) -> None:
+    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
         """Queues a reply in the outbox, committed with the state change that caused it."""
         ...
 

@@ -111,6 +111,7 @@ class ComplaintBot:
                         case_no=case_no,
                     ),
                     kind,
+                    self.clock.now(),
                 )
         return True
 
@@ -135,12 +136,13 @@ class ComplaintBot:
                     Outbound(
                         channel=inbound.channel,
                         conversation=inbound.conversation,
-                        text=turn.tr.gettext(
+                        text=turn.tr._(
                             "Sorry, something went wrong on our side. Your message is saved; "
                             "please send it once more."
                         ),
                     ),
                     "reply",
+                    self.clock.now(),
                 )
 
     def command_menu(self) -> dict[str, list[tuple[str, str]]]:
@@ -189,7 +191,7 @@ class ComplaintBot:
         draft = turn.state.draft
         if draft is None:
             if isinstance(event, Press):
-                turn.say(Reply(turn.tr.gettext(
+                turn.say(Reply(turn.tr._(
                     "That button is no longer active. Send a message to file a new complaint."
                 )))
                 return
@@ -282,7 +284,7 @@ class ComplaintBot:
         if turn.state.draft is not None:
             await self._apply(turn, turn.intake.step(turn.state.draft, event))
         else:
-            turn.say(Reply(turn.tr.gettext("Your edit was recorded.")))
+            turn.say(Reply(turn.tr._("Your edit was recorded.")))
 
     def _unsupported(self, turn: _Turn) -> None:
         _ = turn.tr.gettext
@@ -316,10 +318,7 @@ class ComplaintBot:
             if draft is None:
                 turn.say(Reply(_("There is nothing to cancel.")))
             else:
-                turn.state.draft = None
-                turn.say(Reply(_(
-                    "Cancelled. Nothing was filed. Send a message at any time to start again."
-                )))
+                await self._apply(turn, turn.intake.cancel())
         elif command == "status":
             await self._status(turn, args)
         elif command == "language":
@@ -386,12 +385,12 @@ class ComplaintBot:
 
     def _set_language(self, turn: _Turn, code: str) -> None:
         if code not in SUPPORTED_LOCALES:
-            turn.say(Reply(turn.tr.gettext("That button is no longer active.")))
+            turn.say(Reply(turn.tr._("That button is no longer active.")))
             return
         turn.state.locale = code
         new_turn = self._turn(turn.inbound, turn.tx, turn.state)
         turn.tr, turn.intake = new_turn.tr, new_turn.intake
-        turn.say(Reply(turn.tr.gettext("Language set to English.")))
+        turn.say(Reply(turn.tr._("Language set to English.")))
         if turn.state.draft is not None:
             turn.say(turn.intake.question(turn.state.draft))
 

@@ -156,7 +156,7 @@ class SqlConversationTx:
         assert row.id is not None
         return EvidenceRef(row.id, row.name, row.mime, row.size, row.sha256)
 
-    async def _complainant_id(self, create: bool) -> int | None:
+    async def _complainant_id(self, create: bool, at: datetime | None = None) -> int | None:
         channel = self.row.channel
         found = await self.session.scalar(
             select(Identity.complainant_id).where(
@@ -165,7 +165,7 @@ class SqlConversationTx:
         )
         if found is not None or not create:
             return found
-        now = _utcnow()
+        now = at or _utcnow()
         person = Complainant(created_at=now, updated_at=now)
         self.session.add(person)
         await self.session.flush()
@@ -179,7 +179,7 @@ class SqlConversationTx:
 
     async def create_case(self, case: NewCase) -> str:
         session = self.session
-        complainant_id = await self._complainant_id(create=True)
+        complainant_id = await self._complainant_id(create=True, at=case.created_at)
         assert complainant_id is not None
         await session.execute(
             update(Complainant)
@@ -270,13 +270,12 @@ class SqlConversationTx:
             for r in rows
         ]
 
-    async def enqueue(self, outbound: Outbound, kind: str) -> None:
+    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
         case_id = None
         if outbound.case_no:
             case_id = await self.session.scalar(
                 select(Case.id).where(Case.case_no == outbound.case_no)
             )
-        now = _utcnow()
         self.session.add(
             OutboxItem(
                 channel=outbound.channel,
@@ -284,8 +283,8 @@ class SqlConversationTx:
                 kind=kind,
                 case_id=case_id,
                 payload=outbound.to_payload(),
-                next_attempt_at=now,
-                created_at=now,
+                next_attempt_at=at,
+                created_at=at,
             )
         )
 

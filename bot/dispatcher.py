@@ -56,6 +56,10 @@ class OutboxStore(Protocol):
 
     async def failed(self, delivery: Delivery, at: datetime, error: str) -> None: ...
 
+    async def postpone(self, delivery: Delivery, at: datetime) -> None:
+        """Gives back a claimed item that was not tried (its attempt does not count)."""
+        ...
+
 
 class Dispatcher:
     def __init__(
@@ -108,17 +112,19 @@ class Dispatcher:
 
     async def _deliver_in_order(self, items: list[Delivery]) -> None:
         for position, delivery in enumerate(items):
-            if not await self._deliver(delivery):
+            retry_at = await self._deliver(delivery)
+            if retry_at is not None:
                 # Keep the order: later messages of this chat wait for the failed one.
                 for later in items[position + 1 :]:
-                    await self.outbox.retry_later(later, self.clock.now(), "waiting for earlier")
+                    await self.outbox.postpone(later, retry_at)
                 return
 
-    async def _deliver(self, delivery: Delivery) -> bool:
+    async def _deliver(self, delivery: Delivery) -> datetime | None:
+        """Sends one item; returns when it will be retried, or None when it is settled."""
         sender = self.senders.get(delivery.outbound.channel)
         if sender is None:
             await self.outbox.failed(delivery, self.clock.now(), "no sender for this channel")
-            return True
+            return None
         try:
             transport_id = await sender.send(delivery.outbound)
         except DeliveryError as error:
@@ -126,10 +132,11 @@ class Dispatcher:
             if error.permanent or delivery.attempts >= self.max_attempts:
                 log.warning("delivery %s failed for good: %s", delivery.id, error)
                 await self.outbox.failed(delivery, now, str(error))
-                return True
+                return None
             wait = error.retry_after or min(2.0**delivery.attempts, 300.0)
             log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
-            await self.outbox.retry_later(delivery, now + timedelta(seconds=wait), str(error))
-            return False
+            retry_at = now + timedelta(seconds=wait)
+            await self.outbox.retry_later(delivery, retry_at, str(error))
+            return retry_at
         await self.outbox.delivered(delivery, transport_id, self.clock.now())
-        return True
+        return None

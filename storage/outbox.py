@@ -107,6 +107,14 @@ class SqlOutbox:
                 .values(next_attempt_at=at, last_error=error[:500])
             )
 
+    async def postpone(self, delivery: Delivery, at: datetime) -> None:
+        async with self._session() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == delivery.id)  # type: ignore[arg-type]
+                .values(next_attempt_at=at, attempts=OutboxItem.attempts - 1)
+            )
+
     async def failed(self, delivery: Delivery, at: datetime, error: str) -> None:
         async with self._session() as session, session.begin():
             row = await session.get(OutboxItem, delivery.id)
@@ -123,10 +131,6 @@ class SqlOutbox:
                     )
                 )
 
-    async def pending_count(self) -> int:
-        async with self._session() as session:
-            rows = await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
-            return len(rows.all())
 
 
 async def _case_numbers(session: AsyncSession, case_ids: set[int]) -> dict[int | None, str]:

@@ -1,0 +1,132 @@
+"""The `complaintbot` command as an operator uses it: real processes, real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONSOLE_INTAKE = "\n".join([
+    "我被多扣了30元话费，不知道为什么",
+    "1",  # 继续
+    "<b>张三</b> & Co",
+    "12345",
+    "13812345678 zs@example.com",
+    "1",  # the suggested category (申诉)
+    "中国移动北京分公司",
+    "1",  # 跳过
+    "退款并解释原因",
+    "1",  # 确认提交
+    "",
+])
+
+
+def complaintbot(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "complaintbot", *args],
+        cwd=cwd, env={**clean, **(env or {})}, input=stdin, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_console_chat_on_the_default_sqlite_files_a_complaint(tmp_path: Path) -> None:
+    run = complaintbot(["run"], tmp_path, stdin=CONSOLE_INTAKE)
+    assert run.returncode == 0, run.stderr
+    assert "“12345”不是有效的电话号码或邮箱地址" in run.stdout
+    assert "看起来像是“申诉”" in run.stdout
+    assert "姓名：<b>张三</b> & Co" in run.stdout
+    receipt = re.search(r"受理编号：(TS-\d{8}-0001)", run.stdout)
+    assert receipt, run.stdout
+    assert (tmp_path / "complaintbot.db").exists()
+
+    listed = complaintbot(["cases", "list", "--json"], tmp_path)
+    assert [c["case_no"] for c in json.loads(listed.stdout)] == [receipt.group(1)]
+
+
+async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": database_url, "TIMEZONE": "Asia/Shanghai"}
+    run = complaintbot(["run"], tmp_path, env, stdin=CONSOLE_INTAKE)
+    case_no = re.search(r"受理编号：(TS-\d{8}-\d{4})", run.stdout).group(1)  # type: ignore[union-attr]
+
+    shown = complaintbot(["cases", "show", case_no, "--json"], tmp_path, env)
+    assert shown.returncode == 0, shown.stderr
+    case = json.loads(shown.stdout)
+    assert {
+        "case_no", "status", "channel", "category", "complainant", "subject", "description",
+        "expectation", "evidence", "received_at", "receipt_sent_at", "first_response_at",
+        "response_due_at", "resolved_at", "satisfaction", "timeline",
+    } <= case.keys()
+    assert case["case_no"] == case_no
+    assert (case["status"], case["channel"], case["category"]) == ("acknowledged", "console", "appeal")
+    assert case["complainant"] == {
+        "name": "<b>张三</b> & Co", "phone": "+8613812345678", "email": "zs@example.com",
+    }
+    assert case["subject"] == "中国移动北京分公司"
+    assert case["description"] == "我被多扣了30元话费，不知道为什么"
+    assert case["expectation"] == "退款并解释原因"
+    assert case["evidence"] == []
+    assert case["received_at"].endswith("+08:00")
+    assert case["receipt_sent_at"] is not None and case["receipt_sent_at"].endswith("+08:00")
+    assert case["first_response_at"] is None and case["resolved_at"] is None
+    assert case["satisfaction"] is None
+    assert [e["event"] for e in case["timeline"]] == ["received", "case_created", "receipt_sent"]
+    assert all({"at", "actor", "event"} <= e.keys() for e in case["timeline"])
+
+    readable = complaintbot(["cases", "show", case_no], tmp_path, env)
+    assert f"受理编号: {case_no}" in readable.stdout
+    missing = complaintbot(["cases", "show", "TS-20990101-0001"], tmp_path, env)
+    assert (missing.returncode, missing.stderr.strip()) == (1, "没有编号为 TS-20990101-0001 的投诉。")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("TIMEZONE", "Mars/Olympus", "Setting TIMEZONE is wrong: unknown time zone 'Mars/Olympus'"),
+        ("DATABASE_URL", "mysql://x", "Setting DATABASE_URL is wrong"),
+        ("TELEGRAM_BOT_TOKEN", "not-a-token", "Setting TELEGRAM_BOT_TOKEN is wrong"),
+        ("TELEGRAM_AGENT_CHAT_ID", "abc", "Setting TELEGRAM_AGENT_CHAT_ID is wrong"),
+        ("CASE_PREFIX", "ts-", "Setting CASE_PREFIX is wrong"),
+        ("DEFAULT_LOCALE", "fr", "Setting DEFAULT_LOCALE is wrong"),
+        ("LOG_LEVEL", "LOUD", "Setting LOG_LEVEL is wrong"),
+        ("TELEGRAM_BASE_URL", "ftp://x", "Setting TELEGRAM_BASE_URL is wrong"),
+    ],
+)
+def test_a_wrong_setting_stops_start_up_with_one_line(
+    tmp_path: Path, variable: str, value: str, named: str
+) -> None:
+    run = complaintbot(["run"], tmp_path, {variable: value})
+    assert run.returncode == 2
+    assert run.stderr.startswith(named), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in run.stderr
+
+
+def test_settings_come_from_dot_env_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CASE_PREFIX=QA\n")
+    run = complaintbot(["run"], tmp_path, stdin=CONSOLE_INTAKE)
+    assert "受理编号：QA-" in run.stdout, run.stdout + run.stderr
+
+
+def test_postgres_schema_must_be_upgraded_explicitly(postgres, tmp_path: Path) -> None:
+    import asyncio
+
+    asyncio.run(postgres.create_database("cli_upgrade"))
+    env = {"DATABASE_URL": postgres.url("cli_upgrade")}
+    refused = complaintbot(["run"], tmp_path, env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "The database schema is out of date; run `complaintbot db upgrade` first."
+    )
+    upgraded = complaintbot(["db", "upgrade"], tmp_path, env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "schema at revision 0001" in upgraded.stdout
+    listed = complaintbot(["cases", "list"], tmp_path, env)
+    assert (listed.returncode, listed.stdout.strip()) == (0, "没有投诉记录。")

@@ -86,7 +86,12 @@ def echo(text: str) -> str:
 
 
 FIELD_ORDER = (
-    Step.NAME, Step.CONTACT, Step.CATEGORY, Step.SUBJECT, Step.EVIDENCE, Step.EXPECTATION,
+    Step.NAME,
+    Step.CONTACT,
+    Step.CATEGORY,
+    Step.SUBJECT,
+    Step.EVIDENCE,
+    Step.EXPECTATION,
 )
 
 
@@ -104,16 +109,25 @@ class Intake:
         return IntakeResult(draft, [self.greeting(), self.question(draft)])
 
     def cancel(self) -> IntakeResult:
-        return IntakeResult(None, [Reply(self._(
-            "Cancelled. Nothing was filed. Send a message at any time to start again."
-        ))])
+        return IntakeResult(
+            None,
+            [
+                Reply(
+                    self._(
+                        "Cancelled. Nothing was filed. Send a message at any time to start again."
+                    )
+                )
+            ],
+        )
 
     def greeting(self) -> Reply:
         _ = self._
-        return Reply(_(
-            "Hello! This is the complaint service. I will ask a few questions so that your "
-            "complaint is recorded completely, then give you a case number."
-        ))
+        return Reply(
+            _(
+                "Hello! This is the complaint service. I will ask a few questions so that your "
+                "complaint is recorded completely, then give you a case number."
+            )
+        )
 
     def step(self, draft: Draft, event: IntakeInput) -> IntakeResult:
         if isinstance(event, Edited):
@@ -131,10 +145,12 @@ class Intake:
         _ = self._
         step = draft.step
         if step is Step.DESCRIPTION:
-            return Reply(_(
-                "Please describe what happened, in your own words. You can send several "
-                "messages, and photos or documents too."
-            ))
+            return Reply(
+                _(
+                    "Please describe what happened, in your own words. You can send several "
+                    "messages, and photos or documents too."
+                )
+            )
         if step is Step.DESCRIPTION_MORE:
             return Reply(
                 _("Noted. Add more if you like, then press Continue."),
@@ -153,10 +169,12 @@ class Intake:
         if step is Step.CATEGORY:
             return self._category_question(draft)
         if step is Step.SUBJECT:
-            return Reply(_(
-                "Which company, product or service is your complaint about? For a licence "
-                "matter, give the registered entity or its filing number."
-            ))
+            return Reply(
+                _(
+                    "Which company, product or service is your complaint about? For a licence "
+                    "matter, give the registered entity or its filing number."
+                )
+            )
         if step is Step.EVIDENCE:
             if draft.evidence:
                 return Reply(
@@ -171,10 +189,12 @@ class Intake:
                 ((Button(_("Skip"), "ev:done"),),),
             )
         if step is Step.EXPECTATION:
-            return Reply(_(
-                "What outcome do you expect? For example: a refund, a correction, an "
-                "explanation."
-            ))
+            return Reply(
+                _(
+                    "What outcome do you expect? For example: a refund, a correction, an "
+                    "explanation."
+                )
+            )
         if step is Step.CONFIRM:
             return self.summary(draft)
         return self._edit_menu()
@@ -257,7 +277,9 @@ class Intake:
             if text.casefold() in SKIP_WORDS:
                 draft.evidence_done = True
                 return self._advance(draft)
-            return self._again(draft, _("Please send photos or documents here, or press the button."))
+            return self._again(
+                draft, _("Please send photos or documents here, or press the button.")
+            )
         if not text:
             return self._again(draft, _("That message is empty. Please write a few words."))
         if step in (Step.DESCRIPTION, Step.DESCRIPTION_MORE):
@@ -286,10 +308,13 @@ class Intake:
         answer = parse_contact(text, self.phone_region)
         if not answer.usable:
             bad = answer.rejected[0] if answer.rejected else text
-            return self._again(draft, _(
-                "“{value}” is not a valid phone number or email address. Please send a "
-                "phone number such as 13812345678 or an email such as name@example.com."
-            ).format(value=echo(bad)))
+            return self._again(
+                draft,
+                _(
+                    "“{value}” is not a valid phone number or email address. Please send a "
+                    "phone number such as 13812345678 or an email such as name@example.com."
+                ).format(value=echo(bad)),
+            )
         if answer.phone:
             draft.phone = answer.phone
         if answer.email:
@@ -300,10 +325,13 @@ class Intake:
         _ = self._
         valid = normalise_phone(phone, self.phone_region)
         if valid is None:
-            return self._again(draft, _(
-                "The shared number {value} could not be used. Please type a phone number "
-                "or an email address."
-            ).format(value=phone))
+            return self._again(
+                draft,
+                _(
+                    "The shared number {value} could not be used. Please type a phone number "
+                    "or an email address."
+                ).format(value=phone),
+            )
         draft.phone = valid
         if draft.step is Step.CONTACT:
             return self._advance(draft)
@@ -315,14 +343,14 @@ class Intake:
     def _on_files(self, draft: Draft, event: Files) -> IntakeResult:
         _ = self._
         draft.evidence.extend(event.stored)
-        replies = [
-            Reply(_("Received: {name}").format(name=ref.name)) for ref in event.stored
-        ]
+        replies = [Reply(_("Received: {name}").format(name=ref.name)) for ref in event.stored]
         replies += [
-            Reply(_(
-                "“{name}” is larger than 20 MB and could not be received here. Please send a "
-                "smaller file, or several smaller ones."
-            ).format(name=name))
+            Reply(
+                _(
+                    "“{name}” is larger than 20 MB and could not be received here. Please send a "
+                    "smaller file, or several smaller ones."
+                ).format(name=name)
+            )
             for name in event.too_large
         ]
         caption = clean(event.caption)
@@ -390,9 +418,16 @@ class Intake:
                 return IntakeResult(
                     draft, [Reply(_("Your description was updated.")), self.question(draft)]
                 )
-        return IntakeResult(draft, [Reply(_(
-            "Your edit was recorded. To change an answer, use “Edit a field” on the summary."
-        ))])
+        return IntakeResult(
+            draft,
+            [
+                Reply(
+                    _(
+                        "Your edit was recorded. To change an answer, use “Edit a field” on the summary."  # noqa: E501
+                    )
+                )
+            ],
+        )
 
     # ----- helpers -------------------------------------------------------------
 

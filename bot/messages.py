@@ -106,7 +106,8 @@ class Outbound:
             conversation=conversation,
             text=payload["text"],
             buttons=tuple(
-                tuple(Button(b["label"], b["data"]) for b in row) for row in payload.get("buttons", [])
+                tuple(Button(b["label"], b["data"]) for b in row)
+                for row in payload.get("buttons", [])
             ),
             contact_button=payload.get("contact_button"),
             case_no=case_no,

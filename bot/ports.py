@@ -76,8 +76,9 @@ class ConversationTx(Protocol):
 
     async def save_state(self, state: dict[str, Any]) -> None: ...
 
-    async def store_evidence(self, attachment: Attachment, received_at: datetime) -> EvidenceRef:
-        ...
+    async def store_evidence(
+        self, attachment: Attachment, received_at: datetime
+    ) -> EvidenceRef: ...
 
     async def create_case(self, case: NewCase) -> str:
         """Opens the case and returns its number; the serial is allocated in this transaction."""

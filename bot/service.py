@@ -16,7 +16,17 @@ from zoneinfo import ZoneInfo
 from bot.domain import DEFAULT_RESPONSE_LIMITS, CaseStatus, looks_like_case_no
 from bot.draft import Draft, EvidenceRef, Step
 from bot.i18n import SUPPORTED_LOCALES, Translator, locale_for
-from bot.intake import Edited, Files, Intake, IntakeInput, IntakeResult, Press, Reply, SharedPhone, Text
+from bot.intake import (
+    Edited,
+    Files,
+    Intake,
+    IntakeInput,
+    IntakeResult,
+    Press,
+    Reply,
+    SharedPhone,
+    Text,
+)
 from bot.messages import Button, Inbound, InboundKind, Outbound
 from bot.ports import CaseView, Clock, ConversationTx, NewCase, Repository, SystemClock
 
@@ -124,7 +134,9 @@ class ComplaintBot:
         try:
             await self.handle(inbound)
         except Exception:
-            log.exception("%s message %s could not be handled", inbound.channel, inbound.transport_id)
+            log.exception(
+                "%s message %s could not be handled", inbound.channel, inbound.transport_id
+            )
             async with self.repository.conversation(
                 inbound.channel, inbound.conversation, inbound.sender_id
             ) as tx:
@@ -175,7 +187,9 @@ class ComplaintBot:
         elif kind is InboundKind.BUTTON:
             await self._intake_step(turn, Press(inbound.button_data or ""))
         elif kind is InboundKind.TEXT:
-            await self._intake_step(turn, Text(inbound.message_id or inbound.transport_id, inbound.text))
+            await self._intake_step(
+                turn, Text(inbound.message_id or inbound.transport_id, inbound.text)
+            )
         elif kind is InboundKind.CONTACT:
             await self._intake_step(turn, SharedPhone(inbound.phone or ""))
         elif kind is InboundKind.ATTACHMENT:
@@ -191,9 +205,13 @@ class ComplaintBot:
         draft = turn.state.draft
         if draft is None:
             if isinstance(event, Press):
-                turn.say(Reply(turn.tr._(
-                    "That button is no longer active. Send a message to file a new complaint."
-                )))
+                turn.say(
+                    Reply(
+                        turn.tr._(
+                            "That button is no longer active. Send a message to file a new complaint."  # noqa: E501
+                        )
+                    )
+                )
                 return
             started = turn.intake.begin(turn.inbound.received_at)
             draft = started.draft
@@ -243,20 +261,22 @@ class ComplaintBot:
         _ = turn.tr.gettext
         turn.say(
             Reply(
-                "\n".join([
-                    _("Your complaint has been accepted."),
-                    _("Case number: {case_no}").format(case_no=case_no),
-                    _("Category: {category}").format(
-                        category=turn.intake.category_label(draft.category)
-                    ),
-                    _("Received: {time}").format(time=self._local(draft.started_at)),
-                    _("We will respond by {time} ({zone}).").format(
-                        time=self._local(due), zone=self.config.timezone.key
-                    ),
-                    _("Send /status {case_no} at any time to see its progress.").format(
-                        case_no=case_no
-                    ),
-                ])
+                "\n".join(
+                    [
+                        _("Your complaint has been accepted."),
+                        _("Case number: {case_no}").format(case_no=case_no),
+                        _("Category: {category}").format(
+                            category=turn.intake.category_label(draft.category)
+                        ),
+                        _("Received: {time}").format(time=self._local(draft.started_at)),
+                        _("We will respond by {time} ({zone}).").format(
+                            time=self._local(due), zone=self.config.timezone.key
+                        ),
+                        _("Send /status {case_no} at any time to see its progress.").format(
+                            case_no=case_no
+                        ),
+                    ]
+                )
             ),
             kind="receipt",
             case_no=case_no,
@@ -288,9 +308,13 @@ class ComplaintBot:
 
     def _unsupported(self, turn: _Turn) -> None:
         _ = turn.tr.gettext
-        turn.say(Reply(_(
-            "Sorry, I cannot read this kind of message. Please send text, photos or documents."
-        )))
+        turn.say(
+            Reply(
+                _(
+                    "Sorry, I cannot read this kind of message. Please send text, photos or documents."  # noqa: E501
+                )
+            )
+        )
         if turn.state.draft is not None:
             turn.say(turn.intake.question(turn.state.draft))
 
@@ -302,10 +326,12 @@ class ComplaintBot:
         if command in ("start", "new"):
             if draft is not None:
                 turn.say(
-                    Reply(_(
-                        "You have a complaint in progress; let us continue where we stopped. "
-                        "Send /cancel to discard it."
-                    )),
+                    Reply(
+                        _(
+                            "You have a complaint in progress; let us continue where we stopped. "
+                            "Send /cancel to discard it."
+                        )
+                    ),
                     turn.intake.question(draft),
                 )
             else:
@@ -322,10 +348,12 @@ class ComplaintBot:
         elif command == "status":
             await self._status(turn, args)
         elif command == "language":
-            turn.say(Reply(
-                _("Choose your language:"),
-                (tuple(Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()),),
-            ))
+            turn.say(
+                Reply(
+                    _("Choose your language:"),
+                    (tuple(Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()),),
+                )
+            )
         else:
             turn.say(Reply(_("Unknown command. Send /help to see what I can do.")))
             if draft is not None:
@@ -333,14 +361,16 @@ class ComplaintBot:
 
     def _help(self, turn: _Turn) -> str:
         _ = turn.tr.gettext
-        return "\n".join([
-            _("Send a message describing your problem to file a complaint. Commands:"),
-            _("/new – file a new complaint"),
-            _("/status – your cases; /status CASE_NO – one case"),
-            _("/cancel – discard the complaint you are filing"),
-            _("/language – choose 中文 or English"),
-            _("/help – this help"),
-        ])
+        return "\n".join(
+            [
+                _("Send a message describing your problem to file a complaint. Commands:"),
+                _("/new – file a new complaint"),
+                _("/status – your cases; /status CASE_NO – one case"),
+                _("/cancel – discard the complaint you are filing"),
+                _("/language – choose 中文 or English"),
+                _("/help – this help"),
+            ]
+        )
 
     async def _status(self, turn: _Turn, args: str) -> None:
         _ = turn.tr.gettext
@@ -350,9 +380,13 @@ class ComplaintBot:
             found = [case for case in cases if case.case_no == wanted]
             if not found or not looks_like_case_no(wanted):
                 # The same answer whether the number exists or not: reveal nothing.
-                turn.say(Reply(_("No case {case_no} was found among your cases.").format(
-                    case_no=args.split()[0]
-                )))
+                turn.say(
+                    Reply(
+                        _("No case {case_no} was found among your cases.").format(
+                            case_no=args.split()[0]
+                        )
+                    )
+                )
                 return
             turn.say(Reply(self._case_details(turn, found[0])))
             return
@@ -378,9 +412,11 @@ class ComplaintBot:
             _("Received: {time}").format(time=self._local(case.received_at)),
         ]
         if case.response_due_at is not None:
-            lines.append(_("We will respond by {time} ({zone}).").format(
-                time=self._local(case.response_due_at), zone=self.config.timezone.key
-            ))
+            lines.append(
+                _("We will respond by {time} ({zone}).").format(
+                    time=self._local(case.response_due_at), zone=self.config.timezone.key
+                )
+            )
         return "\n".join(lines)
 
     def _set_language(self, turn: _Turn, code: str) -> None:

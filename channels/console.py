@@ -52,7 +52,10 @@ class ConsoleChannel:
         if stripped in self._buttons:
             fields = {"kind": InboundKind.BUTTON, "button_data": self._buttons[stripped]}
         elif stripped.startswith("/phone "):
-            fields = {"kind": InboundKind.CONTACT, "phone": stripped.removeprefix("/phone ").strip()}
+            fields = {
+                "kind": InboundKind.CONTACT,
+                "phone": stripped.removeprefix("/phone ").strip(),
+            }
         elif stripped.startswith("/") and len(stripped) > 1:
             command, _, args = stripped[1:].partition(" ")
             fields = {"kind": InboundKind.COMMAND, "command": command, "command_args": args}
@@ -71,7 +74,7 @@ class ConsoleChannel:
 
     async def run(
         self,
-        handle: Callable[[Inbound], Awaitable[bool]],
+        handle: Callable[[Inbound], Awaitable[object]],
         settle: Callable[[], Awaitable[None]],
     ) -> None:
         """Feeds lines to `handle` until end of input (Ctrl-D).

@@ -35,7 +35,15 @@ CHANNEL = "telegram"
 MAX_DOWNLOAD = 20 * 1024 * 1024
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _UNSUPPORTED = (
-    "sticker", "voice", "video_note", "location", "venue", "poll", "dice", "animation", "game",
+    "sticker",
+    "voice",
+    "video_note",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "animation",
+    "game",
 )
 
 Handle = Callable[[Inbound], Awaitable[Any]]
@@ -74,7 +82,9 @@ class TelegramChannel:
         if inbound is None:
             return
         try:
-            await self.application.bot.send_chat_action(int(inbound.conversation), ChatAction.TYPING)
+            await self.application.bot.send_chat_action(
+                int(inbound.conversation), ChatAction.TYPING
+            )
         except TelegramError as error:
             log.debug("typing action not shown: %s", error)
         await self.handle(inbound)
@@ -120,15 +130,20 @@ class TelegramChannel:
         text = message.text or message.caption or ""
         if update.edited_message is not None:
             return Inbound(
-                **base, kind=InboundKind.EDIT, text=text,
+                **base,
+                kind=InboundKind.EDIT,
+                text=text,
                 edited_message_id=str(message.message_id),
             )
         if message.text is not None:
             command = _COMMAND.match(message.text)
             if command:
                 return Inbound(
-                    **base, kind=InboundKind.COMMAND, text=message.text,
-                    command=command.group(1).lower(), command_args=command.group(2) or "",
+                    **base,
+                    kind=InboundKind.COMMAND,
+                    text=message.text,
+                    command=command.group(1).lower(),
+                    command_args=command.group(2) or "",
                 )
             return Inbound(**base, kind=InboundKind.TEXT, text=message.text)
         if message.contact is not None:
@@ -137,7 +152,9 @@ class TelegramChannel:
             )
         attachment = await self._attachment(message)
         if attachment is not None:
-            return Inbound(**base, kind=InboundKind.ATTACHMENT, text=text, attachments=(attachment,))
+            return Inbound(
+                **base, kind=InboundKind.ATTACHMENT, text=text, attachments=(attachment,)
+            )
         what = next((name for name in _UNSUPPORTED if getattr(message, name, None)), "other")
         return Inbound(**base, kind=InboundKind.UNSUPPORTED, unsupported_what=what, text=text)
 
@@ -161,7 +178,10 @@ class TelegramChannel:
             except TelegramError as error:
                 log.warning("file %s not downloaded: %s", file_id, error)
         return Attachment(
-            name=name, mime=mime, data=data, size=len(data) if data else size,
+            name=name,
+            mime=mime,
+            data=data,
+            size=len(data) if data else size,
             transport_file_id=file_id,
         )
 
@@ -170,8 +190,10 @@ class TelegramChannel:
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
         if outbound.buttons:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                 for row in outbound.buttons]
+                [
+                    [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                    for row in outbound.buttons
+                ]
             )
         elif outbound.contact_button:
             markup = ReplyKeyboardMarkup(

@@ -63,9 +63,7 @@ async def ensure_schema(engine: AsyncEngine, url: str) -> None:
     if is_sqlite(url):
         await migrate.upgrade(engine)
         return
-    raise StartupError(
-        "The database schema is out of date; run `complaintbot db upgrade` first."
-    )
+    raise StartupError("The database schema is out of date; run `complaintbot db upgrade` first.")
 
 
 async def run(settings: Settings) -> None:
@@ -107,7 +105,9 @@ async def _run_telegram(settings: Settings, core: Core) -> None:
     try:
         await application.initialize()
     except InvalidToken:
-        raise StartupError("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather.") from None
+        raise StartupError(
+            "Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather."
+        ) from None
     except NetworkError as error:
         raise StartupError(f"Cannot reach Telegram at TELEGRAM_BASE_URL: {error}") from None
     try:

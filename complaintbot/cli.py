@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
@@ -37,7 +37,7 @@ def _settings() -> Settings:
         raise  # unreachable; for type checkers
 
 
-def _async(command: Callable[..., Awaitable[T]]) -> Callable[..., T | None]:
+def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
         try:
@@ -106,25 +106,44 @@ async def cases_list(status: str | None, as_json: bool) -> None:
         rows = await queries.list_cases(core.engine, status)
     zone = settings.zone
     if as_json:
-        click.echo(json.dumps([
-            {
-                "case_no": r.case_no, "status": r.status, "channel": r.channel,
-                "category": r.category, "name": r.name, "subject": r.subject,
-                "received_at": _iso(r.received_at, zone),
-                "response_due_at": _iso(r.response_due_at, zone),
-            }
-            for r in rows
-        ], ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "case_no": r.case_no,
+                        "status": r.status,
+                        "channel": r.channel,
+                        "category": r.category,
+                        "name": r.name,
+                        "subject": r.subject,
+                        "received_at": _iso(r.received_at, zone),
+                        "response_due_at": _iso(r.response_due_at, zone),
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     _ = Translator(settings.DEFAULT_LOCALE).gettext
     if not rows:
         click.echo(_("No cases."))
         return
     for r in rows:
-        click.echo("  ".join([
-            r.case_no, r.status, r.category, _local(r.received_at, zone),
-            _("due {time}").format(time=_local(r.response_due_at, zone)), r.name, r.subject,
-        ]))
+        click.echo(
+            "  ".join(
+                [
+                    r.case_no,
+                    r.status,
+                    r.category,
+                    _local(r.received_at, zone),
+                    _("due {time}").format(time=_local(r.response_due_at, zone)),
+                    r.name,
+                    r.subject,
+                ]
+            )
+        )
 
 
 @cases.command("show")
@@ -145,11 +164,18 @@ async def cases_show(case_no: str, as_json: bool) -> None:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
     labels = {
-        "case_no": _("Case number"), "status": _("Status"), "channel": _("Channel"),
-        "category": _("Category"), "subject": _("About"), "description": _("What happened"),
-        "expectation": _("Expected outcome"), "received_at": _("Received"),
-        "receipt_sent_at": _("Receipt sent"), "response_due_at": _("Response due"),
-        "first_response_at": _("First response"), "resolved_at": _("Resolved"),
+        "case_no": _("Case number"),
+        "status": _("Status"),
+        "channel": _("Channel"),
+        "category": _("Category"),
+        "subject": _("About"),
+        "description": _("What happened"),
+        "expectation": _("Expected outcome"),
+        "received_at": _("Received"),
+        "receipt_sent_at": _("Receipt sent"),
+        "response_due_at": _("Response due"),
+        "first_response_at": _("First response"),
+        "resolved_at": _("Resolved"),
         "satisfaction": _("Satisfaction"),
     }
     for key, label in labels.items():
@@ -174,7 +200,9 @@ def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
         "channel": case.channel,
         "category": case.category,
         "complainant": {
-            "name": case.contact_name, "phone": case.contact_phone, "email": case.contact_email,
+            "name": case.contact_name,
+            "phone": case.contact_phone,
+            "email": case.contact_email,
         },
         "subject": case.subject,
         "description": case.description,

@@ -132,7 +132,6 @@ class SqlOutbox:
                 )
 
 
-
 async def _case_numbers(session: AsyncSession, case_ids: set[int]) -> dict[int | None, str]:
     if not case_ids:
         return {}

@@ -56,8 +56,14 @@ async def list_cases(engine: AsyncEngine, status: str | None = None) -> list[Cas
         rows = (await session.scalars(query)).all()
     return [
         CaseRow(
-            r.case_no, r.status, r.channel, r.category, r.contact_name, r.subject,
-            r.received_at, r.response_due_at,
+            r.case_no,
+            r.status,
+            r.channel,
+            r.category,
+            r.contact_name,
+            r.subject,
+            r.received_at,
+            r.response_due_at,
         )
         for r in rows
     ]

@@ -172,7 +172,10 @@ class SqlConversationTx:
         assert person.id is not None
         self.session.add(
             Identity(
-                channel=channel, external_id=self.sender_id, complainant_id=person.id, created_at=now
+                channel=channel,
+                external_id=self.sender_id,
+                complainant_id=person.id,
+                created_at=now,
             )
         )
         return person.id
@@ -226,23 +229,31 @@ class SqlConversationTx:
             for e in case.description_edits
         ]
         events += [
-            (case.created_at, actor, "evidence_added",
-             {"name": e.name, "mime": e.mime, "size": e.size, "sha256": e.sha256})
+            (
+                case.created_at,
+                actor,
+                "evidence_added",
+                {"name": e.name, "mime": e.mime, "size": e.size, "sha256": e.sha256},
+            )
             for e in case.evidence
         ]
-        events.append((
-            case.created_at, actor, "case_created",
-            {
-                "category": case.category.value,
-                "subject": case.subject,
-                "description": case.description,
-                "expectation": case.expectation,
-                "name": case.name,
-                "phone": case.phone,
-                "email": case.email,
-                "response_due_at": case.response_due_at.isoformat(),
-            },
-        ))
+        events.append(
+            (
+                case.created_at,
+                actor,
+                "case_created",
+                {
+                    "category": case.category.value,
+                    "subject": case.subject,
+                    "description": case.description,
+                    "expectation": case.expectation,
+                    "name": case.name,
+                    "phone": case.phone,
+                    "email": case.email,
+                    "response_due_at": case.response_due_at.isoformat(),
+                },
+            )
+        )
         for at, who, kind, payload in events:
             session.add(TimelineEvent(case_id=row.id, at=at, actor=who, kind=kind, payload=payload))
         return case_no
@@ -253,9 +264,7 @@ class SqlConversationTx:
             return []
         rows = (
             await self.session.scalars(
-                select(Case)
-                .where(Case.complainant_id == complainant_id)
-                .order_by(Case.id.desc())  # type: ignore[union-attr]
+                select(Case).where(Case.complainant_id == complainant_id).order_by(Case.id.desc())  # type: ignore[union-attr]
             )
         ).all()
         return [

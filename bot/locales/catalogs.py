@@ -51,14 +51,18 @@ def main(argv: list[str]) -> int:
     check = "--check" in argv
     texts = extract()
     problems: list[str] = []
-    for locale_dir in sorted(p for p in LOCALES.iterdir() if p.is_dir() and p.name != "__pycache__"):
+    for locale_dir in sorted(
+        p for p in LOCALES.iterdir() if p.is_dir() and p.name != "__pycache__"
+    ):
         path = locale_dir / "LC_MESSAGES" / "messages.po"
         data, missing = merged(path, locale_dir.name, texts)
         if locale_dir.name in MUST_TRANSLATE:
             problems += [f"{locale_dir.name}: no translation for {text!r}" for text in missing]
         if not path.exists() or path.read_bytes() != data:
             if check:
-                problems.append(f"{path.relative_to(ROOT)} is stale: run python -m bot.locales.catalogs")
+                problems.append(
+                    f"{path.relative_to(ROOT)} is stale: run python -m bot.locales.catalogs"
+                )
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)

@@ -11,7 +11,11 @@ def test_catalogs_are_complete_and_current(capsys) -> None:
 
 def test_language_codes_map_to_locales() -> None:
     assert [locale_for(code, "zh_CN") for code in ("zh-hans", "zh-TW", "en-GB", "fr", None)] == [
-        "zh_CN", "zh_CN", "en", "zh_CN", "zh_CN",
+        "zh_CN",
+        "zh_CN",
+        "en",
+        "zh_CN",
+        "zh_CN",
     ]
     assert Translator("zh_CN").gettext("Continue") == "继续"
     assert Translator("en").gettext("Continue") == "Continue"

@@ -59,7 +59,9 @@ async def test_a_permanent_failure_is_recorded_on_the_case_and_not_retried(
     clock.advance(hours=1)
     assert await chat.dispatcher.run_once() == 0
     async with AsyncSession(engine) as session:
-        receipt = (await session.scalars(select(OutboxItem).where(OutboxItem.kind == "receipt"))).one()
+        receipt = (
+            await session.scalars(select(OutboxItem).where(OutboxItem.kind == "receipt"))
+        ).one()
         case = (await session.scalars(select(Case))).one()
         events = (await session.scalars(select(TimelineEvent))).all()
     assert (receipt.status, receipt.attempts) == ("failed", 1)

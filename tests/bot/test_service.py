@@ -74,7 +74,9 @@ async def test_english_intake_files_a_case_with_every_field(
     assert case.case_no == case_no.group(1) == "TS-20261122-0001"
     assert case.status == "acknowledged"
     assert (case.contact_name, case.contact_phone, case.contact_email) == (
-        "Alice Wang", "+8613812345678", "alice@example.com"
+        "Alice Wang",
+        "+8613812345678",
+        "alice@example.com",
     )
     assert case.category == "appeal"
     assert case.subject == "Example Telecom, ICP 京B2-20260001"
@@ -220,7 +222,10 @@ async def test_odd_input_is_answered_and_nothing_is_lost(
     assert "Name: <script>alert(1)</script> 🙂" in summary
     assert "About: Shop & Co <Ltd>" in summary
     async with AsyncSession(engine) as session:
-        kinds = [m.kind for m in (await session.scalars(select(Message).where(Message.direction == "in"))).all()]
+        kinds = [
+            m.kind
+            for m in (await session.scalars(select(Message).where(Message.direction == "in"))).all()
+        ]
     assert kinds[:2] == ["command", "unsupported"]
 
 

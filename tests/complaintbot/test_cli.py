@@ -11,19 +11,21 @@ from pathlib import Path
 
 import pytest
 
-CONSOLE_INTAKE = "\n".join([
-    "我被多扣了30元话费，不知道为什么",
-    "1",  # 继续
-    "<b>张三</b> & Co",
-    "12345",
-    "13812345678 zs@example.com",
-    "1",  # the suggested category (申诉)
-    "中国移动北京分公司",
-    "1",  # 跳过
-    "退款并解释原因",
-    "1",  # 确认提交
-    "",
-])
+CONSOLE_INTAKE = "\n".join(
+    [
+        "我被多扣了30元话费，不知道为什么",
+        "1",  # 继续
+        "<b>张三</b> & Co",
+        "12345",
+        "13812345678 zs@example.com",
+        "1",  # the suggested category (申诉)
+        "中国移动北京分公司",
+        "1",  # 跳过
+        "退款并解释原因",
+        "1",  # 确认提交
+        "",
+    ]
+)
 
 
 def complaintbot(
@@ -32,7 +34,11 @@ def complaintbot(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     return subprocess.run(
         [sys.executable, "-m", "complaintbot", *args],
-        cwd=cwd, env={**clean, **(env or {})}, input=stdin, capture_output=True, text=True,
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -60,14 +66,33 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
     assert shown.returncode == 0, shown.stderr
     case = json.loads(shown.stdout)
     assert {
-        "case_no", "status", "channel", "category", "complainant", "subject", "description",
-        "expectation", "evidence", "received_at", "receipt_sent_at", "first_response_at",
-        "response_due_at", "resolved_at", "satisfaction", "timeline",
+        "case_no",
+        "status",
+        "channel",
+        "category",
+        "complainant",
+        "subject",
+        "description",
+        "expectation",
+        "evidence",
+        "received_at",
+        "receipt_sent_at",
+        "first_response_at",
+        "response_due_at",
+        "resolved_at",
+        "satisfaction",
+        "timeline",
     } <= case.keys()
     assert case["case_no"] == case_no
-    assert (case["status"], case["channel"], case["category"]) == ("acknowledged", "console", "appeal")
+    assert (case["status"], case["channel"], case["category"]) == (
+        "acknowledged",
+        "console",
+        "appeal",
+    )
     assert case["complainant"] == {
-        "name": "<b>张三</b> & Co", "phone": "+8613812345678", "email": "zs@example.com",
+        "name": "<b>张三</b> & Co",
+        "phone": "+8613812345678",
+        "email": "zs@example.com",
     }
     assert case["subject"] == "中国移动北京分公司"
     assert case["description"] == "我被多扣了30元话费，不知道为什么"
@@ -83,7 +108,10 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
     readable = complaintbot(["cases", "show", case_no], tmp_path, env)
     assert f"受理编号: {case_no}" in readable.stdout
     missing = complaintbot(["cases", "show", "TS-20990101-0001"], tmp_path, env)
-    assert (missing.returncode, missing.stderr.strip()) == (1, "没有编号为 TS-20990101-0001 的投诉。")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        "没有编号为 TS-20990101-0001 的投诉。",
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -41,7 +42,10 @@ def postgres() -> Iterator[PostgresCluster]:
         await engine.dispose()
 
     try:
-        asyncio.run(prepare_template())
+        # Run in a thread of its own: this fixture may be first requested from inside
+        # a test's running event loop.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, prepare_template()).result()
         yield cluster
     finally:
         cluster.stop()

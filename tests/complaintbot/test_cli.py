@@ -143,10 +143,8 @@ def test_settings_come_from_dot_env_too(tmp_path: Path) -> None:
     assert "受理编号：QA-" in run.stdout, run.stdout + run.stderr
 
 
-def test_postgres_schema_must_be_upgraded_explicitly(postgres, tmp_path: Path) -> None:
-    import asyncio
-
-    asyncio.run(postgres.create_database("cli_upgrade"))
+async def test_postgres_schema_must_be_upgraded_explicitly(postgres, tmp_path: Path) -> None:
+    await postgres.create_database("cli_upgrade")
     env = {"DATABASE_URL": postgres.url("cli_upgrade")}
     refused = complaintbot(["run"], tmp_path, env)
     assert refused.returncode == 2

@@ -126,7 +126,13 @@ class Dispatcher:
             await self.outbox.failed(delivery, self.clock.now(), "no sender for this channel")
             return None
         try:
-            transport_id = await sender.send(delivery.outbound)
+            try:
+                transport_id = await sender.send(delivery.outbound)
+            except DeliveryError:
+                raise
+            except Exception as unexpected:
+                log.exception("delivery %s: unexpected failure", delivery.id)
+                raise DeliveryError(repr(unexpected), permanent=False) from unexpected
         except DeliveryError as error:
             now = self.clock.now()
             if error.permanent or delivery.attempts >= self.max_attempts:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,10 +65,12 @@ async def ensure_schema(engine: AsyncEngine, url: str) -> None:
     raise StartupError("The database schema is out of date; run `complaintbot db upgrade` first.")
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Runs the configured channel until `stop` is set (or SIGINT/SIGTERM, or end of
+    input for the console)."""
     async with open_core(settings) as core:
         if settings.TELEGRAM_BOT_TOKEN:
-            await _run_telegram(settings, core)
+            await _run_telegram(settings, core, stop or _signalled())
         else:
             await _run_console(core)
 
@@ -88,7 +89,7 @@ async def _run_console(core: Core) -> None:
     await console.run(core.bot.handle_safely, settle)
 
 
-async def _run_telegram(settings: Settings, core: Core) -> None:
+async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> None:
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
 
@@ -117,7 +118,7 @@ async def _run_telegram(settings: Settings, core: Core) -> None:
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("polling Telegram as @%s", application.bot.username)
         sending = asyncio.create_task(dispatcher.run())
-        await _until_stopped()
+        await stop.wait()
         sending.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sending
@@ -127,11 +128,10 @@ async def _run_telegram(settings: Settings, core: Core) -> None:
         await application.shutdown()
 
 
-async def _until_stopped() -> None:
+def _signalled() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    print("stopping", file=sys.stderr, flush=True)
+    return stop

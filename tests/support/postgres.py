@@ -29,8 +29,7 @@ def _bindir() -> Path:
     if initdb:
         return Path(initdb).parent
     raise RuntimeError(
-        "PostgreSQL server binaries not found: install the `postgresql` package "
-        "(or set PG_BINDIR)"
+        "PostgreSQL server binaries not found: install the `postgresql` package (or set PG_BINDIR)"
     )
 
 
@@ -63,8 +62,16 @@ class PostgresCluster:
 
     def start(self) -> None:
         init = self._run(
-            "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-            "--encoding=UTF8", "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()}")
@@ -76,8 +83,19 @@ class PostgresCluster:
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=200"
             )
-            started = self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", options,
-                                "-w", "-t", "60", "start")
+            started = self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
             if started.returncode == 0:
                 return
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr

@@ -102,7 +102,7 @@ class Dispatcher:
     async def run_once(self) -> int:
         """One pass over what is due; returns how many items it handled."""
         now = self.clock.now()
-        due = await self.outbox.claim(now, self.batch, lease=timedelta(minutes=2))
+        due = await self.outbox.claim(now, self.batch, lease=timedelta(seconds=60))
         by_conversation: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         for delivery in due:
             key = (delivery.outbound.channel, delivery.outbound.conversation)

@@ -120,9 +120,9 @@ class FakeBotApi:
             self._updates.append(dict(update))
             self._changed.notify_all()
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], within: float = 15.0) -> None:
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(condition), timeout)
+            await asyncio.wait_for(self._changed.wait_for(condition), within)
 
     def store_file(self, data: bytes) -> str:
         file_id = f"file-{next(self._file_ids)}"
@@ -406,12 +406,12 @@ class FakeUser:
     def texts(self, since: int = 0) -> list[str]:
         return [m["text"] for m in self.messages[since:]]
 
-    async def expect(self, fragment: str, since: int, timeout: float = 15.0) -> str:
+    async def expect(self, fragment: str, since: int, within: float = 15.0) -> str:
         """Waits until a bot message after index `since` contains `fragment`; returns the
         text of everything sent after `since`."""
         try:
             await self.api.wait_until(
-                lambda: any(fragment in text for text in self.texts(since)), timeout
+                lambda: any(fragment in text for text in self.texts(since)), within
             )
         except TimeoutError:
             raise AssertionError(

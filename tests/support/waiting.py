@@ -9,14 +9,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 15.0) -> T:
-    """Re-evaluates `check` until it returns something truthy; fails after `timeout`."""
+async def eventually(check: Callable[[], Awaitable[T]], within: float = 15.0) -> T:
+    """Re-evaluates `check` until it returns something truthy; fails after `within` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = await check()
         if result:
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+            raise AssertionError(f"condition not met within {within}s (last: {result!r})")
         await asyncio.sleep(0.02)

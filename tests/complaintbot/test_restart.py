@@ -1,0 +1,101 @@
+"""A `complaintbot run` process killed mid-intake resumes every conversation after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.database import create_engine
+from storage.models import OutboxItem
+from tests.support.telegram_api import FakeBotApi, FakeUser
+from tests.support.waiting import eventually
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+async def start_bot(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    polls = len(api.calls_of("getUpdates"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "complaintbot",
+        "run",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await api.wait_until(lambda: len(api.calls_of("getUpdates")) > polls, within=60)
+    return process
+
+
+async def all_delivered(database_url: str) -> bool:
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            pending = await session.scalars(
+                select(OutboxItem.id).where(OutboxItem.status == "pending")
+            )
+            return pending.first() is None
+    finally:
+        await engine.dispose()
+
+
+async def say(user: FakeUser, text: str, expect: str) -> None:
+    mark = len(user.messages)
+    await user.send_text(text)
+    await user.expect(expect, since=mark, within=30)
+
+
+async def test_a_killed_process_resumes_the_intake_without_asking_twice(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "TELEGRAM_BASE_FILE_URL": api.base_file_url,
+    }
+    wang = api.user(7001, "王五", "zh-hans")
+    first = await start_bot(api, env, tmp_path)
+    try:
+        await say(wang, "宽带每天晚上都断网", "已记录")
+        mark = len(wang.messages)
+        await wang.press("继续")
+        await wang.expect("请问您的姓名", since=mark, within=30)
+        await say(wang, "王五", "我们如何联系您")
+        # Killed once the reply is recorded as delivered: a kill between Telegram's "ok"
+        # and that record is the one window where a message may go out twice.
+        await eventually(lambda: all_delivered(database_url))
+    finally:
+        first.kill()  # SIGKILL: no clean shutdown, no last words
+        await first.wait()
+
+    second = await start_bot(api, env, tmp_path)
+    try:
+        await say(wang, "wangwu@example.com", "请选择投诉类型")
+
+        mark = len(wang.messages)
+        await wang.press("求助")
+        await wang.expect("您投诉的是哪家公司", since=mark, within=30)
+    finally:
+        second.terminate()
+        _, errors = await second.communicate()
+    assert second.returncode == 0, errors.decode()
+    questions = wang.texts()
+    assert sum("请问您的姓名" in q for q in questions) == 1
+    assert sum("我们如何联系您" in q for q in questions) == 1
+    assert api.token not in errors.decode()

@@ -139,7 +139,9 @@ class FakeBotApi:
             return _error(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]
         params = await _params(request)
-        self.calls.append((method, params))
+        async with self._changed:
+            self.calls.append((method, params))
+            self._changed.notify_all()
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             return _error(ApiError(404, "Not Found"))

@@ -42,6 +42,7 @@ async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIt
     if task.done():
         task.result()
     yield settings
+    await api.end_polls()
     stop.set()
     await asyncio.wait_for(task, 30)
 

@@ -70,6 +70,7 @@ class FakeBotApi:
         self._file_ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
         self._changed = asyncio.Condition()
+        self._closing = False
         self._runner: web.AppRunner | None = None
         self.base_url = self.base_file_url = ""
 
@@ -88,6 +89,7 @@ class FakeBotApi:
 
     async def __aexit__(self, *_exc: object) -> None:
         assert self._runner is not None
+        await self.end_polls()
         await self._runner.cleanup()
 
     # ----- what tests use ------------------------------------------------------------
@@ -118,6 +120,13 @@ class FakeBotApi:
         async with self._changed:
             self._confirmed = min(self._confirmed, update["update_id"])
             self._updates.append(dict(update))
+            self._changed.notify_all()
+
+    async def end_polls(self) -> None:
+        """Answers pending and later long polls at once, so a stopping bot need not
+        wait out its poll timeout."""
+        async with self._changed:
+            self._closing = True
             self._changed.notify_all()
 
     async def wait_until(self, condition: Callable[[], bool], within: float = 15.0) -> None:
@@ -200,9 +209,11 @@ class FakeBotApi:
 
         async with self._changed:
             self._updates = [u for u in self._updates if u["update_id"] >= self._confirmed]
-            if not pending() and timeout > 0:
+            if not pending() and timeout > 0 and not self._closing:
                 try:
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(pending())), timeout)
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(pending()) or self._closing), timeout
+                    )
                 except TimeoutError:
                     pass
             return pending()

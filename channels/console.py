@@ -25,7 +25,6 @@ class ConsoleChannel:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self._buttons: dict[str, str] = {}
-        self._sent = 0
 
     async def send(self, outbound: Outbound) -> str:
         lines = outbound.text.splitlines() or [""]
@@ -42,8 +41,8 @@ class ConsoleChannel:
             lines.append(f"({outbound.contact_button}: /phone NUMBER)")
         self.stdout.write("\n".join(f"bot> {line}" if line else "bot>" for line in lines) + "\n")
         self.stdout.flush()
-        self._sent += 1
-        return f"{CONVERSATION}:{self._sent}"
+        # Unique across runs: the messages table keys outbound messages by this id.
+        return uuid.uuid4().hex
 
     def to_inbound(self, line: str) -> Inbound:
         text = line.rstrip("\n")

@@ -53,8 +53,16 @@ def test_console_chat_on_the_default_sqlite_files_a_complaint(tmp_path: Path) ->
     assert receipt, run.stdout
     assert (tmp_path / "complaintbot.db").exists()
 
+    again = complaintbot(["run"], tmp_path, stdin=CONSOLE_INTAKE)
+    assert again.returncode == 0, again.stderr
+    second = re.search(r"受理编号：(TS-\d{8}-0002)", again.stdout)
+    assert second, again.stdout + again.stderr
+
     listed = complaintbot(["cases", "list", "--json"], tmp_path)
-    assert [c["case_no"] for c in json.loads(listed.stdout)] == [receipt.group(1)]
+    assert sorted(c["case_no"] for c in json.loads(listed.stdout)) == [
+        receipt.group(1),
+        second.group(1),
+    ]
 
 
 async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path) -> None:

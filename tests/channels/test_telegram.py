@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.telegram import split_text
 from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage.database import create_engine
@@ -251,3 +252,35 @@ async def test_a_blocked_bot_records_the_failed_receipt(api: FakeBotApi, running
     assert event.payload == {"kind": "receipt", "error": "Forbidden: bot was blocked by the user"}
     (case,) = await stored(running, Case)
     assert case.receipt_sent_at is None
+
+
+async def test_a_long_description_is_kept_whole_and_shown_shortened(
+    api: FakeBotApi, running: Settings
+) -> None:
+    gus = api.user(5008, "Gus", "en")
+    part_one = ("The line drops every evening. " * 130).strip()
+    part_two = ("Support never called back. " * 130).strip()
+    for action, value, expect in [
+        ("text", part_one, "Add more"),
+        ("text", part_two, "Add more"),
+        ("press", "Continue", "What is your name"),
+        ("text", "Gus", "How can we reach you"),
+        ("text", "gus@example.com", "What kind"),
+        ("press", "Help request", "Which company"),
+        ("text", "Example Co", "evidence"),
+        ("press", "Skip", "What outcome"),
+    ]:
+        await step(gus, action, value, expect)
+    summary = await step(gus, "text", "Fix the line", "Please check")
+    assert len(summary) < 4096 and part_one[:100] in summary and "…" in summary
+    await step(gus, "press", "Confirm", "accepted")
+    (case,) = await stored(running, Case)
+    assert case.description == part_one + "\n" + part_two
+
+
+def test_long_texts_are_cut_at_line_breaks_within_the_limit() -> None:
+    text = "\n".join(f"line {n} " + "x" * 50 for n in range(200))
+    pieces = split_text(text, 4096)
+    assert len(pieces) > 1 and all(len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == text
+    assert split_text("y" * 9000, 4096) == ["y" * 4096, "y" * 4096, "y" * 808]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,9 +34,22 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a channel did with one `Outbound`.
+
+    `message_ids` are the chat-local ids of the messages it took (a long text or files
+    take several), as the channel's `Inbound.reply_to` would name them; `thread` is the
+    thread the message opened or went into.
+    """
+
+    message_ids: tuple[str, ...]
+    thread: str | None = None
+
+
 class Sender(Protocol):
-    async def send(self, outbound: Outbound) -> str:
-        """Delivers the message; returns its channel-unique transport id."""
+    async def send(self, outbound: Outbound) -> Sent:
+        """Delivers the message or raises `DeliveryError`."""
         ...
 
 
@@ -50,7 +64,7 @@ class Delivery:
 class OutboxStore(Protocol):
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]: ...
 
-    async def delivered(self, delivery: Delivery, transport_id: str, at: datetime) -> None: ...
+    async def delivered(self, delivery: Delivery, sent: Sent, at: datetime) -> None: ...
 
     async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None: ...
 
@@ -71,6 +85,7 @@ class Dispatcher:
         max_attempts: int = 10,
         batch: int = 50,
         poll_seconds: float = 2.0,
+        on_failure: Callable[[Delivery, str], Awaitable[None]] | None = None,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
@@ -78,6 +93,7 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.on_failure = on_failure
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -127,7 +143,7 @@ class Dispatcher:
             return None
         try:
             try:
-                transport_id = await sender.send(delivery.outbound)
+                sent = await sender.send(delivery.outbound)
             except DeliveryError:
                 raise
             except Exception as unexpected:
@@ -138,11 +154,13 @@ class Dispatcher:
             if error.permanent or delivery.attempts >= self.max_attempts:
                 log.warning("delivery %s failed for good: %s", delivery.id, error)
                 await self.outbox.failed(delivery, now, str(error))
+                if self.on_failure is not None:
+                    await self.on_failure(delivery, str(error))
                 return None
             wait = error.retry_after or min(2.0**delivery.attempts, 300.0)
             log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
             retry_at = now + timedelta(seconds=wait)
             await self.outbox.retry_later(delivery, retry_at, str(error))
             return retry_at
-        await self.outbox.delivered(delivery, transport_id, self.clock.now())
+        await self.outbox.delivered(delivery, sent, self.clock.now())
         return None

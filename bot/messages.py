@@ -37,6 +37,10 @@ class Attachment:
     data: bytes | None
     size: int
     transport_file_id: str = ""
+    sha256: str = ""
+
+    def to_ref(self) -> dict[str, Any]:
+        return {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,12 @@ class Inbound:
     edited_message_id: str | None = None
     message_id: str | None = None
     unsupported_what: str | None = None
+    # Group chats: `group` is True; `thread_id` is the topic or thread the message is in
+    # and `reply_to` the id of the message it answers, both as the channel names them.
+    group: bool = False
+    thread_id: str | None = None
+    reply_to: str | None = None
+    sender_username: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +91,11 @@ class Outbound:
     `text` is plain text; channels escape it for their markup. `buttons` are rows of
     inline choices; `contact_button`, when set, is the label of the channel's
     "share my phone number" control.
+
+    In a group, `case_thread` posts into the thread of `case_no` (the outbox looks the
+    thread up when it sends, so a message queued before the thread exists still lands
+    in it); `new_thread` opens a thread with this title, starting with this message.
+    `files` travel as references; the outbox loads their bytes when it sends.
     """
 
     channel: str
@@ -89,13 +104,26 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()
     contact_button: str | None = None
     case_no: str | None = None
+    case_thread: bool = False
+    new_thread: str | None = None
+    thread: str | None = None
+    files: tuple[Attachment, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in self.buttons],
             "contact_button": self.contact_button,
         }
+        if self.case_thread:
+            payload["case_thread"] = True
+        if self.new_thread:
+            payload["new_thread"] = self.new_thread
+        if self.thread and not self.case_thread:
+            payload["thread"] = self.thread
+        if self.files:
+            payload["files"] = [f.to_ref() for f in self.files]
+        return payload
 
     @classmethod
     def from_payload(
@@ -111,4 +139,11 @@ class Outbound:
             ),
             contact_button=payload.get("contact_button"),
             case_no=case_no,
+            case_thread=bool(payload.get("case_thread")),
+            new_thread=payload.get("new_thread"),
+            thread=payload.get("thread"),
+            files=tuple(
+                Attachment(f["name"], f["mime"], None, f["size"], sha256=f["sha256"])
+                for f in payload.get("files", [])
+            ),
         )

@@ -61,6 +61,46 @@ class CaseView:
     response_due_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A staff member as the desk knows them; `id` is also their public number."""
+
+    id: int
+    channel: str
+    external_id: str
+    name: str
+    username: str | None = None
+
+
+@dataclass(slots=True)
+class CaseRecord:
+    """A whole case as the desk works on it; `save_case` writes the changed fields back."""
+
+    id: int
+    case_no: str
+    status: CaseStatus
+    channel: str
+    conversation: str
+    complainant_id: int
+    locale: str
+    name: str
+    phone: str | None
+    email: str | None
+    category: Category
+    subject: str
+    description: str
+    expectation: str
+    received_at: datetime
+    response_due_at: datetime | None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    handler: AgentRecord | None = None
+    agent_thread: str | None = None
+    escalated_at: datetime | None = None
+    resolution: str | None = None
+    verification: dict[str, str] | None = None
+
+
 class ConversationTx(Protocol):
     """One transaction on one conversation, holding its lock until it ends.
 
@@ -90,6 +130,60 @@ class ConversationTx(Protocol):
 
     async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
         """Queues a reply in the outbox, committed with the state change that caused it."""
+        ...
+
+    # ----- cases, for follow-ups and the agents' desk --------------------------------
+
+    async def case(self, case_no: str) -> CaseRecord | None:
+        """The case, locked for this transaction."""
+        ...
+
+    async def case_by_thread(self, thread: str) -> CaseRecord | None:
+        """The case whose agents' thread (in this conversation) is `thread`."""
+        ...
+
+    async def case_by_message(self, message_id: str) -> CaseRecord | None:
+        """The case a message of this conversation belongs to."""
+        ...
+
+    async def latest_case_of_sender(self) -> CaseRecord | None:
+        """The newest case of this sender that is not archived."""
+        ...
+
+    async def open_cases(self) -> list[CaseRecord]:
+        """Cases agents still owe an answer, soonest deadline first."""
+        ...
+
+    async def save_case(self, case: CaseRecord) -> None: ...
+
+    async def add_event(
+        self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]
+    ) -> None:
+        """Appends to the case's timeline."""
+        ...
+
+    async def attach_inbound(
+        self, case: CaseRecord, evidence: tuple[EvidenceRef, ...] = ()
+    ) -> None:
+        """Files the message being handled (and its evidence) under the case."""
+        ...
+
+    async def case_files(self, case: CaseRecord) -> list[Attachment]:
+        """The case's evidence, as references (no bytes)."""
+        ...
+
+    async def previous_text(self, message_id: str) -> str | None:
+        """The text this conversation's message had before the edit being handled."""
+        ...
+
+    async def agent(
+        self, channel: str, external_id: str, name: str, username: str | None
+    ) -> AgentRecord:
+        """The agent with this identity, registered on first sight, name kept current."""
+        ...
+
+    async def find_agent(self, who: str) -> AgentRecord | None:
+        """An agent by @username, number or exact name."""
         ...
 
 

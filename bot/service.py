@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.desk import AGENT_COMMANDS, Desk, DeskConfig, DeskTurn
+from bot.dispatcher import Delivery
 from bot.domain import DEFAULT_RESPONSE_LIMITS, CaseStatus, looks_like_case_no
 from bot.draft import Draft, EvidenceRef, Step
 from bot.i18n import SUPPORTED_LOCALES, Translator, locale_for
@@ -27,8 +29,17 @@ from bot.intake import (
     SharedPhone,
     Text,
 )
-from bot.messages import Button, Inbound, InboundKind, Outbound
-from bot.ports import CaseView, Clock, ConversationTx, NewCase, Repository, SystemClock
+from bot.lifecycle import VERIFICATION, Action, IllegalTransition, next_status, parse_verification
+from bot.messages import Attachment, Button, Inbound, InboundKind, Outbound
+from bot.ports import (
+    CaseRecord,
+    CaseView,
+    Clock,
+    ConversationTx,
+    NewCase,
+    Repository,
+    SystemClock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +53,7 @@ class BotConfig:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     default_locale: str = "zh_CN"
     phone_region: str = "CN"
+    desk: DeskConfig | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +107,19 @@ class ComplaintBot:
         self.repository = repository
         self.config = config
         self.clock = clock or SystemClock()
+        self.desk = (
+            Desk(config.desk, config.default_locale, config.timezone, self.clock)
+            if config.desk
+            else None
+        )
+
+    def _at_desk(self, inbound: Inbound) -> bool:
+        desk = self.config.desk
+        return (
+            desk is not None
+            and inbound.channel == desk.channel
+            and inbound.conversation == desk.conversation
+        )
 
     async def handle(self, inbound: Inbound) -> bool:
         """Handles one inbound message; False when it was a redelivery and changed nothing."""
@@ -104,6 +129,9 @@ class ComplaintBot:
             if not await tx.record_inbound(inbound):
                 log.info("duplicate %s message %s ignored", inbound.channel, inbound.transport_id)
                 return False
+            if inbound.group:
+                await self._group(tx, inbound)
+                return True
             state = ConversationState.from_json(await tx.load_state())
             if inbound.language_code:
                 state.language_code = inbound.language_code
@@ -157,6 +185,129 @@ class ComplaintBot:
                     self.clock.now(),
                 )
 
+    async def _group(self, tx: ConversationTx, inbound: Inbound) -> None:
+        """A message in a group: the agents' desk, or a group the bot should not serve."""
+        is_agent_command = (
+            inbound.kind is InboundKind.COMMAND and (inbound.command or "") in AGENT_COMMANDS
+        )
+        if not self._at_desk(inbound) or self.desk is None:
+            if is_agent_command:
+                log.warning(
+                    "agent command /%s refused: %s %s is not the agents' group (sender %s)",
+                    inbound.command,
+                    inbound.channel,
+                    inbound.conversation,
+                    inbound.sender_id,
+                )
+            return
+        desk = self.desk
+        if not desk.config.is_agent(inbound.sender_id):
+            if is_agent_command or inbound.kind is InboundKind.BUTTON:
+                log.warning("agent command refused: %s is not an agent", inbound.sender_id)
+                await self._answer_at_desk(tx, inbound, [desk.tr._("Only agents can do this.")])
+            return
+        agent = await tx.agent(
+            inbound.channel, inbound.sender_id, inbound.sender_name, inbound.sender_username
+        )
+        state = await tx.load_state() or {}
+        turn = DeskTurn(tx, inbound, agent, state)
+        await desk.handle(turn)
+        await tx.save_state(turn.state)
+        await self._answer_at_desk(tx, inbound, turn.answers)
+
+    async def _answer_at_desk(
+        self, tx: ConversationTx, inbound: Inbound, answers: list[str]
+    ) -> None:
+        for text in answers:
+            await tx.enqueue(
+                Outbound(
+                    channel=inbound.channel,
+                    conversation=inbound.conversation,
+                    text=text,
+                    thread=inbound.thread_id,
+                ),
+                "desk_answer",
+                self.clock.now(),
+            )
+
+    async def operate(
+        self, agent_name: str, command: str, case_no: str, text: str = ""
+    ) -> tuple[bool, list[str]]:
+        """An operator's desk command from the CLI, under the same rules and timeline as
+        in the agents' group; returns whether it was done and the answers the agent would
+        have seen."""
+        desk = self.desk or Desk(
+            DeskConfig(channel="", conversation=""),
+            self.config.default_locale,
+            self.config.timezone,
+            self.clock,
+        )
+        now = self.clock.now()
+        inbound = Inbound(
+            channel="cli",
+            transport_id=f"cli-{now.timestamp()}-{command}-{case_no}",
+            conversation="operator",
+            sender_id=agent_name,
+            sender_name=agent_name,
+            received_at=now,
+            kind=InboundKind.COMMAND,
+            command=command,
+            command_args=f"{case_no} {text}".strip(),
+            text=f"/{command} {case_no} {text}".strip(),
+            raw={"argv": [command, case_no, text]},
+        )
+        async with self.repository.conversation("cli", "operator", agent_name) as tx:
+            await tx.record_inbound(inbound)
+            agent = await tx.agent("cli", agent_name, agent_name, None)
+            turn = DeskTurn(tx, inbound, agent, {})
+            case = await tx.case(case_no)
+            if case is None:
+                return False, [desk.tr._("No case {case_no}.").format(case_no=case_no)]
+            if command == "resolve" and len(parse_verification(text)[0]) < len(VERIFICATION):
+                return False, [
+                    desk.tr._(
+                        "Give the whole verification: "
+                        "facts=… nature=… responsibility=… severity=… TEXT"
+                    )
+                ]
+            if command == "reply":
+                await desk.reply(turn, case, text, ())
+                if not turn.refused:
+                    await self._echo_to_desk(tx, case, agent.name, text)
+                    turn.answers.append(desk.tr._("Sent to the complainant."))
+            else:
+                await desk.command(turn, command, f"{case_no} {text}".strip())
+                if command == "note" and not turn.refused:
+                    await self._echo_to_desk(tx, case, agent.name, f"📝 {text}")
+        return not turn.refused, turn.answers
+
+    async def _echo_to_desk(
+        self, tx: ConversationTx, case: CaseRecord, agent: str, text: str
+    ) -> None:
+        """Agents in the group see what an operator sent from the CLI."""
+        if self.desk is not None:
+            await self.desk.post(tx, case, f"📤 {agent}: {text}")
+
+    async def report_undelivered(self, delivery: Delivery, error: str) -> None:
+        """Tells the agents, in the case's thread, that a message to the complainant did
+        not arrive (blocked bot, deleted chat); the dispatcher has stopped trying."""
+        desk, outbound = self.desk, delivery.outbound
+        if desk is None or outbound.case_no is None or delivery.kind.startswith("desk_"):
+            return
+        async with self.repository.conversation(
+            desk.config.channel, desk.config.conversation, "system"
+        ) as tx:
+            case = await tx.case(outbound.case_no)
+            if case is None:
+                return
+            await desk.post(
+                tx,
+                case,
+                desk.tr._("⚠️ Not delivered to the complainant: {error}\n{text}").format(
+                    error=error, text=outbound.text
+                ),
+            )
+
     def command_menu(self) -> dict[str, list[tuple[str, str]]]:
         """Command descriptions per language code, for a channel's command menu."""
         menu: dict[str, list[tuple[str, str]]] = {}
@@ -203,6 +354,11 @@ class ComplaintBot:
 
     async def _intake_step(self, turn: _Turn, event: IntakeInput) -> None:
         draft = turn.state.draft
+        if draft is None and isinstance(event, (Text, Files)):
+            case = await turn.tx.latest_case_of_sender()
+            if case is not None:
+                await self._follow_up(turn, case, event)
+                return
         if draft is None:
             if isinstance(event, Press):
                 turn.say(
@@ -225,6 +381,50 @@ class ComplaintBot:
         turn.say(*result.replies)
         if result.confirmed and result.draft is not None:
             await self._open_case(turn, result.draft)
+
+    async def _follow_up(self, turn: _Turn, case: CaseRecord, event: Text | Files) -> None:
+        """A message after the receipt: it belongs to the person's latest case."""
+        text = event.text if isinstance(event, Text) else event.caption
+        files = event.stored if isinstance(event, Files) else ()
+        await turn.tx.attach_inbound(case, files)
+        actor = f"complainant:{case.complainant_id}"
+        now = self.clock.now()
+        await turn.tx.add_event(
+            case,
+            now,
+            actor,
+            "complainant_message",
+            {"text": text, "files": [{"name": f.name, "sha256": f.sha256} for f in files]},
+        )
+        try:
+            status = next_status(case.status, Action.USER_REPLIED)
+        except IllegalTransition:
+            status = case.status
+        if status is not case.status:
+            await turn.tx.add_event(
+                case, now, actor, "status_changed", {"from": case.status, "to": status}
+            )
+            case.status = status
+            await turn.tx.save_case(case)
+        if self.desk is not None:
+            await self.desk.post(
+                turn.tx,
+                case,
+                self.desk.complainant_said(case, text, len(files)),
+                files=tuple(
+                    Attachment(f.name, f.mime, None, f.size, sha256=f.sha256) for f in files
+                ),
+            )
+        _ = turn.tr.gettext
+        if isinstance(event, Files) and event.too_large:
+            turn.say(Reply(_("A file was too large (the limit is 20 MB) and was not received.")))
+        turn.say(
+            Reply(
+                _("Added to your case {case_no}. To file a new complaint, send /new.").format(
+                    case_no=case.case_no
+                )
+            )
+        )
 
     async def _open_case(self, turn: _Turn, draft: Draft) -> None:
         missing = _first_missing(draft)
@@ -257,6 +457,8 @@ class ComplaintBot:
             )
         )
         log.info("case %s opened", case_no, extra={"case_no": case_no})
+        if self.desk is not None:
+            await self.desk.case_opened(turn.tx, case_no)
         turn.state.draft = None
         _ = turn.tr.gettext
         turn.say(
@@ -303,8 +505,25 @@ class ComplaintBot:
         event = Edited(inbound.edited_message_id or "", inbound.text, inbound.received_at)
         if turn.state.draft is not None:
             await self._apply(turn, turn.intake.step(turn.state.draft, event))
-        else:
-            turn.say(Reply(turn.tr._("Your edit was recorded.")))
+            return
+        case = await turn.tx.latest_case_of_sender()
+        before = await turn.tx.previous_text(inbound.edited_message_id or "")
+        if case is not None:
+            await turn.tx.attach_inbound(case, ())
+            await turn.tx.add_event(
+                case,
+                self.clock.now(),
+                f"complainant:{case.complainant_id}",
+                "complainant_message_edited",
+                {"before": before, "after": inbound.text},
+            )
+            if self.desk is not None:
+                await self.desk.post(
+                    turn.tx,
+                    case,
+                    self.desk.complainant_said(case, inbound.text, 0, edited_from=before or ""),
+                )
+        turn.say(Reply(turn.tr._("Your edit was recorded.")))
 
     def _unsupported(self, turn: _Turn) -> None:
         _ = turn.tr.gettext
@@ -354,6 +573,13 @@ class ComplaintBot:
                     (tuple(Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()),),
                 )
             )
+        elif command in AGENT_COMMANDS:
+            log.warning(
+                "agent command /%s refused in a private chat (sender %s)",
+                command,
+                turn.inbound.sender_id,
+            )
+            turn.say(Reply(_("This command is only for agents, in the agents' group.")))
         else:
             turn.say(Reply(_("Unknown command. Send /help to see what I can do.")))
             if draft is not None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.dispatcher import Sent
 from bot.messages import Inbound, InboundKind, Outbound
 
 CHANNEL = "console"
@@ -26,7 +27,7 @@ class ConsoleChannel:
         self.stdout = stdout or sys.stdout
         self._buttons: dict[str, str] = {}
 
-    async def send(self, outbound: Outbound) -> str:
+    async def send(self, outbound: Outbound) -> Sent:
         lines = outbound.text.splitlines() or [""]
         self._buttons = {}
         number = 0
@@ -42,7 +43,7 @@ class ConsoleChannel:
         self.stdout.write("\n".join(f"bot> {line}" if line else "bot>" for line in lines) + "\n")
         self.stdout.flush()
         # Unique across runs: the messages table keys outbound messages by this id.
-        return uuid.uuid4().hex
+        return Sent((uuid.uuid4().hex,))
 
     def to_inbound(self, line: str) -> Inbound:
         text = line.rstrip("\n")

@@ -1,6 +1,8 @@
 """Telegram through python-telegram-bot: `Update` → `Inbound`, `Outbound` → Bot API call.
 
-Only private chats with the bot are read here; the agents' group is another matter.
+Private chats and groups are read; which group is the agents' is the bot's business.
+A thread, for the bot an opaque string, is here either a forum topic (`topic:ID`) or
+the replies to one message (`reply:ID`) in a group without topics.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.dispatcher import DeliveryError
+from bot.dispatcher import DeliveryError, Sent
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,32 @@ class TelegramChannel:
     def __init__(self, application: Application, handle: Handle) -> None:
         self.application = application
         self.handle = handle
+        self._forums: dict[int, bool] = {}
         application.add_handler(TypeHandler(Update, self._on_update))
+
+    async def check_agent_chat(self, chat_id: int) -> list[str]:
+        """What keeps the agents' group from working, one sentence per problem."""
+        bot = self.application.bot
+        where = f"the agents' group (TELEGRAM_AGENT_CHAT_ID={chat_id})"
+        try:
+            chat = await bot.get_chat(chat_id)
+            member = await bot.get_chat_member(chat_id, bot.id)
+        except TelegramError as error:
+            return [f"Cannot open {where}: {error}. Add the bot to the group."]
+        self._forums[chat_id] = bool(chat.is_forum)
+        problems = []
+        is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        if not is_admin and not bot.can_read_all_group_messages:
+            problems.append(
+                f"The bot is not an administrator of {where}: it sees only commands, not "
+                "agents' plain replies. Make it an administrator."
+            )
+        if chat.is_forum and not getattr(member, "can_manage_topics", False):
+            problems.append(
+                f"The bot lacks the administrator right “Manage topics” in {where}: "
+                "cases get a card message instead of a topic."
+            )
+        return problems
 
     async def set_commands(self, commands: dict[str, list[tuple[str, str]]]) -> None:
         """Publishes the command menu per language (`""` is the default for everyone else)."""
@@ -80,6 +108,9 @@ class TelegramChannel:
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = await self.to_inbound(update)
         if inbound is None:
+            return
+        if inbound.group:
+            await self.handle(inbound)
             return
         try:
             await self.application.bot.send_chat_action(
@@ -97,10 +128,15 @@ class TelegramChannel:
         if query is not None:
             await query.answer()
             chat = query.message.chat if query.message else None
-            if chat is not None and chat.type != ChatType.PRIVATE:
-                return None
             user = query.from_user
+            group = chat is not None and chat.type != ChatType.PRIVATE
+            thread = None
+            if group and isinstance(query.message, Message) and query.message.is_topic_message:
+                thread = f"topic:{query.message.message_thread_id}"
             return Inbound(
+                group=group,
+                thread_id=thread,
+                sender_username=user.username,
                 channel=CHANNEL,
                 transport_id=transport_id,
                 conversation=str(chat.id if chat else user.id),
@@ -113,10 +149,17 @@ class TelegramChannel:
                 raw=raw,
             )
         message = update.message or update.edited_message
-        if message is None or message.chat.type != ChatType.PRIVATE or message.from_user is None:
+        if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         user = message.from_user
+        group = message.chat.type != ChatType.PRIVATE
         base: dict[str, Any] = {
+            "group": group,
+            "thread_id": (
+                f"topic:{message.message_thread_id}" if group and message.is_topic_message else None
+            ),
+            "reply_to": _reply_to(message) if group else None,
+            "sender_username": user.username,
             "channel": CHANNEL,
             "transport_id": transport_id,
             "conversation": str(message.chat.id),
@@ -185,7 +228,7 @@ class TelegramChannel:
             transport_file_id=file_id,
         )
 
-    async def send(self, outbound: Outbound) -> str:
+    async def send(self, outbound: Outbound) -> Sent:
         chat_id = int(outbound.conversation)
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
         if outbound.buttons:
@@ -201,11 +244,25 @@ class TelegramChannel:
                 one_time_keyboard=True,
                 resize_keyboard=True,
             )
-        chunks = split_text(outbound.text, MessageLimit.MAX_TEXT_LENGTH)
         try:
-            for chunk in chunks[:-1]:
-                await self.application.bot.send_message(chat_id, chunk)
-            sent = await self.application.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
+            thread = outbound.thread
+            if outbound.new_thread:
+                thread = await self._open_topic(chat_id, outbound.new_thread)
+            where = _placement(thread)
+            ids: list[str] = []
+            chunks = split_text(outbound.text, MessageLimit.MAX_TEXT_LENGTH)
+            for position, chunk in enumerate(chunks):
+                last = position == len(chunks) - 1
+                sent = await self.application.bot.send_message(
+                    chat_id, chunk, reply_markup=markup if last else None, **where
+                )
+                ids.append(str(sent.message_id))
+                if thread is None and outbound.new_thread:
+                    # No topics here: the card's replies are its thread.
+                    thread = f"reply:{sent.message_id}"
+                    where = _placement(thread)
+            for attachment in outbound.files:
+                ids.append(await self._send_file(chat_id, attachment, where))
         except RetryAfter as error:
             wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -214,7 +271,47 @@ class TelegramChannel:
             raise DeliveryError(str(error), permanent=True) from error
         except TelegramError as error:
             raise DeliveryError(str(error), permanent=False) from error
-        return f"{chat_id}:{sent.message_id}"
+        return Sent(tuple(ids), thread)
+
+    async def _open_topic(self, chat_id: int, title: str) -> str | None:
+        """A new forum topic, or None where there are no topics (or no right to make one)."""
+        bot = self.application.bot
+        if chat_id not in self._forums:
+            self._forums[chat_id] = bool((await bot.get_chat(chat_id)).is_forum)
+        if not self._forums[chat_id]:
+            return None
+        try:
+            topic = await bot.create_forum_topic(chat_id, title)
+        except BadRequest as error:
+            log.warning("no topic for %r (%s); posting a card message instead", title, error)
+            return None
+        return f"topic:{topic.message_thread_id}"
+
+    async def _send_file(self, chat_id: int, attachment: Attachment, where: dict[str, Any]) -> str:
+        bot = self.application.bot
+        data = attachment.data or b""
+        if attachment.mime in ("image/jpeg", "image/png", "image/webp"):
+            sent = await bot.send_photo(chat_id, data, filename=attachment.name, **where)
+        else:
+            sent = await bot.send_document(chat_id, data, filename=attachment.name, **where)
+        return str(sent.message_id)
+
+
+def _placement(thread: str | None) -> dict[str, Any]:
+    """Bot API arguments that put a message into a thread."""
+    if thread is None:
+        return {}
+    kind, _, number = thread.partition(":")
+    if kind == "topic":
+        return {"message_thread_id": int(number)}
+    return {"reply_parameters": ReplyParameters(int(number), allow_sending_without_reply=True)}
+
+
+def _reply_to(message: Message) -> str | None:
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None  # in a topic, every message "replies" to the topic's first message
+    return str(replied.message_id)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.desk import DeskConfig
 from bot.dispatcher import Dispatcher, Sender
 from bot.service import BotConfig, ComplaintBot
 from complaintbot.settings import Settings
@@ -42,12 +43,23 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
     try:
         await ensure_schema(engine, settings.DATABASE_URL)
         repository = SqlRepository(engine, settings.DATA_DIR)
+        desk = None
+        if settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_AGENT_CHAT_ID is not None:
+            desk = DeskConfig(
+                channel="telegram",
+                conversation=str(settings.TELEGRAM_AGENT_CHAT_ID),
+                agent_ids=settings.agent_ids,
+                supervisor_ids=settings.supervisor_ids,
+                show_agent_names=settings.AGENT_DISPLAY_NAME == "real",
+            )
         config = BotConfig(
             case_prefix=settings.CASE_PREFIX,
             timezone=settings.zone,
             default_locale=settings.DEFAULT_LOCALE,
+            desk=desk,
         )
-        yield Core(engine, ComplaintBot(repository, config), repository, SqlOutbox(engine))
+        outbox = SqlOutbox(engine, settings.DATA_DIR)
+        yield Core(engine, ComplaintBot(repository, config), repository, outbox)
     finally:
         await engine.dispose()
 
@@ -101,7 +113,7 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
     )
     channel = TelegramChannel(application, core.bot.handle_safely)
     senders: dict[str, Sender] = {CHANNEL: channel}
-    dispatcher = Dispatcher(core.outbox, senders)
+    dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
     core.repository.on_commit(dispatcher.wake)
     try:
         await application.initialize()
@@ -113,6 +125,13 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         raise StartupError(f"Cannot reach Telegram at TELEGRAM_BASE_URL: {error}") from None
     try:
         await channel.set_commands(core.bot.command_menu())
+        if settings.TELEGRAM_AGENT_CHAT_ID is not None:
+            for warning in await channel.check_agent_chat(settings.TELEGRAM_AGENT_CHAT_ID):
+                log.warning("%s", warning)
+        else:
+            log.warning(
+                "TELEGRAM_AGENT_CHAT_ID is not set: new cases are not posted to any agents' group"
+            )
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)

@@ -15,6 +15,7 @@ import click
 
 from bot.domain import CaseStatus
 from bot.i18n import Translator
+from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from complaintbot import logs
 from complaintbot.app import StartupError, open_core, run
 from complaintbot.settings import Settings, SettingsError, load_settings
@@ -191,6 +192,82 @@ async def cases_show(case_no: str, as_json: bool) -> None:
         click.echo(f"  {event['at']}  {event['actor']}  {event['event']}")
 
 
+def _operate(agent: str, command: str, case_no: str, text: str) -> None:
+    """Runs a desk command as `agent`; prints the answers; exits 1 when it was refused."""
+
+    async def go() -> tuple[bool, list[str]]:
+        async with open_core(_settings()) as core:
+            return await core.bot.operate(agent, command, case_no.strip().upper(), text)
+
+    try:
+        done, answers = asyncio.run(go())
+    except StartupError as error:
+        _fail(str(error), 2)
+        return
+    for answer in answers:
+        click.echo(answer, err=not done)
+    if not done:
+        sys.exit(1)
+
+
+_AGENT = click.option(
+    "--agent", required=True, help="Who does it (recorded on the timeline as the handler)."
+)
+
+
+@cases.command("reply")
+@click.argument("case_no")
+@click.argument("text")
+@_AGENT
+def cases_reply(case_no: str, text: str, agent: str) -> None:
+    """Send TEXT to the complainant of CASE_NO."""
+    _operate(agent, "reply", case_no, text)
+
+
+@cases.command("note")
+@click.argument("case_no")
+@click.argument("text")
+@_AGENT
+def cases_note(case_no: str, text: str, agent: str) -> None:
+    """Add an internal note (never sent to the complainant)."""
+    _operate(agent, "note", case_no, text)
+
+
+@cases.command("assign")
+@click.argument("case_no")
+@click.argument("assignee")
+@_AGENT
+def cases_assign(case_no: str, assignee: str, agent: str) -> None:
+    """Make ASSIGNEE (@username, agent number or name) the handler of CASE_NO."""
+    _operate(agent, "assign", case_no, assignee)
+
+
+@cases.command("resolve")
+@click.argument("case_no")
+@click.argument("text")
+@_AGENT
+@click.option("--facts", required=True, type=click.Choice([v.value for v in Facts]))
+@click.option("--nature", required=True, type=click.Choice([v.value for v in Nature]))
+@click.option(
+    "--responsibility", required=True, type=click.Choice([v.value for v in Responsibility])
+)
+@click.option("--severity", required=True, type=click.Choice([v.value for v in Severity]))
+def cases_resolve(
+    case_no: str,
+    text: str,
+    agent: str,
+    facts: str,
+    nature: str,
+    responsibility: str,
+    severity: str,
+) -> None:
+    """Resolve CASE_NO; TEXT is the result the complainant reads."""
+    verification = (
+        f"facts={facts} nature={nature} responsibility={responsibility} severity={severity}"
+    )
+    _operate(agent, "resolve", case_no, f"{verification} {text}")
+
+
 def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
     """The JSON object of `cases show --json` (its field names are a public interface)."""
     case = detail.case
@@ -217,6 +294,10 @@ def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
         "response_due_at": _iso(case.response_due_at, zone),
         "resolved_at": _iso(case.resolved_at, zone),
         "satisfaction": case.satisfaction,
+        "handler": detail.handler,
+        "escalated_at": _iso(case.escalated_at, zone),
+        "resolution": case.resolution,
+        "verification": case.verification,
         "timeline": [
             {**event.payload, "at": _iso(event.at, zone), "actor": event.actor, "event": event.kind}
             for event in detail.timeline

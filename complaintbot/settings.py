@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     TELEGRAM_BASE_URL: str = "https://api.telegram.org/bot"
     TELEGRAM_BASE_FILE_URL: str = "https://api.telegram.org/file/bot"
     TELEGRAM_AGENT_CHAT_ID: int | None = None
+    TELEGRAM_AGENT_IDS: str = ""
+    TELEGRAM_SUPERVISOR_IDS: str = ""
+    AGENT_DISPLAY_NAME: str = "number"
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
     DEFAULT_LOCALE: str = "zh_CN"
@@ -64,6 +67,22 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("TELEGRAM_AGENT_IDS", "TELEGRAM_SUPERVISOR_IDS")
+    @classmethod
+    def _user_ids(cls, value: str) -> str:
+        ids = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        wrong = [part for part in ids if not part.isdigit()]
+        if wrong:
+            raise ValueError(f"must be Telegram user ids separated by commas, not {wrong[0]!r}")
+        return ",".join(ids)
+
+    @field_validator("AGENT_DISPLAY_NAME")
+    @classmethod
+    def _display(cls, value: str) -> str:
+        if value.lower() not in ("number", "real"):
+            raise ValueError("must be number (客服 No. N) or real (the agent's Telegram name)")
+        return value.lower()
+
     @field_validator("CASE_PREFIX")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -94,6 +113,14 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @property
+    def agent_ids(self) -> frozenset[str]:
+        return frozenset(filter(None, self.TELEGRAM_AGENT_IDS.split(",")))
+
+    @property
+    def supervisor_ids(self) -> frozenset[str]:
+        return frozenset(filter(None, self.TELEGRAM_SUPERVISOR_IDS.split(",")))
 
     @property
     def zone(self) -> ZoneInfo:

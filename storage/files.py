@@ -27,5 +27,8 @@ class EvidenceFiles:
             os.replace(temporary, target)
         return digest, relative.as_posix()
 
+    def read(self, sha256: str) -> bytes:
+        return (self.root / sha256[:2] / sha256).read_bytes()
+
     def path(self, relative: str) -> Path:
         return self.root.parent / relative

@@ -40,6 +40,20 @@ class Identity(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class Agent(SQLModel, table=True):
+    """A staff member who works cases; `id` is the number shown as "Agent No. N"."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    name: str
+    username: str | None = Field(default=None, index=True)
+    created_at: datetime = _time()
+
+
 class CaseCounter(SQLModel, table=True):
     """Last serial handed out per local day; its row lock makes serials gap-free."""
 
@@ -75,6 +89,11 @@ class Case(SQLModel, table=True):
     first_response_at: datetime | None = _time(nullable=True)
     resolved_at: datetime | None = _time(nullable=True)
     satisfaction: int | None = None
+    handler_id: int | None = Field(default=None, foreign_key="agents.id", index=True)
+    agent_thread: str | None = Field(default=None, index=True)
+    escalated_at: datetime | None = _time(nullable=True)
+    resolution: str | None = None
+    verification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Message(SQLModel, table=True):
@@ -88,6 +107,8 @@ class Message(SQLModel, table=True):
     direction: str  # "in" | "out"
     transport_id: str
     conversation: str = Field(index=True)
+    # The chat-local message id (what a reply in that chat refers to).
+    message_ref: str | None = Field(default=None, index=True)
     sender_id: str
     kind: str
     text: str = ""

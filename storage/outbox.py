@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.dispatcher import Delivery
+from bot.desk import RESPONSE_KINDS
+from bot.dispatcher import Delivery, Sent
 from bot.messages import Outbound
+from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, TimelineEvent
 
 
 class SqlOutbox:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, data_dir: Path) -> None:
         self.engine = engine
+        self.files = EvidenceFiles(data_dir)
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False)
@@ -46,7 +51,7 @@ class SqlOutbox:
             if session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxItem)
             rows = (await session.scalars(query)).all()
-            case_numbers = await _case_numbers(session, {r.case_id for r in rows if r.case_id})
+            cases = await _cases(session, {r.case_id for r in rows if r.case_id})
             for row in rows:
                 row.attempts += 1
                 row.next_attempt_at = now + lease
@@ -55,34 +60,61 @@ class SqlOutbox:
                     id=row.id,  # type: ignore[arg-type]
                     kind=row.kind,
                     attempts=row.attempts,
-                    outbound=Outbound.from_payload(
-                        row.channel, row.conversation, row.payload, case_numbers.get(row.case_id)
-                    ),
+                    outbound=self._outbound(row, cases.get(row.case_id)),
                 )
                 for row in rows
             ]
 
-    async def delivered(self, delivery: Delivery, transport_id: str, at: datetime) -> None:
+    def _outbound(self, row: OutboxItem, case: tuple[str, str | None] | None) -> Outbound:
+        case_no, thread = case if case else (None, None)
+        outbound = Outbound.from_payload(row.channel, row.conversation, row.payload, case_no)
+        return replace(
+            outbound,
+            # The case's thread as it is now: it may have been opened after this was queued.
+            thread=thread if outbound.case_thread else outbound.thread,
+            files=tuple(replace(f, data=self.files.read(f.sha256)) for f in outbound.files),
+        )
+
+    async def delivered(self, delivery: Delivery, sent: Sent, at: datetime) -> None:
         async with self._session() as session, session.begin():
             row = await session.get(OutboxItem, delivery.id)
             assert row is not None
+            transport_ids = [f"{row.conversation}:{m}" for m in sent.message_ids]
+            transport_id = transport_ids[0] if transport_ids else f"{row.conversation}:-"
             row.status, row.sent_at, row.transport_message_id = "sent", at, transport_id
-            session.add(
-                Message(
-                    channel=row.channel,
-                    direction="out",
-                    transport_id=transport_id,
-                    conversation=row.conversation,
-                    sender_id="bot",
-                    kind=row.kind,
-                    text=row.payload.get("text", ""),
-                    raw=row.payload,
-                    at=at,
-                    case_id=row.case_id,
+            # One row per message taken, so a reply to any of them finds the case.
+            for position, message_id in enumerate(sent.message_ids):
+                session.add(
+                    Message(
+                        channel=row.channel,
+                        direction="out",
+                        transport_id=transport_ids[position],
+                        conversation=row.conversation,
+                        message_ref=message_id,
+                        sender_id="bot",
+                        kind=row.kind,
+                        text=row.payload.get("text", "") if position == 0 else "",
+                        raw=row.payload if position == 0 else {},
+                        at=at,
+                        case_id=row.case_id,
+                    )
                 )
-            )
             if row.case_id is None:
                 return
+            if row.kind == "desk_card" and sent.thread is not None:
+                await session.execute(
+                    update(Case)
+                    .where(Case.id == row.case_id)  # type: ignore[arg-type]
+                    .values(agent_thread=sent.thread)
+                )
+            if row.kind.startswith("desk_"):
+                return  # the agents' own view; the timeline has the decision itself
+            if row.kind in RESPONSE_KINDS:
+                await session.execute(
+                    update(Case)
+                    .where(Case.id == row.case_id, Case.first_response_at.is_(None))  # type: ignore[union-attr]
+                    .values(first_response_at=at)
+                )
             if row.kind == "receipt":
                 await session.execute(
                     update(Case)
@@ -132,10 +164,13 @@ class SqlOutbox:
                 )
 
 
-async def _case_numbers(session: AsyncSession, case_ids: set[int]) -> dict[int | None, str]:
+async def _cases(
+    session: AsyncSession, case_ids: set[int]
+) -> dict[int | None, tuple[str, str | None]]:
+    """Case number and agents' thread of each case."""
     if not case_ids:
         return {}
     rows = await session.execute(
-        select(Case.id, Case.case_no).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
+        select(Case.id, Case.case_no, Case.agent_thread).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
     )
-    return {case_id: case_no for case_id, case_no in rows.all()}
+    return {case_id: (case_no, thread) for case_id, case_no, thread in rows.all()}

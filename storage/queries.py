@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage.models import Case, Evidence, TimelineEvent
+from storage.models import Agent, Case, Evidence, TimelineEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class CaseDetail:
     case: Case
     evidence: list[EvidenceRow] = field(default_factory=list)
     timeline: list[EventRow] = field(default_factory=list)
+    handler: str | None = None
 
 
 async def list_cases(engine: AsyncEngine, status: str | None = None) -> list[CaseRow]:
@@ -86,7 +87,9 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
                 .order_by(TimelineEvent.at, TimelineEvent.id)  # type: ignore[arg-type]
             )
         ).all()
+        handler = await session.get(Agent, case.handler_id) if case.handler_id else None
     return CaseDetail(
+        handler=handler.name if handler else None,
         case=case,
         evidence=[EvidenceRow(e.name, e.mime, e.size, e.sha256, e.path) for e in evidence],
         timeline=[EventRow(e.at, e.actor, e.kind, dict(e.payload)) for e in events],

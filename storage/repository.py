@@ -17,13 +17,16 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
+from bot.lifecycle import is_open
 from bot.messages import Attachment, Inbound, Outbound
-from bot.ports import CaseView, NewCase
+from bot.ports import AgentRecord, CaseRecord, CaseView, NewCase
 from storage.files import EvidenceFiles
 from storage.models import (
+    Agent,
     Case,
     Complainant,
     Conversation,
@@ -103,6 +106,8 @@ class SqlConversationTx:
         self.row = row
         self.sender_id = sender_id
         self.files = files
+        self._inbound: Message | None = None
+        self._locked_cases: set[int] = set()
 
     async def record_inbound(self, inbound: Inbound) -> bool:
         exists = await self.session.scalar(
@@ -114,19 +119,19 @@ class SqlConversationTx:
         )
         if exists is not None:
             return False
-        self.session.add(
-            Message(
-                channel=inbound.channel,
-                direction="in",
-                transport_id=inbound.transport_id,
-                conversation=inbound.conversation,
-                sender_id=inbound.sender_id,
-                kind=inbound.kind.value,
-                text=inbound.text,
-                raw=inbound.raw,
-                at=inbound.received_at,
-            )
+        self._inbound = Message(
+            channel=inbound.channel,
+            direction="in",
+            transport_id=inbound.transport_id,
+            conversation=inbound.conversation,
+            message_ref=inbound.message_id,
+            sender_id=inbound.sender_id,
+            kind=inbound.kind.value,
+            text=inbound.text,
+            raw=inbound.raw,
+            at=inbound.received_at,
         )
+        self.session.add(self._inbound)
         await self.session.flush()
         return True
 
@@ -135,6 +140,8 @@ class SqlConversationTx:
 
     async def save_state(self, state: dict[str, Any]) -> None:
         self.row.state = state
+        # The state may be the loaded dict changed in place, which SQLAlchemy cannot see.
+        flag_modified(self.row, "state")
         self.row.updated_at = _utcnow()
         self.session.add(self.row)
 
@@ -296,6 +303,240 @@ class SqlConversationTx:
                 created_at=at,
             )
         )
+
+    # ----- cases, for follow-ups and the agents' desk --------------------------------
+
+    async def _record(self, row: Case | None) -> CaseRecord | None:
+        if row is None:
+            return None
+        assert row.id is not None
+        if self.session.bind.dialect.name == "postgresql" and row.id not in self._locked_cases:
+            # Desk and complainant work on one case from different conversations.
+            await self.session.execute(
+                select(Case.id).where(Case.id == row.id).with_for_update()  # type: ignore[arg-type]
+            )
+            await self.session.refresh(row)
+            self._locked_cases.add(row.id)
+        handler = await self.session.get(Agent, row.handler_id) if row.handler_id else None
+        return CaseRecord(
+            id=row.id,
+            case_no=row.case_no,
+            status=CaseStatus(row.status),
+            channel=row.channel,
+            conversation=row.conversation,
+            complainant_id=row.complainant_id,
+            locale=row.locale,
+            name=row.contact_name,
+            phone=row.contact_phone,
+            email=row.contact_email,
+            category=Category(row.category),
+            subject=row.subject,
+            description=row.description,
+            expectation=row.expectation,
+            received_at=row.received_at,
+            response_due_at=row.response_due_at,
+            first_response_at=row.first_response_at,
+            resolved_at=row.resolved_at,
+            handler=_agent_record(handler) if handler else None,
+            agent_thread=row.agent_thread,
+            escalated_at=row.escalated_at,
+            resolution=row.resolution,
+            verification=row.verification,
+        )
+
+    async def case(self, case_no: str) -> CaseRecord | None:
+        row = await self.session.scalar(select(Case).where(Case.case_no == case_no))
+        return await self._record(row)
+
+    async def case_by_thread(self, thread: str) -> CaseRecord | None:
+        row = await self.session.scalar(
+            select(Case).where(Case.agent_thread == thread).order_by(Case.id.desc()).limit(1)  # type: ignore[union-attr]
+        )
+        return await self._record(row)
+
+    async def case_by_message(self, message_id: str) -> CaseRecord | None:
+        case_id = await self.session.scalar(
+            select(Message.case_id)
+            .where(
+                Message.channel == self.row.channel,
+                Message.conversation == self.row.conversation,
+                Message.message_ref == message_id,
+                Message.case_id.is_not(None),  # type: ignore[union-attr]
+            )
+            .limit(1)
+        )
+        if case_id is None:
+            return None
+        return await self._record(await self.session.get(Case, case_id))
+
+    async def latest_case_of_sender(self) -> CaseRecord | None:
+        complainant_id = await self._complainant_id(create=False)
+        if complainant_id is None:
+            return None
+        row = await self.session.scalar(
+            select(Case)
+            .where(
+                Case.complainant_id == complainant_id,
+                Case.channel == self.row.channel,
+                Case.status != CaseStatus.ARCHIVED.value,
+            )
+            .order_by(Case.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        return await self._record(row)
+
+    async def open_cases(self) -> list[CaseRecord]:
+        statuses = [s.value for s in CaseStatus if is_open(s)]
+        rows = (
+            await self.session.scalars(
+                select(Case)
+                .where(Case.status.in_(statuses))  # type: ignore[attr-defined]
+                .order_by(Case.response_due_at, Case.id)
+            )
+        ).all()
+        handlers = {
+            a.id: a
+            for a in (
+                await self.session.scalars(
+                    select(Agent).where(Agent.id.in_({r.handler_id for r in rows if r.handler_id}))  # type: ignore[union-attr]
+                )
+            ).all()
+        }
+        records = []
+        for row in rows:
+            handler = handlers.get(row.handler_id)
+            records.append(
+                CaseRecord(
+                    id=row.id,  # type: ignore[arg-type]
+                    case_no=row.case_no,
+                    status=CaseStatus(row.status),
+                    channel=row.channel,
+                    conversation=row.conversation,
+                    complainant_id=row.complainant_id,
+                    locale=row.locale,
+                    name=row.contact_name,
+                    phone=row.contact_phone,
+                    email=row.contact_email,
+                    category=Category(row.category),
+                    subject=row.subject,
+                    description=row.description,
+                    expectation=row.expectation,
+                    received_at=row.received_at,
+                    response_due_at=row.response_due_at,
+                    handler=_agent_record(handler) if handler else None,
+                    agent_thread=row.agent_thread,
+                )
+            )
+        return records
+
+    async def save_case(self, case: CaseRecord) -> None:
+        await self.session.execute(
+            update(Case)
+            .where(Case.id == case.id)  # type: ignore[arg-type]
+            .values(
+                status=case.status.value,
+                handler_id=case.handler.id if case.handler else None,
+                escalated_at=case.escalated_at,
+                resolution=case.resolution,
+                verification=case.verification,
+                resolved_at=case.resolved_at,
+                updated_at=_utcnow(),
+            )
+        )
+
+    async def add_event(
+        self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]
+    ) -> None:
+        self.session.add(
+            TimelineEvent(case_id=case.id, at=at, actor=actor, kind=kind, payload=payload)
+        )
+
+    async def attach_inbound(
+        self, case: CaseRecord, evidence: tuple[EvidenceRef, ...] = ()
+    ) -> None:
+        if self._inbound is not None:
+            self._inbound.case_id = case.id
+            self.session.add(self._inbound)
+        ids = [e.id for e in evidence]
+        if ids:
+            await self.session.execute(
+                update(Evidence).where(Evidence.id.in_(ids)).values(case_id=case.id)  # type: ignore[union-attr]
+            )
+
+    async def case_files(self, case: CaseRecord) -> list[Attachment]:
+        rows = (
+            await self.session.scalars(
+                select(Evidence).where(Evidence.case_id == case.id).order_by(Evidence.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        return [Attachment(r.name, r.mime, None, r.size, sha256=r.sha256) for r in rows]
+
+    async def previous_text(self, message_id: str) -> str | None:
+        query = (
+            select(Message.text)
+            .where(
+                Message.channel == self.row.channel,
+                Message.conversation == self.row.conversation,
+                Message.direction == "in",
+                Message.message_ref == message_id,
+            )
+            .order_by(Message.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        if self._inbound is not None and self._inbound.id is not None:
+            query = query.where(Message.id != self._inbound.id)
+        return await self.session.scalar(query)
+
+    async def agent(
+        self, channel: str, external_id: str, name: str, username: str | None
+    ) -> AgentRecord:
+        row = await self.session.scalar(
+            select(Agent).where(Agent.channel == channel, Agent.external_id == external_id)
+        )
+        if row is None:
+            row = Agent(
+                channel=channel,
+                external_id=external_id,
+                name=name or external_id,
+                username=username,
+                created_at=_utcnow(),
+            )
+            self.session.add(row)
+        elif (name and row.name != name) or row.username != username:
+            row.name, row.username = name or row.name, username
+            self.session.add(row)
+        await self.session.flush()
+        return _agent_record(row)
+
+    async def find_agent(self, who: str) -> AgentRecord | None:
+        who = who.strip()
+        if who.startswith("message:"):
+            sender = await self.session.scalar(
+                select(Message.sender_id).where(
+                    Message.channel == self.row.channel,
+                    Message.conversation == self.row.conversation,
+                    Message.direction == "in",
+                    Message.message_ref == who.removeprefix("message:"),
+                )
+            )
+            if sender is None:
+                return None
+            query = select(Agent).where(
+                Agent.channel == self.row.channel, Agent.external_id == sender
+            )
+        elif who.startswith("@"):
+            query = select(Agent).where(Agent.username == who[1:])
+        elif who.isdigit():
+            query = select(Agent).where(Agent.id == int(who))  # type: ignore[arg-type]
+        else:
+            query = select(Agent).where(Agent.name == who)
+        row = await self.session.scalar(query.limit(1))
+        return _agent_record(row) if row else None
+
+
+def _agent_record(row: Agent) -> AgentRecord:
+    assert row.id is not None
+    return AgentRecord(row.id, row.channel, row.external_id, row.name, row.username)
 
 
 async def _next_serial(session: AsyncSession, day: str) -> int:

@@ -86,8 +86,8 @@ def repository(engine: AsyncEngine, tmp_path: Path) -> SqlRepository:
 
 
 @pytest.fixture
-def outbox(engine: AsyncEngine) -> SqlOutbox:
-    return SqlOutbox(engine)
+def outbox(engine: AsyncEngine, tmp_path: Path) -> SqlOutbox:
+    return SqlOutbox(engine, tmp_path / "data")
 
 
 @pytest.fixture

@@ -293,6 +293,7 @@ async def test_case_numbers_restart_each_local_day(
     chat = Chat(bot, outbox, clock)
     first = await play(chat, ENGLISH_INTAKE)
     clock.advance(hours=14)  # past midnight in Asia/Shanghai
+    await chat.say("/new")
     second = await play(chat, ENGLISH_INTAKE)
     assert "TS-20261122-0001" in first
     assert "TS-20261123-0001" in second

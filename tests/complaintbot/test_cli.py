@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.migrate import head_revision
+
 CONSOLE_INTAKE = "\n".join(
     [
         "我被多扣了30元话费，不知道为什么",
@@ -53,7 +55,9 @@ def test_console_chat_on_the_default_sqlite_files_a_complaint(tmp_path: Path) ->
     assert receipt, run.stdout
     assert (tmp_path / "complaintbot.db").exists()
 
-    again = complaintbot(["run"], tmp_path, stdin=CONSOLE_INTAKE)
+    # The same person again: a free message would be a follow-up to the case, /new
+    # starts another complaint.
+    again = complaintbot(["run"], tmp_path, stdin="/new\n" + CONSOLE_INTAKE)
     assert again.returncode == 0, again.stderr
     second = re.search(r"受理编号：(TS-\d{8}-0002)", again.stdout)
     assert second, again.stdout + again.stderr
@@ -133,6 +137,13 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
         ("DEFAULT_LOCALE", "fr", "Setting DEFAULT_LOCALE is wrong"),
         ("LOG_LEVEL", "LOUD", "Setting LOG_LEVEL is wrong"),
         ("TELEGRAM_BASE_URL", "ftp://x", "Setting TELEGRAM_BASE_URL is wrong"),
+        (
+            "TELEGRAM_AGENT_IDS",
+            "123, @li",
+            "Setting TELEGRAM_AGENT_IDS is wrong: must be Telegram user ids separated by commas",
+        ),
+        ("TELEGRAM_SUPERVISOR_IDS", "x", "Setting TELEGRAM_SUPERVISOR_IDS is wrong"),
+        ("AGENT_DISPLAY_NAME", "nick", "Setting AGENT_DISPLAY_NAME is wrong"),
     ],
 )
 def test_a_wrong_setting_stops_start_up_with_one_line(
@@ -161,6 +172,60 @@ async def test_postgres_schema_must_be_upgraded_explicitly(postgres, tmp_path: P
     )
     upgraded = complaintbot(["db", "upgrade"], tmp_path, env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "schema at revision 0001" in upgraded.stdout
+    assert f"schema at revision {head_revision()}" in upgraded.stdout
     listed = complaintbot(["cases", "list"], tmp_path, env)
     assert (listed.returncode, listed.stdout.strip()) == (0, "没有投诉记录。")
+
+
+async def test_operators_work_a_case_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    run = complaintbot(["run"], tmp_path, env, stdin=CONSOLE_INTAKE)
+    case_no = re.search(r"受理编号：(TS-\d{8}-\d{4})", run.stdout).group(1)  # type: ignore[union-attr]
+
+    replied = complaintbot(
+        ["cases", "reply", case_no, "我们正在核查账单", "--agent", "李雷"], tmp_path, env
+    )
+    assert (replied.returncode, replied.stdout.strip()) == (0, "已发送给投诉人。"), replied.stderr
+    noted = complaintbot(
+        ["cases", "note", case_no, "计费系统工单 R-77", "--agent", "李雷"], tmp_path, env
+    )
+    assert noted.returncode == 0, noted.stderr
+    assigned = complaintbot(
+        ["cases", "assign", case_no, "韩梅梅", "--agent", "李雷"], tmp_path, env
+    )
+    assert assigned.returncode == 1 and assigned.stderr.strip()  # 韩梅梅 has never worked here
+    resolve = ["cases", "resolve", case_no, "已退还多扣的30元", "--agent", "李雷"]
+    facts = ["--facts", "confirmed", "--nature", "system_fault", "--responsibility", "company"]
+    incomplete = complaintbot([*resolve, *facts], tmp_path, env)
+    assert incomplete.returncode == 2 and "--severity" in incomplete.stderr
+    resolved = complaintbot([*resolve, *facts, "--severity", "minor"], tmp_path, env)
+    assert resolved.returncode == 0, resolved.stderr
+    twice = complaintbot([*resolve, *facts, "--severity", "minor"], tmp_path, env)
+    assert twice.returncode == 1 and case_no in twice.stderr
+
+    case = json.loads(complaintbot(["cases", "show", case_no, "--json"], tmp_path, env).stdout)
+    assert (case["status"], case["handler"], case["resolution"]) == (
+        "resolved",
+        "李雷",
+        "已退还多扣的30元",
+    )
+    assert case["verification"] == {
+        "facts": "confirmed",
+        "nature": "system_fault",
+        "responsibility": "company",
+        "severity": "minor",
+    }
+    assert case["resolved_at"].endswith("+08:00")
+    steps = [(e["event"], e["actor"]) for e in case["timeline"]]
+    agent = next(actor for event, actor in steps if event == "agent_message")
+    assert agent.startswith("agent:")
+    for event in ("agent_message", "note", "resolved"):
+        assert (event, agent) in steps
+    assert next(e for e in case["timeline"] if e["event"] == "note")["text"] == "计费系统工单 R-77"
+
+    # The reply and the resolution wait in the outbox for the console chat's next run.
+    later = complaintbot(["run"], tmp_path, env, stdin="")
+    assert "我们正在核查账单" in later.stdout and "已退还多扣的30元" in later.stdout
+    assert "R-77" not in later.stdout

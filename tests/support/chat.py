@@ -10,7 +10,7 @@ import itertools
 from dataclasses import replace
 from typing import Any
 
-from bot.dispatcher import DeliveryError, Dispatcher
+from bot.dispatcher import DeliveryError, Dispatcher, Sent
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.service import ComplaintBot
 from storage.outbox import SqlOutbox
@@ -26,11 +26,13 @@ class RecordingSender:
         self.sent: list[Outbound] = []
         self.failures: list[DeliveryError] = []
 
-    async def send(self, outbound: Outbound) -> str:
+    async def send(self, outbound: Outbound) -> Sent:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(outbound)
-        return f"{outbound.conversation}:{len(self.sent)}"
+        number = str(len(self.sent))
+        # A new thread is named after the message that opens it, as in a Telegram group.
+        return Sent((number,), number if outbound.new_thread else outbound.thread)
 
 
 class Chat:
@@ -79,6 +81,10 @@ class Chat:
             pass
         return self.mine()[before:]
 
+    async def deliver_pending(self) -> None:
+        while await self.dispatcher.run_once():
+            pass
+
     def mine(self) -> list[Outbound]:
         return [o for o in self.sender.sent if o.conversation == self.user]
 
@@ -126,3 +132,85 @@ class Chat:
 
 def texts(replies: list[Outbound]) -> str:
     return "\n".join(reply.text for reply in replies)
+
+
+class AgentsGroup:
+    """The agents' group on the `test` channel: agents post, press and command in it.
+
+    Threads are named by the message that opened them (see `RecordingSender`).
+    """
+
+    def __init__(self, chat: Chat, conversation: str = "agents") -> None:
+        self.chat = chat
+        self.conversation = conversation
+
+    def inbound(self, agent: str, kind: InboundKind, **fields: Any) -> Inbound:
+        self.chat.clock.advance(seconds=5)
+        number = next(_ids)
+        fields.setdefault("message_id", str(number))
+        return Inbound(
+            channel="test",
+            transport_id=f"update-{number}",
+            conversation=self.conversation,
+            sender_id=agent,
+            sender_name=f"Agent {agent}",
+            sender_username=agent,
+            received_at=self.chat.clock.now(),
+            kind=kind,
+            group=True,
+            raw={"update": number},
+            **fields,
+        )
+
+    async def deliver(self, inbound: Inbound) -> list[Outbound]:
+        before = len(self.posts())
+        await self.chat.deliver(inbound)
+        return self.posts()[before:]
+
+    def posts(self, thread: str | None = None) -> list[Outbound]:
+        return [
+            o
+            for o in self.chat.sender.sent
+            if o.conversation == self.conversation and (thread is None or o.thread == thread)
+        ]
+
+    def thread_of(self, case_no: str) -> str:
+        card = next(o for o in self.posts() if o.new_thread and o.case_no == case_no)
+        return str(self.chat.sender.sent.index(card) + 1)
+
+    async def say(
+        self, agent: str, text: str, thread: str | None = None, reply_to: str | None = None
+    ) -> list[Outbound]:
+        fields: dict[str, Any] = {"thread_id": thread, "reply_to": reply_to, "text": text}
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            return await self.deliver(
+                self.inbound(
+                    agent, InboundKind.COMMAND, command=command, command_args=args, **fields
+                )
+            )
+        return await self.deliver(self.inbound(agent, InboundKind.TEXT, **fields))
+
+    async def send_file(
+        self, agent: str, name: str, data: bytes, mime: str, thread: str, caption: str = ""
+    ) -> list[Outbound]:
+        attachment = Attachment(name=name, mime=mime, data=data, size=len(data))
+        return await self.deliver(
+            self.inbound(
+                agent,
+                InboundKind.ATTACHMENT,
+                text=caption,
+                attachments=(attachment,),
+                thread_id=thread,
+            )
+        )
+
+    async def press(self, agent: str, label: str) -> list[Outbound]:
+        for outbound in reversed(self.posts()):
+            for row in outbound.buttons:
+                for button in row:
+                    if button.label == label:
+                        return await self.deliver(
+                            self.inbound(agent, InboundKind.BUTTON, button_data=button.data)
+                        )
+        raise AssertionError(f"no button {label!r} in the group")

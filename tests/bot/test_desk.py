@@ -1,0 +1,268 @@
+"""The agents' desk without a transport: the group, the complainant and the CLI's entry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.desk import DeskConfig
+from bot.service import BotConfig, ComplaintBot
+from storage.models import Agent, Case, TimelineEvent
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_service import ENGLISH_INTAKE, play
+from tests.support.chat import AgentsGroup, Chat, texts
+from tests.support.clock import FakeClock
+
+DESK = DeskConfig(
+    channel="test",
+    conversation="agents",
+    agent_ids=frozenset({"li", "wang"}),
+    supervisor_ids=frozenset({"boss"}),
+)
+
+
+@pytest.fixture
+def desk_bot(repository: SqlRepository, clock: FakeClock) -> ComplaintBot:
+    return ComplaintBot(repository, BotConfig(desk=DESK, default_locale="en"), clock)
+
+
+@pytest.fixture
+async def filed(desk_bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock):
+    """A complainant (Alice) whose case is on the desk, and the agents' group."""
+    alice = Chat(desk_bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    group = AgentsGroup(alice)
+    return alice, group, case_no
+
+
+async def case_row(engine: AsyncEngine, case_no: str) -> Case:
+    async with AsyncSession(engine) as session:
+        return (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+
+
+async def timeline(engine: AsyncEngine, case_no: str) -> list[TimelineEvent]:
+    case = await case_row(engine, case_no)
+    async with AsyncSession(engine) as session:
+        return list(
+            (
+                await session.scalars(
+                    select(TimelineEvent)
+                    .where(TimelineEvent.case_id == case.id)
+                    .order_by(TimelineEvent.id)
+                )
+            ).all()
+        )
+
+
+async def test_a_new_case_gets_a_card_with_every_field_in_its_own_thread(filed) -> None:
+    _alice, group, case_no = filed
+    (card,) = group.posts()
+    assert card.new_thread == f"{case_no} · Appeal · Alice Wang"
+    for field in (
+        "Alice Wang",
+        "+8613812345678",
+        "alice@example.com",
+        "Example Telecom, ICP 京B2-20260001",
+        "I was charged 30 yuan and I don't know why\nIt was on last month's bill.",
+        "A refund and an explanation",
+        "Respond by: ",
+        "Status: acknowledged · Handler: unassigned",
+    ):
+        assert field in card.text
+    assert [b.label for row in card.buttons for b in row] == ["Claim"]
+
+
+async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncEngine) -> None:
+    alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+
+    posted = await group.press("li", "Claim")
+    assert f"{case_no} is now handled by Agent li" in texts(posted)
+    assert f"Your complaint {case_no} is now being handled by Agent No. 1" in texts(alice.mine())
+
+    mark = len(alice.mine())
+    await group.say("li", "/info Which phone number was charged?", thread=thread)
+    asked = texts(alice.mine()[mark:])
+    assert "Agent No. 1 needs more information" in asked
+    assert "Which phone number was charged?" in asked
+    assert (await case_row(engine, case_no)).status == "awaiting_user"
+
+    posts = len(group.posts())
+    answer = await alice.send_file("bill.jpg", b"\xff\xd8 bill", caption="This number")
+    assert f"Added to your case {case_no}" in texts(answer)
+    (relayed,) = group.posts()[posts:]
+    assert relayed.thread == thread and "💬 Alice Wang:\nThis number" in relayed.text
+    assert [(f.name, f.data) for f in relayed.files] == [("bill.jpg", b"\xff\xd8 bill")]
+    assert (await case_row(engine, case_no)).status == "in_progress"
+
+    mark = len(alice.mine())
+    await group.say("li", "We found a double charge and refunded it.", thread=thread)
+    (reply,) = alice.mine()[mark:]
+    assert reply.text == f"Agent No. 1 (case {case_no}):\nWe found a double charge and refunded it."
+    case = await case_row(engine, case_no)
+    assert case.first_response_at is not None
+
+    await group.say("li", "/note Refund ticket R-77 in billing", thread=thread)
+    assert "R-77" not in texts(alice.mine())
+
+    mark = len(alice.mine())
+    await group.say("li", "/resolve The double charge of 30 yuan was refunded.", thread=thread)
+    await group.press("li", "Facts confirmed")
+    await group.press("li", "System fault")
+    await group.press("li", "Company responsible")
+    done = await group.press("li", "Minor")
+    assert f"✅ {case_no} resolved by Agent li" in texts(done)
+    told = texts(alice.mine()[mark:])
+    assert f"Your complaint {case_no} has been resolved." in told
+    assert "Result: The double charge of 30 yuan was refunded." in told
+
+    case = await case_row(engine, case_no)
+    assert case.status == "resolved" and case.resolved_at is not None
+    assert case.verification == {
+        "facts": "confirmed",
+        "nature": "system_fault",
+        "responsibility": "company",
+        "severity": "minor",
+    }
+    again = await group.say("li", "/resolve Again", thread=thread)
+    assert f"{case_no} is already resolved; /reopen it first." in texts(again)
+
+    mark = len(alice.mine())
+    await group.say("wang", "/reopen", thread=thread)
+    assert "has been reopened" in texts(alice.mine()[mark:])
+    assert (await case_row(engine, case_no)).status == "reopened"
+
+    events = [(e.actor, e.kind) for e in await timeline(engine, case_no)]
+    assert ("agent:1", "claimed") in events
+    assert ("agent:1", "info_requested") in events
+    assert ("agent:1", "note") in events
+    assert ("agent:1", "resolved") in events
+    assert ("agent:2", "reopened") in events
+    assert [k for _a, k in events].count("complainant_message") == 1
+    statuses = [
+        (e.payload["from"], e.payload["to"])
+        for e in await timeline(engine, case_no)
+        if e.kind == "status_changed"
+    ]
+    assert statuses == [
+        ("acknowledged", "in_progress"),
+        ("in_progress", "awaiting_user"),
+        ("awaiting_user", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "reopened"),
+    ]
+
+
+async def test_resolve_accepts_the_verification_as_arguments(filed, engine: AsyncEngine) -> None:
+    _alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    wrong = await group.say("li", "/resolve nature=bad Text", thread=thread)
+    assert "Allowed: nature: user_error, misunderstood_policy" in texts(wrong)
+    await group.say(
+        "li",
+        f"/resolve {case_no} facts=not_confirmed nature=misunderstood_policy "
+        "responsibility=user severity=minor The fee is in the plan you chose.",
+    )
+    case = await case_row(engine, case_no)
+    assert (case.status, case.resolution) == ("resolved", "The fee is in the plan you chose.")
+    assert case.verification and case.verification["nature"] == "misunderstood_policy"
+
+
+async def test_only_agents_work_cases(filed, engine: AsyncEngine) -> None:
+    alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    refused = await group.say("stranger", "/resolve Closed by me", thread=thread)
+    assert texts(refused) == "Only agents can do this."
+    private = await alice.say(f"/resolve {case_no} I fixed it myself")
+    assert texts(private) == "This command is only for agents, in the agents' group."
+    relayed = len(alice.mine())
+    await group.say("stranger", "Hello there", thread=thread)
+    assert len(alice.mine()) == relayed  # a non-agent's message never reaches the user
+    assert (await case_row(engine, case_no)).status == "acknowledged"
+
+
+async def test_commands_need_a_case_and_name_unknown_ones(filed) -> None:
+    _alice, group, _case_no = filed
+    nowhere = await group.say("li", "/claim")
+    assert "Which case?" in texts(nowhere)
+    unknown = await group.say("li", "/case TS-20990101-0001")
+    assert "No case TS-20990101-0001." in texts(unknown)
+
+
+async def test_assign_escalate_cases_and_case(filed, engine: AsyncEngine, clock: FakeClock) -> None:
+    _alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    await group.say("wang", "Morning all")  # wang is known from now on
+    unknown = await group.say("li", "/assign @nobody", thread=thread)
+    assert "Whom to?" in texts(unknown)
+    await group.say("li", "/assign @wang", thread=thread)
+    case = await case_row(engine, case_no)
+    async with AsyncSession(engine) as session:
+        handler = await session.get(Agent, case.handler_id)
+    assert handler is not None and handler.external_id == "wang"
+
+    escalated = await group.say("wang", "/escalate Customer threatens to go to MIIT", thread=thread)
+    assert "escalated to the supervisors by Agent wang" in texts(escalated)
+    to_boss = [o for o in group.chat.sender.sent if o.conversation == "boss"]
+    assert to_boss and "Customer threatens to go to MIIT" in to_boss[0].text
+
+    clock.advance(hours=49)  # past the appeal's 48-hour limit
+    listed = texts(await group.say("li", "/cases"))
+    assert f"⚠️ {case_no} · in progress" in listed and "Agent wang" in listed
+    card = texts(await group.say("li", f"/case {case_no}"))
+    assert "Status: in progress · Handler: Agent wang" in card
+
+
+async def test_a_blocked_complainant_shows_as_not_delivered(filed) -> None:
+    from bot.dispatcher import DeliveryError
+
+    alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    alice.sender.failures.append(
+        DeliveryError("Forbidden: bot was blocked by the user", permanent=True)
+    )
+    alice.dispatcher.on_failure = alice.bot.report_undelivered
+    posted = await group.say("li", "Could you call us?", thread=thread)
+    assert any(
+        "Not delivered to the complainant: Forbidden: bot was blocked by the user" in p.text
+        for p in posted
+    )
+
+
+async def test_the_cli_works_cases_under_the_same_rules(filed, engine: AsyncEngine) -> None:
+    alice, group, case_no = filed
+    bot = alice.bot
+    answers = await bot.operate("Zhao", "reply", case_no, "We are checking your bill.")
+    assert answers == (True, ["Sent to the complainant."])
+    await alice.deliver_pending()
+    assert "We are checking your bill." in texts(alice.mine())
+    assert any("📤 Zhao: We are checking your bill." in p.text for p in group.posts())
+    partial = await bot.operate("Zhao", "resolve", case_no, "facts=confirmed Done")
+    assert partial == (
+        False,
+        ["Give the whole verification: facts=… nature=… responsibility=… severity=… TEXT"],
+    )
+    await bot.operate(
+        "Zhao",
+        "resolve",
+        case_no,
+        "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
+    )
+    case = await case_row(engine, case_no)
+    assert case.status == "resolved"
+    actors = {e.actor for e in await timeline(engine, case_no) if e.kind == "resolved"}
+    assert len(actors) == 1 and actors.pop().startswith("agent:")
+    again = await bot.operate(
+        "Zhao",
+        "resolve",
+        case_no,
+        "facts=confirmed nature=poor_service responsibility=company severity=moderate Again.",
+    )
+    assert again == (False, [f"{case_no} is already resolved; /reopen it first."])
+    missing = await bot.operate("Zhao", "note", "TS-20990101-0001", "x")
+    assert missing == (False, ["No case TS-20990101-0001."])

@@ -1,0 +1,240 @@
+"""The agents' group through the real python-telegram-bot, against the Bot API stand-in:
+forum topics and plain groups, the loop complainant → agents → complainant."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from complaintbot.app import run
+from complaintbot.cli import case_document
+from complaintbot.settings import Settings
+from storage import queries
+from storage.database import create_engine
+from tests.channels.test_telegram import step
+from tests.support.telegram_api import FakeBotApi, FakeGroup, FakeUser
+from tests.support.waiting import eventually
+
+GROUP_ID = -1001234567
+AGENT_ID, OTHER_AGENT_ID, SUPERVISOR_ID, OUTSIDER_ID = 9101, 9102, 9103, 9199
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(params=[True, False], ids=["forum", "plain-group"])
+def group(request: pytest.FixtureRequest, api: FakeBotApi) -> FakeGroup:
+    agents = api.group(GROUP_ID, "客服组", forum=request.param)
+    for user_id, name in [(AGENT_ID, "李雷"), (OTHER_AGENT_ID, "韩梅梅"), (OUTSIDER_ID, "路人")]:
+        agents.join(api.user(user_id, name, "zh-hans"))
+    agents.join(api.user(SUPERVISOR_ID, "王主管", "zh-hans"), "administrator")
+    return agents
+
+
+@asynccontextmanager
+async def bot_running(
+    api: FakeBotApi, database_url: str, data_dir: Path, **settings: object
+) -> AsyncIterator[Settings]:
+    """`complaintbot run` with Telegram and the agents' group, in this process."""
+    configured = Settings(
+        DATABASE_URL=database_url,
+        DATA_DIR=data_dir,
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_BASE_URL=api.base_url,
+        TELEGRAM_BASE_FILE_URL=api.base_file_url,
+        TELEGRAM_AGENT_CHAT_ID=GROUP_ID,
+        **settings,  # type: ignore[arg-type]
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(configured, stop))
+    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
+    if task.done():
+        task.result()
+    try:
+        yield configured
+    finally:
+        await api.end_polls()
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def running(
+    api: FakeBotApi, group: FakeGroup, database_url: str, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    async with bot_running(
+        api,
+        database_url,
+        tmp_path / "data",
+        TELEGRAM_AGENT_IDS=f"{AGENT_ID},{OTHER_AGENT_ID}",
+        TELEGRAM_SUPERVISOR_IDS=str(SUPERVISOR_ID),
+    ) as settings:
+        yield settings
+
+
+async def file_case(user: FakeUser) -> str:
+    for action, value, expect in [
+        ("text", "My bill shows 30 yuan I never used", "Add more"),
+        ("press", "Continue", "What is your name"),
+        ("text", "Alice Smith", "How can we reach you"),
+        ("text", "alice@example.com", "What kind"),
+        ("press", "Appeal", "Which company"),
+        ("text", "Example Telecom", "evidence"),
+        ("press", "Skip", "What outcome"),
+        ("text", "A refund", "Please check"),
+    ]:
+        await step(user, action, value, expect)
+    receipt = await step(user, "press", "Confirm", "accepted")
+    return re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+
+
+def place(group: FakeGroup, case_no: str) -> dict[str, int]:
+    """Where an agent writes to be in the case's thread: its topic, or a reply to its card."""
+    if group.forum:
+        (thread,) = [t for t, name in group.topics.items() if name.startswith(case_no)]
+        return {"thread": thread}
+    card = next(m for m in group.messages if case_no in (m.get("text") or ""))
+    return {"reply_to": card["message_id"]}
+
+
+async def document(settings: Settings, case_no: str) -> dict:
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        detail = await queries.case_detail(engine, case_no)
+    finally:
+        await engine.dispose()
+    assert detail is not None
+    return case_document(detail, settings.zone)
+
+
+async def test_a_case_goes_round_the_loop(
+    api: FakeBotApi, group: FakeGroup, running: Settings
+) -> None:
+    alice = api.user(5101, "Alice", "en")
+    li, outsider = group.members[AGENT_ID], group.members[OUTSIDER_ID]
+    case_no = await file_case(alice)
+
+    card = await group.expect(f"投诉 {case_no}", since=0)
+    assert "Alice Smith" in card and "alice@example.com" in card and "A refund" in card
+    if group.forum:
+        assert list(group.topics.values()) == [f"{case_no} · 申诉 · Alice Smith"]
+    where = place(group, case_no)
+
+    mark = len(alice.messages)
+    await group.press(li, "认领")
+    await alice.expect("now being handled by Agent No.", since=mark)
+
+    refused = len(group.messages)
+    await group.say(outsider, "/resolve 我来关掉它", **where)
+    await group.expect("只有客服可以执行此操作", since=refused)
+
+    mark = len(alice.messages)
+    await group.say(li, "/info 请发一张账单截图", **where)
+    await alice.expect("needs more information", since=mark)
+    assert "请发一张账单截图" in "\n".join(alice.texts(mark))
+
+    posts = len(group.messages)
+    bill = b"\x89PNG\r\n\x1a\n the bill"
+    await alice.send_photo(bill, caption="Here it is")
+    await group.expect("Here it is", since=posts)
+    await api.wait_until(lambda: any(data == bill for _name, data in group.files(posts)))
+    in_thread = group.messages[-1]
+    if group.forum:
+        assert in_thread["message_thread_id"] == where["thread"]
+    else:
+        assert in_thread["reply_to_message"]["message_id"] == where["reply_to"]
+
+    mark = len(alice.messages)
+    refund = b"%PDF-1.7 refund note"
+    await group.send_document(li, refund, "refund.pdf", "application/pdf", **where)
+    await api.wait_until(lambda: ("refund.pdf", refund) in alice.files(mark))
+
+    mark = len(alice.messages)
+    await group.say(
+        li,
+        "/resolve facts=confirmed nature=system_fault responsibility=company severity=minor "
+        "The 30 yuan were charged twice and have been refunded.",
+        **where,
+    )
+    told = await alice.expect("has been resolved", since=mark)
+    assert "have been refunded" in told
+
+    case = await eventually(lambda: document(running, case_no))
+    assert case["status"] == "resolved" and case["handler"] == "李雷"
+    assert case["verification"]["nature"] == "system_fault"
+    assert case["first_response_at"] is not None and case["resolved_at"] is not None
+    events = [(e["event"], e["actor"]) for e in case["timeline"]]
+    for expected in ["claimed", "info_requested", "agent_message", "resolved"]:
+        assert (expected, "agent:1") in events, events
+    assert any(e == "complainant_message" for e, _actor in events)
+    # The complainant's photo and the agent's document are both filed on the case.
+    assert sorted((e["mime"], e["size"]) for e in case["evidence"]) == [
+        ("application/pdf", len(refund)),
+        ("image/jpeg", len(bill)),
+    ]
+
+    escalations = len(group.members[SUPERVISOR_ID].messages)
+    await group.say(li, "/reopen", **where)
+    await group.say(li, "/escalate 用户要求主管回电", **where)
+    await group.members[SUPERVISOR_ID].expect("用户要求主管回电", since=escalations)
+
+
+async def test_agent_commands_elsewhere_are_refused(
+    api: FakeBotApi, group: FakeGroup, running: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    alice = api.user(5102, "Alice", "en")
+    case_no = await file_case(alice)
+    mark = len(alice.messages)
+    await alice.send_text(f"/resolve {case_no} done")
+    await alice.expect("only for agents", since=mark)
+    other = api.group(-1009999, "Another group", forum=False)
+    other.join(group.members[AGENT_ID])
+    await other.say(group.members[AGENT_ID], f"/claim {case_no}")
+    await eventually(
+        lambda: _async_value(any("is not the agents' group" in r.message for r in caplog.records))
+    )
+    assert other.messages == []
+    status = await step(alice, "text", f"/status {case_no}", case_no)
+    assert "received, awaiting an agent" in status
+
+
+async def _async_value(value: bool) -> bool:
+    return value
+
+
+async def test_a_complainant_who_blocked_the_bot_shows_as_not_delivered(
+    api: FakeBotApi, group: FakeGroup, running: Settings
+) -> None:
+    alice = api.user(5103, "Alice", "en")
+    case_no = await file_case(alice)
+    await group.expect(f"投诉 {case_no}", since=0)
+    alice.block()
+    mark = len(group.messages)
+    await group.say(group.members[AGENT_ID], "Can we call you?", **place(group, case_no))
+    await group.expect("未能送达投诉人", since=mark)
+
+
+@pytest.mark.parametrize("group", [True], indirect=True, ids=["forum"])
+async def test_a_bot_without_rights_warns_at_start_and_still_posts_cards(
+    api: FakeBotApi, group: FakeGroup, database_url: str, tmp_path: Path, caplog
+) -> None:
+    caplog.set_level(logging.WARNING)
+    group.bot_status = "member"
+    async with bot_running(api, database_url, tmp_path / "data"):
+        warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("not an administrator" in w and "TELEGRAM_AGENT_CHAT_ID" in w for w in warnings)
+        assert any("Manage topics" in w for w in warnings)
+        alice = api.user(5104, "Alice", "en")
+        case_no = await file_case(alice)
+        await group.expect(f"投诉 {case_no}", since=0)
+        assert group.topics == {}

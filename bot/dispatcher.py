@@ -95,21 +95,28 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.on_failure = on_failure
         self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ends `run` after the pass in progress: cancelling it mid-pass would abandon a
+        sent message's delivery record (and a database transaction) halfway."""
+        self._stopping = True
+        self._wakeup.set()
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Delivers until cancelled."""
-        while True:
+        """Delivers until `stop` (or cancellation)."""
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 sent = await self.run_once()
             except Exception:
                 log.exception("outbox pass failed; trying again")
                 sent = 0
-            if sent < self.batch:
+            if sent < self.batch and not self._stopping:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
                 except TimeoutError:

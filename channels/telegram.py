@@ -253,9 +253,22 @@ class TelegramChannel:
             chunks = split_text(outbound.text, MessageLimit.MAX_TEXT_LENGTH)
             for position, chunk in enumerate(chunks):
                 last = position == len(chunks) - 1
-                sent = await self.application.bot.send_message(
-                    chat_id, chunk, reply_markup=markup if last else None, **where
-                )
+                try:
+                    sent = await self.application.bot.send_message(
+                        chat_id, chunk, reply_markup=markup if last else None, **where
+                    )
+                except BadRequest as error:
+                    if "thread not found" not in str(error) or not outbound.case_no:
+                        raise
+                    # Someone deleted the topic by hand: the case gets a new one.
+                    log.warning(
+                        "topic %s is gone; opening a new one for %s", thread, outbound.case_no
+                    )
+                    thread = await self._open_topic(chat_id, f"{outbound.case_no} ↻")
+                    where = _placement(thread)
+                    sent = await self.application.bot.send_message(
+                        chat_id, chunk, reply_markup=markup if last else None, **where
+                    )
                 ids.append(str(sent.message_id))
                 if thread is None and outbound.new_thread:
                     # No topics here: the card's replies are its thread.

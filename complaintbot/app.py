@@ -138,9 +138,13 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         log.info("polling Telegram as @%s", application.bot.username)
         sending = asyncio.create_task(dispatcher.run())
         await stop.wait()
-        sending.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sending
+        dispatcher.stop()
+        try:
+            await asyncio.wait_for(sending, 30)
+        except TimeoutError:
+            log.warning(
+                "outbox pass still running at shutdown; its messages are sent on the next start"
+            )
         await application.updater.stop()
         await application.stop()
     finally:

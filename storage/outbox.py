@@ -101,7 +101,12 @@ class SqlOutbox:
                 )
             if row.case_id is None:
                 return
-            if row.kind == "desk_card" and sent.thread is not None:
+            if (
+                row.kind.startswith("desk_")
+                and sent.thread is not None
+                and (row.kind == "desk_card" or row.payload.get("case_thread"))
+            ):
+                # The card opens the thread; a later post may have had to open a new one.
                 await session.execute(
                     update(Case)
                     .where(Case.id == row.case_id)  # type: ignore[arg-type]

@@ -266,3 +266,32 @@ async def test_the_cli_works_cases_under_the_same_rules(filed, engine: AsyncEngi
     assert again == (False, [f"{case_no} is already resolved; /reopen it first."])
     missing = await bot.operate("Zhao", "note", "TS-20990101-0001", "x")
     assert missing == (False, ["No case TS-20990101-0001."])
+
+
+async def test_a_complainants_edit_reaches_the_thread_with_both_versions(
+    filed, engine: AsyncEngine
+) -> None:
+    alice, group, case_no = filed
+    await alice.say("The charge was 30 yuan")
+    message_id = alice.last_message_id
+    posts = len(group.posts())
+    await alice.edit(message_id, "The charge was 50 yuan")
+    (edit,) = group.posts()[posts:]
+    assert edit.thread == group.thread_of(case_no)
+    assert "Before: The charge was 30 yuan" in edit.text
+    assert "After: The charge was 50 yuan" in edit.text
+    (event,) = [e for e in await timeline(engine, case_no) if e.kind.endswith("_edited")]
+    assert event.payload == {"before": "The charge was 30 yuan", "after": "The charge was 50 yuan"}
+
+
+async def test_assign_by_replying_to_the_agents_message(filed, engine: AsyncEngine) -> None:
+    _alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    await group.say("li", "/claim", thread=thread)
+    await group.say("wang", "I know this customer", thread=thread)
+    wang_message = group.chat.last_message_id
+    await group.say("li", "/assign", thread=thread, reply_to=wang_message)
+    case = await case_row(engine, case_no)
+    async with AsyncSession(engine) as session:
+        handler = await session.get(Agent, case.handler_id)
+    assert handler is not None and handler.external_id == "wang"

@@ -106,6 +106,29 @@ def place(group: FakeGroup, case_no: str) -> dict[str, int]:
     return {"reply_to": card["message_id"]}
 
 
+async def on_desk(group: FakeGroup, settings: Settings, case_no: str) -> str:
+    """Waits for the case's card and for the bot to have recorded it, so that a reply
+    to the card is known to belong to the case (an agent is never that quick)."""
+    card = await group.expect(f"投诉 {case_no}", since=0)
+    await eventually(lambda: _threaded(settings, case_no))
+    return card
+
+
+async def _threaded(settings: Settings, case_no: str) -> bool:
+    return await _in_thread(settings, case_no, None)
+
+
+async def _in_thread(settings: Settings, case_no: str, thread: str | None) -> bool:
+    """Whether the case's thread is recorded (as `thread`, when given)."""
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        detail = await queries.case_detail(engine, case_no)
+    finally:
+        await engine.dispose()
+    recorded = detail.case.agent_thread if detail else None
+    return recorded is not None and (thread is None or recorded == thread)
+
+
 async def document(settings: Settings, case_no: str) -> dict:
     engine = create_engine(settings.DATABASE_URL)
     try:
@@ -123,7 +146,7 @@ async def test_a_case_goes_round_the_loop(
     li, outsider = group.members[AGENT_ID], group.members[OUTSIDER_ID]
     case_no = await file_case(alice)
 
-    card = await group.expect(f"投诉 {case_no}", since=0)
+    card = await on_desk(group, running, case_no)
     assert "Alice Smith" in card and "alice@example.com" in card and "A refund" in card
     if group.forum:
         assert list(group.topics.values()) == [f"{case_no} · 申诉 · Alice Smith"]
@@ -217,7 +240,7 @@ async def test_a_complainant_who_blocked_the_bot_shows_as_not_delivered(
 ) -> None:
     alice = api.user(5103, "Alice", "en")
     case_no = await file_case(alice)
-    await group.expect(f"投诉 {case_no}", since=0)
+    await on_desk(group, running, case_no)
     alice.block()
     mark = len(group.messages)
     await group.say(group.members[AGENT_ID], "Can we call you?", **place(group, case_no))
@@ -238,3 +261,24 @@ async def test_a_bot_without_rights_warns_at_start_and_still_posts_cards(
         case_no = await file_case(alice)
         await group.expect(f"投诉 {case_no}", since=0)
         assert group.topics == {}
+
+
+@pytest.mark.parametrize("group", [True], indirect=True, ids=["forum"])
+async def test_a_topic_deleted_by_hand_is_opened_again(
+    api: FakeBotApi, group: FakeGroup, running: Settings
+) -> None:
+    alice = api.user(5105, "Alice", "en")
+    case_no = await file_case(alice)
+    await on_desk(group, running, case_no)
+    group.delete_topic(place(group, case_no)["thread"])
+
+    mark = len(group.messages)
+    await alice.send_text("Any news?")
+    await group.expect("Any news?", since=mark)
+    (reopened,) = [t for t, name in group.topics.items() if name == f"{case_no} ↻"]
+    assert group.messages[-1]["message_thread_id"] == reopened
+    await eventually(lambda: _in_thread(running, case_no, f"topic:{reopened}"))
+
+    mark = len(alice.messages)
+    await group.say(group.members[AGENT_ID], "We are on it.", thread=reopened)
+    await alice.expect("We are on it.", since=mark)

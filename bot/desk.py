@@ -231,9 +231,7 @@ class Desk:
             turn.refuse(self._illegal(case, illegal))
             return
         await turn.tx.attach_inbound(case, files)
-        if case.handler is None:
-            case.handler = turn.agent
-            await self._event(turn, case, "claimed", {"handler": turn.agent.name})
+        await self._take_if_unhandled(turn, case)
         await self._set_status(turn, case, status)
         await self._event(
             turn,
@@ -329,8 +327,7 @@ class Desk:
             turn.refuse(_("Write what you need from the complainant after the command: /info TEXT"))
             return
         status = next_status(case.status, Action.REQUEST_INFO)
-        if case.handler is None:
-            case.handler = turn.agent
+        await self._take_if_unhandled(turn, case)
         await self._set_status(turn, case, status)
         await self._event(turn, case, "info_requested", {"text": text})
         await turn.tx.save_case(case)
@@ -403,8 +400,7 @@ class Desk:
         _ = self.tr.gettext
         status = next_status(case.status, Action.RESOLVE)
         now = self.clock.now()
-        if case.handler is None:
-            case.handler = turn.agent
+        await self._take_if_unhandled(turn, case)
         case.resolution = summary
         case.verification = dict(verification)
         case.resolved_at = now
@@ -576,6 +572,12 @@ class Desk:
                 )
             )
         return case, args
+
+    async def _take_if_unhandled(self, turn: DeskTurn, case: CaseRecord) -> None:
+        """Whoever acts first on an unclaimed case becomes its handler, on the record."""
+        if case.handler is None:
+            case.handler = turn.agent
+            await self._event(turn, case, "claimed", {"handler": turn.agent.name})
 
     async def _set_status(self, turn: DeskTurn, case: CaseRecord, status: CaseStatus) -> None:
         if status is case.status:

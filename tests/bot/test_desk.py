@@ -171,6 +171,9 @@ async def test_resolve_accepts_the_verification_as_arguments(filed, engine: Asyn
     case = await case_row(engine, case_no)
     assert (case.status, case.resolution) == ("resolved", "The fee is in the plan you chose.")
     assert case.verification and case.verification["nature"] == "misunderstood_policy"
+    # Resolving an unclaimed case makes the resolver its handler, on the record.
+    kinds = [(e.actor, e.kind) for e in await timeline(engine, case_no)]
+    assert kinds.index(("agent:1", "claimed")) < kinds.index(("agent:1", "resolved"))
 
 
 async def test_only_agents_work_cases(filed, engine: AsyncEngine) -> None:

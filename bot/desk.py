@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.calendar import parse_duration
 from bot.domain import CaseStatus, Category, looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
@@ -25,16 +26,32 @@ from bot.lifecycle import (
     Nature,
     Responsibility,
     Severity,
+    is_open,
     next_status,
     parse_verification,
 )
 from bot.messages import Attachment, Button, Inbound, InboundKind, Outbound
 from bot.ports import AgentRecord, CaseRecord, Clock, ConversationTx
 
+if TYPE_CHECKING:
+    from bot.followup import Timekeeper
+
 log = logging.getLogger(__name__)
 
 AGENT_COMMANDS = frozenset(
-    {"claim", "assign", "note", "info", "resolve", "reopen", "escalate", "cases", "case"}
+    {
+        "claim",
+        "assign",
+        "note",
+        "info",
+        "resolve",
+        "reopen",
+        "escalate",
+        "cases",
+        "case",
+        "category",
+        "extend",
+    }
 )
 # Outbox kinds that answer the complainant on an agent's behalf: the first one delivered
 # is the case's first response.
@@ -91,6 +108,8 @@ class Desk:
         self.tr = Translator(locale)
         self.timezone = timezone
         self.clock = clock
+        # Set by the bot: deadlines and surveys follow what agents do here.
+        self.timekeeper: Timekeeper | None = None
 
     # ----- what the complainant side calls ---------------------------------------------
 
@@ -216,6 +235,10 @@ class Desk:
                 await self._reopen(turn, case)
             elif command == "escalate":
                 await self._escalate(turn, case, args)
+            elif command == "category":
+                await self._change_category(turn, case, args)
+            elif command == "extend":
+                await self._extend(turn, case, args)
         except IllegalTransition as illegal:
             turn.refuse(self._illegal(case, illegal))
 
@@ -330,6 +353,8 @@ class Desk:
         await self._take_if_unhandled(turn, case)
         await self._set_status(turn, case, status)
         await self._event(turn, case, "info_requested", {"text": text})
+        if self.timekeeper is not None:
+            await self.timekeeper.waiting_for_complainant(turn.tx, case)
         await turn.tx.save_case(case)
         tr = Translator(case.locale)
         await self._to_complainant(
@@ -408,6 +433,9 @@ class Desk:
         await self._event(
             turn, case, "resolved", {"resolution": summary, "verification": verification}
         )
+        case.clock_paused_at = None
+        if self.timekeeper is not None:
+            await self.timekeeper.resolved(turn.tx, case)
         await turn.tx.save_case(case)
         tr = Translator(case.locale)
         await self._to_complainant(
@@ -445,6 +473,8 @@ class Desk:
         case.resolved_at = None
         await self._set_status(turn, case, status)
         await self._event(turn, case, "reopened", {})
+        if self.timekeeper is not None:
+            await self.timekeeper.reopened(turn.tx, case, f"agent:{turn.agent.id}")
         await turn.tx.save_case(case)
         tr = Translator(case.locale)
         await self._to_complainant(
@@ -490,6 +520,108 @@ class Desk:
                 "desk_escalation",
                 self.clock.now(),
             )
+
+    async def _change_category(self, turn: DeskTurn, case: CaseRecord, args: str) -> None:
+        _ = self.tr.gettext
+        wanted = args.strip().casefold()
+        choice = next(
+            (c for c in Category if wanted in (c.value, self._category(c).casefold())), None
+        )
+        if choice is None:
+            turn.refuse(
+                _("Which category? One of: {choices}").format(
+                    choices=", ".join(f"{c.value} ({self._category(c)})" for c in Category)
+                )
+            )
+            return
+        if not is_open(case.status):
+            raise IllegalTransition(Action.NOTE, case.status)
+        if choice is case.category:
+            turn.refuse(
+                _("{case_no} is already {category}.").format(
+                    case_no=case.case_no, category=self._category(choice)
+                )
+            )
+            return
+        before = case.category
+        case.category = choice
+        await self._event(
+            turn, case, "category_changed", {"from": before.value, "to": choice.value}
+        )
+        if self.timekeeper is not None:
+            await self.timekeeper.category_changed(turn.tx, case, f"agent:{turn.agent.id}")
+        await turn.tx.save_case(case)
+        await self.post(
+            turn.tx,
+            case,
+            _(
+                "🏷 {case_no} is now {category}; first response due {first}, resolution due {end}."
+            ).format(
+                case_no=case.case_no,
+                category=self._category(choice),
+                first=self._local(case.response_due_at) if case.response_due_at else "—",
+                end=self._local(case.resolution_due_at) if case.resolution_due_at else "—",
+            ),
+        )
+        if case.resolution_due_at is not None:
+            tr = Translator(case.locale)
+            await self._to_complainant(
+                turn,
+                case,
+                tr._("Your complaint {case_no} will be resolved by {time} ({zone}).").format(
+                    case_no=case.case_no,
+                    time=self._local(case.resolution_due_at),
+                    zone=self.timezone.key,
+                ),
+                "status_notice",
+            )
+
+    async def _extend(self, turn: DeskTurn, case: CaseRecord, args: str) -> None:
+        _ = self.tr.gettext
+        amount, _sep, reason = args.strip().partition(" ")
+        try:
+            by = parse_duration(amount)
+        except ValueError:
+            by = None
+        if by is None or not reason.strip():
+            turn.refuse(
+                _(
+                    "Write how long and why: /extend 2wd REASON (durations like 4h, 3d, 4wh, "
+                    "2wd); the complainant is told."
+                )
+            )
+            return
+        if not is_open(case.status) or case.resolution_due_at is None or self.timekeeper is None:
+            raise IllegalTransition(Action.NOTE, case.status)
+        due = await self.timekeeper.extend(
+            turn.tx, case, by, reason.strip(), f"agent:{turn.agent.id}"
+        )
+        await turn.tx.save_case(case)
+        tr = Translator(case.locale)
+        await self._to_complainant(
+            turn,
+            case,
+            "\n".join(
+                [
+                    tr._(
+                        "We need more time for your complaint {case_no}; it will be resolved "
+                        "by {time} ({zone})."
+                    ).format(case_no=case.case_no, time=self._local(due), zone=self.timezone.key),
+                    tr._("Reason: {text}").format(text=reason.strip()),
+                ]
+            ),
+            "status_notice",
+        )
+        await self.post(
+            turn.tx,
+            case,
+            _("⏳ {agent} extended {case_no} to {time}: {reason}").format(
+                agent=turn.agent.name,
+                case_no=case.case_no,
+                time=self._local(due),
+                reason=reason.strip(),
+            ),
+        )
 
     async def _list(self, turn: DeskTurn) -> None:
         _ = self.tr.gettext

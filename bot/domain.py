@@ -1,9 +1,9 @@
-"""Words of the domain: categories, case states, case numbers, default time limits."""
+"""Words of the domain: categories, case states, case numbers."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 
@@ -28,16 +28,6 @@ class CaseStatus(StrEnum):
     REOPENED = "reopened"
     ARCHIVED = "archived"
 
-
-# Until the SLA calendar exists, the first-response limit is one wall-clock duration
-# per category; the domain's example: first response within 24 hours.
-DEFAULT_RESPONSE_LIMITS: dict[Category, timedelta] = {
-    Category.CONSULTATION: timedelta(hours=24),
-    Category.HELP_REQUEST: timedelta(hours=24),
-    Category.APPEAL: timedelta(hours=48),
-    Category.SUGGESTION: timedelta(hours=72),
-    Category.REPORT: timedelta(hours=24),
-}
 
 # Words that make a category obvious. A suggestion is offered only when exactly one
 # category matches, so an ambiguous text never gets a confident wrong guess.

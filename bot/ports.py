@@ -47,6 +47,9 @@ class NewCase:
     received_at: datetime
     created_at: datetime
     response_due_at: datetime
+    receipt_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    timers: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,48 @@ class CaseRecord:
     response_due_at: datetime | None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    receipt_sent_at: datetime | None = None
     handler: AgentRecord | None = None
     agent_thread: str | None = None
     escalated_at: datetime | None = None
     resolution: str | None = None
     verification: dict[str, str] | None = None
+    receipt_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    clock_paused_at: datetime | None = None
+    last_contact_at: datetime | None = None
+    reopened_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    """A timer the sweep found due, and the conversation whose lock its case is handled under."""
+
+    id: int
+    case_no: str
+    channel: str
+    conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRecord:
+    id: int
+    kind: str
+    due_at: datetime
+
+
+@dataclass(slots=True)
+class SurveyRecord:
+    """One satisfaction callback of a case; `save_survey` writes it back."""
+
+    id: int
+    round: int
+    asked_at: datetime | None = None
+    reminded_at: datetime | None = None
+    answered_at: datetime | None = None
+    score: int | None = None
+    comment: str | None = None
+    outcome: str | None = None
 
 
 class ConversationTx(Protocol):
@@ -186,8 +226,41 @@ class ConversationTx(Protocol):
         """An agent by @username, number or exact name."""
         ...
 
+    # ----- timers and surveys, for the sweeps ------------------------------------------
+
+    async def set_timers(
+        self, case: CaseRecord, timers: list[tuple[str, datetime]], replacing: str | None = None
+    ) -> None:
+        """Adds timers (kind, due); first drops the case's pending timers whose kind
+        starts with `replacing`."""
+        ...
+
+    async def claim_timer(self, timer_id: int) -> TimerRecord | None:
+        """The timer if it is still pending and no other worker holds it."""
+        ...
+
+    async def finish_timer(self, timer: TimerRecord, at: datetime, fired: bool) -> None:
+        """Marks the timer fired (it did something) or dropped (nothing left to do)."""
+        ...
+
+    async def move_timer(self, timer: TimerRecord, due_at: datetime) -> None: ...
+
+    async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord: ...
+
+    async def latest_survey(self, case: CaseRecord) -> SurveyRecord | None: ...
+
+    async def save_survey(self, case: CaseRecord, survey: SurveyRecord) -> None: ...
+
+    async def case_awaiting_rating(self) -> CaseRecord | None:
+        """This sender's newest case whose survey was asked and not answered."""
+        ...
+
 
 class Repository(Protocol):
     def conversation(
         self, channel: str, conversation: str, sender_id: str
     ) -> AbstractAsyncContextManager[ConversationTx]: ...
+
+    async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
+        """Pending timers due by `now`, earliest first."""
+        ...

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.desk import AGENT_COMMANDS, Desk, DeskConfig, DeskTurn
 from bot.dispatcher import Delivery
-from bot.domain import DEFAULT_RESPONSE_LIMITS, CaseStatus, looks_like_case_no
+from bot.domain import CaseStatus, looks_like_case_no
 from bot.draft import Draft, EvidenceRef, Step
+from bot.followup import FollowUpConfig, Timekeeper, parse_rating
 from bot.i18n import SUPPORTED_LOCALES, Translator, locale_for
 from bot.intake import (
     Edited,
@@ -54,6 +55,7 @@ class BotConfig:
     default_locale: str = "zh_CN"
     phone_region: str = "CN"
     desk: DeskConfig | None = None
+    followup: FollowUpConfig = field(default_factory=FollowUpConfig)
 
 
 @dataclass(slots=True)
@@ -63,12 +65,15 @@ class ConversationState:
     locale: str | None = None
     language_code: str | None = None
     draft: Draft | None = None
+    # The case whose survey was just answered: the next text is its comment.
+    commenting: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "locale": self.locale,
             "language_code": self.language_code,
             "draft": self.draft.to_json() if self.draft else None,
+            "commenting": self.commenting,
         }
 
     @classmethod
@@ -80,6 +85,7 @@ class ConversationState:
             locale=data.get("locale"),
             language_code=data.get("language_code"),
             draft=Draft.from_json(draft) if draft else None,
+            commenting=data.get("commenting"),
         )
 
 
@@ -112,6 +118,9 @@ class ComplaintBot:
             if config.desk
             else None
         )
+        self.timekeeper = Timekeeper(config.followup, self.desk, config.timezone, self.clock)
+        if self.desk is not None:
+            self.desk.timekeeper = self.timekeeper
 
     def _at_desk(self, inbound: Inbound) -> bool:
         desk = self.config.desk
@@ -308,6 +317,85 @@ class ComplaintBot:
                 ),
             )
 
+    async def sweep(self, limit: int = 200) -> int:
+        """Acts on every timer due now (reminders, escalations, surveys, archiving);
+        returns how many it handled. Safe to run in several workers at once."""
+        handled = 0
+        while True:
+            due = await self.repository.due_timers(self.clock.now(), limit)
+            for timer in due:
+                try:
+                    async with self.repository.conversation(
+                        timer.channel, timer.conversation, "scheduler"
+                    ) as tx:
+                        claimed = await tx.claim_timer(timer.id)
+                        if claimed is None:
+                            continue  # another worker has it, or had it
+                        case = await tx.case(timer.case_no)
+                        assert case is not None
+                        await self.timekeeper.fire(tx, case, claimed)
+                        handled += 1
+                except Exception:
+                    log.exception("timer %s of case %s failed", timer.id, timer.case_no)
+                    await self._put_off(timer.id, timer.channel, timer.conversation)
+            if len(due) < limit:
+                return handled
+
+    async def _put_off(self, timer_id: int, channel: str, conversation: str) -> None:
+        """A timer that failed is tried again in an hour rather than at every sweep."""
+        async with self.repository.conversation(channel, conversation, "scheduler") as tx:
+            claimed = await tx.claim_timer(timer_id)
+            if claimed is not None:
+                await tx.move_timer(claimed, self.clock.now() + timedelta(hours=1))
+
+    # ----- the satisfaction survey ------------------------------------------------------
+
+    async def _rate_button(self, turn: _Turn, data: str) -> None:
+        _prefix, case_no, score = [*data.split(":"), "", ""][:3]
+        case = await turn.tx.case(case_no)
+        own = (
+            case is not None
+            and case.channel == turn.inbound.channel
+            and case.conversation == turn.inbound.conversation
+        )
+        if case is None or not own or not score.isdigit() or int(score) not in range(1, 6):
+            turn.say(Reply(turn.tr._("That button is no longer active.")))
+            return
+        survey = await turn.tx.latest_survey(case)
+        if survey is None or survey.asked_at is None or case.status is not CaseStatus.RESOLVED:
+            turn.say(Reply(turn.tr._("That button is no longer active.")))
+            return
+        if survey.answered_at is not None or survey.outcome is not None:
+            turn.say(
+                Reply(
+                    turn.tr._("Your rating of {case_no} is already recorded.").format(
+                        case_no=case.case_no
+                    )
+                )
+            )
+            return
+        await self._rate(turn, case, int(score))
+
+    async def _rate(self, turn: _Turn, case: CaseRecord, score: int) -> None:
+        survey = await turn.tx.latest_survey(case)
+        assert survey is not None
+        await turn.tx.attach_inbound(case)
+        for text in await self.timekeeper.rate(turn.tx, case, survey, score):
+            turn.say(Reply(text), case_no=case.case_no)
+        turn.state.commenting = case.case_no
+
+    async def _survey_comment(self, turn: _Turn, case_no: str) -> bool:
+        case = await turn.tx.case(case_no)
+        survey = await turn.tx.latest_survey(case) if case is not None else None
+        if case is None or survey is None or survey.comment is not None:
+            return False
+        if not turn.inbound.text.strip():
+            return False
+        await turn.tx.attach_inbound(case)
+        await self.timekeeper.comment(turn.tx, case, survey, turn.inbound.text.strip())
+        turn.say(Reply(turn.tr._("Thank you, your comment is on file.")), case_no=case.case_no)
+        return True
+
     def command_menu(self) -> dict[str, list[tuple[str, str]]]:
         """Command descriptions per language code, for a channel's command menu."""
         menu: dict[str, list[tuple[str, str]]] = {}
@@ -331,6 +419,18 @@ class ComplaintBot:
     async def _dispatch(self, turn: _Turn) -> None:
         inbound = turn.inbound
         kind = inbound.kind
+        commenting, turn.state.commenting = turn.state.commenting, None
+        if kind is InboundKind.BUTTON and (inbound.button_data or "").startswith("rate:"):
+            await self._rate_button(turn, inbound.button_data or "")
+            return
+        if kind is InboundKind.TEXT and turn.state.draft is None:
+            if commenting is not None and await self._survey_comment(turn, commenting):
+                return
+            score = parse_rating(inbound.text)
+            case = await turn.tx.case_awaiting_rating() if score is not None else None
+            if score is not None and case is not None:
+                await self._rate(turn, case, score)
+                return
         if kind is InboundKind.COMMAND:
             await self._command(turn, (inbound.command or "").lower(), inbound.command_args.strip())
         elif kind is InboundKind.BUTTON and (inbound.button_data or "").startswith("lang:"):
@@ -405,6 +505,7 @@ class ComplaintBot:
                 case, now, actor, "status_changed", {"from": case.status, "to": status}
             )
             case.status = status
+            await self.timekeeper.complainant_answered(turn.tx, case)
             await turn.tx.save_case(case)
         if self.desk is not None:
             await self.desk.post(
@@ -434,7 +535,8 @@ class ComplaintBot:
             return
         assert draft.category is not None and draft.name and draft.subject and draft.expectation
         now = self.clock.now()
-        due = draft.started_at + DEFAULT_RESPONSE_LIMITS[draft.category]
+        deadlines, timers = self.timekeeper.plan(draft.category, draft.started_at)
+        due = deadlines.first_response
         case_no = await turn.tx.create_case(
             NewCase(
                 prefix=self.config.case_prefix,
@@ -454,6 +556,9 @@ class ComplaintBot:
                 received_at=draft.started_at,
                 created_at=now,
                 response_due_at=due,
+                receipt_due_at=deadlines.receipt,
+                resolution_due_at=deadlines.resolution,
+                timers=tuple(timers),
             )
         )
         log.info("case %s opened", case_no, extra={"case_no": case_no})
@@ -473,6 +578,9 @@ class ComplaintBot:
                         _("Received: {time}").format(time=self._local(draft.started_at)),
                         _("We will respond by {time} ({zone}).").format(
                             time=self._local(due), zone=self.config.timezone.key
+                        ),
+                        _("We will resolve it by {time} ({zone}).").format(
+                            time=self._local(deadlines.resolution), zone=self.config.timezone.key
                         ),
                         _("Send /status {case_no} at any time to see its progress.").format(
                             case_no=case_no

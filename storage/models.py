@@ -85,6 +85,13 @@ class Case(SQLModel, table=True):
     created_at: datetime = _time()
     updated_at: datetime = _time()
     response_due_at: datetime | None = _time(nullable=True)
+    receipt_due_at: datetime | None = _time(nullable=True)
+    resolution_due_at: datetime | None = _time(nullable=True)
+    # While the case waits for the complainant, since when (the SLA clock may stand still).
+    clock_paused_at: datetime | None = _time(nullable=True)
+    # When the complainant last heard from us (for progress notices on quiet cases).
+    last_contact_at: datetime | None = _time(nullable=True)
+    reopened_count: int = 0
     receipt_sent_at: datetime | None = _time(nullable=True)
     first_response_at: datetime | None = _time(nullable=True)
     resolved_at: datetime | None = _time(nullable=True)
@@ -177,3 +184,38 @@ class OutboxItem(SQLModel, table=True):
     sent_at: datetime | None = _time(nullable=True)
     transport_message_id: str | None = None
     last_error: str | None = None
+
+
+class CaseTimer(SQLModel, table=True):
+    """A moment a case must be looked at again: a reminder, an escalation, a survey.
+
+    The sweeps read due rows through `ix_case_timers_status_due`, so their cost does
+    not grow with the number of cases; a fired row is kept as the record that it fired.
+    """
+
+    __tablename__ = "case_timers"
+    __table_args__ = (Index("ix_case_timers_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str
+    due_at: datetime = _time()
+    status: str = "pending"  # pending | fired | dropped
+    fired_at: datetime | None = _time(nullable=True)
+
+
+class Survey(SQLModel, table=True):
+    """One satisfaction callback; every resolution of a case gets its own."""
+
+    __tablename__ = "surveys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    round: int
+    created_at: datetime = _time()
+    asked_at: datetime | None = _time(nullable=True)
+    reminded_at: datetime | None = _time(nullable=True)
+    answered_at: datetime | None = _time(nullable=True)
+    score: int | None = None
+    comment: str | None = None
+    outcome: str | None = None  # satisfied | unsatisfied | no_answer

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -23,17 +23,27 @@ from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
 from bot.lifecycle import is_open
 from bot.messages import Attachment, Inbound, Outbound
-from bot.ports import AgentRecord, CaseRecord, CaseView, NewCase
+from bot.ports import (
+    AgentRecord,
+    CaseRecord,
+    CaseView,
+    DueTimer,
+    NewCase,
+    SurveyRecord,
+    TimerRecord,
+)
 from storage.files import EvidenceFiles
 from storage.models import (
     Agent,
     Case,
+    CaseTimer,
     Complainant,
     Conversation,
     Evidence,
     Identity,
     Message,
     OutboxItem,
+    Survey,
     TimelineEvent,
 )
 
@@ -69,6 +79,18 @@ class SqlRepository:
                     yield SqlConversationTx(session, row, sender_id, self.files)
         for callback in self._on_commit:
             callback()
+
+    async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
+        query = (
+            select(CaseTimer.id, Case.case_no, Case.channel, Case.conversation)
+            .join(Case, Case.id == CaseTimer.case_id)
+            .where(CaseTimer.status == "pending", CaseTimer.due_at <= now)
+            .order_by(CaseTimer.due_at, CaseTimer.id)
+            .limit(limit)
+        )
+        async with AsyncSession(self.engine) as session:
+            rows = (await session.execute(query)).all()
+        return [DueTimer(*row) for row in rows]
 
 
 async def _locked_conversation(
@@ -222,11 +244,16 @@ class SqlConversationTx:
             created_at=case.created_at,
             updated_at=case.created_at,
             response_due_at=case.response_due_at,
+            receipt_due_at=case.receipt_due_at,
+            resolution_due_at=case.resolution_due_at,
+            last_contact_at=case.created_at,
         )
         session.add(row)
         await session.flush()
         assert row.id is not None
         await _link_intake(session, row, case)
+        for kind, due_at in case.timers:
+            session.add(CaseTimer(case_id=row.id, kind=kind, due_at=due_at))
         actor = f"complainant:{complainant_id}"
         events: list[tuple[datetime, str, str, dict[str, Any]]] = [
             (case.received_at, actor, "received", {"channel": case.channel}),
@@ -258,6 +285,15 @@ class SqlConversationTx:
                     "phone": case.phone,
                     "email": case.email,
                     "response_due_at": case.response_due_at.isoformat(),
+                    "deadlines": {
+                        limit: due.isoformat()
+                        for limit, due in (
+                            ("receipt", case.receipt_due_at),
+                            ("first_response", case.response_due_at),
+                            ("resolution", case.resolution_due_at),
+                        )
+                        if due is not None
+                    },
                 },
             )
         )
@@ -289,9 +325,20 @@ class SqlConversationTx:
     async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
         case_id = None
         if outbound.case_no:
-            case_id = await self.session.scalar(
-                select(Case.id).where(Case.case_no == outbound.case_no)
-            )
+            case = (
+                await self.session.execute(
+                    select(Case.id, Case.channel, Case.conversation).where(
+                        Case.case_no == outbound.case_no
+                    )
+                )
+            ).first()
+            if case is not None:
+                case_id = case.id
+                if (case.channel, case.conversation) == (outbound.channel, outbound.conversation):
+                    # The complainant hears from us: a quiet case's clock starts again.
+                    await self.session.execute(
+                        update(Case).where(Case.id == case_id).values(last_contact_at=at)
+                    )
         self.session.add(
             OutboxItem(
                 channel=outbound.channel,
@@ -318,31 +365,7 @@ class SqlConversationTx:
             await self.session.refresh(row)
             self._locked_cases.add(row.id)
         handler = await self.session.get(Agent, row.handler_id) if row.handler_id else None
-        return CaseRecord(
-            id=row.id,
-            case_no=row.case_no,
-            status=CaseStatus(row.status),
-            channel=row.channel,
-            conversation=row.conversation,
-            complainant_id=row.complainant_id,
-            locale=row.locale,
-            name=row.contact_name,
-            phone=row.contact_phone,
-            email=row.contact_email,
-            category=Category(row.category),
-            subject=row.subject,
-            description=row.description,
-            expectation=row.expectation,
-            received_at=row.received_at,
-            response_due_at=row.response_due_at,
-            first_response_at=row.first_response_at,
-            resolved_at=row.resolved_at,
-            handler=_agent_record(handler) if handler else None,
-            agent_thread=row.agent_thread,
-            escalated_at=row.escalated_at,
-            resolution=row.resolution,
-            verification=row.verification,
-        )
+        return _case_record(row, handler)
 
     async def case(self, case_no: str) -> CaseRecord | None:
         row = await self.session.scalar(select(Case).where(Case.case_no == case_no))
@@ -402,32 +425,7 @@ class SqlConversationTx:
                 )
             ).all()
         }
-        records = []
-        for row in rows:
-            handler = handlers.get(row.handler_id)
-            records.append(
-                CaseRecord(
-                    id=row.id,  # type: ignore[arg-type]
-                    case_no=row.case_no,
-                    status=CaseStatus(row.status),
-                    channel=row.channel,
-                    conversation=row.conversation,
-                    complainant_id=row.complainant_id,
-                    locale=row.locale,
-                    name=row.contact_name,
-                    phone=row.contact_phone,
-                    email=row.contact_email,
-                    category=Category(row.category),
-                    subject=row.subject,
-                    description=row.description,
-                    expectation=row.expectation,
-                    received_at=row.received_at,
-                    response_due_at=row.response_due_at,
-                    handler=_agent_record(handler) if handler else None,
-                    agent_thread=row.agent_thread,
-                )
-            )
-        return records
+        return [_case_record(row, handlers.get(row.handler_id)) for row in rows]
 
     async def save_case(self, case: CaseRecord) -> None:
         await self.session.execute(
@@ -440,6 +438,12 @@ class SqlConversationTx:
                 resolution=case.resolution,
                 verification=case.verification,
                 resolved_at=case.resolved_at,
+                category=case.category.value,
+                response_due_at=case.response_due_at,
+                receipt_due_at=case.receipt_due_at,
+                resolution_due_at=case.resolution_due_at,
+                clock_paused_at=case.clock_paused_at,
+                reopened_count=case.reopened_count,
                 updated_at=_utcnow(),
             )
         )
@@ -532,6 +536,143 @@ class SqlConversationTx:
             query = select(Agent).where(Agent.name == who)
         row = await self.session.scalar(query.limit(1))
         return _agent_record(row) if row else None
+
+    # ----- timers and surveys ----------------------------------------------------------
+
+    async def set_timers(
+        self, case: CaseRecord, timers: list[tuple[str, datetime]], replacing: str | None = None
+    ) -> None:
+        if replacing is not None:
+            await self.session.execute(
+                update(CaseTimer)
+                .where(
+                    CaseTimer.case_id == case.id,
+                    CaseTimer.status == "pending",
+                    CaseTimer.kind.startswith(replacing),
+                )
+                .values(status="dropped")
+            )
+        for kind, due_at in timers:
+            self.session.add(CaseTimer(case_id=case.id, kind=kind, due_at=due_at))
+
+    async def claim_timer(self, timer_id: int) -> TimerRecord | None:
+        query = select(CaseTimer).where(CaseTimer.id == timer_id, CaseTimer.status == "pending")
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = await self.session.scalar(query)
+        if row is None:
+            return None
+        assert row.id is not None
+        return TimerRecord(row.id, row.kind, row.due_at)
+
+    async def finish_timer(self, timer: TimerRecord, at: datetime, fired: bool) -> None:
+        await self.session.execute(
+            update(CaseTimer)
+            .where(CaseTimer.id == timer.id)
+            .values(status="fired" if fired else "dropped", fired_at=at)
+        )
+
+    async def move_timer(self, timer: TimerRecord, due_at: datetime) -> None:
+        await self.session.execute(
+            update(CaseTimer).where(CaseTimer.id == timer.id).values(due_at=due_at)
+        )
+
+    async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord:
+        rounds = await self.session.scalar(
+            select(func.count()).select_from(Survey).where(Survey.case_id == case.id)
+        )
+        row = Survey(case_id=case.id, round=(rounds or 0) + 1, created_at=at)
+        self.session.add(row)
+        await self.session.flush()
+        return _survey_record(row)
+
+    async def latest_survey(self, case: CaseRecord) -> SurveyRecord | None:
+        row = await self.session.scalar(
+            select(Survey).where(Survey.case_id == case.id).order_by(Survey.id.desc()).limit(1)
+        )
+        return _survey_record(row) if row else None
+
+    async def save_survey(self, case: CaseRecord, survey: SurveyRecord) -> None:
+        await self.session.execute(
+            update(Survey)
+            .where(Survey.id == survey.id)
+            .values(
+                asked_at=survey.asked_at,
+                reminded_at=survey.reminded_at,
+                answered_at=survey.answered_at,
+                score=survey.score,
+                comment=survey.comment,
+                outcome=survey.outcome,
+            )
+        )
+
+    async def case_awaiting_rating(self) -> CaseRecord | None:
+        complainant_id = await self._complainant_id(create=False)
+        if complainant_id is None:
+            return None
+        row = await self.session.scalar(
+            select(Case)
+            .join(Survey, Survey.case_id == Case.id)
+            .where(
+                Case.complainant_id == complainant_id,
+                Case.status == CaseStatus.RESOLVED.value,
+                Survey.asked_at.is_not(None),
+                Survey.answered_at.is_(None),
+                Survey.outcome.is_(None),
+            )
+            .order_by(Survey.asked_at.desc())
+            .limit(1)
+        )
+        return await self._record(row)
+
+
+def _case_record(row: Case, handler: Agent | None) -> CaseRecord:
+    assert row.id is not None
+    return CaseRecord(
+        id=row.id,
+        case_no=row.case_no,
+        status=CaseStatus(row.status),
+        channel=row.channel,
+        conversation=row.conversation,
+        complainant_id=row.complainant_id,
+        locale=row.locale,
+        name=row.contact_name,
+        phone=row.contact_phone,
+        email=row.contact_email,
+        category=Category(row.category),
+        subject=row.subject,
+        description=row.description,
+        expectation=row.expectation,
+        received_at=row.received_at,
+        response_due_at=row.response_due_at,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        receipt_sent_at=row.receipt_sent_at,
+        handler=_agent_record(handler) if handler else None,
+        agent_thread=row.agent_thread,
+        escalated_at=row.escalated_at,
+        resolution=row.resolution,
+        verification=row.verification,
+        receipt_due_at=row.receipt_due_at,
+        resolution_due_at=row.resolution_due_at,
+        clock_paused_at=row.clock_paused_at,
+        last_contact_at=row.last_contact_at,
+        reopened_count=row.reopened_count,
+    )
+
+
+def _survey_record(row: Survey) -> SurveyRecord:
+    assert row.id is not None
+    return SurveyRecord(
+        id=row.id,
+        round=row.round,
+        asked_at=row.asked_at,
+        reminded_at=row.reminded_at,
+        answered_at=row.answered_at,
+        score=row.score,
+        comment=row.comment,
+        outcome=row.outcome,
+    )
 
 
 def _agent_record(row: Agent) -> AgentRecord:

@@ -243,6 +243,9 @@ class Timekeeper:
         )
         if kind.startswith(("remind:", "escalate:")):
             limit = kind.split(":")[1]
+            due = _deadline(case, limit)
+            if kind.startswith("remind:") and (due is None or due <= self.clock.now()):
+                return False  # too late to remind: the escalation speaks now
             if limit == "receipt":
                 return case.receipt_sent_at is None and status is not CaseStatus.ARCHIVED
             if limit == "first_response":
@@ -260,7 +263,7 @@ class Timekeeper:
     async def _remind(
         self, tx: ConversationTx, case: CaseRecord, limit: str, timer: TimerRecord
     ) -> None:
-        due = case.response_due_at if limit == "first_response" else case.resolution_due_at
+        due = _deadline(case, limit)
         assert due is not None
         now = self.clock.now()
         await tx.add_event(
@@ -282,11 +285,7 @@ class Timekeeper:
     async def _escalate(
         self, tx: ConversationTx, case: CaseRecord, limit: str, timer: TimerRecord
     ) -> None:
-        due = {
-            "receipt": case.receipt_due_at,
-            "first_response": case.response_due_at,
-            "resolution": case.resolution_due_at,
-        }[limit]
+        due = _deadline(case, limit)
         assert due is not None
         now = self.clock.now()
         case.escalated_at = now
@@ -534,6 +533,14 @@ class Timekeeper:
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _deadline(case: CaseRecord, limit: str) -> datetime | None:
+    return {
+        "receipt": case.receipt_due_at,
+        "first_response": case.response_due_at,
+        "resolution": case.resolution_due_at,
+    }[limit]
 
 
 def _iso(moment: datetime | None) -> str | None:

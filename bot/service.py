@@ -387,7 +387,7 @@ class ComplaintBot:
     async def _survey_comment(self, turn: _Turn, case_no: str) -> bool:
         case = await turn.tx.case(case_no)
         survey = await turn.tx.latest_survey(case) if case is not None else None
-        if case is None or survey is None or survey.comment is not None:
+        if case is None or survey is None or survey.answered_at is None or survey.comment:
             return False
         if not turn.inbound.text.strip():
             return False
@@ -419,17 +419,19 @@ class ComplaintBot:
     async def _dispatch(self, turn: _Turn) -> None:
         inbound = turn.inbound
         kind = inbound.kind
-        commenting, turn.state.commenting = turn.state.commenting, None
+        commenting = turn.state.commenting
+        if kind in (InboundKind.TEXT, InboundKind.COMMAND):
+            turn.state.commenting = None  # the comment window is the very next message
         if kind is InboundKind.BUTTON and (inbound.button_data or "").startswith("rate:"):
             await self._rate_button(turn, inbound.button_data or "")
             return
         if kind is InboundKind.TEXT and turn.state.draft is None:
-            if commenting is not None and await self._survey_comment(turn, commenting):
-                return
             score = parse_rating(inbound.text)
             case = await turn.tx.case_awaiting_rating() if score is not None else None
             if score is not None and case is not None:
                 await self._rate(turn, case, score)
+                return
+            if commenting is not None and await self._survey_comment(turn, commenting):
                 return
         if kind is InboundKind.COMMAND:
             await self._command(turn, (inbound.command or "").lower(), inbound.command_args.strip())

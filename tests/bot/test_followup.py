@@ -1,0 +1,360 @@
+"""Deadlines, reminders, escalations and satisfaction surveys, moved by an injected clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.calendar import WorkdayCalendar
+from bot.desk import DeskConfig
+from bot.followup import FollowUpConfig, parse_rating
+from bot.service import BotConfig, ComplaintBot
+from bot.sla import load_policy
+from storage.models import Case, Survey, TimelineEvent
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_service import ENGLISH_INTAKE, play
+from tests.support.chat import AgentsGroup, Chat, texts
+from tests.support.clock import FakeClock
+
+DESK = DeskConfig(
+    channel="test",
+    conversation="agents",
+    agent_ids=frozenset({"li", "wang"}),
+    supervisor_ids=frozenset({"boss"}),
+)
+POLICY = """
+[default]
+receipt = "1h"
+first_response = "1h"
+resolution = "10h"
+reminders = [0.5, 0.8]
+escalate_after = "0s"
+quiet_notice = ""
+"""
+
+
+def timings(tmp_path: Path, policy: str = POLICY, **overrides: object) -> FollowUpConfig:
+    path = tmp_path / "sla.toml"
+    path.write_text(policy, encoding="utf-8")
+    values: dict[str, object] = {
+        "policy": load_policy(path),
+        "survey_delay": timedelta(minutes=10),
+        "survey_reminder": timedelta(hours=1),
+        "auto_archive": timedelta(hours=3),
+    }
+    values.update(overrides)
+    return FollowUpConfig(**values)  # type: ignore[arg-type]
+
+
+def make_bot(repository: SqlRepository, clock: FakeClock, followup: FollowUpConfig) -> ComplaintBot:
+    config = BotConfig(desk=DESK, default_locale="en", followup=followup)
+    return ComplaintBot(repository, config, clock)
+
+
+@pytest.fixture
+def followup(tmp_path: Path) -> FollowUpConfig:
+    return timings(tmp_path)
+
+
+@pytest.fixture
+async def filed(repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, followup):
+    bot = make_bot(repository, clock, followup)
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    return alice, AgentsGroup(alice), case_no
+
+
+async def sweep(chat: Chat, bot: ComplaintBot | None = None) -> int:
+    handled = await (bot or chat.bot).sweep()
+    await chat.deliver_pending()
+    return handled
+
+
+async def events(engine: AsyncEngine, case_no: str, *kinds: str) -> list[TimelineEvent]:
+    async with AsyncSession(engine) as session:
+        case = (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+        rows = await session.scalars(
+            select(TimelineEvent).where(TimelineEvent.case_id == case.id).order_by(TimelineEvent.id)
+        )
+        return [e for e in rows if not kinds or e.kind in kinds]
+
+
+async def case_row(engine: AsyncEngine, case_no: str) -> Case:
+    async with AsyncSession(engine) as session:
+        return (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+
+
+def sent_to(chat: Chat, conversation: str) -> list[str]:
+    return [o.text for o in chat.sender.sent if o.conversation == conversation]
+
+
+async def test_the_receipt_states_the_deadlines_of_the_policy(filed, engine) -> None:
+    alice, _group, case_no = filed
+    receipt = texts(alice.mine()[-1:])
+    case = await case_row(engine, case_no)
+    assert case.response_due_at == case.received_at + timedelta(hours=1)
+    assert case.resolution_due_at == case.received_at + timedelta(hours=10)
+    assert case.receipt_due_at == case.received_at + timedelta(hours=1)
+    local = (case.resolution_due_at).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"We will resolve it by {local:%Y-%m-%d %H:%M} (Asia/Shanghai)." in receipt
+
+
+async def test_reminders_fire_once_before_the_deadline_and_a_breach_escalates_once(
+    filed, engine, repository, clock, followup
+) -> None:
+    alice, group, case_no = filed
+    received = (await case_row(engine, case_no)).received_at
+    thread = group.thread_of(case_no)
+
+    clock.current = received + timedelta(minutes=29)
+    assert await sweep(alice) == 0
+    clock.current = received + timedelta(minutes=31)
+    assert await sweep(alice) == 1
+    (reminder,) = [p for p in group.posts(thread) if "⏰" in p.text]
+    assert f"⏰ {case_no}: first response due in 29m" in reminder.text
+    assert await sweep(alice) == 0
+
+    # A restarted process (a new bot on the same database) does not remind again.
+    restarted = make_bot(repository, clock, followup)
+    assert await sweep(alice, restarted) == 0
+
+    clock.current = received + timedelta(minutes=50)
+    await sweep(alice, restarted)
+    assert len([p for p in group.posts(thread) if "⏰" in p.text]) == 2
+
+    clock.current = received + timedelta(hours=1, minutes=1)
+    await sweep(alice, restarted)
+    breach = [p.text for p in group.posts(thread) if "🚨" in p.text]
+    assert breach == [
+        f"🚨 {case_no} missed its first response deadline "
+        f"({(received + timedelta(hours=1)).astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M});"
+        " supervisors are told."
+    ]
+    (to_boss,) = sent_to(alice, "boss")
+    assert to_boss.startswith(breach[0])
+    for _ in range(2):
+        assert await sweep(alice, restarted) == 0
+    assert len(sent_to(alice, "boss")) == 1
+    recorded = [
+        (e.kind, e.payload["limit"])
+        for e in await events(engine, case_no, "reminder", "deadline_missed")
+    ]
+    assert recorded == [
+        ("reminder", "first_response"),
+        ("reminder", "first_response"),
+        ("deadline_missed", "first_response"),
+    ]
+    assert (await case_row(engine, case_no)).escalated_at == clock.now()
+
+
+async def test_an_answered_case_is_not_reminded_of_its_first_response(filed, engine, clock) -> None:
+    alice, group, case_no = filed
+    received = (await case_row(engine, case_no)).received_at
+    await group.say("li", "We are looking into it.", thread=group.thread_of(case_no))
+    clock.current = received + timedelta(hours=2)
+    await sweep(alice)
+    kinds = [(e.kind, e.payload.get("limit")) for e in await events(engine, case_no)]
+    assert ("reminder", "first_response") not in kinds
+    assert ("deadline_missed", "first_response") not in kinds
+    # The resolution limit (10h) is still watched: its 50% reminder is not due yet.
+    clock.current = received + timedelta(hours=5, minutes=1)
+    await sweep(alice)
+    assert [e.payload["limit"] for e in await events(engine, case_no, "reminder")] == ["resolution"]
+
+
+async def resolve(group: AgentsGroup, case_no: str) -> None:
+    await group.say(
+        "li",
+        f"/resolve {case_no} facts=confirmed nature=system_fault responsibility=company "
+        "severity=minor The double charge was refunded.",
+    )
+
+
+async def test_a_satisfied_rating_archives_and_a_comment_is_kept(filed, engine, clock) -> None:
+    alice, group, case_no = filed
+    await resolve(group, case_no)
+    clock.advance(minutes=9)
+    await sweep(alice)
+    assert "How satisfied" not in texts(alice.mine()[-1:])
+    clock.advance(minutes=2)
+    await sweep(alice)
+    survey = alice.mine()[-1]
+    assert f"How satisfied are you with how we handled your complaint {case_no}?" in survey.text
+    assert "Reply with a digit from 1 to 5" in survey.text
+    assert [b.label for row in survey.buttons for b in row][-1] == "5 very satisfied"
+
+    thanks = await alice.press("5 very satisfied")
+    assert "Thank you for your rating (5/5)." in texts(thanks)
+    assert (await case_row(engine, case_no)).status == "archived"
+    again = await alice.press("4 satisfied")
+    assert "That button is no longer active." in texts(again)
+
+    noted = await alice.say("Quick and polite, thanks.")
+    assert "Thank you, your comment is on file." in texts(noted)
+    async with AsyncSession(engine) as session:
+        (row,) = (await session.scalars(select(Survey))).all()
+    assert (row.score, row.outcome, row.comment) == (5, "satisfied", "Quick and polite, thanks.")
+    assert ["⭐" in p.text for p in group.posts()].count(True) == 1
+    kinds = [e.kind for e in await events(engine, case_no)]
+    for kind in ("survey_sent", "survey_answered", "archived", "survey_comment"):
+        assert kinds.count(kind) == 1, kind
+    # Nothing else is due for an archived case.
+    clock.advance(hours=5)
+    assert await sweep(alice) == 0
+
+
+async def test_a_low_rating_reopens_escalates_and_the_next_resolution_asks_again(
+    filed, engine, clock
+) -> None:
+    alice, group, case_no = filed
+    await resolve(group, case_no)
+    clock.advance(minutes=11)
+    await sweep(alice)
+    sorry = await alice.say("２")  # a full-width digit typed as text counts
+    assert f"Your complaint {case_no} has been reopened" in texts(sorry)
+    case = await case_row(engine, case_no)
+    assert (case.status, case.reopened_count) == ("reopened", 1)
+    assert case.escalated_at == clock.now()
+    assert any("rated 2/5: reopened and escalated" in t for t in sent_to(alice, "boss"))
+    # The fresh resolution limit counts from the reopening.
+    assert case.resolution_due_at == clock.now() + timedelta(hours=10)
+
+    await resolve(group, case_no)
+    clock.advance(minutes=11)
+    await sweep(alice)
+    assert "How satisfied" in alice.mine()[-1].text
+    await alice.say("4")
+    async with AsyncSession(engine) as session:
+        rounds = [
+            (s.round, s.score, s.outcome)
+            for s in (await session.scalars(select(Survey).order_by(Survey.id))).all()
+        ]
+    assert rounds == [(1, 2, "unsatisfied"), (2, 4, "satisfied")]
+    assert (await case_row(engine, case_no)).status == "archived"
+
+
+async def test_an_unanswered_survey_is_reminded_once_then_archived_as_no_answer(
+    filed, engine, clock
+) -> None:
+    alice, group, case_no = filed
+    await resolve(group, case_no)
+    clock.advance(minutes=11)
+    await sweep(alice)
+    clock.advance(minutes=61)
+    await sweep(alice)
+    assert "A reminder: how satisfied are you" in alice.mine()[-1].text
+    clock.advance(minutes=61)
+    assert await sweep(alice) == 0
+    clock.advance(hours=1)
+    await sweep(alice)
+    case = await case_row(engine, case_no)
+    assert case.status == "archived"
+    async with AsyncSession(engine) as session:
+        (row,) = (await session.scalars(select(Survey))).all()
+    assert (row.score, row.outcome) == (None, "no_answer")
+    assert [e.payload for e in await events(engine, case_no, "archived")] == [
+        {"reason": "no_answer"}
+    ]
+    assert sum("A reminder" in t for t in sent_to(alice, alice.user)) == 1
+    # A digit sent later is not a rating of an archived case.
+    late = await alice.say("5")
+    assert "Thank you for your rating" not in texts(late)
+
+
+async def test_waiting_for_the_complainant_stops_the_resolution_clock(filed, engine, clock) -> None:
+    alice, group, case_no = filed
+    before = (await case_row(engine, case_no)).resolution_due_at
+    assert before is not None
+    await group.say("li", "/info Which number was charged?", thread=group.thread_of(case_no))
+    clock.advance(hours=6)  # past the 50% reminder, which must not fire while waiting
+    await sweep(alice)
+    assert await events(engine, case_no, "reminder") == []
+    await alice.say("13812345678")
+    after = (await case_row(engine, case_no)).resolution_due_at
+    assert after is not None and timedelta(hours=6) <= after - before <= timedelta(
+        hours=6, seconds=10
+    )
+    (resumed,) = await events(engine, case_no, "clock_resumed")
+    assert resumed.payload["resolution_due_at"] == after.isoformat()
+
+
+async def test_extend_and_category_change_move_deadlines_on_the_record(
+    filed, engine, clock
+) -> None:
+    alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    refused = await group.say("li", "/extend 2h", thread=thread)
+    assert "Write how long and why" in texts(refused)
+    before = (await case_row(engine, case_no)).resolution_due_at
+    assert before is not None
+    mark = len(alice.mine())
+    await group.say("li", "/extend 2h Waiting for the billing department", thread=thread)
+    after = (await case_row(engine, case_no)).resolution_due_at
+    assert after == before + timedelta(hours=2)
+    told = texts(alice.mine()[mark:])
+    assert "We need more time for your complaint" in told
+    assert "Reason: Waiting for the billing department" in told
+    (extended,) = await events(engine, case_no, "deadline_extended")
+    assert extended.actor == "agent:1" and extended.payload["by"] == "2h"
+
+    wrong = await group.say("li", "/category nonsense", thread=thread)
+    assert "Which category? One of: consultation" in texts(wrong)
+    await group.say("li", "/category suggestion", thread=thread)
+    case = await case_row(engine, case_no)
+    assert case.category == "suggestion"
+    # Recomputed from when the case was received, by the policy (the same here).
+    assert case.resolution_due_at == case.received_at + timedelta(hours=10)
+    assert [e.kind for e in await events(engine, case_no, "category_changed", "deadlines_set")] == [
+        "category_changed",
+        "deadlines_set",
+    ]
+
+
+async def test_staff_notices_wait_for_working_hours(
+    tmp_path: Path, repository, outbox, clock, engine
+) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    office = WorkdayCalendar(shanghai)
+    policy = """
+[default]
+first_response = "3h"
+resolution = "5wd"
+reminders = [0.5]
+"""
+    bot = make_bot(repository, clock, timings(tmp_path, policy, calendar=office))
+    alice = Chat(bot, outbox, clock)
+    clock.current = clock.current.replace(day=23, hour=9, minute=30)  # Mon 17:30 Shanghai
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    received = (await case_row(engine, case_no)).received_at
+    # The reminder (due about 19:00) and the breach (about 20:30) fall at night: put off.
+    clock.current = received + timedelta(hours=4)
+    await sweep(alice)
+    clock.current = received.replace(day=24, hour=0, minute=59)  # Tue 08:59
+    await sweep(alice)
+    assert await events(engine, case_no, "reminder", "deadline_missed") == []
+    assert sent_to(alice, "boss") == []
+    clock.current = received.replace(day=24, hour=1, minute=5)  # Tue 09:05
+    await sweep(alice)
+    # At the opening the deadline has passed: the escalation speaks, the stale
+    # reminder is dropped.
+    fired = await events(engine, case_no, "reminder", "deadline_missed")
+    assert [(e.kind, f"{e.at.astimezone(shanghai):%a %H:%M}") for e in fired] == [
+        ("deadline_missed", "Tue 09:05")
+    ]
+    assert len(sent_to(alice, "boss")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "score"), [("5", 5), (" 1 ", 1), ("３", 3), ("4.", 4), ("6", None), ("45", None)]
+)
+def test_a_rating_is_one_digit(text: str, score: int | None) -> None:
+    assert parse_rating(text) == score

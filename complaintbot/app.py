@@ -6,16 +6,22 @@ import asyncio
 import contextlib
 import logging
 import signal
+import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.calendar import build_calendar
 from bot.desk import DeskConfig
 from bot.dispatcher import Dispatcher, Sender
+from bot.followup import FollowUpConfig
 from bot.service import BotConfig, ComplaintBot
+from bot.sla import PolicyError, load_policy
 from complaintbot.settings import Settings
+from scheduler.sweeps import Sweeper
 from storage import migrate
 from storage.database import create_engine, is_sqlite
 from storage.outbox import SqlOutbox
@@ -34,6 +40,7 @@ class Core:
     bot: ComplaintBot
     repository: SqlRepository
     outbox: SqlOutbox
+    sweep_interval: float
 
 
 @asynccontextmanager
@@ -57,11 +64,48 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             timezone=settings.zone,
             default_locale=settings.DEFAULT_LOCALE,
             desk=desk,
+            followup=followup_config(settings),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR)
-        yield Core(engine, ComplaintBot(repository, config), repository, outbox)
+        yield Core(
+            engine,
+            ComplaintBot(repository, config),
+            repository,
+            outbox,
+            settings.SWEEP_INTERVAL_SECONDS,
+        )
     finally:
         await engine.dispose()
+
+
+def followup_config(settings: Settings) -> FollowUpConfig:
+    """The calendar, the SLA policy and the survey timings; a broken file stops start-up."""
+    try:
+        calendar = build_calendar(
+            settings.CALENDAR,
+            settings.zone,
+            settings.working_hours,
+            settings.lunch_break,
+            settings.CALENDAR_OVERRIDE_FILE,
+        )
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise StartupError(
+            f"CALENDAR_OVERRIDE_FILE {settings.CALENDAR_OVERRIDE_FILE}: {error}"
+        ) from None
+    except OSError as error:
+        raise StartupError(f"CALENDAR_OVERRIDE_FILE cannot be read: {error}") from None
+    try:
+        policy = load_policy(settings.SLA_POLICY_FILE)
+    except PolicyError as error:
+        raise StartupError(str(error)) from None
+    return FollowUpConfig(
+        policy=policy,
+        calendar=calendar,
+        survey_delay=timedelta(seconds=settings.SURVEY_DELAY_SECONDS),
+        survey_reminder=timedelta(seconds=settings.SURVEY_REMINDER_SECONDS),
+        auto_archive=timedelta(seconds=settings.AUTO_ARCHIVE_SECONDS),
+        satisfied_threshold=settings.SATISFIED_THRESHOLD,
+    )
 
 
 async def ensure_schema(engine: AsyncEngine, url: str) -> None:
@@ -97,8 +141,17 @@ async def _run_console(core: Core) -> None:
         while await dispatcher.run_once():
             pass
 
+    async def sweep() -> None:
+        if await core.bot.sweep():
+            await settle()
+
+    sweeper = Sweeper(sweep, core.sweep_interval)
     print("complaintbot 控制台对话 · console chat — Ctrl-D 退出 / to quit", flush=True)
-    await console.run(core.bot.handle_safely, settle)
+    sweeper.start()
+    try:
+        await console.run(core.bot.handle_safely, settle)
+    finally:
+        await sweeper.shutdown()
 
 
 async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> None:
@@ -137,7 +190,10 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("polling Telegram as @%s", application.bot.username)
         sending = asyncio.create_task(dispatcher.run())
+        sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
+        sweeper.start()
         await stop.wait()
+        await sweeper.shutdown()
         dispatcher.stop()
         try:
             await asyncio.wait_for(sending, 30)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.calendar import parse_hours
 from bot.i18n import SUPPORTED_LOCALES
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -34,6 +36,16 @@ class Settings(BaseSettings):
     AGENT_DISPLAY_NAME: str = "number"
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
+    CALENDAR: str = "cn-workdays"
+    WORKING_HOURS: str = "09:00-18:00"
+    LUNCH_BREAK: str = ""
+    CALENDAR_OVERRIDE_FILE: Path | None = None
+    SLA_POLICY_FILE: Path | None = None
+    SWEEP_INTERVAL_SECONDS: float = Field(default=15, gt=0)
+    SURVEY_DELAY_SECONDS: int = Field(default=86400, ge=0)
+    SURVEY_REMINDER_SECONDS: int = Field(default=172800, gt=0)
+    AUTO_ARCHIVE_SECONDS: int = Field(default=604800, gt=0)
+    SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
 
@@ -99,6 +111,44 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (example: Asia/Shanghai)") from None
         return value
 
+    @field_validator("CALENDAR")
+    @classmethod
+    def _calendar(cls, value: str) -> str:
+        if value.strip().lower() not in ("cn-workdays", "24x7"):
+            raise ValueError("must be cn-workdays (Chinese working days and hours) or 24x7")
+        return value.strip().lower()
+
+    @field_validator("WORKING_HOURS")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @field_validator("LUNCH_BREAK")
+    @classmethod
+    def _lunch(cls, value: str) -> str:
+        if value.strip():
+            parse_hours(value)
+        return value.strip()
+
+    @field_validator("CALENDAR_OVERRIDE_FILE", "SLA_POLICY_FILE", mode="before")
+    @classmethod
+    def _optional_file(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if value is not None and not Path(str(value)).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _survey_times(self) -> Settings:
+        if self.AUTO_ARCHIVE_SECONDS <= self.SURVEY_REMINDER_SECONDS:
+            raise ValueError(
+                "AUTO_ARCHIVE_SECONDS must be longer than SURVEY_REMINDER_SECONDS "
+                "(the reminder comes before archiving)"
+            )
+        return self
+
     @field_validator("DEFAULT_LOCALE")
     @classmethod
     def _locale(cls, value: str) -> str:
@@ -126,6 +176,14 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.TIMEZONE)
 
+    @property
+    def working_hours(self) -> tuple[time, time]:
+        return parse_hours(self.WORKING_HOURS)
+
+    @property
+    def lunch_break(self) -> tuple[time, time] | None:
+        return parse_hours(self.LUNCH_BREAK) if self.LUNCH_BREAK else None
+
 
 def load_settings() -> Settings:
     """Reads the settings; a wrong value raises `SettingsError` naming the variable."""
@@ -133,6 +191,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        name = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
+        if not name:  # a rule across settings: the message names them
+            raise SettingsError(f"Settings are wrong: {message}") from None
         raise SettingsError(f"Setting {name} is wrong: {message}") from None

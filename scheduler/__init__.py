@@ -1,6 +1,2 @@
-"""Time: periodic sweeps that ask storage what is due (deadline reminders, escalations,
-surveys, archiving) and hand it to the bot. Only decides *when*, never *what*.
-
-The outbox dispatcher (`bot.dispatcher`) already delivers with retries; the sweeps
-arrive with the SLA calendar.
-"""
+"""Time: when the periodic sweeps run (`scheduler.sweeps`). Only decides *when*; what is
+due and what to do about it are the bot's and storage's business."""

@@ -144,6 +144,13 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
         ),
         ("TELEGRAM_SUPERVISOR_IDS", "x", "Setting TELEGRAM_SUPERVISOR_IDS is wrong"),
         ("AGENT_DISPLAY_NAME", "nick", "Setting AGENT_DISPLAY_NAME is wrong"),
+        ("CALENDAR", "lunar", "Setting CALENDAR is wrong: must be cn-workdays"),
+        ("WORKING_HOURS", "9-18", "Setting WORKING_HOURS is wrong: '9-18' is not a span"),
+        ("LUNCH_BREAK", "13:00-12:00", "Setting LUNCH_BREAK is wrong"),
+        ("SLA_POLICY_FILE", "missing.toml", "Setting SLA_POLICY_FILE is wrong: no such file"),
+        ("SWEEP_INTERVAL_SECONDS", "0", "Setting SWEEP_INTERVAL_SECONDS is wrong"),
+        ("SATISFIED_THRESHOLD", "6", "Setting SATISFIED_THRESHOLD is wrong"),
+        ("AUTO_ARCHIVE_SECONDS", "60", "Settings are wrong: AUTO_ARCHIVE_SECONDS must be longer"),
     ],
 )
 def test_a_wrong_setting_stops_start_up_with_one_line(
@@ -154,6 +161,18 @@ def test_a_wrong_setting_stops_start_up_with_one_line(
     assert run.stderr.startswith(named), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert "Traceback" not in run.stderr
+
+
+def test_a_broken_sla_policy_stops_start_up_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "sla.toml").write_text(
+        '[default]\nresolution = "1wd"\n\n[appeal]\nresolution = "soon"\n'
+    )
+    run = complaintbot(["run"], tmp_path, {"SLA_POLICY_FILE": "sla.toml"})
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "sla.toml, line 5: [appeal] resolution: 'soon' is not a duration "
+        "(examples: 30s, 2h, 3d, 4wh, 1wd)"
+    )
 
 
 def test_settings_come_from_dot_env_too(tmp_path: Path) -> None:

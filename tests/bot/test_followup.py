@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from storage.models import Case, Survey, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
-from tests.support.chat import AgentsGroup, Chat, texts
+from tests.support.chat import AgentsGroup, Chat, RecordingSender, texts
 from tests.support.clock import FakeClock
 
 DESK = DeskConfig(
@@ -358,3 +359,26 @@ reminders = [0.5]
 )
 def test_a_rating_is_one_digit(text: str, score: int | None) -> None:
     assert parse_rating(text) == score
+
+
+async def test_workers_sweeping_at_once_fire_each_timer_once(
+    engine, outbox, clock, followup, tmp_path: Path
+) -> None:
+    # Two processes: each its own repository (its own in-process locks) on one database.
+    first = make_bot(SqlRepository(engine, tmp_path / "data"), clock, followup)
+    second = make_bot(SqlRepository(engine, tmp_path / "data"), clock, followup)
+    numbers = []
+    sender = RecordingSender()
+    for user in ("2001", "2002", "2003"):
+        chat = Chat(first, outbox, clock, sender, user=user)
+        receipt = await play(chat, ENGLISH_INTAKE)
+        numbers.append(re.search(r"TS-\d{8}-\d{4}", receipt).group(0))  # type: ignore[union-attr]
+    clock.advance(hours=2)
+    handled = await asyncio.gather(first.sweep(), second.sweep(), first.sweep())
+    # Per case: two first-response reminders are stale (past their deadline) and
+    # dropped, the receipt's escalation dropped (sent), one breach escalated.
+    assert sum(handled) == 3 * 4
+    for case_no in numbers:
+        missed = await events(engine, case_no, "deadline_missed")
+        assert [e.payload["limit"] for e in missed] == ["first_response"]
+    assert await first.sweep() == 0

@@ -3,15 +3,25 @@
 Delivery is at-least-once: an item is leased before sending and marked delivered
 after; only a crash inside that window sends it again. Items of one conversation go
 out in order, one at a time; conversations are served concurrently.
+
+Pacing: each channel states its rate limits (`ChannelPacing`: overall, and per
+conversation). The dispatcher keeps to them itself, with sliding windows: a short wait
+is waited, a long one (a busy group) gives the rest of that conversation back to the
+outbox until its turn. A 429's `retry_after` holds the conversation back that long.
+On PostgreSQL several workers may run a dispatcher; the outbox lets one of them
+dispatch at a time (`OutboxStore.exclusive`), so the overall budget is shared.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import random
+import time
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -47,6 +57,84 @@ class Sent:
     thread: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` messages in any `seconds`."""
+
+    count: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPacing:
+    overall: Rate | None = None
+    per_conversation: Callable[[str], Rate | None] = field(default=lambda _conversation: None)
+
+
+class _Window:
+    """A sliding window of send times (monotonic seconds)."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self.times: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        while self.times and self.times[0] <= now - self.rate.seconds:
+            self.times.popleft()
+        if len(self.times) < self.rate.count:
+            return 0.0
+        return self.times[0] + self.rate.seconds - now
+
+    def take(self, now: float) -> None:
+        self.times.append(now)
+
+
+class Pacer:
+    """Keeps each channel to its rate limits, in this process."""
+
+    def __init__(
+        self,
+        pacing: dict[str, ChannelPacing],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pacing = pacing
+        self.monotonic = monotonic
+        self._overall: dict[str, _Window] = {}
+        self._chats: dict[tuple[str, str], _Window] = {}
+        self._held: dict[tuple[str, str], float] = {}
+
+    def wait(self, channel: str, conversation: str) -> float:
+        """Seconds until a message to this conversation may go; 0 takes the slot now."""
+        pacing = self.pacing.get(channel)
+        if pacing is None:
+            return 0.0
+        now = self.monotonic()
+        windows = []
+        if pacing.overall is not None:
+            windows.append(self._overall.setdefault(channel, _Window(pacing.overall)))
+        rate = pacing.per_conversation(conversation)
+        if rate is not None:
+            key = (channel, conversation)
+            window = self._chats.get(key)
+            if window is None:
+                window = self._chats[key] = _Window(rate)
+            windows.append(window)
+        wait = max([self._held.get((channel, conversation), 0.0) - now, 0.0])
+        wait = max([wait, *(w.wait(now) for w in windows)])
+        if wait <= 0:
+            for window in windows:
+                window.take(now)
+        return wait
+
+    def hold(self, channel: str, conversation: str, seconds: float) -> None:
+        """The transport asked us to wait (a 429): nothing to this conversation until then."""
+        self._held[(channel, conversation)] = self.monotonic() + seconds
+
+
+# Waits up to this long are waited within a pass; longer ones go back to the outbox.
+_INLINE_WAIT = 1.5
+
+
 class Sender(Protocol):
     async def send(self, outbound: Outbound) -> Sent:
         """Delivers the message or raises `DeliveryError`."""
@@ -74,6 +162,10 @@ class OutboxStore(Protocol):
         """Gives back a claimed item that was not tried (its attempt does not count)."""
         ...
 
+    def exclusive(self) -> AbstractAsyncContextManager[bool]:
+        """True inside when this worker may dispatch now (one worker at a time)."""
+        ...
+
 
 class Dispatcher:
     def __init__(
@@ -86,6 +178,10 @@ class Dispatcher:
         batch: int = 50,
         poll_seconds: float = 2.0,
         on_failure: Callable[[Delivery, str], Awaitable[None]] | None = None,
+        pacing: dict[str, ChannelPacing] | None = None,
+        jitter: Callable[[float, float], float] = random.uniform,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
@@ -94,6 +190,9 @@ class Dispatcher:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.on_failure = on_failure
+        self.pacer = Pacer(pacing or {}, monotonic)
+        self.jitter = jitter
+        self.sleep = sleep
         self._wakeup = asyncio.Event()
         self._stopping = False
 
@@ -124,22 +223,35 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One pass over what is due; returns how many items it handled."""
-        now = self.clock.now()
-        due = await self.outbox.claim(now, self.batch, lease=timedelta(seconds=60))
-        by_conversation: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
-        for delivery in due:
-            key = (delivery.outbound.channel, delivery.outbound.conversation)
-            by_conversation[key].append(delivery)
-        await asyncio.gather(*(self._deliver_in_order(items) for items in by_conversation.values()))
-        return len(due)
+        async with self.outbox.exclusive() as mine:
+            if not mine:
+                return 0  # another worker is dispatching
+            now = self.clock.now()
+            due = await self.outbox.claim(now, self.batch, lease=timedelta(seconds=60))
+            by_conversation: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+            for delivery in due:
+                key = (delivery.outbound.channel, delivery.outbound.conversation)
+                by_conversation[key].append(delivery)
+            await asyncio.gather(
+                *(self._deliver_in_order(items) for items in by_conversation.values())
+            )
+            return len(due)
 
     async def _deliver_in_order(self, items: list[Delivery]) -> None:
         for position, delivery in enumerate(items):
+            outbound = delivery.outbound
+            while (wait := self.pacer.wait(outbound.channel, outbound.conversation)) > 0:
+                if wait > _INLINE_WAIT:
+                    later = self.clock.now() + timedelta(seconds=wait)
+                    for item in items[position:]:
+                        await self.outbox.postpone(item, later)
+                    return
+                await self.sleep(wait)
             retry_at = await self._deliver(delivery)
             if retry_at is not None:
                 # Keep the order: later messages of this chat wait for the failed one.
-                for later in items[position + 1 :]:
-                    await self.outbox.postpone(later, retry_at)
+                for later_item in items[position + 1 :]:
+                    await self.outbox.postpone(later_item, retry_at)
                 return
 
     async def _deliver(self, delivery: Delivery) -> datetime | None:
@@ -164,7 +276,16 @@ class Dispatcher:
                 if self.on_failure is not None:
                     await self.on_failure(delivery, str(error))
                 return None
-            wait = error.retry_after or min(2.0**delivery.attempts, 300.0)
+            if error.retry_after is not None:
+                wait = error.retry_after
+                self.pacer.hold(
+                    delivery.outbound.channel, delivery.outbound.conversation, error.retry_after
+                )
+            else:
+                # Exponential backoff with jitter, so many failed items do not come back
+                # at the same instant.
+                cap = min(2.0**delivery.attempts, 300.0)
+                wait = self.jitter(cap / 2, cap)
             log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
             retry_at = now + timedelta(seconds=wait)
             await self.outbox.retry_later(delivery, retry_at, str(error))

@@ -26,9 +26,9 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.dispatcher import DeliveryError, Sent
+from bot.dispatcher import ChannelPacing, DeliveryError, Rate, Sent
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,27 @@ Handle = Callable[[Inbound], Awaitable[Any]]
 
 
 def build_application(token: str, base_url: str, base_file_url: str) -> Application:
-    return (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .base_file_url(base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=0))
-        .build()
-    )
+    # No AIORateLimiter: the dispatcher paces sends itself (`telegram_pacing`), per
+    # private chat too, which the library's limiter does not.
+    return ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url).build()
+
+
+def telegram_pacing(
+    per_second: float = 30, chat_per_second: float = 1, group_per_minute: float = 20
+) -> ChannelPacing:
+    """Telegram's published limits: about 30 messages a second overall, one a second in
+    a private chat, 20 a minute in a group (group chat ids are negative)."""
+    private, group = _per(chat_per_second, 1.0), _per(group_per_minute, 60.0)
+
+    def per_conversation(conversation: str) -> Rate:
+        return group if conversation.startswith("-") else private
+
+    return ChannelPacing(overall=_per(per_second, 1.0), per_conversation=per_conversation)
+
+
+def _per(count: float, seconds: float) -> Rate:
+    """`count` messages per `seconds`, also when `count` is a fraction."""
+    return Rate(int(count), seconds) if count >= 1 else Rate(1, seconds / count)
 
 
 class TelegramChannel:

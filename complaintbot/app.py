@@ -158,7 +158,7 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
 
-    from channels.telegram import CHANNEL, TelegramChannel, build_application
+    from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
 
     assert settings.TELEGRAM_BOT_TOKEN
     application = build_application(
@@ -166,7 +166,17 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
     )
     channel = TelegramChannel(application, core.bot.handle_safely)
     senders: dict[str, Sender] = {CHANNEL: channel}
-    dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
+    pacing = telegram_pacing(
+        settings.TELEGRAM_MESSAGES_PER_SECOND,
+        settings.TELEGRAM_CHAT_MESSAGES_PER_SECOND,
+        settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
+    )
+    dispatcher = Dispatcher(
+        core.outbox,
+        senders,
+        on_failure=core.bot.report_undelivered,
+        pacing={CHANNEL: pacing},
+    )
     core.repository.on_commit(dispatcher.wake)
     try:
         await application.initialize()

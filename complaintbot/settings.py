@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     TELEGRAM_AGENT_IDS: str = ""
     TELEGRAM_SUPERVISOR_IDS: str = ""
     AGENT_DISPLAY_NAME: str = "number"
+    TELEGRAM_MESSAGES_PER_SECOND: float = Field(default=30, gt=0)
+    TELEGRAM_CHAT_MESSAGES_PER_SECOND: float = Field(default=1, gt=0)
+    TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float = Field(default=20, gt=0)
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
     CALENDAR: str = "cn-workdays"

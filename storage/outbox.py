@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,6 +18,9 @@ from bot.messages import Outbound
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, TimelineEvent
 
+# Any fixed number ("compldis" in ASCII), recognisable in pg_locks.
+_DISPATCH_LOCK = 0x636F6D70_6C646973
+
 
 class SqlOutbox:
     def __init__(self, engine: AsyncEngine, data_dir: Path) -> None:
@@ -24,6 +29,29 @@ class SqlOutbox:
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[bool]:
+        """One dispatching worker at a time on PostgreSQL (a session advisory lock, held
+        for the pass), so the channels' overall rate limits are kept across workers."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as connection:
+            mine = bool(
+                await connection.scalar(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": _DISPATCH_LOCK}
+                )
+            )
+            await connection.commit()
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": _DISPATCH_LOCK}
+                    )
+                    await connection.commit()
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Due items, oldest first, skipping a conversation whose earlier item is still

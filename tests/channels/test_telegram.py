@@ -17,7 +17,7 @@ from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage.database import create_engine
 from storage.models import Case, Evidence, Message, TimelineEvent
-from tests.support.telegram_api import FakeBotApi, FakeUser
+from tests.support.telegram_api import UNPACED, FakeBotApi, FakeUser
 from tests.support.waiting import eventually
 
 
@@ -34,6 +34,7 @@ async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIt
         DATABASE_URL=database_url,
         DATA_DIR=tmp_path / "data",
         TELEGRAM_BOT_TOKEN=api.token,
+        **UNPACED,
         TELEGRAM_BASE_URL=api.base_url,
         TELEGRAM_BASE_FILE_URL=api.base_file_url,
     )

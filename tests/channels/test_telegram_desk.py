@@ -18,7 +18,7 @@ from complaintbot.settings import Settings
 from storage import queries
 from storage.database import create_engine
 from tests.channels.test_telegram import step
-from tests.support.telegram_api import FakeBotApi, FakeGroup, FakeUser
+from tests.support.telegram_api import UNPACED, FakeBotApi, FakeGroup, FakeUser
 from tests.support.waiting import eventually
 
 GROUP_ID = -1001234567
@@ -49,6 +49,7 @@ async def bot_running(
         DATABASE_URL=database_url,
         DATA_DIR=data_dir,
         TELEGRAM_BOT_TOKEN=api.token,
+        **UNPACED,
         TELEGRAM_BASE_URL=api.base_url,
         TELEGRAM_BASE_FILE_URL=api.base_file_url,
         TELEGRAM_AGENT_CHAT_ID=GROUP_ID,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class FakeClock:
@@ -14,3 +17,12 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
+
+    def monotonic(self) -> float:
+        """Seconds on this clock, for code that paces itself with `time.monotonic`."""
+        return (self.current - _EPOCH).total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        """`asyncio.sleep` on this clock: time moves on at once."""
+        self.advance(seconds=max(seconds, 0))
+        await asyncio.sleep(0)

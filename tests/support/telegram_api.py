@@ -19,6 +19,7 @@ import hashlib
 import html
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +52,15 @@ _HTML_TAGS = {
     "span",
     "blockquote",
     "tg-emoji",
+}
+
+
+# Settings that lift the dispatcher's pacing, for tests about something else: the
+# stand-in does not enforce Telegram's limits unless a test asks it to.
+UNPACED: dict[str, Any] = {
+    "TELEGRAM_MESSAGES_PER_SECOND": 100000,
+    "TELEGRAM_CHAT_MESSAGES_PER_SECOND": 100000,
+    "TELEGRAM_GROUP_MESSAGES_PER_MINUTE": 100000,
 }
 
 
@@ -94,6 +104,9 @@ class FakeBotApi:
         self._update_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
+        self._drops: dict[str, int] = {}
+        self._limits: _Limits | None = None
+        self.too_many = 0  # 429 answers given for exceeding the limits
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -140,6 +153,22 @@ class FakeBotApi:
     ) -> None:
         """The next call of `method` fails with this Bot API error."""
         self._failures.setdefault(method, []).append(ApiError(code, description, retry_after))
+
+    def drop_next(self, method: str, times: int = 1) -> None:
+        """The next calls of `method` lose their connection before any answer."""
+        self._drops[method] = self._drops.get(method, 0) + times
+
+    def enforce_limits(
+        self,
+        overall: tuple[int, float] = (30, 1.0),
+        private: tuple[int, float] = (1, 1.0),
+        group: tuple[int, float] = (20, 60.0),
+        now: Callable[[], float] = time.monotonic,
+        tolerance: float = 0.0,
+    ) -> None:
+        """Answers sends beyond Telegram's limits with 429 and `retry_after`, as Telegram
+        does; `tolerance` forgives network jitter when the sender paces by real time."""
+        self._limits = _Limits(overall, private, group, now, tolerance)
 
     async def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queues an update (with a fresh update_id unless it has one: a redelivery)."""
@@ -188,9 +217,19 @@ class FakeBotApi:
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             return _error(ApiError(404, "Not Found"))
+        if self._drops.get(method):
+            self._drops[method] -= 1
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
         try:
             if self._failures.get(method):
                 raise self._failures[method].pop(0)
+            if self._limits is not None and method in _SENDS:
+                wait = self._limits.admit(int(params["chat_id"]))
+                if wait:
+                    self.too_many += 1
+                    raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
             result = await handler(params)
         except ApiError as error:
             return _error(error)
@@ -1052,6 +1091,42 @@ def _visible(text: str, parse_mode: str | None) -> str:
     if stack:
         raise ApiError(400, "Bad Request: can't parse entities: can't find end tag")
     return html.unescape(_TAG.sub("", text))
+
+
+_SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+
+
+class _Limits:
+    """Telegram's rate limits as sliding windows of accepted sends."""
+
+    def __init__(
+        self,
+        overall: tuple[int, float],
+        private: tuple[int, float],
+        group: tuple[int, float],
+        now: Callable[[], float],
+        tolerance: float,
+    ) -> None:
+        self.overall, self.private, self.group = overall, private, group
+        self.now, self.tolerance = now, tolerance
+        self.sent: list[tuple[float, int]] = []
+
+    def admit(self, chat_id: int) -> int:
+        """0 when the send may go (and counts it), else the seconds to wait."""
+        now = self.now()
+        chat_limit = self.group if chat_id < 0 else self.private
+        for (count, seconds), times in (
+            (self.overall, [t for t, _c in self.sent]),
+            (chat_limit, [t for t, c in self.sent if c == chat_id]),
+        ):
+            recent = [t for t in times if t > now - seconds + self.tolerance]
+            if len(recent) >= count:
+                return max(1, math.ceil(recent[0] + seconds - now))
+        self.sent.append((now, chat_id))
+        horizon = now - max(self.overall[1], self.private[1], self.group[1])
+        if len(self.sent) > 10000:
+            self.sent = [(t, c) for t, c in self.sent if t > horizon]
+        return 0
 
 
 def _error(error: ApiError) -> web.Response:

@@ -1,0 +1,177 @@
+"""The dispatcher against a Bot API stand-in that enforces Telegram's rate limits.
+
+Time is the test's clock: the dispatcher paces (and the stand-in measures) on it, so a
+burst that would take Telegram a minute takes the test none. The clock moves only
+while no send is on its way, as real time does not jump during a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.dispatcher import Dispatcher, Sent
+from bot.messages import Outbound
+from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
+from storage.models import OutboxItem
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.support.clock import FakeClock
+from tests.support.telegram_api import FakeBotApi
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
+    application = build_application(api.token, api.base_url, api.base_file_url)
+
+    async def ignore(_inbound: object) -> None:
+        return None
+
+    telegram = TelegramChannel(application, ignore)
+    await application.initialize()
+    yield telegram
+    await application.shutdown()
+
+
+class Paced:
+    """The channel, counting sends on their way; a pacing sleep moves the test's clock
+    only once none is."""
+
+    def __init__(self, channel: TelegramChannel, clock: FakeClock) -> None:
+        self.channel, self.clock = channel, clock
+        self.sending = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def send(self, outbound: Outbound) -> Sent:
+        self.sending += 1
+        self.idle.clear()
+        try:
+            return await self.channel.send(outbound)
+        finally:
+            self.sending -= 1
+            if not self.sending:
+                self.idle.set()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.idle.wait()
+        await self.clock.sleep(seconds)
+
+    def dispatcher(self, engine: AsyncEngine, data: Path, **options: Any) -> Dispatcher:
+        return Dispatcher(
+            SqlOutbox(engine, data),
+            {CHANNEL: self},
+            self.clock,
+            pacing={CHANNEL: telegram_pacing()},
+            monotonic=self.clock.monotonic,
+            sleep=self.sleep,
+            **options,
+        )
+
+
+async def queue(repository: SqlRepository, clock: FakeClock, messages: list[tuple[int, str]]):
+    async with repository.conversation(CHANNEL, "queue", "test") as tx:
+        for chat_id, text in messages:
+            await tx.enqueue(Outbound(CHANNEL, str(chat_id), text), "reply", clock.now())
+
+
+async def pending(engine: AsyncEngine) -> int:
+    async with AsyncSession(engine) as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
+            )
+            or 0
+        )
+
+
+async def drain(dispatcher: Dispatcher, engine: AsyncEngine, clock: FakeClock) -> None:
+    """Runs passes until the outbox is empty, moving the clock when nothing is due."""
+    for _ in range(2000):
+        if await dispatcher.run_once() == 0:
+            if not await pending(engine):
+                return
+            clock.advance(seconds=1)
+    raise AssertionError("the outbox did not empty")
+
+
+def delivered(api: FakeBotApi) -> Counter[str]:
+    chats = [*api.users.values(), *api.groups.values()]
+    return Counter(
+        m.get("text", "") for chat in chats for m in chat.messages if m["from"]["is_bot"]
+    )
+
+
+async def test_a_burst_of_hundreds_gets_no_429(
+    api: FakeBotApi,
+    channel: TelegramChannel,
+    repository: SqlRepository,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    api.enforce_limits(now=clock.monotonic)
+    users = [api.user(5000 + n, f"User {n}") for n in range(240)]
+    api.group(-100777, "Agents", forum=False)
+    burst = [(u.id, f"survey for {u.id}") for u in users]
+    burst += [(users[0].id, f"follow-up {n}") for n in range(8)]  # one chat: 1 a second
+    burst += [(-100777, f"desk post {n}") for n in range(24)]  # a group: 20 a minute
+    await queue(repository, clock, burst)
+
+    dispatcher = Paced(channel, clock).dispatcher(engine, tmp_path / "data")
+    start = clock.monotonic()
+    await drain(dispatcher, engine, clock)
+
+    assert api.too_many == 0
+    counts = delivered(api)
+    assert sorted(counts) == sorted(text for _chat, text in burst)
+    assert set(counts.values()) == {1}
+    first = [m["text"] for m in users[0].messages]
+    assert first == [f"survey for {users[0].id}", *(f"follow-up {n}" for n in range(8))]
+    # 272 messages at 30 a second take at least 9 seconds; the group's 24 at 20 a
+    # minute take more than a minute.
+    assert clock.monotonic() - start >= 60
+
+
+async def test_failures_are_retried_and_everything_arrives_once(
+    api: FakeBotApi,
+    channel: TelegramChannel,
+    repository: SqlRepository,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    api.enforce_limits(now=clock.monotonic)
+    users = [api.user(6000 + n, f"User {n}") for n in range(20)]
+    await queue(repository, clock, [(u.id, f"resolution for {u.id}") for u in users])
+    for code, description in [(502, "Bad Gateway"), (500, "Internal Server Error")] * 2:
+        api.fail_next("sendMessage", code, description)
+    api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    api.drop_next("sendMessage", times=2)
+
+    dispatcher = Paced(channel, clock).dispatcher(
+        engine, tmp_path / "data", jitter=lambda low, high: high
+    )
+    await drain(dispatcher, engine, clock)
+
+    counts = delivered(api)
+    assert sorted(counts) == sorted(f"resolution for {u.id}" for u in users)
+    assert set(counts.values()) == {1}
+    assert api.too_many == 0  # only the injected 429
+    async with AsyncSession(engine) as session:
+        rows = (await session.scalars(select(OutboxItem))).all()
+    assert {r.status for r in rows} == {"sent"}
+    assert sum(r.attempts for r in rows) == 20 + 4 + 1 + 2

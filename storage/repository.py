@@ -24,6 +24,7 @@ from bot.draft import EvidenceRef
 from bot.lifecycle import is_open
 from bot.messages import Attachment, Inbound, Outbound
 from bot.ports import AgentRecord, CaseRecord, CaseView, NewCase
+from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import (
     Agent,
@@ -34,7 +35,6 @@ from storage.models import (
     Identity,
     Message,
     OutboxItem,
-    TimelineEvent,
 )
 
 
@@ -262,7 +262,7 @@ class SqlConversationTx:
             )
         )
         for at, who, kind, payload in events:
-            session.add(TimelineEvent(case_id=row.id, at=at, actor=who, kind=kind, payload=payload))
+            await append_event(session, row.id, at, who, kind, payload)
         return case_no
 
     async def own_cases(self) -> list[CaseView]:
@@ -447,9 +447,7 @@ class SqlConversationTx:
     async def add_event(
         self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]
     ) -> None:
-        self.session.add(
-            TimelineEvent(case_id=case.id, at=at, actor=actor, kind=kind, payload=payload)
-        )
+        await append_event(self.session, case.id, at, actor, kind, payload)
 
     async def attach_inbound(
         self, case: CaseRecord, evidence: tuple[EvidenceRef, ...] = ()

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
+from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
@@ -20,6 +22,7 @@ from complaintbot import logs
 from complaintbot.app import StartupError, open_core, run
 from complaintbot.settings import Settings, SettingsError, load_settings
 from storage import chain, migrate, queries
+from storage import privacy as personal_data
 from storage.database import create_engine
 from storage.files import EvidenceFiles
 
@@ -370,6 +373,87 @@ async def audit_verify(case_no: str | None) -> None:
             broken=len(result.breaks), cases=result.cases
         ),
         1,
+    )
+
+
+@main.group()
+def privacy() -> None:
+    """A person's data on request (PIPL): export and erasure."""
+
+
+_CONTACT = click.option("--contact", required=True, help="The person's phone number or email.")
+
+
+def _contact(value: str, _: Callable[[str], str]) -> personal_data.Contact:
+    email = normalise_email(value.strip()) if "@" in value else None
+    phone = None if email else normalise_phone(value)
+    if email is None and phone is None:
+        _fail(
+            _("“{contact}” is neither a phone number nor an email address.").format(contact=value),
+            1,
+        )
+    return personal_data.Contact(phone=phone, email=email)
+
+
+def _unknown_person(contact: str, _: Callable[[str], str]) -> None:
+    _fail(_("No one with the contact {contact} is on record.").format(contact=contact), 1)
+
+
+@privacy.command("export")
+@_CONTACT
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the JSON to this file instead of printing it.",
+)
+@_async
+async def privacy_export(contact: str, output: Path | None) -> None:
+    """Everything stored about one person, as JSON; recorded on their cases' timelines."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    wanted = _contact(contact, _)
+    async with open_core(settings) as core:
+        document = await personal_data.export(core.engine, wanted, datetime.now(UTC))
+    if document is None:
+        _unknown_person(contact, _)
+        return
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if output is None:
+        click.echo(text)
+        return
+    await asyncio.to_thread(output.write_text, text + "\n", encoding="utf-8")
+    click.echo(_("Written to {path}.").format(path=output))
+
+
+@privacy.command("erase")
+@_CONTACT
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_async
+async def privacy_erase(contact: str, yes: bool) -> None:
+    """Erase one person's personal data; the cases, their times and the chain stay."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    wanted = _contact(contact, _)
+    question = _("Erase the personal data of {contact}? This cannot be undone.")
+    if not yes and not click.confirm(question.format(contact=contact)):
+        _fail(_("Nothing was erased."), 1)
+        return
+    async with open_core(settings) as core:
+        done = await personal_data.erase(core.engine, settings.DATA_DIR, wanted, datetime.now(UTC))
+    if done is None:
+        _unknown_person(contact, _)
+        return
+    click.echo(
+        _("Personal data erased from {count} cases: {cases}.").format(
+            count=len(done.cases), cases=", ".join(done.cases)
+        )
+    )
+    click.echo(
+        _(
+            "{messages} messages emptied, {events} timeline events redacted, {files} files removed."
+        ).format(messages=done.messages, events=done.events, files=done.files_removed)
     )
 
 

@@ -12,6 +12,7 @@ still verifies. Both requests are recorded on each case's timeline, without the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -237,7 +238,7 @@ async def erase(
             )
     # Only once the erasure is committed: a rolled-back one must not lose files.
     for path in unused_files:
-        files.remove(path)
+        await asyncio.to_thread(files.remove, path)
     return Erasure([c.case_no for c in person.cases], len(messages), events, len(unused_files))
 
 
@@ -268,7 +269,8 @@ async def _erase_evidence(session: AsyncSession, person: Person) -> list[str]:
 
 def _row(row: Any) -> dict[str, Any]:
     """A table row as JSON-ready values (times as ISO-8601 UTC)."""
+    values = {key: getattr(row, key) for key in type(row).model_fields}
     return {
         key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in row.model_dump().items()
+        for key, value in values.items()
     }

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import Case, TimelineEvent, TimelineHead
@@ -191,58 +191,57 @@ async def verify_database(engine: AsyncEngine, case_no: str | None = None) -> Ve
 
 
 async def verify(session: AsyncSession, case_no: str | None = None) -> Verification:
-    """Walks every chain (or one case's) and returns the first break of each case."""
-    cases_query = (
-        select(Case.id, Case.case_no, TimelineHead.seq, TimelineHead.hash)
-        .outerjoin(TimelineHead, TimelineHead.case_id == Case.id)  # type: ignore[arg-type]
-        .order_by(Case.id)
+    """Walks every chain (or one case's) and returns the first break of each case.
+
+    Events are streamed case by case, so memory stays flat however many there are."""
+    only = [] if case_no is None else [Case.case_no == case_no]
+    cases = await session.scalar(select(func.count()).select_from(Case).where(*only))
+    chains = (
+        select(TimelineEvent, Case.case_no, TimelineHead.seq, TimelineHead.hash)
+        .join(Case, Case.id == TimelineEvent.case_id)  # type: ignore[arg-type]
+        .outerjoin(TimelineHead, TimelineHead.case_id == TimelineEvent.case_id)  # type: ignore[arg-type]
+        .where(*only)
+        .order_by(TimelineEvent.case_id, TimelineEvent.seq)  # type: ignore[arg-type]
     )
-    if case_no is not None:
-        cases_query = cases_query.where(Case.case_no == case_no)
-    heads = {
-        case_id: (number, seq, hash_)
-        for case_id, number, seq, hash_ in (await session.execute(cases_query)).all()
-    }
     breaks: list[Break] = []
     events = 0
-    checked: set[int] = set()
-    async for case_id, chain in _chains(session, None if case_no is None else list(heads)):
-        if case_id not in heads:
-            continue
-        checked.add(case_id)
+    async for head, chain in _chains(session, chains):
         events += len(chain)
-        found = _first_break(heads[case_id], chain)
+        found = _first_break(head, chain)
         if found is not None:
             breaks.append(found)
-    for case_id, (number, seq, _hash) in heads.items():
-        if case_id not in checked:
-            breaks.append(Break(number, None, seq, "missing"))
+    emptied = (
+        select(Case.case_no, TimelineHead.seq)
+        .outerjoin(TimelineHead, TimelineHead.case_id == Case.id)  # type: ignore[arg-type]
+        .where(*only, ~exists().where(TimelineEvent.case_id == Case.id))
+    )
+    for number, seq in (await session.execute(emptied)).all():
+        breaks.append(Break(number, None, seq, "missing"))
     breaks.sort(key=lambda b: b.case_no)
-    return Verification(len(heads), events, breaks)
+    return Verification(cases or 0, events, breaks)
+
+
+Head = tuple[str, int | None, str | None]  # case number, last position and hash on record
 
 
 async def _chains(
-    session: AsyncSession, case_ids: list[int] | None
-) -> AsyncIterator[tuple[int, list[TimelineEvent]]]:
-    """Events grouped by case, in chain order, streamed."""
-    query = select(TimelineEvent).order_by(TimelineEvent.case_id, TimelineEvent.seq)  # type: ignore[arg-type]
-    if case_ids is not None:
-        query = query.where(TimelineEvent.case_id.in_(case_ids))
-    current: int | None = None
+    session: AsyncSession, query: Select[Any]
+) -> AsyncIterator[tuple[Head, list[TimelineEvent]]]:
+    """Rows of (event, case number, head position, head hash) grouped by case."""
+    head: Head = ("", None, None)
     chain: list[TimelineEvent] = []
-    async for event in await session.stream_scalars(query.execution_options(yield_per=1000)):
-        if event.case_id != current and chain:
-            yield current, chain  # type: ignore[misc]
+    rows = await session.stream(query.execution_options(yield_per=1000))
+    async for event, number, head_seq, head_hash in rows:
+        if chain and event.case_id != chain[0].case_id:
+            yield head, chain
             chain = []
-        current = event.case_id
+        head = (number, head_seq, head_hash)
         chain.append(event)
     if chain:
-        yield current, chain  # type: ignore[misc]
+        yield head, chain
 
 
-def _first_break(
-    head: tuple[str, int | None, str | None], chain: list[TimelineEvent]
-) -> Break | None:
+def _first_break(head: Head, chain: list[TimelineEvent]) -> Break | None:
     case_no, head_seq, head_hash = head
     previous = GENESIS
     for position, event in enumerate(chain, start=1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ from alembic import command
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.dispatcher import Sent
+from bot.messages import Outbound
 from bot.service import ComplaintBot
 from storage import migrate
 from storage.chain import Verification, verify
@@ -225,3 +227,30 @@ async def test_upgrading_an_existing_database_chains_its_events(
         ("note", 3, {"text": "天气"}),
     ]
     await engine.dispose()
+
+
+async def test_deliveries_and_desk_work_on_one_case_at_once_keep_one_chain(
+    engine: AsyncEngine, two_cases: list[str], repository, outbox: SqlOutbox, clock: FakeClock
+) -> None:
+    """The outbox records sends while agents write to the same case: no deadlock, no fork."""
+    kinds = ["agent_reply", "desk_card", "agent_reply", "message", "desk_post", "resolution"]
+    async with repository.conversation("test", "1001", "1001") as tx:
+        for n, kind in enumerate(kinds):
+            outbound = Outbound("test", f"chat-{n}", f"text {n}", case_no=two_cases[0])
+            await tx.enqueue(outbound, kind, clock.now())
+    deliveries = await outbox.claim(clock.now(), 20, timedelta(minutes=1))
+    assert len(deliveries) == len(kinds)
+
+    async def note(worker: int) -> None:
+        async with repository.conversation("desk", f"worker-{worker}", "w") as tx:
+            case = await tx.case(two_cases[0])
+            await tx.add_event(case, clock.now(), "system", "note", {"text": f"n{worker}"})
+
+    await asyncio.gather(
+        *(outbox.delivered(d, Sent((f"m{d.id}",), "thread-1"), clock.now()) for d in deliveries),
+        *(note(n) for n in range(6)),
+    )
+    assert (await checked(engine)).breaks == []
+    recorded = [e.kind for e in await events(engine, two_cases[0])]
+    assert recorded.count("note") == 6
+    assert recorded.count("message_sent") == 4  # the two desk posts are the agents' own view

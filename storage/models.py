@@ -154,7 +154,7 @@ class TimelineEvent(SQLModel, table=True):
     """
 
     __tablename__ = "timeline_events"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_timeline_events_case_id_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -7,9 +7,10 @@ field digests, prev_hash). `timeline_heads` keeps the position and hash of each 
 last event, so deleting events at the end is caught as well as in the middle.
 
 Why per case and not global: appends to different cases never wait for each other, and
-a case's chain is appended under the case's row lock (`SELECT … FOR UPDATE` on
-PostgreSQL, which the desk already takes; `BEGIN IMMEDIATE` serialises every writer on
-SQLite), so two workers can never fork a chain. A case can be verified on its own.
+a case's chain is appended under a lock on the case's row (`FOR NO KEY UPDATE` on
+PostgreSQL, which the desk's `FOR UPDATE` includes; `BEGIN IMMEDIATE` serialises every
+writer on SQLite), so two workers can never fork a chain; the unique (case_id, seq)
+constraint would refuse a fork anyway. A case can be verified on its own.
 
 Why field digests and not the payload itself: the payload's top-level fields are hashed
 one by one, each with a random salt of its own (`salts`), and the event hash covers the

@@ -132,3 +132,15 @@ def test_a_contact_that_is_neither_phone_nor_email_gets_one_sentence(tmp_path: P
         1,
         "“Alice” is neither a phone number nor an email address.",
     )
+
+
+def test_erase_asks_first_and_a_no_erases_nothing(tmp_path: Path) -> None:
+    run = complaintbot(
+        ["privacy", "erase", "--contact", "alice@example.com"],
+        tmp_path,
+        {"DEFAULT_LOCALE": "en"},
+        stdin="n\n",
+    )
+    assert run.returncode == 1
+    assert "Erase the personal data of alice@example.com? This cannot be undone." in run.stdout
+    assert run.stderr.strip() == "Nothing was erased."

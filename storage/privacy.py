@@ -2,9 +2,11 @@
 
 A person is found by a phone number or an email address: on their complainant record
 or on any case's contact. Erasure replaces the personal fields — names, contacts,
-descriptions, expected outcomes, message texts and raw transport data, the intake
-draft, evidence file names — removes the evidence files nobody else's record uses, and
-deletes the channel identities, so a later message starts a new record. Case rows,
+descriptions, expected outcomes, message texts and raw transport data, the ids of
+their own chats (a private chat's id is their account's), evidence file names —,
+removes the evidence files nobody else's record uses, the intake state and the channel
+identities, so a later message starts a new record. Messages to an erased chat fail
+and are recorded as such. Case rows,
 their times, categories, statuses, verification records and resolutions stay for the
 ledger. Timeline fields are erased through `storage.chain.erase_fields`, so the chain
 still verifies. Both requests are recorded on each case's timeline, without the contact.
@@ -105,6 +107,10 @@ def _in_own_chats(person: Person, channel: Any, conversation: Any) -> Any:
     return tuple_(channel, conversation).in_(sorted(person.conversations) or [("", "")])
 
 
+def _own_chat(person: Person, row: Message | Evidence | OutboxItem) -> bool:
+    return (row.channel, row.conversation) in person.conversations
+
+
 def _messages_query(person: Person) -> Any:
     """The person's messages: those of their cases, and the rest of their own chats
     (intakes they gave up, commands)."""
@@ -194,10 +200,13 @@ async def erase(
         for case in person.cases:
             case.contact_name, case.contact_phone, case.contact_email = ERASED, None, None
             case.description = case.expectation = ERASED
+            case.conversation = ERASED  # their chat id names their account
             case.updated_at = at
         messages = (await session.scalars(_messages_query(person))).all()
         for message in messages:
             message.text, message.raw, message.sender_id = "", {}, ERASED
+            if _own_chat(person, message):
+                message.conversation = ERASED
         events = 0
         for event in (
             await session.scalars(select(TimelineEvent).where(TimelineEvent.case_id.in_(case_ids)))
@@ -215,6 +224,8 @@ async def erase(
             )
         ).all():
             item.payload = {"text": ERASED}
+            if _own_chat(person, item):
+                item.conversation = ERASED
             if item.status == "pending":
                 item.status, item.last_error = "failed", "personal data erased"
         for draft in (
@@ -224,7 +235,7 @@ async def erase(
                 )
             )
         ).all():
-            draft.state = None
+            await session.delete(draft)
         await session.flush()
         for case in person.cases:
             assert case.id is not None
@@ -259,6 +270,8 @@ async def _erase_evidence(session: AsyncSession, person: Person) -> list[str]:
     paths = {row.path for row in rows if row.path}
     for row in rows:
         row.name, row.path = ERASED, ""
+        if _own_chat(person, row):
+            row.conversation = ERASED
     await session.flush()
     unused = []
     for path in sorted(paths):

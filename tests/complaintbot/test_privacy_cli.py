@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.service import ComplaintBot
-from storage.models import Complainant, Evidence, Identity, Message, OutboxItem
+from storage.models import Case, Complainant, Evidence, Identity, Message, OutboxItem
 from storage.outbox import SqlOutbox
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
-from tests.support.chat import Chat
+from tests.support.chat import Chat, texts
 from tests.support.clock import FakeClock
 
 BILL = b"\x89PNG the bill of Alice"
@@ -107,8 +107,18 @@ async def test_export_then_erase_keeps_the_case_and_the_chain(
     for secret in secrets:
         assert secret not in everything
     assert "Bob Li" in everything and "same.png" in everything  # Bob's record is untouched
+    async with AsyncSession(engine) as session:
+        chats = {c.case_no: c.conversation for c in (await session.scalars(select(Case))).all()}
+        alice_chat = await session.scalar(select(Message.id).where(Message.conversation == "1001"))
+        identities = (await session.scalars(select(Identity.external_id))).all()
+    assert chats == {case_no: "[erased]", bob_case: "2002"}
+    assert alice_chat is None and identities == ["2002"]
     assert not (data / "evidence" / _shard(BILL)).exists()
     assert (data / "evidence" / _shard(SHARED)).exists()  # Bob's evidence still needs it
+
+    # Writing again, Alice is someone new: nothing links her to the erased record.
+    hello = await alice.say("I was charged again")
+    assert "Add more if you like" in texts(hello) and case_no not in texts(hello)
 
     again = complaintbot(["privacy", "export", "--contact", "13812345678"], tmp_path, env)
     assert (again.returncode, again.stderr.strip()) == (

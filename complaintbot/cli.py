@@ -198,12 +198,12 @@ async def cases_show(case_no: str, as_json: bool) -> None:
     for item in document["evidence"]:
         click.echo(
             f"  {item['name']}  {item['mime']}  {item['size']}  sha256:{item['sha256']}"
-            f"  {_local(detail_time(item['received_at']), settings.zone)}  {files[item['file']]}"
+            f"  {_local(_moment(item['received_at']), settings.zone)}  {files[item['file']]}"
         )
     _echo_story(document, detail, settings.zone, _)
 
 
-def detail_time(value: str | None) -> datetime | None:
+def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
@@ -220,8 +220,8 @@ def _echo_story(
             "  "
             + _("{deadline}: due {due}, done {done}: {outcome}").format(
                 deadline=names.get(deadline["name"], deadline["name"]),
-                due=_local(detail_time(deadline["due_at"]), zone),
-                done=_local(detail_time(deadline["done_at"]), zone),
+                due=_local(_moment(deadline["due_at"]), zone),
+                done=_local(_moment(deadline["done_at"]), zone),
                 outcome=outcomes[deadline["outcome"]],
             )
         )
@@ -240,7 +240,7 @@ def _echo_story(
     for message in edited:
         click.echo(f"  {message['direction']} {message['channel']} #{message['message_id']}")
         for number, version in enumerate(message["versions"], start=1):
-            moment = _local(detail_time(version["at"]), zone)
+            moment = _local(_moment(version["at"]), zone)
             click.echo(f"    v{number}  {moment}  {version['text']}")
 
 

@@ -338,7 +338,7 @@ async def audit_verify(case_no: str | None) -> None:
     if number and result.cases == 0:
         _fail(_("No case {case_no}.").format(case_no=case_no), 1)
         return
-    if not result.breaks:
+    if result.intact:
         click.echo(
             _("Timeline intact: {events} events in {cases} cases.").format(
                 events=result.events, cases=result.cases
@@ -368,12 +368,16 @@ async def audit_verify(case_no: str | None) -> None:
                 problem=problems[found.problem],
             )
         )
-    _fail(
-        _("Timeline broken in {broken} of {cases} cases.").format(
-            broken=len(result.breaks), cases=result.cases
-        ),
-        1,
+    for gap in result.missing_cases:
+        click.echo(
+            _("{day}: {issued} case numbers were issued but only {found} cases exist.").format(
+                day=gap.day, issued=gap.issued, found=gap.found
+            )
+        )
+    summary = _("Timeline broken in {broken} of {cases} cases.").format(
+        broken=len(result.breaks), cases=result.cases
     )
+    _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
 
 
 @main.group()

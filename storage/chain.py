@@ -24,15 +24,17 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage.models import Case, TimelineEvent, TimelineHead
+from bot.domain import CASE_NO_PATTERN
+from storage.models import Case, CaseCounter, TimelineEvent, TimelineHead
 
 FORMAT = 1
 GENESIS = "0" * 64
@@ -180,10 +182,25 @@ class Break:
 
 
 @dataclass(frozen=True, slots=True)
+class MissingCases:
+    """A day with fewer cases than case numbers issued: whole cases were deleted
+    (serials are gap-free: a rolled-back case gives its number back)."""
+
+    day: str  # YYYYMMDD, as in the case number
+    found: int
+    issued: int
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     cases: int
     events: int
     breaks: list[Break]
+    missing_cases: list[MissingCases] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks and not self.missing_cases
 
 
 async def verify_database(engine: AsyncEngine, case_no: str | None = None) -> Verification:
@@ -219,7 +236,24 @@ async def verify(session: AsyncSession, case_no: str | None = None) -> Verificat
     for number, seq in (await session.execute(emptied)).all():
         breaks.append(Break(number, None, seq, "missing"))
     breaks.sort(key=lambda b: b.case_no)
-    return Verification(cases or 0, events, breaks)
+    missing = [] if case_no is not None else await _missing_cases(session)
+    return Verification(cases or 0, events, breaks, missing)
+
+
+async def _missing_cases(session: AsyncSession) -> list[MissingCases]:
+    counters = await session.execute(select(CaseCounter.day, CaseCounter.last_serial))
+    issued: dict[str, int] = {day: last for day, last in counters.all()}
+    found: Counter[str] = Counter()
+    numbers = await session.stream_scalars(select(Case.case_no).execution_options(yield_per=5000))
+    async for number in numbers:
+        match = CASE_NO_PATTERN.match(number)
+        if match:
+            found[match["day"]] += 1
+    return [
+        MissingCases(day, found[day], last)
+        for day, last in sorted(issued.items())
+        if found[day] < last
+    ]
 
 
 Head = tuple[str, int | None, str | None]  # case number, last position and hash on record

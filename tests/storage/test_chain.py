@@ -254,3 +254,18 @@ async def test_deliveries_and_desk_work_on_one_case_at_once_keep_one_chain(
     recorded = [e.kind for e in await events(engine, two_cases[0])]
     assert recorded.count("note") == 6
     assert recorded.count("message_sent") == 4  # the two desk posts are the agents' own view
+
+
+async def test_a_whole_case_deleted_is_caught_by_its_missing_number(
+    engine: AsyncEngine, two_cases: list[str]
+) -> None:
+    """Serials are gap-free per day, so a case deleted with everything it had shows."""
+    gone = two_cases[1]
+    case_id = (await events(engine, gone))[0].case_id
+    for table in ("timeline_events", "timeline_heads", "messages", "outbox", "evidence"):
+        await sql(engine, f"DELETE FROM {table} WHERE case_id = :id", id=case_id)
+    await sql(engine, "DELETE FROM cases WHERE id = :id", id=case_id)
+    result = await checked(engine)
+    assert result.breaks == [] and not result.intact
+    (missing,) = result.missing_cases
+    assert (missing.day, missing.found, missing.issued) == (gone.split("-")[1], 1, 2)

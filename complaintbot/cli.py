@@ -6,21 +6,25 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
+from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from complaintbot import logs
 from complaintbot.app import StartupError, open_core, run
 from complaintbot.settings import Settings, SettingsError, load_settings
-from storage import migrate, queries
+from storage import chain, migrate, queries
+from storage import privacy as personal_data
 from storage.database import create_engine
+from storage.files import EvidenceFiles
 
 T = TypeVar("T")
 
@@ -160,7 +164,7 @@ async def cases_show(case_no: str, as_json: bool) -> None:
     if detail is None:
         _fail(_("No case {case_no}.").format(case_no=case_no), 1)
         return
-    document = case_document(detail, settings.zone)
+    document = case_document(detail, settings.zone, EvidenceFiles(settings.DATA_DIR))
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
@@ -185,11 +189,59 @@ async def cases_show(case_no: str, as_json: bool) -> None:
     contact = " / ".join([person["name"], person["phone"] or "-", person["email"] or "-"])
     click.echo(_("Complainant") + ": " + contact)
     click.echo(_("Evidence") + ":")
+    files = {
+        "ok": _("file present, checksum matches"),
+        "missing": _("file missing"),
+        "mismatch": _("file does not match its checksum"),
+        "erased": _("file erased"),
+    }
     for item in document["evidence"]:
-        click.echo(f"  {item['name']}  {item['mime']}  {item['size']}  sha256:{item['sha256']}")
+        click.echo(
+            f"  {item['name']}  {item['mime']}  {item['size']}  sha256:{item['sha256']}"
+            f"  {_local(_moment(item['received_at']), settings.zone)}  {files[item['file']]}"
+        )
+    _echo_story(document, detail, settings.zone, _)
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _echo_story(
+    document: dict[str, Any], detail: queries.CaseDetail, zone: ZoneInfo, _: Callable[[str], str]
+) -> None:
+    """The deadlines, the timeline with each event's content, and every edited message's
+    versions, for `cases show`."""
+    names = {"first_response": _("First response")}
+    outcomes = {"met": _("met"), "missed": _("missed"), "pending": _("pending"), None: "-"}
+    click.echo(_("Deadlines") + ":")
+    for deadline in document["deadlines"]:
+        click.echo(
+            "  "
+            + _("{deadline}: due {due}, done {done}: {outcome}").format(
+                deadline=names.get(deadline["name"], deadline["name"]),
+                due=_local(_moment(deadline["due_at"]), zone),
+                done=_local(_moment(deadline["done_at"]), zone),
+                outcome=outcomes[deadline["outcome"]],
+            )
+        )
     click.echo(_("Timeline") + ":")
-    for event in document["timeline"]:
-        click.echo(f"  {event['at']}  {event['actor']}  {event['event']}")
+    for event in detail.timeline:
+        who = detail.actors.get(event.actor)
+        actor = f"{who} ({event.actor})" if who else event.actor
+        moment = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"  {moment}  {actor}  {event.kind}")
+        for key, value in event.payload.items():
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            click.echo(f"      {key}: " + str(shown).replace("\n", "\n        "))
+    edited = [m for m in document["messages"] if len(m["versions"]) > 1]
+    if edited:
+        click.echo(_("Edited messages") + ":")
+    for message in edited:
+        click.echo(f"  {message['direction']} {message['channel']} #{message['message_id']}")
+        for number, version in enumerate(message["versions"], start=1):
+            moment = _local(_moment(version["at"]), zone)
+            click.echo(f"    v{number}  {moment}  {version['text']}")
 
 
 def _operate(agent: str, command: str, case_no: str, text: str) -> None:
@@ -268,9 +320,153 @@ def cases_resolve(
     _operate(agent, "resolve", case_no, f"{verification} {text}")
 
 
-def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
+@main.group()
+def audit() -> None:
+    """Evidence that the records were not changed."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_no", default=None, help="Check only this case's timeline.")
+@_async
+async def audit_verify(case_no: str | None) -> None:
+    """Check every case's timeline chain; exit 1 naming the first broken event of each case."""
+    settings = _settings()
+    number = case_no.strip().upper() if case_no else None
+    async with open_core(settings) as core:
+        result = await chain.verify_database(core.engine, number)
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    if number and result.cases == 0:
+        _fail(_("No case {case_no}.").format(case_no=case_no), 1)
+        return
+    if result.intact:
+        click.echo(
+            _("Timeline intact: {events} events in {cases} cases.").format(
+                events=result.events, cases=result.cases
+            )
+        )
+        return
+    problems = {
+        "changed": _("its content does not match its hash (changed after it was written)"),
+        "out_of_order": _(
+            "it does not follow the event before it (an event was deleted, inserted or moved)"
+        ),
+        "truncated": _("the timeline ends here but went further (newer events were deleted)"),
+    }
+    for found in result.breaks:
+        if found.problem == "missing":
+            click.echo(
+                _("{case_no}: its timeline events are gone (deleted).").format(
+                    case_no=found.case_no
+                )
+            )
+            continue
+        click.echo(
+            _("{case_no}: event {event_id} (position {seq}): {problem}").format(
+                case_no=found.case_no,
+                event_id=found.event_id,
+                seq=found.seq,
+                problem=problems[found.problem],
+            )
+        )
+    for gap in result.missing_cases:
+        click.echo(
+            _("{day}: {issued} case numbers were issued but only {found} cases exist.").format(
+                day=gap.day, issued=gap.issued, found=gap.found
+            )
+        )
+    summary = _("Timeline broken in {broken} of {cases} cases.").format(
+        broken=len(result.breaks), cases=result.cases
+    )
+    _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
+
+
+@main.group()
+def privacy() -> None:
+    """A person's data on request (PIPL): export and erasure."""
+
+
+_CONTACT = click.option("--contact", required=True, help="The person's phone number or email.")
+
+
+def _contact(value: str, _: Callable[[str], str]) -> personal_data.Contact:
+    email = normalise_email(value.strip()) if "@" in value else None
+    phone = None if email else normalise_phone(value)
+    if email is None and phone is None:
+        _fail(
+            _("“{contact}” is neither a phone number nor an email address.").format(contact=value),
+            1,
+        )
+    return personal_data.Contact(phone=phone, email=email)
+
+
+def _unknown_person(contact: str, _: Callable[[str], str]) -> None:
+    _fail(_("No one with the contact {contact} is on record.").format(contact=contact), 1)
+
+
+@privacy.command("export")
+@_CONTACT
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the JSON to this file instead of printing it.",
+)
+@_async
+async def privacy_export(contact: str, output: Path | None) -> None:
+    """Everything stored about one person, as JSON; recorded on their cases' timelines."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    wanted = _contact(contact, _)
+    async with open_core(settings) as core:
+        document = await personal_data.export(core.engine, wanted, datetime.now(UTC))
+    if document is None:
+        _unknown_person(contact, _)
+        return
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if output is None:
+        click.echo(text)
+        return
+    await asyncio.to_thread(output.write_text, text + "\n", encoding="utf-8")
+    click.echo(_("Written to {path}.").format(path=output))
+
+
+@privacy.command("erase")
+@_CONTACT
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_async
+async def privacy_erase(contact: str, yes: bool) -> None:
+    """Erase one person's personal data; the cases, their times and the chain stay."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    wanted = _contact(contact, _)
+    question = _("Erase the personal data of {contact}? This cannot be undone.")
+    if not yes and not click.confirm(question.format(contact=contact)):
+        _fail(_("Nothing was erased."), 1)
+        return
+    async with open_core(settings) as core:
+        done = await personal_data.erase(core.engine, settings.DATA_DIR, wanted, datetime.now(UTC))
+    if done is None:
+        _unknown_person(contact, _)
+        return
+    click.echo(
+        _("Personal data erased from {count} cases: {cases}.").format(
+            count=len(done.cases), cases=", ".join(done.cases)
+        )
+    )
+    click.echo(
+        _(
+            "{messages} messages emptied, {events} timeline events redacted, {files} files removed."
+        ).format(messages=done.messages, events=done.events, files=done.files_removed)
+    )
+
+
+def case_document(
+    detail: queries.CaseDetail, zone: ZoneInfo, files: EvidenceFiles | None = None
+) -> dict[str, Any]:
     """The JSON object of `cases show --json` (its field names are a public interface)."""
     case = detail.case
+    now = datetime.now(UTC)
     return {
         "case_no": case.case_no,
         "status": case.status,
@@ -285,7 +481,14 @@ def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
         "description": case.description,
         "expectation": case.expectation,
         "evidence": [
-            {"name": e.name, "mime": e.mime, "size": e.size, "sha256": e.sha256}
+            {
+                "name": e.name,
+                "mime": e.mime,
+                "size": e.size,
+                "sha256": e.sha256,
+                "received_at": _iso(e.received_at, zone),
+                "file": files.check(e.path, e.sha256) if files else None,
+            }
             for e in detail.evidence
         ],
         "received_at": _iso(case.received_at, zone),
@@ -299,8 +502,39 @@ def case_document(detail: queries.CaseDetail, zone: ZoneInfo) -> dict[str, Any]:
         "resolution": case.resolution,
         "verification": case.verification,
         "timeline": [
-            {**event.payload, "at": _iso(event.at, zone), "actor": event.actor, "event": event.kind}
+            {
+                **event.payload,
+                "at": _iso(event.at, zone),
+                "actor": event.actor,
+                "actor_name": detail.actors.get(event.actor),
+                "event": event.kind,
+                "event_id": event.id,
+                "seq": event.seq,
+                "hash": event.hash,
+            }
             for event in detail.timeline
+        ],
+        "messages": [
+            {
+                "direction": m.direction,
+                "channel": m.channel,
+                "message_id": m.message_id,
+                "sender_id": m.sender_id,
+                "edited": len(m.versions) > 1,
+                "versions": [
+                    {"at": _iso(v.at, zone), "text": v.text, "kind": v.kind} for v in m.versions
+                ],
+            }
+            for m in detail.messages
+        ],
+        "deadlines": [
+            {
+                "name": d.name,
+                "due_at": _iso(d.due_at, zone),
+                "done_at": _iso(d.done_at, zone),
+                "outcome": outcome.value if (outcome := d.outcome(now)) else None,
+            }
+            for d in detail.deadlines
         ],
     }
 

@@ -32,3 +32,20 @@ class EvidenceFiles:
 
     def path(self, relative: str) -> Path:
         return self.root.parent / relative
+
+    def check(self, relative: str, sha256: str) -> str:
+        """ "ok" when the file is there with this checksum, else "missing", "mismatch",
+        or "erased" (removed on the complainant's request: no path left)."""
+        if not relative:
+            return "erased"
+        target = self.path(relative)
+        if not target.is_file():
+            return "missing"
+        digest = hashlib.sha256()
+        with target.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return "ok" if digest.hexdigest() == sha256 else "mismatch"
+
+    def remove(self, relative: str) -> None:
+        self.path(relative).unlink(missing_ok=True)

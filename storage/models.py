@@ -153,9 +153,15 @@ class Conversation(SQLModel, table=True):
 
 
 class TimelineEvent(SQLModel, table=True):
-    """Append-only record of everything that happened to a case."""
+    """Append-only record of everything that happened to a case.
+
+    Written only by `storage.chain.append_event`, which chains it to the case's previous
+    event (`seq`, `prev_hash`, `hash`; `salts` and `erased` hold the field digests'
+    inputs, see storage/chain.py).
+    """
 
     __tablename__ = "timeline_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_timeline_events_case_id_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -163,6 +169,22 @@ class TimelineEvent(SQLModel, table=True):
     actor: str
     kind: str
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    seq: int
+    prev_hash: str
+    hash: str
+    salts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    erased: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class TimelineHead(SQLModel, table=True):
+    """Position and hash of each case's last timeline event: deleting the newest events
+    breaks the chain too."""
+
+    __tablename__ = "timeline_heads"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    seq: int
+    hash: str
 
 
 class OutboxItem(SQLModel, table=True):

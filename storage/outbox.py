@@ -15,8 +15,9 @@ from sqlalchemy.orm import aliased
 from bot.desk import RESPONSE_KINDS
 from bot.dispatcher import Delivery, Sent
 from bot.messages import Outbound
+from storage.chain import append_event
 from storage.files import EvidenceFiles
-from storage.models import Case, Message, OutboxItem, TimelineEvent
+from storage.models import Case, Message, OutboxItem
 
 # Any fixed number ("compldis" in ASCII), recognisable in pg_locks.
 _DISPATCH_LOCK = 0x636F6D70_6C646973
@@ -154,14 +155,13 @@ class SqlOutbox:
                     .where(Case.id == row.case_id, Case.receipt_sent_at.is_(None))  # type: ignore[union-attr]
                     .values(receipt_sent_at=at)
                 )
-            session.add(
-                TimelineEvent(
-                    case_id=row.case_id,
-                    at=at,
-                    actor="system",
-                    kind="receipt_sent" if row.kind == "receipt" else "message_sent",
-                    payload={"text": row.payload.get("text", ""), "transport_id": transport_id},
-                )
+            await append_event(
+                session,
+                row.case_id,
+                at,
+                "system",
+                "receipt_sent" if row.kind == "receipt" else "message_sent",
+                {"text": row.payload.get("text", ""), "transport_id": transport_id},
             )
 
     async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None:
@@ -186,14 +186,13 @@ class SqlOutbox:
             assert row is not None
             row.status, row.last_error = "failed", error[:500]
             if row.case_id is not None:
-                session.add(
-                    TimelineEvent(
-                        case_id=row.case_id,
-                        at=at,
-                        actor="system",
-                        kind="delivery_failed",
-                        payload={"kind": row.kind, "error": error[:500]},
-                    )
+                await append_event(
+                    session,
+                    row.case_id,
+                    at,
+                    "system",
+                    "delivery_failed",
+                    {"kind": row.kind, "error": error[:500]},
                 )
 
 

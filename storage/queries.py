@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage.models import Agent, Case, Evidence, TimelineEvent
+from bot.deadlines import Deadline
+from storage.models import Agent, Case, Evidence, Message, TimelineEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class EvidenceRow:
     size: int
     sha256: str
     path: str
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,27 @@ class EventRow:
     actor: str
     kind: str
     payload: dict[str, Any]
+    id: int | None = None
+    seq: int | None = None
+    hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageVersion:
+    at: datetime
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message of the case with every version of it (more than one when edited)."""
+
+    direction: str
+    channel: str
+    message_id: str | None
+    sender_id: str
+    versions: list[MessageVersion]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +72,10 @@ class CaseDetail:
     evidence: list[EvidenceRow] = field(default_factory=list)
     timeline: list[EventRow] = field(default_factory=list)
     handler: str | None = None
+    messages: list[MessageRow] = field(default_factory=list)
+    # Who each timeline actor ("agent:3", "complainant:1", "system") is, by name.
+    actors: dict[str, str] = field(default_factory=dict)
+    deadlines: list[Deadline] = field(default_factory=list)
 
 
 async def list_cases(engine: AsyncEngine, status: str | None = None) -> list[CaseRow]:
@@ -84,13 +113,53 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
             await session.scalars(
                 select(TimelineEvent)
                 .where(TimelineEvent.case_id == case.id)
-                .order_by(TimelineEvent.at, TimelineEvent.id)  # type: ignore[arg-type]
+                .order_by(TimelineEvent.at, TimelineEvent.seq)  # type: ignore[arg-type]
             )
         ).all()
         handler = await session.get(Agent, case.handler_id) if case.handler_id else None
+        messages = (
+            await session.scalars(
+                select(Message).where(Message.case_id == case.id).order_by(Message.at, Message.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        actors = await _actor_names(session, case, {e.actor for e in events})
     return CaseDetail(
         handler=handler.name if handler else None,
         case=case,
-        evidence=[EvidenceRow(e.name, e.mime, e.size, e.sha256, e.path) for e in evidence],
-        timeline=[EventRow(e.at, e.actor, e.kind, dict(e.payload)) for e in events],
+        evidence=[
+            EvidenceRow(e.name, e.mime, e.size, e.sha256, e.path, e.received_at) for e in evidence
+        ],
+        timeline=[
+            EventRow(e.at, e.actor, e.kind, dict(e.payload), e.id, e.seq, e.hash) for e in events
+        ],
+        messages=_versions(messages),
+        actors=actors,
+        deadlines=case_deadlines(case),
     )
+
+
+def case_deadlines(case: Case) -> list[Deadline]:
+    """Every time limit of the case, in the order they fall due."""
+    return [Deadline("first_response", case.response_due_at, case.first_response_at)]
+
+
+async def _actor_names(session: AsyncSession, case: Case, actors: set[str]) -> dict[str, str]:
+    agent_ids = [int(a.split(":", 1)[1]) for a in actors if re.fullmatch(r"agent:\d+", a)]
+    names = {
+        f"agent:{agent.id}": agent.name
+        for agent in (await session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))).all()  # type: ignore[union-attr]
+    }
+    names[f"complainant:{case.complainant_id}"] = case.contact_name
+    return {actor: names[actor] for actor in actors if actor in names}
+
+
+def _versions(messages: Sequence[Message]) -> list[MessageRow]:
+    """Messages grouped by the transport's message id: an edit is a later version."""
+    grouped: dict[tuple[str, str, str], MessageRow] = {}
+    for m in messages:
+        key = (m.direction, m.conversation, m.message_ref or f"#{m.id}")
+        row = grouped.get(key)
+        if row is None:
+            row = grouped[key] = MessageRow(m.direction, m.channel, m.message_ref, m.sender_id, [])
+        row.versions.append(MessageVersion(m.at, m.text, m.kind))
+    return list(grouped.values())

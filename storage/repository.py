@@ -32,6 +32,7 @@ from bot.ports import (
     SurveyRecord,
     TimerRecord,
 )
+from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import (
     Agent,
@@ -44,7 +45,6 @@ from storage.models import (
     Message,
     OutboxItem,
     Survey,
-    TimelineEvent,
 )
 
 
@@ -298,7 +298,7 @@ class SqlConversationTx:
             )
         )
         for at, who, kind, payload in events:
-            session.add(TimelineEvent(case_id=row.id, at=at, actor=who, kind=kind, payload=payload))
+            await append_event(session, row.id, at, who, kind, payload)
         return case_no
 
     async def own_cases(self) -> list[CaseView]:
@@ -451,9 +451,7 @@ class SqlConversationTx:
     async def add_event(
         self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]
     ) -> None:
-        self.session.add(
-            TimelineEvent(case_id=case.id, at=at, actor=actor, kind=kind, payload=payload)
-        )
+        await append_event(self.session, case.id, at, actor, kind, payload)
 
     async def attach_inbound(
         self, case: CaseRecord, evidence: tuple[EvidenceRef, ...] = ()

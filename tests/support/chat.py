@@ -120,7 +120,10 @@ class Chat:
 
     async def edit(self, message_id: str, text: str) -> list[Outbound]:
         return await self.deliver(
-            self.inbound(InboundKind.EDIT, text=text, edited_message_id=message_id)
+            # As on Telegram, the edit carries the id of the message it changes.
+            self.inbound(
+                InboundKind.EDIT, text=text, edited_message_id=message_id, message_id=message_id
+            )
         )
 
     async def unsupported(self, what: str) -> list[Outbound]:

@@ -1,0 +1,102 @@
+"""`complaintbot cases show`: the full story of one case, as a regulator's spot check asks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.service import ComplaintBot
+from storage.outbox import SqlOutbox
+from tests.bot.test_service import ENGLISH_INTAKE, play
+from tests.complaintbot.test_cli import complaintbot
+from tests.support.chat import Chat
+from tests.support.clock import FakeClock
+
+BILL = b"\x89PNG bill of November"
+
+
+async def test_the_full_story_of_a_case(
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, database_url: str, tmp_path: Path
+) -> None:
+    # The CLI judges deadlines against the real time: this case is a month old.
+    clock.current = datetime.now(UTC) - timedelta(days=30)
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    await alice.send_file("bill.png", BILL, "image/png", caption="My bill")
+    await alice.say("They charged me on the 3rd")
+    first = alice.last_message_id
+    await alice.edit(first, "They charged me on the 5th")
+    await alice.edit(first, "They charged me on the 5th and the 6th")
+
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data"), "TIMEZONE": "UTC"}
+    shown = complaintbot(["cases", "show", case_no, "--json"], tmp_path, env)
+    assert shown.returncode == 0, shown.stderr
+    case = json.loads(shown.stdout)
+
+    (bill,) = case["evidence"]
+    assert bill["name"] == "bill.png" and bill["file"] == "ok"
+    assert bill["sha256"] == hashlib.sha256(BILL).hexdigest()
+    assert bill["received_at"].endswith("+00:00")
+
+    edited = [m for m in case["messages"] if m["edited"]]
+    assert [[v["text"] for v in m["versions"]] for m in edited] == [
+        [
+            "They charged me on the 3rd",
+            "They charged me on the 5th",
+            "They charged me on the 5th and the 6th",
+        ]
+    ]
+    assert edited[0]["direction"] == "in"
+
+    (deadline,) = case["deadlines"]
+    assert deadline["name"] == "first_response"
+    assert (deadline["due_at"], deadline["done_at"], deadline["outcome"]) == (
+        case["response_due_at"],
+        None,
+        "missed",
+    )
+
+    kinds = [e["event"] for e in case["timeline"]]
+    assert kinds.count("complainant_message_edited") == 2
+    assert all(len(e["hash"]) == 64 and e["event_id"] for e in case["timeline"])
+    received = case["timeline"][0]
+    assert (received["event"], received["actor_name"]) == ("received", "Alice Wang")
+
+    readable = complaintbot(["cases", "show", case_no], tmp_path, {**env, "DEFAULT_LOCALE": "en"})
+    out = readable.stdout
+    assert f"sha256:{bill['sha256']}" in out and "file present, checksum matches" in out
+    assert "First response: due " in out and ": missed" in out
+    assert "Alice Wang (complainant:1)  complainant_message_edited" in out
+    assert "      after: They charged me on the 5th and the 6th" in out
+    assert "Edited messages:" in out
+    assert "    v3  " in out and out.index("on the 3rd") < out.index("on the 5th and the 6th")
+
+    # A file lost from the data directory shows as such.
+    (tmp_path / "data" / bill_path(bill["sha256"])).unlink()
+    again = complaintbot(["cases", "show", case_no], tmp_path, {**env, "DEFAULT_LOCALE": "en"})
+    assert "file missing" in again.stdout
+
+
+def bill_path(sha256: str) -> Path:
+    return Path("evidence") / sha256[:2] / sha256
+
+
+async def test_a_response_in_time_is_met(
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, database_url: str, tmp_path: Path
+) -> None:
+    clock.current = datetime.now(UTC)
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+    replied = complaintbot(["cases", "reply", case_no, "Checking", "--agent", "Li"], tmp_path, env)
+    assert replied.returncode == 0, replied.stderr
+    clock.current = datetime.now(UTC)
+    await alice.deliver_pending()
+    case = json.loads(complaintbot(["cases", "show", case_no, "--json"], tmp_path, env).stdout)
+    assert [(d["name"], d["outcome"]) for d in case["deadlines"]] == [("first_response", "met")]
+    assert case["deadlines"][0]["done_at"] == case["first_response_at"] is not None

@@ -1,0 +1,295 @@
+"""The IMAP poller: new mail → `Inbound` → the bot, then marked processed on the server.
+
+One connection at a time. It waits with IDLE where the server offers it (new mail is
+handled within seconds) and polls otherwise; after any drop it reconnects with a
+growing pause. The highest UID handled is kept per mailbox and UIDVALIDITY in the
+database, so nothing is read twice or skipped; a mailbox seen for the first time (or
+whose UIDVALIDITY changed) is read from its unseen mail. A message is marked (flag
+`\\Seen`, or moved to a folder) only after the bot has committed it, and the bot
+recognises a message fetched twice by its Message-ID, so a drop at any point loses
+nothing and files nothing twice.
+
+aioimaplib's `idle_start` can wait forever when the server answers IDLE with BYE
+(upstream issue #110): every wait here has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aioimaplib
+
+from bot.messages import Inbound
+from channels.email.inbound import MAX_FILE, mail_to_inbound
+
+log = logging.getLogger(__name__)
+
+_UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+Handle = Callable[[Inbound], Awaitable[Any]]
+
+
+class ImapError(Exception):
+    """The server refused something the poller needs (login, the mailbox)."""
+
+
+class CursorStore(Protocol):
+    """Where the poller keeps (UIDVALIDITY, last UID handled) per mailbox."""
+
+    async def load(self, account: str) -> tuple[int, int] | None: ...
+
+    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImapConfig:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    username: str
+    password: str = field(repr=False)
+    mailbox: str = "INBOX"
+    poll_seconds: float = 60.0
+    processed_folder: str | None = None
+    # IDLE is renewed this often (RFC 2177: servers may drop it after 30 minutes).
+    idle_seconds: float = 300.0
+    timeout: float = 30.0
+    first_backoff: float = 1.0
+    max_backoff: float = 120.0
+
+    @property
+    def account(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}/{self.mailbox}"
+
+
+class ImapPoller:
+    def __init__(
+        self,
+        config: ImapConfig,
+        handle: Handle,
+        cursors: CursorStore,
+        *,
+        own_addresses: frozenset[str] = frozenset(),
+        max_file: int = MAX_FILE,
+    ) -> None:
+        self.config = config
+        self.handle = handle
+        self.cursors = cursors
+        self.own_addresses = own_addresses
+        self.max_file = max_file
+        self._stop = asyncio.Event()
+        self._lost = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Reads mail until `stop`, reconnecting after every failure."""
+        backoff = self.config.first_backoff
+        while not self._stop.is_set():
+            try:
+                await self._session()
+                backoff = self.config.first_backoff
+            except (ImapError, aioimaplib.AioImapException, OSError, TimeoutError) as error:
+                log.warning("IMAP %s: %s; again in %.0fs", self.config.host, error, backoff)
+            except Exception:
+                log.exception("IMAP poller failed; again in %.0fs", backoff)
+            finally:
+                self.connected.clear()
+            if self._stop.is_set():
+                break
+            await self._wait(backoff)
+            backoff = min(backoff * 2, self.config.max_backoff)
+
+    async def _wait(self, seconds: float, *also: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(e.wait()) for e in (self._stop, *also)]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    # ----- one connection --------------------------------------------------------------
+
+    async def _session(self) -> None:
+        imap = await self._connect()
+        try:
+            uidvalidity = await self._select(imap)
+            self.connected.set()
+            idle = imap.has_capability("IDLE")
+            log.info(
+                "IMAP %s/%s open (%s)",
+                self.config.host,
+                self.config.mailbox,
+                "IDLE" if idle else f"polling every {self.config.poll_seconds:.0f}s",
+            )
+            while not self._stop.is_set():
+                await self._fetch_new(imap, uidvalidity)
+                if self._lost.is_set():
+                    raise ConnectionError("connection lost")
+                if idle:
+                    await self._idle(imap)
+                else:
+                    await self._wait(self.config.poll_seconds, self._lost)
+                if self._lost.is_set():
+                    raise ConnectionError("connection lost")
+        finally:
+            await self._close(imap)
+
+    async def _connect(self) -> aioimaplib.IMAP4:
+        config = self.config
+        self._lost.clear()
+
+        def lost(_error: Exception | None) -> None:
+            self._lost.set()
+
+        context = ssl.create_default_context() if config.security != "none" else None
+        imap = aioimaplib.IMAP4(
+            host=config.host,
+            port=config.port,
+            timeout=config.timeout,
+            conn_lost_cb=lost,
+            ssl_context=context if config.security == "ssl" else None,
+        )
+        await imap.wait_hello_from_server()
+        if config.security == "starttls":
+            await _starttls(imap, config.host, context or ssl.create_default_context())
+        response = await imap.login(config.username, config.password)
+        if response.result != "OK":
+            raise ImapError("login refused: check IMAP_USERNAME and IMAP_PASSWORD")
+        return imap
+
+    async def _select(self, imap: aioimaplib.IMAP4) -> int:
+        config = self.config
+        response = await imap.select(config.mailbox)
+        if response.result != "OK":
+            raise ImapError(f"cannot open mailbox {config.mailbox!r} (IMAP_MAILBOX)")
+        found = next(
+            (m for line in response.lines if (m := _UIDVALIDITY.search(bytes(line)))), None
+        )
+        if config.processed_folder:
+            await imap.create(config.processed_folder)  # "already exists" is fine
+        return int(found.group(1)) if found else 0
+
+    async def _close(self, imap: aioimaplib.IMAP4) -> None:
+        try:
+            if not self._lost.is_set():
+                await asyncio.wait_for(imap.logout(), 5)
+        except Exception as error:
+            log.debug("IMAP logout: %s", error)
+
+    # ----- mail ------------------------------------------------------------------------
+
+    async def _fetch_new(self, imap: aioimaplib.IMAP4, uidvalidity: int) -> None:
+        account = self.config.account
+        cursor = await self.cursors.load(account)
+        if cursor is None or cursor[0] != uidvalidity:
+            if cursor is not None:
+                log.warning("UIDVALIDITY of %s changed: reading its unseen mail", account)
+            uids = await _search(imap, "UNSEEN")
+            last = 0
+        else:
+            last = cursor[1]
+            uids = [uid for uid in await _search(imap, f"UID {last + 1}:*") if uid > last]
+        for uid in sorted(uids):
+            if self._stop.is_set():
+                return
+            raw = await self._fetch(imap, uid)
+            if raw is not None:
+                location: dict[str, str | int] = {
+                    "mailbox": self.config.mailbox,
+                    "uidvalidity": uidvalidity,
+                    "uid": uid,
+                }
+                inbound = mail_to_inbound(
+                    raw,
+                    datetime.now(UTC),
+                    own_addresses=self.own_addresses,
+                    max_file=self.max_file,
+                    location=location,
+                )
+                await self.handle(inbound)  # committed when this returns
+                await self._mark(imap, uid)
+            last = max(last, uid)
+            await self.cursors.save(account, uidvalidity, last)
+        if cursor is None and not uids:
+            await self.cursors.save(account, uidvalidity, await _highest_uid(imap))
+
+    async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> bytes | None:
+        response = await imap.uid("fetch", str(uid), "(BODY.PEEK[])")
+        if response.result != "OK":
+            raise ImapError(f"fetching UID {uid} failed: {response.lines[-1]!r}")
+        # The literal is the one bytearray among the lines (aioimaplib 2.0).
+        literals = [bytes(line) for line in response.lines if isinstance(line, bytearray)]
+        if not literals:
+            log.warning("UID %s vanished before it was fetched", uid)
+            return None
+        return literals[0]
+
+    async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:
+        folder = self.config.processed_folder
+        if folder and imap.has_capability("MOVE"):
+            response = await imap.uid("move", str(uid), folder)
+        else:
+            response = await imap.uid("store", str(uid), "+FLAGS", "(\\Seen)")
+            if folder and response.result == "OK":
+                await imap.uid("copy", str(uid), folder)
+                await imap.uid("store", str(uid), "+FLAGS", "(\\Deleted)")
+                await imap.expunge()
+        if response.result != "OK":
+            log.warning("UID %s could not be marked processed: %r", uid, response.lines[-1:])
+
+    async def _idle(self, imap: aioimaplib.IMAP4) -> None:
+        """Waits in IDLE for new mail, a drop, `stop` or the renewal time."""
+        timeout = self.config.timeout
+        idle = await asyncio.wait_for(imap.idle_start(timeout=self.config.idle_seconds), timeout)
+        try:
+            push = asyncio.ensure_future(imap.wait_server_push(self.config.idle_seconds + timeout))
+            waiters = {push, *(asyncio.ensure_future(e.wait()) for e in (self._stop, self._lost))}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            if not self._lost.is_set():
+                imap.idle_done()
+                await asyncio.wait_for(idle, timeout)
+
+
+async def _search(imap: aioimaplib.IMAP4, criteria: str) -> list[int]:
+    response = await imap.uid_search(criteria, charset=None)
+    if response.result != "OK":
+        raise ImapError(f"search failed: {response.lines[-1]!r}")
+    return [
+        int(token)
+        for line in response.lines[:-1]
+        for token in bytes(line).split()
+        if token.isdigit()
+    ]
+
+
+async def _highest_uid(imap: aioimaplib.IMAP4) -> int:
+    return max(await _search(imap, "ALL"), default=0)
+
+
+async def _starttls(imap: aioimaplib.IMAP4, host: str, context: ssl.SSLContext) -> None:
+    """aioimaplib has no STARTTLS: ask for it, then wrap the transport in TLS."""
+    protocol = imap.protocol
+    response = await protocol.execute(
+        aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+    )
+    if response.result != "OK":
+        raise ImapError("the server refused STARTTLS (IMAP_SECURITY)")
+    loop = asyncio.get_running_loop()
+    protocol.transport = await loop.start_tls(
+        protocol.transport, protocol, context, server_hostname=host
+    )
+    await protocol.capability()

@@ -1,0 +1,107 @@
+"""One fetched mail → one `Inbound` for the bot.
+
+The raw bytes travel along as an attachment (`message.eml`), so the bot stores the
+original before anything else; a mail that cannot be parsed at all still arrives,
+with its bytes and an empty text, and is filed for the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from bot.messages import Attachment, Inbound, InboundKind
+from channels.email.mime import ParsedMail, parse_mail
+from channels.email.quotes import strip_quoted
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "email"
+RAW_NAME = "message.eml"
+MAX_FILE = 20 * 1024 * 1024
+
+
+def mail_to_inbound(
+    raw: bytes,
+    received_at: datetime,
+    *,
+    own_addresses: frozenset[str] = frozenset(),
+    max_file: int = MAX_FILE,
+    location: dict[str, str | int] | None = None,
+) -> Inbound:
+    """`location` (mailbox, UIDVALIDITY, UID) is kept with the message for the record."""
+    digest = hashlib.sha256(raw).hexdigest()
+    original = Attachment(RAW_NAME, "message/rfc822", raw, len(raw), sha256=digest)
+    try:
+        mail = parse_mail(raw, own_addresses)
+    except Exception as error:  # the standard library should not raise, but never lose mail
+        log.exception("mail %s could not be parsed", digest[:12])
+        return Inbound(
+            channel=CHANNEL,
+            transport_id=f"sha256:{digest}",
+            conversation="unparsed",
+            sender_id="unparsed",
+            received_at=received_at,
+            kind=InboundKind.UNSUPPORTED,
+            attachments=(original,),
+            automated="unparseable",
+            raw={"sha256": digest, "parse_error": repr(error), **(location or {})},
+        )
+    files = tuple(_attachment(f.name, f.mime, f.data, max_file) for f in mail.files)
+    text = strip_quoted(mail.text) if (mail.in_reply_to or mail.references) else mail.text
+    sender = mail.from_address or "unknown"
+    return Inbound(
+        channel=CHANNEL,
+        # The Message-ID names the mail wherever it is fetched from; a mail without one
+        # is named by its bytes.
+        transport_id=mail.message_id or f"sha256:{digest}",
+        conversation=sender,
+        sender_id=sender,
+        sender_name=mail.from_name or sender.split("@")[0],
+        received_at=received_at,
+        kind=InboundKind.TEXT if text or not files else InboundKind.ATTACHMENT,
+        text=text,
+        message_id=mail.message_id,
+        reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        attachments=(original, *files),
+        subject=mail.subject,
+        references=_references(mail),
+        automated=mail.automated,
+        raw=_record(mail, digest, location),
+    )
+
+
+def _attachment(name: str, mime: str, data: bytes, max_file: int) -> Attachment:
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) > max_file:
+        return Attachment(name, mime, None, len(data), sha256=digest)
+    return Attachment(name, mime, data, len(data), sha256=digest)
+
+
+def _references(mail: ParsedMail) -> tuple[str, ...]:
+    """Everything the mail refers to, the most direct first, without repeats."""
+    ordered = [*mail.in_reply_to, *reversed(mail.references), *mail.bounced]
+    return tuple(dict.fromkeys(ordered))
+
+
+def _record(
+    mail: ParsedMail, digest: str, location: dict[str, str | int] | None
+) -> dict[str, object]:
+    return {
+        "sha256": digest,
+        "message_id": mail.message_id,
+        "from": mail.from_address,
+        "from_name": mail.from_name,
+        "to": list(mail.to),
+        "subject": mail.subject,
+        "date": mail.date,
+        "in_reply_to": list(mail.in_reply_to),
+        "references": list(mail.references),
+        "automated": mail.automated,
+        "bounced": list(mail.bounced),
+        "full_text": mail.text,
+        "files": [{"name": f.name, "mime": f.mime, "size": len(f.data)} for f in mail.files],
+        "defects": list(mail.defects),
+        **(location or {}),
+    }

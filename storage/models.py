@@ -177,3 +177,15 @@ class OutboxItem(SQLModel, table=True):
     sent_at: datetime | None = _time(nullable=True)
     transport_message_id: str | None = None
     last_error: str | None = None
+
+
+class MailCursor(SQLModel, table=True):
+    """How far the IMAP poller has read one mailbox (per UIDVALIDITY)."""
+
+    __tablename__ = "mail_cursors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(unique=True)
+    uidvalidity: int
+    last_uid: int
+    updated_at: datetime = _time()

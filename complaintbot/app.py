@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
 from bot.dispatcher import Dispatcher, Sender
+from bot.mail_intake import MAIL_CHANNEL
 from bot.service import BotConfig, ComplaintBot
+from complaintbot.mail import MailChannel
 from complaintbot.settings import Settings
 from storage import migrate
 from storage.database import create_engine, is_sqlite
@@ -57,6 +59,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             timezone=settings.zone,
             default_locale=settings.DEFAULT_LOCALE,
             desk=desk,
+            mail_auto_reply_limit=settings.MAIL_AUTO_REPLY_LIMIT,
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR)
         yield Core(engine, ComplaintBot(repository, config), repository, outbox)
@@ -83,6 +86,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with open_core(settings) as core:
         if settings.TELEGRAM_BOT_TOKEN:
             await _run_telegram(settings, core, stop or _signalled())
+        elif settings.IMAP_HOST:
+            await _run_mail_only(settings, core, stop or _signalled())
         else:
             await _run_console(core)
 
@@ -113,6 +118,7 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
     )
     channel = TelegramChannel(application, core.bot.handle_safely)
     senders: dict[str, Sender] = {CHANNEL: channel}
+    mail = _mail_channel(settings, core, senders)
     dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
     core.repository.on_commit(dispatcher.wake)
     try:
@@ -137,7 +143,11 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("polling Telegram as @%s", application.bot.username)
         sending = asyncio.create_task(dispatcher.run())
+        if mail is not None:
+            mail.start()
         await stop.wait()
+        if mail is not None:
+            await mail.stop()
         dispatcher.stop()
         try:
             await asyncio.wait_for(sending, 30)
@@ -149,6 +159,33 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         await application.stop()
     finally:
         await application.shutdown()
+
+
+def _mail_channel(settings: Settings, core: Core, senders: dict[str, Sender]) -> MailChannel | None:
+    """The email channel when IMAP_HOST is set; its sender joins `senders`."""
+    if not settings.IMAP_HOST:
+        return None
+    problem = settings.email_problem()
+    if problem:
+        raise StartupError(problem)
+    mail = MailChannel(settings, core)
+    senders[MAIL_CHANNEL] = mail.sender
+    return mail
+
+
+async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) -> None:
+    senders: dict[str, Sender] = {}
+    mail = _mail_channel(settings, core, senders)
+    assert mail is not None
+    dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
+    core.repository.on_commit(dispatcher.wake)
+    sending = asyncio.create_task(dispatcher.run())
+    mail.start()
+    log.warning("TELEGRAM_BOT_TOKEN is not set: mail is filed, but no agents' group sees it")
+    await stop.wait()
+    await mail.stop()
+    dispatcher.stop()
+    await asyncio.wait_for(sending, 30)
 
 
 def _signalled() -> asyncio.Event:

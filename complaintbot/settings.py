@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,22 @@ class Settings(BaseSettings):
     TIMEZONE: str = "Asia/Shanghai"
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
+    # Email: the channel is on when IMAP_HOST is set.
+    IMAP_HOST: str | None = None
+    IMAP_PORT: int = 993
+    IMAP_USERNAME: str | None = None
+    IMAP_PASSWORD: str | None = Field(default=None, repr=False)
+    IMAP_SECURITY: str = "ssl"
+    IMAP_MAILBOX: str = "INBOX"
+    IMAP_POLL_SECONDS: float = 60.0
+    IMAP_PROCESSED_FOLDER: str | None = None
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 465
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = Field(default=None, repr=False)
+    SMTP_SECURITY: str = "ssl"
+    MAIL_FROM: str | None = None
+    MAIL_AUTO_REPLY_LIMIT: int = 5
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -114,6 +131,63 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator(
+        "IMAP_HOST",
+        "IMAP_USERNAME",
+        "IMAP_PROCESSED_FOLDER",
+        "SMTP_HOST",
+        "SMTP_USERNAME",
+        "MAIL_FROM",
+    )
+    @classmethod
+    def _optional(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("IMAP_SECURITY", "SMTP_SECURITY")
+    @classmethod
+    def _security(cls, value: str) -> str:
+        if value.lower() not in ("ssl", "starttls", "none"):
+            raise ValueError("must be ssl, starttls or none")
+        return value.lower()
+
+    @field_validator("IMAP_PORT", "SMTP_PORT")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError("must be a port number between 1 and 65535")
+        return value
+
+    @field_validator("IMAP_POLL_SECONDS")
+    @classmethod
+    def _poll(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("must be at least 1 (seconds)")
+        return value
+
+    @field_validator("MAIL_AUTO_REPLY_LIMIT")
+    @classmethod
+    def _auto_reply_limit(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1 (automatic mails per address and hour)")
+        return value
+
+    @field_validator("MAIL_FROM")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address such as 投诉受理 <complaints@example.com>")
+        return value
+
+    def email_problem(self) -> str | None:
+        """What keeps the email channel from starting, naming the variable; None when it
+        is off or complete."""
+        if not self.IMAP_HOST:
+            return None
+        for name in ("IMAP_USERNAME", "IMAP_PASSWORD", "SMTP_HOST", "MAIL_FROM"):
+            if not getattr(self, name):
+                return f"Setting {name} is wrong: required when IMAP_HOST is set"
+        return None
+
     @property
     def agent_ids(self) -> frozenset[str]:
         return frozenset(filter(None, self.TELEGRAM_AGENT_IDS.split(",")))
@@ -130,9 +204,13 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Reads the settings; a wrong value raises `SettingsError` naming the variable."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"Setting {name} is wrong: {message}") from None
+    problem = settings.email_problem()
+    if problem:
+        raise SettingsError(problem)
+    return settings

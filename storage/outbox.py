@@ -203,7 +203,7 @@ async def _threads(
         threads[case_id] = (subject, [])
         channels.add(channel)
     refs = await session.execute(
-        select(Message.case_id, Message.message_ref)
+        select(Message.case_id, Message.message_ref, Message.direction)
         .where(
             Message.case_id.in_(case_ids),  # type: ignore[union-attr]
             Message.channel.in_(channels),  # type: ignore[attr-defined]
@@ -211,9 +211,18 @@ async def _threads(
         )
         .order_by(Message.at, Message.id)  # type: ignore[arg-type]
     )
-    for case_id, ref in refs.all():
+    answered: dict[int | None, str] = {}
+    for case_id, ref, direction in refs.all():
         if ref not in threads[case_id][1]:
             threads[case_id][1].append(ref)
+        if direction == "in":
+            answered[case_id] = ref
+    for case_id, ref in answered.items():
+        # What we send answers the complainant's latest message: it goes last, where
+        # In-Reply-To takes it from (RFC 5322: References end with the parent).
+        ids = threads[case_id][1]
+        ids.remove(ref)
+        ids.append(ref)
     return {case_id: (subject, tuple(ids)) for case_id, (subject, ids) in threads.items()}
 
 

@@ -1,0 +1,166 @@
+"""A real IMAP server for the tests: dovecot, started without systemd from a temp config.
+
+One static user with a Maildir, plaintext login on a free loopback port. Mail is
+delivered with IMAP APPEND (stdlib `imaplib`), as any client would.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+USER = "support@corp.example"
+PASSWORD = "secret-imap-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Dovecot:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.config = root / "dovecot.conf"
+        self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        self.doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def write_config(self) -> None:
+        home = self.root / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        for name in ("run", "state"):
+            (self.root / name).mkdir(exist_ok=True)
+        shutil.chown(home, 65534, 65534)
+        (self.root / "users").write_text(
+            f"{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{home}\n", encoding="utf-8"
+        )
+        self.config.write_text(
+            f"""
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.root}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {self.root}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+""",
+            encoding="utf-8",
+        )
+
+    def start(self) -> None:
+        if not self.config.exists():
+            self.write_config()
+        self._process = subprocess.Popen(
+            [self.binary, "-F", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"dovecot did not start: {self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log()}")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        subprocess.run(
+            [self.doveadm, "-c", str(self.config), "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def start_if_stopped(self) -> None:
+        if self._process is None:
+            self.start()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    # ----- a mail client's view ----------------------------------------------------------
+
+    def client(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", self.port)
+        client.login(USER, PASSWORD)
+        return client
+
+    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+        client = self.client()
+        try:
+            status, answer = client.append(mailbox, "", None, raw)
+            assert status == "OK", answer
+        finally:
+            client.logout()
+
+    def flags(self, mailbox: str = "INBOX") -> list[set[str]]:
+        """The flags of each message in the mailbox, in UID order."""
+        client = self.client()
+        try:
+            client.select(mailbox)
+            _status, data = client.uid("fetch", "1:*", "(FLAGS)")
+            found = [re.search(rb"FLAGS \(([^)]*)\)", line) for line in data if line]
+            return [set(m.group(1).decode().split()) for m in found if m]
+        finally:
+            client.logout()
+
+    def clear(self) -> None:
+        """Deletes every message in INBOX (between tests that share the server)."""
+        client = self.client()
+        try:
+            _status, data = client.select("INBOX")
+            if data and data[0] not in (b"0", None):
+                client.store("1:*", "+FLAGS", "(\\Deleted)")
+                client.expunge()
+        finally:
+            client.logout()

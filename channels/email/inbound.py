@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime
 
 from bot.messages import Attachment, Inbound, InboundKind
@@ -18,6 +19,8 @@ from channels.email.quotes import strip_quoted
 log = logging.getLogger(__name__)
 
 CHANNEL = "email"
+# Outlook sends replies without References, but its subjects say what they are.
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|答复|回复|回覆|答覆)\s*[:：]", re.IGNORECASE)
 RAW_NAME = "message.eml"
 MAX_FILE = 20 * 1024 * 1024
 
@@ -49,7 +52,9 @@ def mail_to_inbound(
             raw={"sha256": digest, "parse_error": repr(error), **(location or {})},
         )
     files = tuple(_attachment(f.name, f.mime, f.data, max_file) for f in mail.files)
-    text = strip_quoted(mail.text) if (mail.in_reply_to or mail.references) else mail.text
+    replying = bool(mail.in_reply_to or mail.references or _REPLY_SUBJECT.match(mail.subject))
+    # A new mail keeps everything (a forwarded history is part of the complaint).
+    text = strip_quoted(mail.text) if replying else mail.text
     sender = mail.from_address or "unknown"
     return Inbound(
         channel=CHANNEL,

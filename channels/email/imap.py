@@ -16,6 +16,7 @@ aioimaplib's `idle_start` can wait forever when the server answers IDLE with BYE
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import ssl
@@ -32,6 +33,7 @@ from channels.email.inbound import MAX_FILE, mail_to_inbound
 log = logging.getLogger(__name__)
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+_UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 Handle = Callable[[Inbound], Awaitable[Any]]
 
 
@@ -121,7 +123,7 @@ class ImapPoller:
     async def _session(self) -> None:
         imap = await self._connect()
         try:
-            uidvalidity = await self._select(imap)
+            uidvalidity, uidnext = await self._select(imap)
             self.connected.set()
             idle = imap.has_capability("IDLE")
             log.info(
@@ -131,7 +133,10 @@ class ImapPoller:
                 "IDLE" if idle else f"polling every {self.config.poll_seconds:.0f}s",
             )
             while not self._stop.is_set():
-                await self._fetch_new(imap, uidvalidity)
+                # Again until nothing is new: mail that arrives during a pass is announced
+                # in a command's answer, which aioimaplib drops, not in the next IDLE.
+                while await self._fetch_new(imap, uidvalidity, uidnext):
+                    pass
                 if self._lost.is_set():
                     raise ConnectionError("connection lost")
                 if idle:
@@ -166,17 +171,15 @@ class ImapPoller:
             raise ImapError("login refused: check IMAP_USERNAME and IMAP_PASSWORD")
         return imap
 
-    async def _select(self, imap: aioimaplib.IMAP4) -> int:
+    async def _select(self, imap: aioimaplib.IMAP4) -> tuple[int, int]:
+        """(UIDVALIDITY, UIDNEXT) of the mailbox."""
         config = self.config
         response = await imap.select(config.mailbox)
         if response.result != "OK":
             raise ImapError(f"cannot open mailbox {config.mailbox!r} (IMAP_MAILBOX)")
-        found = next(
-            (m for line in response.lines if (m := _UIDVALIDITY.search(bytes(line)))), None
-        )
         if config.processed_folder:
             await imap.create(config.processed_folder)  # "already exists" is fine
-        return int(found.group(1)) if found else 0
+        return _number(_UIDVALIDITY, response.lines), _number(_UIDNEXT, response.lines) or 1
 
     async def _close(self, imap: aioimaplib.IMAP4) -> None:
         try:
@@ -187,20 +190,22 @@ class ImapPoller:
 
     # ----- mail ------------------------------------------------------------------------
 
-    async def _fetch_new(self, imap: aioimaplib.IMAP4, uidvalidity: int) -> None:
+    async def _fetch_new(self, imap: aioimaplib.IMAP4, uidvalidity: int, uidnext: int) -> bool:
+        """One pass over what is new; True when it handled something or set the cursor."""
         account = self.config.account
         cursor = await self.cursors.load(account)
         if cursor is None or cursor[0] != uidvalidity:
             if cursor is not None:
                 log.warning("UIDVALIDITY of %s changed: reading its unseen mail", account)
-            uids = await _search(imap, "UNSEEN")
-            last = 0
+            # Unseen mail, and whatever arrived since we opened the mailbox.
+            uids = await self._search(imap, "UNSEEN")
+            last = uidnext - 1
         else:
             last = cursor[1]
-            uids = [uid for uid in await _search(imap, f"UID {last + 1}:*") if uid > last]
+            uids = [uid for uid in await self._search(imap, f"UID {last + 1}:*") if uid > last]
         for uid in sorted(uids):
             if self._stop.is_set():
-                return
+                return False
             raw = await self._fetch(imap, uid)
             if raw is not None:
                 location: dict[str, str | int] = {
@@ -219,11 +224,13 @@ class ImapPoller:
                 await self._mark(imap, uid)
             last = max(last, uid)
             await self.cursors.save(account, uidvalidity, last)
-        if cursor is None and not uids:
-            await self.cursors.save(account, uidvalidity, await _highest_uid(imap))
+        if cursor is None or cursor[0] != uidvalidity:
+            await self.cursors.save(account, uidvalidity, last)
+            return True
+        return bool(uids)
 
     async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> bytes | None:
-        response = await imap.uid("fetch", str(uid), "(BODY.PEEK[])")
+        response = await self._command(imap.uid("fetch", str(uid), "(BODY.PEEK[])"))
         if response.result != "OK":
             raise ImapError(f"fetching UID {uid} failed: {response.lines[-1]!r}")
         # The literal is the one bytearray among the lines (aioimaplib 2.0).
@@ -236,22 +243,44 @@ class ImapPoller:
     async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:
         folder = self.config.processed_folder
         if folder and imap.has_capability("MOVE"):
-            response = await imap.uid("move", str(uid), folder)
+            response = await self._command(imap.uid("move", str(uid), folder))
         else:
-            response = await imap.uid("store", str(uid), "+FLAGS", "(\\Seen)")
+            response = await self._command(imap.uid("store", str(uid), "+FLAGS", "(\\Seen)"))
             if folder and response.result == "OK":
-                await imap.uid("copy", str(uid), folder)
-                await imap.uid("store", str(uid), "+FLAGS", "(\\Deleted)")
-                await imap.expunge()
+                await self._command(imap.uid("copy", str(uid), folder))
+                await self._command(imap.uid("store", str(uid), "+FLAGS", "(\\Deleted)"))
+                await self._command(imap.expunge())
         if response.result != "OK":
             log.warning("UID %s could not be marked processed: %r", uid, response.lines[-1:])
+
+    async def _command(self, command: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
+        """Runs one command with a timeout: some of aioimaplib's (UID STORE among them)
+        have none and would wait forever on a dead connection."""
+        if self._lost.is_set():
+            if inspect.iscoroutine(command):
+                command.close()
+            raise ConnectionError("connection lost")
+        return await asyncio.wait_for(command, self.config.timeout)
+
+    async def _search(self, imap: aioimaplib.IMAP4, criteria: str) -> list[int]:
+        response = await self._command(imap.uid_search(criteria, charset=None))
+        if response.result != "OK":
+            raise ImapError(f"search failed: {response.lines[-1]!r}")
+        return [
+            int(token)
+            for line in response.lines[:-1]
+            for token in bytes(line).split()
+            if token.isdigit()
+        ]
 
     async def _idle(self, imap: aioimaplib.IMAP4) -> None:
         """Waits in IDLE for new mail, a drop, `stop` or the renewal time."""
         timeout = self.config.timeout
-        idle = await asyncio.wait_for(imap.idle_start(timeout=self.config.idle_seconds), timeout)
+        # At most the poll interval: an announcement lost in a race costs one interval.
+        wait = min(self.config.idle_seconds, self.config.poll_seconds)
+        idle = await asyncio.wait_for(imap.idle_start(timeout=wait), timeout)
         try:
-            push = asyncio.ensure_future(imap.wait_server_push(self.config.idle_seconds + timeout))
+            push = asyncio.ensure_future(imap.wait_server_push(wait + timeout))
             waiters = {push, *(asyncio.ensure_future(e.wait()) for e in (self._stop, self._lost))}
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -264,20 +293,9 @@ class ImapPoller:
                 await asyncio.wait_for(idle, timeout)
 
 
-async def _search(imap: aioimaplib.IMAP4, criteria: str) -> list[int]:
-    response = await imap.uid_search(criteria, charset=None)
-    if response.result != "OK":
-        raise ImapError(f"search failed: {response.lines[-1]!r}")
-    return [
-        int(token)
-        for line in response.lines[:-1]
-        for token in bytes(line).split()
-        if token.isdigit()
-    ]
-
-
-async def _highest_uid(imap: aioimaplib.IMAP4) -> int:
-    return max(await _search(imap, "ALL"), default=0)
+def _number(pattern: re.Pattern[bytes], lines: list[bytes]) -> int:
+    found = next((m for line in lines if (m := pattern.search(bytes(line)))), None)
+    return int(found.group(1)) if found else 0
 
 
 async def _starttls(imap: aioimaplib.IMAP4, host: str, context: ssl.SSLContext) -> None:

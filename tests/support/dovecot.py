@@ -6,9 +6,12 @@ delivered with IMAP APPEND (stdlib `imaplib`), as any client would.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -48,6 +51,7 @@ base_dir = {self.root}/run
 state_dir = {self.root}/state
 log_path = {self.root}/dovecot.log
 protocols = imap
+shutdown_clients = yes
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -88,6 +92,9 @@ service imap-login {{
             [self.binary, "-F", "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Its own process group, so that stopping it ends the imap processes too:
+            # they outlive the master otherwise, and keep their connections open.
+            start_new_session=True,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -114,6 +121,8 @@ service imap-login {{
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
         self._process = None
 
     def start_if_stopped(self) -> None:

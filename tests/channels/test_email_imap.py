@@ -1,0 +1,149 @@
+"""The IMAP poller against a real dovecot: IDLE, marking, the cursor, drops and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.messages import Inbound
+from bot.service import ComplaintBot
+from channels.email.imap import ImapConfig, ImapPoller
+from storage.mail_cursors import SqlMailCursors
+from storage.models import Case, Message
+from tests.channels import mail_corpus as corpus
+from tests.support.dovecot import PASSWORD, USER, Dovecot
+from tests.support.waiting import eventually
+
+
+def config(dovecot: Dovecot, **changes: object) -> ImapConfig:
+    settings: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": dovecot.port,
+        "security": "none",
+        "username": USER,
+        "password": PASSWORD,
+        # Long enough that only IDLE explains mail handled within seconds.
+        "poll_seconds": 120.0,
+        "first_backoff": 0.2,
+        "max_backoff": 1.0,
+        "timeout": 5.0,
+        **changes,
+    }
+    return ImapConfig(**settings)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def polling(
+    dovecot: Dovecot,
+    engine: AsyncEngine,
+    handle: Callable[[Inbound], Awaitable[object]],
+    **changes: object,
+) -> AsyncIterator[ImapPoller]:
+    poller = ImapPoller(config(dovecot, **changes), handle, SqlMailCursors(engine))
+    task = asyncio.create_task(poller.run())
+    try:
+        await asyncio.wait_for(poller.connected.wait(), 10)
+        yield poller
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def count(engine: AsyncEngine, model: type, *where: object) -> int:
+    async with AsyncSession(engine) as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_new_mail_is_filed_within_seconds_and_marked_after_the_commit(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely):
+        dovecot.append(corpus.gbk_complaint(message_id="<idle@example.cn>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        await eventually(lambda: _seen(dovecot, 1), within=5)
+    assert await count(engine, Message, Message.transport_id == "<idle@example.cn>") == 1
+
+
+async def test_processed_mail_can_be_moved_to_a_folder(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely, processed_folder="Filed"):
+        dovecot.append(corpus.big5_complaint(message_id="<move@example.tw>"))
+        await eventually(lambda: _count_in(dovecot, "Filed", 1), within=10)
+    assert dovecot.flags("INBOX") == []
+    assert await count(engine, Case) == 1
+
+
+async def test_a_drop_after_the_commit_and_a_server_restart_lose_nothing_and_file_once(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    for number in range(3):
+        dovecot.append(corpus.big5_complaint(message_id=f"<drop-{number}@example.tw>"))
+    seen: list[str] = []
+
+    async def handle_then_crash_once(inbound: Inbound) -> None:
+        await bot.handle_safely(inbound)
+        seen.append(inbound.transport_id)
+        if len(seen) == 1:
+            # Committed, not yet marked on the server: the server goes away.
+            await asyncio.to_thread(dovecot.restart)
+
+    async with polling(dovecot, engine, handle_then_crash_once):
+        await eventually(lambda: _seen(dovecot, 3), within=20)
+    assert seen[0] == seen[1] == "<drop-0@example.tw>"  # fetched again after the restart
+    assert sorted(set(seen)) == [f"<drop-{n}@example.tw>" for n in range(3)]
+    assert await count(engine, Case) == 3
+
+
+async def test_the_cursor_survives_a_restart_of_the_poller(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.transport_id)
+        await bot.handle_safely(inbound)
+
+    dovecot.append(corpus.big5_complaint(message_id="<c1@example.tw>"))
+    async with polling(dovecot, engine, handle):
+        await eventually(lambda: _seen(dovecot, 1), within=10)
+    _mark_all_unseen(dovecot)  # someone reads the mailbox by hand and marks it unread
+    async with polling(dovecot, engine, handle):
+        dovecot.append(corpus.big5_complaint(message_id="<c2@example.tw>"))
+        await eventually(lambda: _handled(handled, 2), within=10)
+    assert handled == ["<c1@example.tw>", "<c2@example.tw>"]
+
+
+async def _seen(dovecot: Dovecot, how_many: int) -> bool:
+    flags = await _flags(dovecot, "INBOX")
+    return sum("\\Seen" in f for f in flags) >= how_many
+
+
+async def _count_in(dovecot: Dovecot, mailbox: str, how_many: int) -> bool:
+    return len(await _flags(dovecot, mailbox)) >= how_many
+
+
+async def _flags(dovecot: Dovecot, mailbox: str) -> list[set[str]]:
+    """The mailbox's flags; none while the server restarts or the mailbox is missing."""
+    try:
+        return await asyncio.to_thread(dovecot.flags, mailbox)
+    except (OSError, imaplib.IMAP4.error):
+        return []
+
+
+async def _handled(handled: list[str], how_many: int) -> bool:
+    return len(handled) >= how_many
+
+
+def _mark_all_unseen(dovecot: Dovecot) -> None:
+    client = dovecot.client()
+    try:
+        client.select("INBOX")
+        client.store("1:*", "-FLAGS", "(\\Seen)")
+    finally:
+        client.logout()

@@ -157,18 +157,11 @@ class Settings(BaseSettings):
             raise ValueError("must be a port number between 1 and 65535")
         return value
 
-    @field_validator("IMAP_POLL_SECONDS")
+    @field_validator("IMAP_POLL_SECONDS", "MAIL_AUTO_REPLY_LIMIT")
     @classmethod
-    def _poll(cls, value: float) -> float:
+    def _at_least_one(cls, value: float) -> float:
         if value < 1:
-            raise ValueError("must be at least 1 (seconds)")
-        return value
-
-    @field_validator("MAIL_AUTO_REPLY_LIMIT")
-    @classmethod
-    def _auto_reply_limit(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be at least 1 (automatic mails per address and hour)")
+            raise ValueError("must be at least 1")
         return value
 
     @field_validator("MAIL_FROM")

@@ -290,24 +290,41 @@ def _plain_reply(
     return _bytes(f"{head}\n\n{b64(text.encode(codec))}")
 
 
-def gmail_reply(
-    answer: str, *, sender: str, subject: str, in_reply_to: str, references: str, message_id: str
-) -> bytes:
-    text = (
-        f"{answer}\n\nOn Sun, Nov 22, 2026 at 10:05 AM Complaints <{SUPPORT}> wrote:\n\n"
+# The quoted history each client puts under the answer.
+_HISTORY = {
+    "gmail": (
+        f"\n\nOn Sun, Nov 22, 2026 at 10:05 AM Complaints <{SUPPORT}> wrote:\n\n"
         "> Your complaint has been accepted.\n> Case number: ...\n"
-    )
-    return _plain_reply(sender, subject, message_id, text, in_reply_to, references)
+    ),
+    "apple": (
+        f"\n\n> 在 2026年11月22日，上午10:05，投诉受理 <{SUPPORT}> 写道：\n>\n> 您的投诉已受理。\n"
+    ),
+    "foxmail": (
+        "\n\n------------------ Original ------------------\n"
+        f'From:  "投诉受理"<{SUPPORT}>;\nDate:  Sun, Nov 22, 2026 10:05 AM\n\n您的投诉已受理。\n'
+    ),
+}
 
 
-def apple_mail_reply(
-    answer: str, *, sender: str, subject: str, in_reply_to: str, references: str, message_id: str
-) -> bytes:
-    text = (
-        f"{answer}\n\n> 在 2026年11月22日，上午10:05，投诉受理 <{SUPPORT}> 写道：\n>\n"
-        "> 您的投诉已受理。\n"
+def _quoted_reply(style: str, answer: str, charset: str = "utf-8", **mail: str) -> bytes:
+    return _plain_reply(
+        mail["sender"],
+        mail["subject"],
+        mail["message_id"],
+        answer + _HISTORY[style],
+        mail["in_reply_to"],
+        mail["references"],
+        charset,
     )
-    return _plain_reply(sender, subject, message_id, text, in_reply_to, references)
+
+
+def gmail_reply(answer: str, **mail: str) -> bytes:
+    """Keyword arguments: sender, subject, in_reply_to, references, message_id."""
+    return _quoted_reply("gmail", answer, **mail)
+
+
+def apple_mail_reply(answer: str, **mail: str) -> bytes:
+    return _quoted_reply("apple", answer, **mail)
 
 
 def outlook_reply(
@@ -335,14 +352,8 @@ def outlook_reply(
     )
 
 
-def foxmail_reply(
-    answer: str, *, sender: str, subject: str, in_reply_to: str, references: str, message_id: str
-) -> bytes:
-    text = (
-        f"{answer}\n\n------------------ Original ------------------\n"
-        f'From:  "投诉受理"<{SUPPORT}>;\nDate:  Sun, Nov 22, 2026 10:05 AM\n\n您的投诉已受理。\n'
-    )
-    return _plain_reply(sender, subject, message_id, text, in_reply_to, references, "gbk")
+def foxmail_reply(answer: str, **mail: str) -> bytes:
+    return _quoted_reply("foxmail", answer, "gbk", **mail)
 
 
 def qq_mail_reply(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,17 +12,12 @@ from tests.support.smtp_server import SmtpServer
 
 @pytest.fixture(scope="session")
 def dovecot_server() -> Iterator[Dovecot]:
-    # Not under pytest's temp dir: dovecot's own users must reach the files, and
-    # pytest's directories are private to root.
-    root = Path(tempfile.mkdtemp(prefix="complaintbot-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(root)
+    server = Dovecot.in_temp_dir()
     server.start()
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -117,6 +118,40 @@ async def test_the_cursor_survives_a_restart_of_the_poller(
         dovecot.append(corpus.big5_complaint(message_id="<c2@example.tw>"))
         await eventually(lambda: _handled(handled, 2), within=10)
     assert handled == ["<c1@example.tw>", "<c2@example.tw>"]
+
+
+async def test_after_a_restart_of_the_server_the_poller_comes_back_by_itself(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely) as poller:
+        await asyncio.to_thread(dovecot.restart)  # while the poller waits in IDLE
+        await eventually(lambda: _is_set(poller.connected), within=10)
+        dovecot.append(corpus.big5_complaint(message_id="<after-restart@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+
+
+@pytest.fixture(scope="module")
+def idle_less_dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.in_temp_dir("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+async def test_a_server_without_idle_is_polled(
+    idle_less_dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    idle_less_dovecot.clear()
+    async with polling(idle_less_dovecot, engine, bot.handle_safely, poll_seconds=1.0):
+        idle_less_dovecot.append(corpus.big5_complaint(message_id="<polled@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        await eventually(lambda: _seen(idle_less_dovecot, 1), within=5)
+
+
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()
 
 
 async def _seen(dovecot: Dovecot, how_many: int) -> bool:

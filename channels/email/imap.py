@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 Handle = Callable[[Inbound], Awaitable[Any]]
 
 
@@ -206,8 +207,9 @@ class ImapPoller:
         for uid in sorted(uids):
             if self._stop.is_set():
                 return False
-            raw = await self._fetch(imap, uid)
-            if raw is not None:
+            fetched = await self._fetch(imap, uid)
+            if fetched is not None:
+                raw, arrived = fetched
                 location: dict[str, str | int] = {
                     "mailbox": self.config.mailbox,
                     "uidvalidity": uidvalidity,
@@ -215,7 +217,7 @@ class ImapPoller:
                 }
                 inbound = mail_to_inbound(
                     raw,
-                    datetime.now(UTC),
+                    arrived,
                     own_addresses=self.own_addresses,
                     max_file=self.max_file,
                     location=location,
@@ -229,8 +231,10 @@ class ImapPoller:
             return True
         return bool(uids)
 
-    async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> bytes | None:
-        response = await self._command(imap.uid("fetch", str(uid), "(BODY.PEEK[])"))
+    async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> tuple[bytes, datetime] | None:
+        """The mail's bytes and when it arrived in the mailbox (INTERNALDATE): the time
+        the complaint was received, even when the poller was down then."""
+        response = await self._command(imap.uid("fetch", str(uid), "(INTERNALDATE BODY.PEEK[])"))
         if response.result != "OK":
             raise ImapError(f"fetching UID {uid} failed: {response.lines[-1]!r}")
         # The literal is the one bytearray among the lines (aioimaplib 2.0).
@@ -238,7 +242,7 @@ class ImapPoller:
         if not literals:
             log.warning("UID %s vanished before it was fetched", uid)
             return None
-        return literals[0]
+        return literals[0], _internal_date(response.lines)
 
     async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:
         folder = self.config.processed_folder
@@ -291,6 +295,16 @@ class ImapPoller:
             if not self._lost.is_set():
                 imap.idle_done()
                 await asyncio.wait_for(idle, timeout)
+
+
+def _internal_date(lines: list[bytes]) -> datetime:
+    for line in lines:
+        if isinstance(line, bytes) and (found := _INTERNALDATE.search(line)):
+            try:
+                return datetime.strptime(found.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+            except ValueError:
+                break
+    return datetime.now(UTC)
 
 
 def _number(pattern: re.Pattern[bytes], lines: list[bytes]) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import imaplib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -68,6 +69,17 @@ async def test_new_mail_is_filed_within_seconds_and_marked_after_the_commit(
         await eventually(lambda: count(engine, Case), within=10)
         await eventually(lambda: _seen(dovecot, 1), within=5)
     assert await count(engine, Message, Message.transport_id == "<idle@example.cn>") == 1
+
+
+async def test_a_complaint_was_received_when_it_arrived_in_the_mailbox(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    arrived = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)  # while the bot was down
+    dovecot.append(corpus.big5_complaint(message_id="<early@example.tw>"), arrived=arrived)
+    async with polling(dovecot, engine, bot.handle_safely):
+        await eventually(lambda: count(engine, Case), within=10)
+    async with AsyncSession(engine) as session:
+        assert await session.scalar(select(Case.received_at)) == arrived
 
 
 async def test_processed_mail_can_be_moved_to_a_folder(

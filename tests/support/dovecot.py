@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 USER = "support@corp.example"
@@ -155,10 +156,12 @@ service imap-login {{
         client.login(USER, PASSWORD)
         return client
 
-    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+    def append(self, raw: bytes, mailbox: str = "INBOX", arrived: datetime | None = None) -> None:
+        """Delivers a mail; `arrived` is its arrival time in the mailbox (INTERNALDATE)."""
         client = self.client()
         try:
-            status, answer = client.append(mailbox, "", None, raw)
+            when = imaplib.Time2Internaldate(arrived) if arrived else None
+            status, answer = client.append(mailbox, "", when, raw)
             assert status == "OK", answer
         finally:
             client.logout()

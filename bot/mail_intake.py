@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 
@@ -34,7 +35,7 @@ from bot.contact import normalise_email
 from bot.domain import DEFAULT_RESPONSE_LIMITS, CaseStatus, Category, suggest_category
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
-from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
+from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Intake
 from bot.messages import Inbound, Outbound
 from bot.ports import CaseRecord, ConversationTx, NewCase
 
@@ -127,9 +128,10 @@ class MailIntake:
         lines = [
             _("Your complaint has been accepted."),
             _("Case number: {case_no}").format(case_no=case_no),
-            _("Received: {time}").format(time=self.bot._local(inbound.received_at)),
+            _("Category: {category}").format(category=Intake(tr).category_label(category)),
+            _("Received: {time}").format(time=_local(inbound.received_at, config.timezone)),
             _("We will respond by {time} ({zone}).").format(
-                time=self.bot._local(due), zone=config.timezone.key
+                time=_local(due, config.timezone), zone=config.timezone.key
             ),
             "",
             _(
@@ -271,6 +273,10 @@ def _locale(text: str, default: str) -> str:
     if letters and all(ch.isascii() for ch in letters):
         return "en"
     return default
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _too_large_lines(tr: Translator, names: tuple[str, ...]) -> list[str]:

@@ -117,6 +117,7 @@ async def test_a_new_mail_is_a_case_at_once_with_a_receipt(
     assert case.expectation == ""  # asked in the receipt
     assert case.locale == "zh_CN"
     assert "期望的处理结果" in receipt.text and case_no in receipt.text
+    assert "类型：申诉" in receipt.text
     # The outbox threads it under the complaint and marks it as written by a robot.
     assert receipt.references == (first,) and receipt.subject == corpus.GBK_SUBJECT
     assert receipt.automatic

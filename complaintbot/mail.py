@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from channels.email.imap import ImapConfig, ImapPoller
 from channels.email.smtp import SmtpConfig, SmtpSender
-from storage.mail_cursors import SqlMailCursors
+from storage.mail_cursors import SqlLeadership, SqlMailCursors
 
 if TYPE_CHECKING:
     from complaintbot.app import Core
@@ -51,6 +51,7 @@ class MailChannel:
             core.bot.handle_safely,
             SqlMailCursors(core.engine),
             own_addresses=frozenset(own),
+            leadership=SqlLeadership(core.engine),
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -9,6 +9,9 @@ whose UIDVALIDITY changed) is read from its unseen mail. A message is marked (fl
 recognises a message fetched twice by its Message-ID, so a drop at any point loses
 nothing and files nothing twice.
 
+With several workers (PostgreSQL), `Leadership` lets one of them read a mailbox at a
+time; another takes over when it goes away.
+
 aioimaplib's `idle_start` can wait forever when the server answers IDLE with BYE
 (upstream issue #110): every wait here has a timeout.
 """
@@ -20,7 +23,8 @@ import inspect
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -48,6 +52,19 @@ class CursorStore(Protocol):
     async def load(self, account: str) -> tuple[int, int] | None: ...
 
     async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
+
+
+class Leadership(Protocol):
+    """Only one worker reads a mailbox; `hold` yields whether this one does, for as long
+    as the context lasts."""
+
+    def hold(self, account: str) -> AbstractAsyncContextManager[bool]: ...
+
+
+class AlwaysLeader:
+    @asynccontextmanager
+    async def hold(self, account: str) -> AsyncIterator[bool]:
+        yield True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +97,10 @@ class ImapPoller:
         *,
         own_addresses: frozenset[str] = frozenset(),
         max_file: int = MAX_FILE,
+        leadership: Leadership | None = None,
     ) -> None:
         self.config = config
+        self.leadership = leadership or AlwaysLeader()
         self.handle = handle
         self.cursors = cursors
         self.own_addresses = own_addresses
@@ -98,9 +117,15 @@ class ImapPoller:
         backoff = self.config.first_backoff
         while not self._stop.is_set():
             try:
-                await self._session()
+                async with self.leadership.hold(self.config.account) as leading:
+                    if not leading:
+                        # Another worker reads this mailbox; take over if it goes away.
+                        await self._wait(self.config.poll_seconds)
+                        continue
+                    await self._session()
                 backoff = self.config.first_backoff
             except (ImapError, aioimaplib.AioImapException, OSError, TimeoutError) as error:
+                # (OSError includes a database that cannot be reached for the lock.)
                 log.warning("IMAP %s: %s; again in %.0fs", self.config.host, error, backoff)
             except Exception:
                 log.exception("IMAP poller failed; again in %.0fs", backoff)

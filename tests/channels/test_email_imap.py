@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.messages import Inbound
 from bot.service import ComplaintBot
 from channels.email.imap import ImapConfig, ImapPoller
-from storage.mail_cursors import SqlMailCursors
+from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.models import Case, Message
 from tests.channels import mail_corpus as corpus
 from tests.support.dovecot import PASSWORD, USER, Dovecot
@@ -160,6 +160,51 @@ async def test_a_server_without_idle_is_polled(
         idle_less_dovecot.append(corpus.big5_complaint(message_id="<polled@example.tw>"))
         await eventually(lambda: count(engine, Case), within=10)
         await eventually(lambda: _seen(idle_less_dovecot, 1), within=5)
+
+
+async def test_on_postgresql_one_worker_reads_a_mailbox_and_another_takes_over(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers share a mailbox only on PostgreSQL")
+    handled: dict[str, list[str]] = {"a": [], "b": []}
+
+    def worker(name: str) -> ImapPoller:
+        async def handle(inbound: Inbound) -> None:
+            handled[name].append(inbound.transport_id)
+            await bot.handle_safely(inbound)
+
+        return ImapPoller(
+            config(dovecot, poll_seconds=1.0),
+            handle,
+            SqlMailCursors(engine),
+            leadership=SqlLeadership(engine),
+        )
+
+    workers = {"a": worker("a"), "b": worker("b")}
+    tasks = {name: asyncio.create_task(w.run()) for name, w in workers.items()}
+    try:
+        await eventually(lambda: _any_connected(list(workers.values())), within=10)
+        leader = next(name for name, w in workers.items() if w.connected.is_set())
+        follower = "b" if leader == "a" else "a"
+        dovecot.append(corpus.big5_complaint(message_id="<lead-1@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        workers[leader].stop()
+        await asyncio.wait_for(tasks[leader], 10)
+        await eventually(lambda: _is_set(workers[follower].connected), within=10)
+        dovecot.append(corpus.big5_complaint(message_id="<lead-2@example.tw>"))
+        await eventually(lambda: _handled(handled[follower], 1), within=10)
+    finally:
+        for name, w in workers.items():
+            w.stop()
+            await asyncio.wait_for(tasks[name], 10)
+    assert handled[leader] == ["<lead-1@example.tw>"]
+    assert handled[follower] == ["<lead-2@example.tw>"]
+    assert await count(engine, Case) == 2
+
+
+async def _any_connected(pollers: list[ImapPoller]) -> bool:
+    return any(p.connected.is_set() for p in pollers)
 
 
 async def _is_set(event: asyncio.Event) -> bool:

@@ -203,6 +203,40 @@ async def test_on_postgresql_one_worker_reads_a_mailbox_and_another_takes_over(
     assert await count(engine, Case) == 2
 
 
+@pytest.fixture(scope="module")
+def tls_dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.in_temp_dir(tls=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+async def test_mail_is_read_over_tls(
+    tls_dovecot: Dovecot,
+    engine: AsyncEngine,
+    bot: ComplaintBot,
+    security: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The test server's certificate is the one trusted authority, as a company's own
+    # CA would be on its machines.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_dovecot.certificate))
+    tls_dovecot.clear()
+    port = tls_dovecot.tls_port if security == "ssl" else tls_dovecot.port
+    async with polling(tls_dovecot, engine, bot.handle_safely, security=security, port=port):
+        tls_dovecot.append(corpus.big5_complaint(message_id=f"<{security}@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+    logins = [
+        line
+        for line in tls_dovecot.log().splitlines()
+        if "Login:" in line and f"port={port}," in line
+    ]
+    assert logins and all(line.endswith("TLS") for line in logins), logins
+
+
 async def _any_connected(pollers: list[ImapPoller]) -> bool:
     return any(p.connected.is_set() for p in pollers)
 

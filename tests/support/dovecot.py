@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -30,21 +31,26 @@ def free_port() -> int:
 
 
 class Dovecot:
-    def __init__(self, root: Path, extra_config: str = "") -> None:
+    def __init__(self, root: Path, extra_config: str = "", tls: bool = False) -> None:
         self.root = root
         self.extra_config = extra_config
+        # With `tls`: a self-signed certificate for 127.0.0.1 (`certificate`), STARTTLS on
+        # `port` and implicit TLS on `tls_port`.
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
+        self.certificate = root / "cert.pem"
         self.port = free_port()
         self.config = root / "dovecot.conf"
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def in_temp_dir(cls, extra_config: str = "") -> Dovecot:
+    def in_temp_dir(cls, extra_config: str = "", tls: bool = False) -> Dovecot:
         """A server in a fresh directory outside pytest's: dovecot's own users must reach
         its files, and pytest's directories are private to root."""
         root = Path(tempfile.mkdtemp(prefix="complaintbot-dovecot-"))
         root.chmod(0o755)
-        return cls(root, extra_config)
+        return cls(root, extra_config, tls)
 
     def remove(self) -> None:
         """Stops the server and deletes its directory."""
@@ -60,6 +66,25 @@ class Dovecot:
         (self.root / "users").write_text(
             f"{USER}:{{PLAIN}}{PASSWORD}:65534:65534::{home}\n", encoding="utf-8"
         )
+        ssl = "ssl = no"
+        if self.tls:
+            key = self.root / "key.pem"
+            request = "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
+            subprocess.run(
+                [
+                    "openssl",
+                    *request.split(),
+                    *("-addext", "subjectAltName=IP:127.0.0.1"),
+                    *("-keyout", str(key), "-out", str(self.certificate)),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            # The login log names the port and whether TLS was on ("TLS" or "secured").
+            ssl = (
+                f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{key}\n"
+                "login_log_format_elements = user=<%u> method=%m port=%a %c"
+            )
         self.config.write_text(
             f"""
 base_dir = {self.root}/run
@@ -68,8 +93,8 @@ log_path = {self.root}/dovecot.log
 protocols = imap
 shutdown_clients = yes
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl}
+disable_plaintext_auth = {"yes" if self.tls else "no"}
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
@@ -87,7 +112,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -152,7 +178,15 @@ service imap-login {{
     # ----- a mail client's view ----------------------------------------------------------
 
     def client(self) -> imaplib.IMAP4:
-        client = imaplib.IMAP4("127.0.0.1", self.port)
+        client = (
+            imaplib.IMAP4_SSL(
+                "127.0.0.1",
+                self.tls_port,
+                ssl_context=ssl.create_default_context(cafile=self.certificate),
+            )
+            if self.tls
+            else imaplib.IMAP4("127.0.0.1", self.port)
+        )
         client.login(USER, PASSWORD)
         return client
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from channels.email.inbound import mail_to_inbound
 from channels.email.smtp import SmtpConfig, SmtpSender
 from storage.outbox import SqlOutbox
 from tests.channels import mail_corpus as corpus
+from tests.support.certificates import self_signed
 from tests.support.clock import FakeClock
 from tests.support.smtp_server import SmtpServer
 
@@ -116,3 +119,37 @@ async def test_mail_waits_in_the_outbox_while_the_server_is_down(
     assert "TS-" in str(receipt.message["Subject"])
     clock.advance(minutes=10)
     assert await dispatcher.run_once() == 0  # sent once, never again
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+async def test_mail_goes_out_over_tls_with_a_login(
+    certificate: tuple[Path, Path], security: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    server = SmtpServer(security, ("support@corp.example", "smtp-secret"), certificate)
+    server.start()
+    try:
+        config = SmtpConfig(
+            "127.0.0.1",
+            server.port,
+            security,
+            FROM,
+            username="support@corp.example",
+            password="smtp-secret",
+            timeout=5,
+        )
+        await SmtpSender(config).send(reply())
+        assert len(server.to(USER)) == 1
+        wrong = replace(config, password="wrong")
+        with pytest.raises(DeliveryError) as failure:
+            await SmtpSender(wrong).send(reply())
+        # A wrong password is an operator's to fix: the mail waits, it is not dropped.
+        assert not failure.value.permanent
+        assert len(server.to(USER)) == 1
+    finally:
+        server.stop()

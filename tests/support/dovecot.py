@@ -20,6 +20,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from tests.support.certificates import self_signed
+
 USER = "support@corp.example"
 PASSWORD = "secret-imap-password"
 
@@ -68,18 +70,7 @@ class Dovecot:
         )
         ssl = "ssl = no"
         if self.tls:
-            key = self.root / "key.pem"
-            request = "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
-            subprocess.run(
-                [
-                    "openssl",
-                    *request.split(),
-                    *("-addext", "subjectAltName=IP:127.0.0.1"),
-                    *("-keyout", str(key), "-out", str(self.certificate)),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            _certificate, key = self_signed(self.root)
             # The login log names the port and whether TLS was on ("TLS" or "secured").
             ssl = (
                 f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{key}\n"

@@ -7,14 +7,16 @@ and bring it back.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from tests.support.dovecot import free_port
 
@@ -50,15 +52,50 @@ class _Recorder:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """`security` as in SMTP_SECURITY (`ssl`, `starttls`, `none`); with `login`, the
+    server requires that user name and password."""
+
+    def __init__(
+        self,
+        security: str = "none",
+        login: tuple[str, str] | None = None,
+        certificate: tuple[Path, Path] | None = None,
+    ) -> None:
         self.port = free_port()
+        self.security = security
+        self.login = login
+        self.certificate = certificate
         self.messages: list[Received] = []
         self.unknown: set[str] = set()
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Recorder(self), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.security != "none":
+            assert self.certificate is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.certificate)
+            key = "ssl_context" if self.security == "ssl" else "tls_context"
+            options[key] = context
+            options["require_starttls"] = self.security == "starttls"
+        if self.login is not None:
+            # aiosmtpd counts only STARTTLS as TLS; with implicit TLS it must be told.
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self.security != "ssl",
+            )
+        self._controller = Controller(
+            _Recorder(self), hostname="127.0.0.1", port=self.port, **options
+        )
         self._controller.start()
+
+    def _authenticate(
+        self, server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        given = (bytes(data.login).decode(), bytes(data.password).decode())
+        # handled=False, or aiosmtpd leaves the client waiting for an answer.
+        return AuthResult(success=given == self.login, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

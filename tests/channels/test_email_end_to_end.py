@@ -8,12 +8,14 @@ out-of-office reply is filed and not answered.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from complaintbot.app import run
 from complaintbot.settings import Settings
 from tests.channels import mail_corpus as corpus
 from tests.channels.test_telegram_desk import (
@@ -53,16 +55,7 @@ async def running(
         api,
         database_url,
         tmp_path / "data",
-        IMAP_HOST="127.0.0.1",
-        IMAP_PORT=dovecot.port,
-        IMAP_SECURITY="none",
-        IMAP_USERNAME=USER,
-        IMAP_PASSWORD=PASSWORD,
-        IMAP_POLL_SECONDS=1,
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=smtp_server.port,
-        SMTP_SECURITY="none",
-        MAIL_FROM=f"投诉受理 <{USER}>",
+        **_mail_settings(dovecot, smtp_server),
     ) as settings:
         yield settings
 
@@ -129,6 +122,41 @@ async def test_a_mailed_complaint_from_receipt_to_agent_reply(
     case = await document(running, case_no)
     assert any(e["event"] == "automatic_mail" for e in case["timeline"])
     assert len(smtp_server.to(USER_ADDRESS)) == 3
+
+
+async def test_email_alone_without_telegram(
+    dovecot: Dovecot, smtp_server: SmtpServer, database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        DATABASE_URL=database_url,
+        DATA_DIR=tmp_path / "data",
+        TELEGRAM_BOT_TOKEN=None,
+        **_mail_settings(dovecot, smtp_server),  # type: ignore[arg-type]
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        dovecot.append(corpus.big5_complaint(message_id="<alone@example.tw>"))
+        (receipt,) = await eventually(lambda: _mails_to(smtp_server, "chan@example.tw"))
+        assert "TS-" in str(receipt.message["Subject"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def _mail_settings(dovecot: Dovecot, smtp_server: SmtpServer) -> dict[str, object]:
+    return {
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_PORT": dovecot.port,
+        "IMAP_SECURITY": "none",
+        "IMAP_USERNAME": USER,
+        "IMAP_PASSWORD": PASSWORD,
+        "IMAP_POLL_SECONDS": 1,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_server.port,
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": f"投诉受理 <{USER}>",
+    }
 
 
 async def _mails_to(server: SmtpServer, address: str, count: int = 1) -> list:

@@ -110,6 +110,22 @@ async def test_a_mailed_complaint_from_receipt_to_agent_reply(
     assert "<first@example.cn>" in str(answer["References"])
     assert answer["Auto-Submitted"] is None  # a person wrote it
 
+    # A document the agent posts in the topic reaches the user as an attachment.
+    await agents.send_document(
+        agents.members[AGENT_ID],
+        b"%PDF-1.4 refund",
+        "退款凭证.pdf",
+        "application/pdf",
+        caption="退款凭证",
+        **place(agents, case_no),
+    )
+    with_file = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS, 4)))[3].message
+    (attachment,) = list(with_file.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_content()) == (
+        "退款凭证.pdf",
+        b"%PDF-1.4 refund",
+    )
+
     # The user's out-of-office answers the agent: filed on the case, never answered.
     dovecot.append(
         corpus.out_of_office(
@@ -121,7 +137,7 @@ async def test_a_mailed_complaint_from_receipt_to_agent_reply(
     await agents.expect("自动回复", since=0)
     case = await document(running, case_no)
     assert any(e["event"] == "automatic_mail" for e in case["timeline"])
-    assert len(smtp_server.to(USER_ADDRESS)) == 3
+    assert len(smtp_server.to(USER_ADDRESS)) == 4
 
 
 async def test_email_alone_without_telegram(

@@ -78,7 +78,6 @@ def decode_header_value(raw: str) -> str:
     if "=?" not in raw and raw.isascii():
         return " ".join(raw.split())
     # BytesParser keeps undecodable header bytes as surrogates: get the bytes back.
-    raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
     if any("\udc80" <= ch <= "\udcff" for ch in raw):
         return " ".join(decode_bytes(raw.encode("utf-8", "surrogateescape"), None).split())
     try:
@@ -175,9 +174,10 @@ def _first_id(value: str) -> str | None:
 
 # ----- robots --------------------------------------------------------------------------
 
+# Only the prefixes robots put before a colon: "Undeliverable parcel" is a complaint.
 _AUTO_SUBJECTS = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response)|out of (the )?office|自动回复|自動回覆|自动答复|"
-    r"undeliverable|delivery status notification|returned mail|退信|系统退信)",
+    r"undeliverable|delivery status notification( \(failure\))?|returned mail|系统退信)\s*[:：]",
     re.IGNORECASE,
 )
 
@@ -207,7 +207,7 @@ def automated_reason(
         return "list-id"
     if headers.has("Return-Path") and headers.get("Return-Path").replace(" ", "") in ("<>", ""):
         return "empty return-path"
-    if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply"):
+    if local in ("mailer-daemon", "postmaster"):
         return f"sender {local}"
     if not sender:
         return "no sender"

@@ -187,6 +187,16 @@ def test_list_id_alone_and_our_own_address_are_robots() -> None:
     assert read(ours, own_addresses=frozenset({"chan@example.tw"})).automated == "our own address"
 
 
+@pytest.mark.parametrize("subject", ["Undeliverable parcel, please refund", "自动回复功能坏了"])
+def test_a_person_writing_about_such_things_is_no_robot(subject: str) -> None:
+    raw = corpus.big5_complaint().replace(
+        b"Subject: " + corpus.ew("帳單重複扣款", "big5").encode(),
+        b"Subject: " + corpus.ew(subject, "UTF-8").encode(),
+    )
+    inbound = read(raw)
+    assert inbound.subject == subject and inbound.automated is None
+
+
 def test_a_bounce_names_the_mail_that_bounced() -> None:
     inbound = read(corpus.bounce(original_id="<ours@corp>", recipient="gone@x.cn"))
     assert inbound.references == ("<ours@corp>",)

@@ -132,6 +132,18 @@ async def test_the_cursor_survives_a_restart_of_the_poller(
     assert handled == ["<c1@example.tw>", "<c2@example.tw>"]
 
 
+async def test_a_changed_uidvalidity_starts_over_from_the_unseen_mail(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    # A cursor from before the mailbox was rebuilt: its UIDs mean nothing any more.
+    await SqlMailCursors(engine).save(config(dovecot).account, 1, 999)
+    dovecot.append(corpus.big5_complaint(message_id="<rebuilt@example.tw>"))
+    async with polling(dovecot, engine, bot.handle_safely):
+        await eventually(lambda: count(engine, Case), within=10)
+    cursor = await SqlMailCursors(engine).load(config(dovecot).account)
+    assert cursor is not None and cursor[0] != 1 and cursor[1] < 999
+
+
 async def test_after_a_restart_of_the_server_the_poller_comes_back_by_itself(
     dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
 ) -> None:

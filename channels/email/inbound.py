@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from bot.messages import Attachment, Inbound, InboundKind
@@ -51,6 +52,15 @@ def mail_to_inbound(
             automated="unparseable",
             raw={"sha256": digest, "parse_error": repr(error), **(location or {})},
         )
+    # PostgreSQL stores no NUL character in text; some broken clients send them.
+    mail = replace(
+        mail,
+        text=_no_nul(mail.text),
+        subject=_no_nul(mail.subject),
+        from_name=_no_nul(mail.from_name),
+        date=_no_nul(mail.date),
+        message_id=_no_nul(mail.message_id) if mail.message_id else None,
+    )
     files = tuple(_attachment(f.name, f.mime, f.data, max_file) for f in mail.files)
     replying = bool(mail.in_reply_to or mail.references or _REPLY_SUBJECT.match(mail.subject))
     # A new mail keeps everything (a forwarded history is part of the complaint).
@@ -75,6 +85,10 @@ def mail_to_inbound(
         automated=mail.automated,
         raw=_record(mail, digest, location),
     )
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
 
 
 def _attachment(name: str, mime: str, data: bytes, max_file: int) -> Attachment:

@@ -319,3 +319,15 @@ async def test_the_same_person_on_telegram_and_email_is_one_complainant(
     # A typed address proves nothing: the chat's /status lists only the chat's case.
     (status,) = await alice.say("/status")
     assert chat_case.case_no in status.text and mail_case.case_no not in status.text
+
+
+async def test_a_mail_with_nul_characters_is_filed_on_every_database(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    # PostgreSQL refuses NUL in text; a broken client's mail must not block the mailbox.
+    raw = corpus.big5_complaint().replace(b"=A4=E9", b"=00=A4=E9").replace(
+        b"\r\n\r\n", b"\r\n\r\n\x00", 1
+    )
+    assert await mailbox.receive(raw)
+    (case,) = await cases(engine)
+    assert "\x00" not in case.description

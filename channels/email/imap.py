@@ -126,7 +126,8 @@ class ImapPoller:
                 backoff = self.config.first_backoff
             except (ImapError, aioimaplib.AioImapException, OSError, TimeoutError) as error:
                 # (OSError includes a database that cannot be reached for the lock.)
-                log.warning("IMAP %s: %s; again in %.0fs", self.config.host, error, backoff)
+                reason = str(error) or f"{type(error).__name__} (no answer in time)"
+                log.warning("IMAP %s: %s; again in %.0fs", self.config.host, reason, backoff)
             except Exception:
                 log.exception("IMAP poller failed; again in %.0fs", backoff)
             finally:
@@ -189,12 +190,17 @@ class ImapPoller:
             conn_lost_cb=lost,
             ssl_context=context if config.security == "ssl" else None,
         )
-        await imap.wait_hello_from_server()
-        if config.security == "starttls":
-            await _starttls(imap, config.host, context or ssl.create_default_context())
-        response = await imap.login(config.username, config.password)
-        if response.result != "OK":
-            raise ImapError("login refused: check IMAP_USERNAME and IMAP_PASSWORD")
+        try:
+            await imap.wait_hello_from_server()
+            if config.security == "starttls":
+                await _starttls(imap, config.host, context or ssl.create_default_context())
+            response = await imap.login(config.username, config.password)
+            if response.result != "OK":
+                raise ImapError("login refused: check IMAP_USERNAME and IMAP_PASSWORD")
+        except BaseException:
+            if imap.protocol.transport is not None:
+                imap.protocol.transport.close()  # no socket left behind per attempt
+            raise
         return imap
 
     async def _select(self, imap: aioimaplib.IMAP4) -> tuple[int, int]:

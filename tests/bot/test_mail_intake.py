@@ -325,8 +325,10 @@ async def test_a_mail_with_nul_characters_is_filed_on_every_database(
     mailbox: Mailbox, engine: AsyncEngine
 ) -> None:
     # PostgreSQL refuses NUL in text; a broken client's mail must not block the mailbox.
-    raw = corpus.big5_complaint().replace(b"=A4=E9", b"=00=A4=E9").replace(
-        b"\r\n\r\n", b"\r\n\r\n\x00", 1
+    raw = (
+        corpus.big5_complaint()
+        .replace(b"=A4=E9", b"=00=A4=E9")
+        .replace(b"\r\n\r\n", b"\r\n\r\n\x00", 1)
     )
     assert await mailbox.receive(raw)
     (case,) = await cases(engine)

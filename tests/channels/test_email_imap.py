@@ -144,6 +144,51 @@ async def test_a_changed_uidvalidity_starts_over_from_the_unseen_mail(
     assert cursor is not None and cursor[0] != 1 and cursor[1] < 999
 
 
+@pytest.fixture
+def strict_dovecot() -> Iterator[Dovecot]:
+    """A server of its own: failed logins make dovecot slow down for that address."""
+    server = Dovecot.in_temp_dir("auth_failure_delay = 0")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+class MemoryCursors:
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[int, int]] = {}
+
+    async def load(self, account: str) -> tuple[int, int] | None:
+        return self.saved.get(account)
+
+    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None:
+        self.saved[account] = (uidvalidity, last_uid)
+
+
+async def test_a_refused_login_is_said_plainly_and_tried_again(
+    strict_dovecot: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def never(inbound: Inbound) -> None:
+        raise AssertionError(f"nothing can be read without logging in: {inbound}")
+
+    poller = ImapPoller(config(strict_dovecot, password="wrong-password"), never, MemoryCursors())
+    task = asyncio.create_task(poller.run())
+    try:
+        await eventually(lambda: _logged(caplog, "login refused", 1), within=10)
+        await eventually(lambda: _logged(caplog, "again in", 2), within=10)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 10)
+    assert "check IMAP_USERNAME and IMAP_PASSWORD" in caplog.text
+    assert "wrong-password" not in caplog.text
+    assert not poller.connected.is_set()
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, fragment: str, times: int) -> bool:
+    return sum(fragment in r.getMessage() for r in caplog.records) >= times
+
+
 async def test_after_a_restart_of_the_server_the_poller_comes_back_by_itself(
     dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
 ) -> None:

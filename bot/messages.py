@@ -76,6 +76,11 @@ class Inbound:
     reply_to: str | None = None
     sender_username: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # Mail: the subject, the Message-IDs it answers (In-Reply-To and References, or
+    # what a delivery report says bounced), and why it came from a robot (never answer).
+    subject: str = ""
+    references: tuple[str, ...] = ()
+    automated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,11 @@ class Outbound:
     new_thread: str | None = None
     thread: str | None = None
     files: tuple[Attachment, ...] = ()
+    # Mail, filled in by the outbox when it sends: the case's subject and message ids
+    # (oldest first, the one answered last), and whether a robot wrote it (RFC 3834).
+    subject: str | None = None
+    references: tuple[str, ...] = ()
+    automatic: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {

@@ -186,6 +186,16 @@ class ConversationTx(Protocol):
         """The case a message of this conversation belongs to."""
         ...
 
+    async def case_by_references(self, references: tuple[str, ...]) -> CaseRecord | None:
+        """The case of the first of these message ids (mail: In-Reply-To, References)
+        that names a message of this channel, in or out, in any conversation."""
+        ...
+
+    async def automatic_replies_since(self, since: datetime) -> int:
+        """How many automatic replies (not agents' answers) were queued to this
+        conversation since `since`."""
+        ...
+
     async def latest_case_of_sender(self) -> CaseRecord | None:
         """The newest case of this sender that is not archived."""
         ...

@@ -31,6 +31,7 @@ from bot.intake import (
     Text,
 )
 from bot.lifecycle import VERIFICATION, Action, IllegalTransition, next_status, parse_verification
+from bot.mail_intake import MAIL_CHANNEL, MailIntake
 from bot.messages import Attachment, Button, Inbound, InboundKind, Outbound
 from bot.ports import (
     CaseRecord,
@@ -56,6 +57,8 @@ class BotConfig:
     phone_region: str = "CN"
     desk: DeskConfig | None = None
     followup: FollowUpConfig = field(default_factory=FollowUpConfig)
+    # Automatic mails (receipts, notices) to one address per hour, whatever happens.
+    mail_auto_reply_limit: int = 5
 
 
 @dataclass(slots=True)
@@ -121,6 +124,7 @@ class ComplaintBot:
         self.timekeeper = Timekeeper(config.followup, self.desk, config.timezone, self.clock)
         if self.desk is not None:
             self.desk.timekeeper = self.timekeeper
+        self.mail = MailIntake(self)
 
     def _at_desk(self, inbound: Inbound) -> bool:
         desk = self.config.desk
@@ -140,6 +144,9 @@ class ComplaintBot:
                 return False
             if inbound.group:
                 await self._group(tx, inbound)
+                return True
+            if inbound.channel == MAIL_CHANNEL:
+                await self.mail.handle(tx, inbound)
                 return True
             state = ConversationState.from_json(await tx.load_state())
             if inbound.language_code:
@@ -177,7 +184,7 @@ class ComplaintBot:
             async with self.repository.conversation(
                 inbound.channel, inbound.conversation, inbound.sender_id
             ) as tx:
-                if not await tx.record_inbound(inbound):
+                if not await tx.record_inbound(inbound) or inbound.automated:
                     return
                 state = ConversationState.from_json(await tx.load_state())
                 turn = self._turn(inbound, tx, state)
@@ -488,36 +495,7 @@ class ComplaintBot:
         """A message after the receipt: it belongs to the person's latest case."""
         text = event.text if isinstance(event, Text) else event.caption
         files = event.stored if isinstance(event, Files) else ()
-        await turn.tx.attach_inbound(case, files)
-        actor = f"complainant:{case.complainant_id}"
-        now = self.clock.now()
-        await turn.tx.add_event(
-            case,
-            now,
-            actor,
-            "complainant_message",
-            {"text": text, "files": [{"name": f.name, "sha256": f.sha256} for f in files]},
-        )
-        try:
-            status = next_status(case.status, Action.USER_REPLIED)
-        except IllegalTransition:
-            status = case.status
-        if status is not case.status:
-            await turn.tx.add_event(
-                case, now, actor, "status_changed", {"from": case.status, "to": status}
-            )
-            case.status = status
-            await self.timekeeper.complainant_answered(turn.tx, case)
-            await turn.tx.save_case(case)
-        if self.desk is not None:
-            await self.desk.post(
-                turn.tx,
-                case,
-                self.desk.complainant_said(case, text, len(files)),
-                files=tuple(
-                    Attachment(f.name, f.mime, None, f.size, sha256=f.sha256) for f in files
-                ),
-            )
+        await self.add_to_case(turn.tx, case, text, files)
         _ = turn.tr.gettext
         if isinstance(event, Files) and event.too_large:
             turn.say(Reply(_("A file was too large (the limit is 20 MB) and was not received.")))
@@ -528,6 +506,50 @@ class ComplaintBot:
                 )
             )
         )
+
+    async def add_to_case(
+        self,
+        tx: ConversationTx,
+        case: CaseRecord,
+        text: str,
+        files: tuple[EvidenceRef, ...],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Files the message being handled under `case`: timeline, status, agents' thread."""
+        await tx.attach_inbound(case, files)
+        actor = f"complainant:{case.complainant_id}"
+        now = self.clock.now()
+        await tx.add_event(
+            case,
+            now,
+            actor,
+            "complainant_message",
+            {
+                "text": text,
+                "files": [{"name": f.name, "sha256": f.sha256} for f in files],
+                **(extra or {}),
+            },
+        )
+        try:
+            status = next_status(case.status, Action.USER_REPLIED)
+        except IllegalTransition:
+            status = case.status
+        if status is not case.status:
+            await tx.add_event(
+                case, now, actor, "status_changed", {"from": case.status, "to": status}
+            )
+            case.status = status
+            await self.timekeeper.complainant_answered(tx, case)
+            await tx.save_case(case)
+        if self.desk is not None:
+            await self.desk.post(
+                tx,
+                case,
+                self.desk.complainant_said(case, text, len(files)),
+                files=tuple(
+                    Attachment(f.name, f.mime, None, f.size, sha256=f.sha256) for f in files
+                ),
+            )
 
     async def _open_case(self, turn: _Turn, draft: Draft) -> None:
         missing = _first_missing(draft)

@@ -18,8 +18,10 @@ from bot.calendar import build_calendar
 from bot.desk import DeskConfig
 from bot.dispatcher import Dispatcher, Sender
 from bot.followup import FollowUpConfig
+from bot.mail_intake import MAIL_CHANNEL
 from bot.service import BotConfig, ComplaintBot
 from bot.sla import PolicyError, load_policy
+from complaintbot.mail import MailChannel
 from complaintbot.settings import Settings
 from scheduler.sweeps import Sweeper
 from storage import migrate
@@ -65,6 +67,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             default_locale=settings.DEFAULT_LOCALE,
             desk=desk,
             followup=followup_config(settings),
+            mail_auto_reply_limit=settings.MAIL_AUTO_REPLY_LIMIT,
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR)
         yield Core(
@@ -127,6 +130,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with open_core(settings) as core:
         if settings.TELEGRAM_BOT_TOKEN:
             await _run_telegram(settings, core, stop or _signalled())
+        elif settings.IMAP_HOST:
+            await _run_mail_only(settings, core, stop or _signalled())
         else:
             await _run_console(core)
 
@@ -171,6 +176,7 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         settings.TELEGRAM_CHAT_MESSAGES_PER_SECOND,
         settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
     )
+    mail = _mail_channel(settings, core, senders)
     dispatcher = Dispatcher(
         core.outbox,
         senders,
@@ -202,8 +208,12 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         sending = asyncio.create_task(dispatcher.run())
         sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
         sweeper.start()
+        if mail is not None:
+            mail.start()
         await stop.wait()
         await sweeper.shutdown()
+        if mail is not None:
+            await mail.stop()
         dispatcher.stop()
         try:
             await asyncio.wait_for(sending, 30)
@@ -215,6 +225,36 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         await application.stop()
     finally:
         await application.shutdown()
+
+
+def _mail_channel(settings: Settings, core: Core, senders: dict[str, Sender]) -> MailChannel | None:
+    """The email channel when IMAP_HOST is set; its sender joins `senders`."""
+    if not settings.IMAP_HOST:
+        return None
+    problem = settings.email_problem()
+    if problem:
+        raise StartupError(problem)
+    mail = MailChannel(settings, core)
+    senders[MAIL_CHANNEL] = mail.sender
+    return mail
+
+
+async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) -> None:
+    senders: dict[str, Sender] = {}
+    mail = _mail_channel(settings, core, senders)
+    assert mail is not None
+    dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
+    core.repository.on_commit(dispatcher.wake)
+    sending = asyncio.create_task(dispatcher.run())
+    sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
+    sweeper.start()
+    mail.start()
+    log.warning("TELEGRAM_BOT_TOKEN is not set: mail is filed, but no agents' group sees it")
+    await stop.wait()
+    await sweeper.shutdown()
+    await mail.stop()
+    dispatcher.stop()
+    await asyncio.wait_for(sending, 30)
 
 
 def _signalled() -> asyncio.Event:

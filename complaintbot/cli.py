@@ -64,12 +64,17 @@ def main() -> None:
 @main.command("run")
 @_async
 async def run_command() -> None:
-    """Run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, otherwise a console chat."""
+    """Run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, email when IMAP_HOST is set
+    (both when both are), otherwise a console chat."""
     settings = _settings()
-    console = not settings.TELEGRAM_BOT_TOKEN
+    console = not settings.TELEGRAM_BOT_TOKEN and not settings.IMAP_HOST
     logs.configure(
         settings.LOG_LEVEL,
-        [settings.TELEGRAM_BOT_TOKEN or ""],
+        [
+            settings.TELEGRAM_BOT_TOKEN or "",
+            settings.IMAP_PASSWORD or "",
+            settings.SMTP_PASSWORD or "",
+        ],
         settings.DATA_DIR / "complaintbot.log" if console else None,
     )
     await run(settings)

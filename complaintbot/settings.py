@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +52,22 @@ class Settings(BaseSettings):
     SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
+    # Email: the channel is on when IMAP_HOST is set.
+    IMAP_HOST: str | None = None
+    IMAP_PORT: int = 993
+    IMAP_USERNAME: str | None = None
+    IMAP_PASSWORD: str | None = Field(default=None, repr=False)
+    IMAP_SECURITY: str = "ssl"
+    IMAP_MAILBOX: str = "INBOX"
+    IMAP_POLL_SECONDS: float = 60.0
+    IMAP_PROCESSED_FOLDER: str | None = None
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 465
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = Field(default=None, repr=False)
+    SMTP_SECURITY: str = "ssl"
+    MAIL_FROM: str | None = None
+    MAIL_AUTO_REPLY_LIMIT: int = 5
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -167,6 +184,56 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator(
+        "IMAP_HOST",
+        "IMAP_USERNAME",
+        "IMAP_PROCESSED_FOLDER",
+        "SMTP_HOST",
+        "SMTP_USERNAME",
+        "MAIL_FROM",
+    )
+    @classmethod
+    def _optional(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("IMAP_SECURITY", "SMTP_SECURITY")
+    @classmethod
+    def _security(cls, value: str) -> str:
+        if value.lower() not in ("ssl", "starttls", "none"):
+            raise ValueError("must be ssl, starttls or none")
+        return value.lower()
+
+    @field_validator("IMAP_PORT", "SMTP_PORT")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 < value < 65536:
+            raise ValueError("must be a port number between 1 and 65535")
+        return value
+
+    @field_validator("IMAP_POLL_SECONDS", "MAIL_AUTO_REPLY_LIMIT")
+    @classmethod
+    def _at_least_one(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("MAIL_FROM")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address such as 投诉受理 <complaints@example.com>")
+        return value
+
+    def email_problem(self) -> str | None:
+        """What keeps the email channel from starting, naming the variable; None when it
+        is off or complete."""
+        if not self.IMAP_HOST:
+            return None
+        for name in ("IMAP_USERNAME", "IMAP_PASSWORD", "SMTP_HOST", "MAIL_FROM"):
+            if not getattr(self, name):
+                return f"Setting {name} is wrong: required when IMAP_HOST is set"
+        return None
+
     @property
     def agent_ids(self) -> frozenset[str]:
         return frozenset(filter(None, self.TELEGRAM_AGENT_IDS.split(",")))
@@ -191,7 +258,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Reads the settings; a wrong value raises `SettingsError` naming the variable."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"])
@@ -199,3 +266,7 @@ def load_settings() -> Settings:
         if not name:  # a rule across settings: the message names them
             raise SettingsError(f"Settings are wrong: {message}") from None
         raise SettingsError(f"Setting {name} is wrong: {message}") from None
+    problem = settings.email_problem()
+    if problem:
+        raise SettingsError(problem)
+    return settings

@@ -241,3 +241,15 @@ class Survey(SQLModel, table=True):
     score: int | None = None
     comment: str | None = None
     outcome: str | None = None  # satisfied | unsatisfied | no_answer
+
+
+class MailCursor(SQLModel, table=True):
+    """How far the IMAP poller has read one mailbox (per UIDVALIDITY)."""
+
+    __tablename__ = "mail_cursors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(unique=True)
+    uidvalidity: int
+    last_uid: int
+    updated_at: datetime = _time()

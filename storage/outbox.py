@@ -24,9 +24,16 @@ _DISPATCH_LOCK = 0x636F6D70_6C646973
 
 
 class SqlOutbox:
-    def __init__(self, engine: AsyncEngine, data_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        data_dir: Path,
+        threaded_channels: frozenset[str] = frozenset({"email"}),
+    ) -> None:
         self.engine = engine
         self.files = EvidenceFiles(data_dir)
+        # Channels whose messages carry the case's subject and message ids (mail threads).
+        self.threaded_channels = threaded_channels
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False)
@@ -81,6 +88,10 @@ class SqlOutbox:
                 query = query.with_for_update(skip_locked=True, of=OutboxItem)
             rows = (await session.scalars(query)).all()
             cases = await _cases(session, {r.case_id for r in rows if r.case_id})
+            threads = await _threads(
+                session,
+                {r.case_id for r in rows if r.case_id and r.channel in self.threaded_channels},
+            )
             for row in rows:
                 row.attempts += 1
                 row.next_attempt_at = now + lease
@@ -89,16 +100,24 @@ class SqlOutbox:
                     id=row.id,  # type: ignore[arg-type]
                     kind=row.kind,
                     attempts=row.attempts,
-                    outbound=self._outbound(row, cases.get(row.case_id)),
+                    outbound=self._outbound(row, cases.get(row.case_id), threads.get(row.case_id)),
                 )
                 for row in rows
             ]
 
-    def _outbound(self, row: OutboxItem, case: tuple[str, str | None] | None) -> Outbound:
+    def _outbound(
+        self,
+        row: OutboxItem,
+        case: tuple[str, str | None] | None,
+        mail_thread: tuple[str, tuple[str, ...]] | None = None,
+    ) -> Outbound:
         case_no, thread = case if case else (None, None)
         outbound = Outbound.from_payload(row.channel, row.conversation, row.payload, case_no)
+        if mail_thread is not None:
+            outbound = replace(outbound, subject=mail_thread[0], references=mail_thread[1])
         return replace(
             outbound,
+            automatic=row.kind not in RESPONSE_KINDS,
             # The case's thread as it is now: it may have been opened after this was queued.
             thread=thread if outbound.case_thread else outbound.thread,
             files=tuple(replace(f, data=self.files.read(f.sha256)) for f in outbound.files),
@@ -194,6 +213,44 @@ class SqlOutbox:
                     "delivery_failed",
                     {"kind": row.kind, "error": error[:500]},
                 )
+
+
+async def _threads(
+    session: AsyncSession, case_ids: set[int]
+) -> dict[int | None, tuple[str, tuple[str, ...]]]:
+    """Subject and message ids (oldest first) of each case, for threading mail."""
+    if not case_ids:
+        return {}
+    subjects = await session.execute(
+        select(Case.id, Case.subject, Case.channel).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
+    )
+    threads: dict[int | None, tuple[str, list[str]]] = {}
+    channels: set[str] = set()
+    for case_id, subject, channel in subjects.all():
+        threads[case_id] = (subject, [])
+        channels.add(channel)
+    refs = await session.execute(
+        select(Message.case_id, Message.message_ref, Message.direction)
+        .where(
+            Message.case_id.in_(case_ids),  # type: ignore[union-attr]
+            Message.channel.in_(channels),  # type: ignore[attr-defined]
+            Message.message_ref.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(Message.at, Message.id)  # type: ignore[arg-type]
+    )
+    answered: dict[int | None, str] = {}
+    for case_id, ref, direction in refs.all():
+        if ref not in threads[case_id][1]:
+            threads[case_id][1].append(ref)
+        if direction == "in":
+            answered[case_id] = ref
+    for case_id, ref in answered.items():
+        # What we send answers the complainant's latest message: it goes last, where
+        # In-Reply-To takes it from (RFC 5322: References end with the parent).
+        ids = threads[case_id][1]
+        ids.remove(ref)
+        ids.append(ref)
+    return {case_id: (subject, tuple(ids)) for case_id, (subject, ids) in threads.items()}
 
 
 async def _cases(

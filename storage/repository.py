@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
+from bot.desk import RESPONSE_KINDS
 from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
 from bot.lifecycle import is_open
@@ -185,7 +186,9 @@ class SqlConversationTx:
         assert row.id is not None
         return EvidenceRef(row.id, row.name, row.mime, row.size, row.sha256)
 
-    async def _complainant_id(self, create: bool, at: datetime | None = None) -> int | None:
+    async def _complainant_id(
+        self, create: bool, at: datetime | None = None, contact: NewCase | None = None
+    ) -> int | None:
         channel = self.row.channel
         found = await self.session.scalar(
             select(Identity.complainant_id).where(
@@ -195,31 +198,35 @@ class SqlConversationTx:
         if found is not None or not create:
             return found
         now = at or _utcnow()
-        person = Complainant(created_at=now, updated_at=now)
-        self.session.add(person)
-        await self.session.flush()
-        assert person.id is not None
+        person_id = await _same_person(self.session, contact) if contact else None
+        if person_id is None:
+            person = Complainant(created_at=now, updated_at=now)
+            self.session.add(person)
+            await self.session.flush()
+            assert person.id is not None
+            person_id = person.id
         self.session.add(
             Identity(
                 channel=channel,
                 external_id=self.sender_id,
-                complainant_id=person.id,
+                complainant_id=person_id,
                 created_at=now,
             )
         )
-        return person.id
+        return person_id
 
     async def create_case(self, case: NewCase) -> str:
         session = self.session
-        complainant_id = await self._complainant_id(create=True, at=case.created_at)
+        complainant_id = await self._complainant_id(create=True, at=case.created_at, contact=case)
         assert complainant_id is not None
         await session.execute(
             update(Complainant)
             .where(Complainant.id == complainant_id)  # type: ignore[arg-type]
             .values(
                 name=case.name,
-                phone=case.phone,
-                email=case.email,
+                # A contact this case lacks keeps what another channel told us.
+                phone=func.coalesce(case.phone, Complainant.phone),
+                email=func.coalesce(case.email, Complainant.email),
                 locale=case.locale,
                 updated_at=case.created_at,
             )
@@ -307,7 +314,14 @@ class SqlConversationTx:
             return []
         rows = (
             await self.session.scalars(
-                select(Case).where(Case.complainant_id == complainant_id).order_by(Case.id.desc())  # type: ignore[union-attr]
+                select(Case)
+                .where(
+                    Case.complainant_id == complainant_id,
+                    # One person across channels, but a typed phone or address proves
+                    # nothing: each identity sees what was filed through its channel.
+                    Case.channel == self.row.channel,
+                )
+                .order_by(Case.id.desc())  # type: ignore[union-attr]
             )
         ).all()
         return [
@@ -392,6 +406,37 @@ class SqlConversationTx:
             return None
         return await self._record(await self.session.get(Case, case_id))
 
+    async def case_by_references(self, references: tuple[str, ...]) -> CaseRecord | None:
+        """The case of the first of `references` that names a message of this channel,
+        in or out, whoever's conversation it was in."""
+        if not references:
+            return None
+        rows = (
+            await self.session.execute(
+                select(Message.message_ref, Message.case_id).where(
+                    Message.channel == self.row.channel,
+                    Message.message_ref.in_(references),  # type: ignore[union-attr]
+                    Message.case_id.is_not(None),  # type: ignore[union-attr]
+                )
+            )
+        ).all()
+        cases = {ref: case_id for ref, case_id in rows}
+        for reference in references:
+            if reference in cases:
+                return await self._record(await self.session.get(Case, cases[reference]))
+        return None
+
+    async def automatic_replies_since(self, since: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count(OutboxItem.id)).where(
+                OutboxItem.channel == self.row.channel,
+                OutboxItem.conversation == self.row.conversation,
+                OutboxItem.created_at >= since,
+                OutboxItem.kind.not_in(RESPONSE_KINDS),  # type: ignore[attr-defined]
+            )
+        )
+        return int(count or 0)
+
     async def latest_case_of_sender(self) -> CaseRecord | None:
         complainant_id = await self._complainant_id(create=False)
         if complainant_id is None:
@@ -444,6 +489,7 @@ class SqlConversationTx:
                 resolution_due_at=case.resolution_due_at,
                 clock_paused_at=case.clock_paused_at,
                 reopened_count=case.reopened_count,
+                expectation=case.expectation,
                 updated_at=_utcnow(),
             )
         )
@@ -676,6 +722,18 @@ def _survey_record(row: Survey) -> SurveyRecord:
 def _agent_record(row: Agent) -> AgentRecord:
     assert row.id is not None
     return AgentRecord(row.id, row.channel, row.external_id, row.name, row.username)
+
+
+async def _same_person(session: AsyncSession, contact: NewCase) -> int | None:
+    """The complainant already known by this email address or phone number, if any."""
+    for column, value in ((Complainant.email, contact.email), (Complainant.phone, contact.phone)):
+        if value:
+            found = await session.scalar(
+                select(Complainant.id).where(column == value).order_by(Complainant.id).limit(1)  # type: ignore[arg-type]
+            )
+            if found is not None:
+                return int(found)
+    return None
 
 
 async def _next_serial(session: AsyncSession, day: str) -> int:

@@ -18,7 +18,7 @@ import storage.types
 from storage.chain import GENESIS, event_hash, field_digest, new_salts
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

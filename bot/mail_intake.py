@@ -1,0 +1,293 @@
+"""Filing mail: a new mail is a case at once; a reply joins its case; robots get nothing.
+
+Unlike a chat, a mail arrives whole, so there is no question-and-answer intake: the
+sender's name and address, the subject and the text, the attached files, a phone
+number and a category where the text makes them obvious become the case, and the
+receipt (sent at once) asks for what is still missing — the expected outcome — which
+the reply then fills in.
+
+Which case a mail belongs to, in this order:
+1. a case number in the subject, when the sender is that case's complainant (anyone
+   else quoting a number must not reach into someone else's case);
+2. In-Reply-To / References naming a message of a case (ours or theirs), whoever sends
+   it — a reply from a second address, an Outlook reply without References but with
+   In-Reply-To, a subject the user changed all stay in their case;
+3. otherwise a new case. A reply to an archived case opens a new one.
+
+Mail from robots (auto-replies, bounces, lists; the channel says why in
+`Inbound.automated`) is filed under its case for the record and never answered; a
+bounce is shown to the agents. On top of that, at most `mail_auto_reply_limit`
+automatic mails go to one address per hour, so a loop nobody foresaw dies out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from bot.contact import normalise_email
+from bot.domain import CaseStatus, Category, suggest_category
+from bot.draft import EvidenceRef
+from bot.i18n import Translator
+from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Intake
+from bot.messages import Inbound, Outbound
+from bot.ports import CaseRecord, ConversationTx, NewCase
+
+if TYPE_CHECKING:
+    from bot.service import ComplaintBot
+
+log = logging.getLogger(__name__)
+
+MAIL_CHANNEL = "email"
+# Agents' notes of robot mail carry this much of its text.
+ROBOT_EXCERPT = 500
+_CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
+# The category when the text does not make it obvious: a plain request for help,
+# whose limit is the shortest there is, so nothing is promised later than it should be.
+DEFAULT_CATEGORY = Category.HELP_REQUEST
+
+
+class MailIntake:
+    def __init__(self, bot: ComplaintBot) -> None:
+        self.bot = bot
+
+    async def handle(self, tx: ConversationTx, inbound: Inbound) -> None:
+        stored = tuple(
+            [
+                await tx.store_evidence(a, inbound.received_at)
+                for a in inbound.attachments
+                if a.data is not None
+            ]
+        )
+        too_large = tuple(a.name for a in inbound.attachments if a.data is None)
+        case = await self._case_of(tx, inbound)
+        if inbound.automated:
+            await self._robot(tx, inbound, case, stored)
+        elif case is None or case.status is CaseStatus.ARCHIVED:
+            await self._open(tx, inbound, stored, too_large)
+        else:
+            await self._join(tx, inbound, case, stored, too_large)
+
+    async def _case_of(self, tx: ConversationTx, inbound: Inbound) -> CaseRecord | None:
+        for number in _CASE_IN_SUBJECT.findall(inbound.subject.upper()):
+            case = await tx.case(number)
+            if case is not None and await _is_complainant(tx, case, inbound):
+                return case
+            log.info("case number %s in the subject ignored: not the complainant", number)
+        return await tx.case_by_references(inbound.references)
+
+    # ----- new case ------------------------------------------------------------------
+
+    async def _open(
+        self,
+        tx: ConversationTx,
+        inbound: Inbound,
+        stored: tuple[EvidenceRef, ...],
+        too_large: tuple[str, ...],
+    ) -> None:
+        config, clock = self.bot.config, self.bot.clock
+        text = inbound.text.strip()
+        subject = " ".join(inbound.subject.split())[:MAX_SUBJECT]
+        summary = subject or (text.splitlines()[0][:MAX_SUBJECT] if text else "")
+        category = suggest_category(f"{subject}\n{text}") or DEFAULT_CATEGORY
+        locale = _locale(f"{subject}\n{text}", config.default_locale)
+        now = clock.now()
+        deadlines, timers = self.bot.timekeeper.plan(category, inbound.received_at)
+        due = deadlines.first_response
+        tr = Translator(locale)
+        case_no = await tx.create_case(
+            NewCase(
+                prefix=config.case_prefix,
+                number_day=now.astimezone(config.timezone).date(),
+                channel=inbound.channel,
+                conversation=inbound.conversation,
+                locale=locale,
+                name=(inbound.sender_name or inbound.sender_id)[:MAX_NAME],
+                phone=_phone_in(text, config.phone_region),
+                email=normalise_email(inbound.sender_id) or inbound.sender_id,
+                category=category,
+                subject=summary or tr._("(no subject)"),
+                description=text or summary or tr._("(no text; see the attached mail)"),
+                expectation="",
+                evidence=stored,
+                description_edits=(),
+                received_at=inbound.received_at,
+                created_at=now,
+                response_due_at=due,
+                receipt_due_at=deadlines.receipt,
+                resolution_due_at=deadlines.resolution,
+                timers=tuple(timers),
+            )
+        )
+        log.info("case %s opened from mail", case_no, extra={"case_no": case_no})
+        if self.bot.desk is not None:
+            await self.bot.desk.case_opened(tx, case_no)
+        _ = tr.gettext
+        lines = [
+            _("Your complaint has been accepted."),
+            _("Case number: {case_no}").format(case_no=case_no),
+            _("Category: {category}").format(category=Intake(tr).category_label(category)),
+            _("Received: {time}").format(time=_local(inbound.received_at, config.timezone)),
+            _("We will respond by {time} ({zone}).").format(
+                time=_local(due, config.timezone), zone=config.timezone.key
+            ),
+            _("We will resolve it by {time} ({zone}).").format(
+                time=_local(deadlines.resolution, config.timezone), zone=config.timezone.key
+            ),
+            "",
+            _(
+                "To complete your complaint, please reply to this mail with the outcome you "
+                "expect (for example: a refund, a correction, an explanation)."
+            ),
+            _("Keep the case number in the subject when you write to us about this case."),
+        ]
+        lines += _too_large_lines(tr, too_large)
+        case = await tx.case(case_no)
+        assert case is not None
+        await self._reply(tx, inbound, case, "\n".join(lines), "receipt")
+
+    # ----- reply to a case -------------------------------------------------------------
+
+    async def _join(
+        self,
+        tx: ConversationTx,
+        inbound: Inbound,
+        case: CaseRecord,
+        stored: tuple[EvidenceRef, ...],
+        too_large: tuple[str, ...],
+    ) -> None:
+        text = inbound.text.strip()
+        extra = {} if inbound.sender_id == case.conversation else {"from": inbound.sender_id}
+        await self.bot.add_to_case(tx, case, text, stored, extra)
+        lines: list[str] = []
+        tr = Translator(case.locale)
+        if not case.expectation and text:
+            # The receipt asked for the expected outcome: this answer is it.
+            case.expectation = text[:MAX_EXPECTATION]
+            await tx.add_event(
+                case,
+                self.bot.clock.now(),
+                f"complainant:{case.complainant_id}",
+                "expectation_given",
+                {"expectation": case.expectation},
+            )
+            await tx.save_case(case)
+            lines.append(
+                tr._("Thank you. Your expected outcome is recorded in case {case_no}.").format(
+                    case_no=case.case_no
+                )
+            )
+        lines += _too_large_lines(tr, too_large)
+        if lines:
+            await self._reply(tx, inbound, case, "\n".join(lines), "reply")
+
+    # ----- robots ----------------------------------------------------------------------
+
+    async def _robot(
+        self,
+        tx: ConversationTx,
+        inbound: Inbound,
+        case: CaseRecord | None,
+        stored: tuple[EvidenceRef, ...],
+    ) -> None:
+        log.info(
+            "automatic mail from %s (%s) filed, not answered", inbound.sender_id, inbound.automated
+        )
+        if case is None:
+            return  # kept in the message log; no case to add it to
+        bounce = inbound.automated == "bounce"
+        await tx.attach_inbound(case, stored)
+        await tx.add_event(
+            case,
+            self.bot.clock.now(),
+            "system",
+            "delivery_bounced" if bounce else "automatic_mail",
+            {
+                "from": inbound.sender_id,
+                "reason": inbound.automated,
+                "subject": inbound.subject,
+                "text": inbound.text,
+            },
+        )
+        desk = self.bot.desk
+        if desk is None:
+            return
+        excerpt = inbound.text[:ROBOT_EXCERPT]
+        if bounce:
+            note = desk.tr._("⚠️ A mail to the complainant bounced:\n{text}").format(text=excerpt)
+        else:
+            note = desk.tr._("🤖 Automatic reply from {sender} (not answered):\n{text}").format(
+                sender=inbound.sender_id, text=excerpt
+            )
+        await desk.post(tx, case, note)
+
+    # ----- sending ---------------------------------------------------------------------
+
+    async def _reply(
+        self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, text: str, kind: str
+    ) -> None:
+        """An automatic mail to the sender, unless the hourly cap for the address is hit."""
+        now = self.bot.clock.now()
+        limit = self.bot.config.mail_auto_reply_limit
+        if await tx.automatic_replies_since(now - timedelta(hours=1)) >= limit:
+            log.warning(
+                "no %s to %s: %d automatic mails in the last hour",
+                kind,
+                inbound.conversation,
+                limit,
+                extra={"case_no": case.case_no},
+            )
+            await tx.add_event(
+                case, now, "system", "auto_reply_suppressed", {"kind": kind, "limit": limit}
+            )
+            return
+        await tx.enqueue(
+            Outbound(
+                channel=inbound.channel,
+                conversation=inbound.conversation,
+                text=text,
+                case_no=case.case_no,
+            ),
+            kind,
+            now,
+        )
+
+
+async def _is_complainant(tx: ConversationTx, case: CaseRecord, inbound: Inbound) -> bool:
+    if case.email and case.email.lower() == inbound.sender_id.lower():
+        return True
+    return any(view.case_no == case.case_no for view in await tx.own_cases())
+
+
+def _phone_in(text: str, region: str) -> str | None:
+    """The first valid phone number written in the text, in E.164."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def _locale(text: str, default: str) -> str:
+    """Chinese when the mail has Chinese in it, English when it is plain Latin text."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if any(unicodedata.name(ch, "").startswith("CJK") for ch in letters):
+        return "zh_CN"
+    if letters and all(ch.isascii() for ch in letters):
+        return "en"
+    return default
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _too_large_lines(tr: Translator, names: tuple[str, ...]) -> list[str]:
+    return [
+        tr._("“{name}” is larger than 20 MB and could not be received.").format(name=name)
+        for name in names
+    ]

@@ -1,0 +1,58 @@
+"""The IMAP poller's place in each mailbox (UIDVALIDITY, highest UID handled), and which
+worker polls it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from storage.models import MailCursor
+
+
+class SqlMailCursors:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def load(self, account: str) -> tuple[int, int] | None:
+        async with AsyncSession(self.engine) as session:
+            row = await session.scalar(select(MailCursor).where(MailCursor.account == account))
+        return (row.uidvalidity, row.last_uid) if row else None
+
+    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None:
+        async with AsyncSession(self.engine) as session, session.begin():
+            row = await session.scalar(select(MailCursor).where(MailCursor.account == account))
+            if row is None:
+                row = MailCursor(account=account, uidvalidity=uidvalidity, last_uid=last_uid)
+            row.uidvalidity, row.last_uid = uidvalidity, last_uid
+            row.updated_at = datetime.now(UTC)
+            session.add(row)
+
+
+class SqlLeadership:
+    """Who reads a mailbox when several workers run: on PostgreSQL the holder of a
+    session advisory lock named after the mailbox; on SQLite (one process) always us."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def hold(self, account: str) -> AsyncIterator[bool]:
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as connection:
+            key = {"key": f"complaintbot:imap:{account}"}
+            taken = bool(
+                await connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), key)
+            )
+            await connection.commit()
+            try:
+                yield taken
+            finally:
+                if taken:
+                    await connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+                    await connection.commit()

@@ -1,0 +1,335 @@
+"""Filing mail without a mail server: corpus mails read by the email channel's parser,
+handed to the bot, replies read back through the real outbox and dispatcher."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.desk import DeskConfig
+from bot.dispatcher import Dispatcher, Sent
+from bot.messages import Outbound
+from bot.service import BotConfig, ComplaintBot
+from channels.email.inbound import mail_to_inbound
+from storage.models import Case, Complainant, TimelineEvent
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_service import ENGLISH_INTAKE, play
+from tests.channels import mail_corpus as corpus
+from tests.support.chat import Chat, RecordingSender
+from tests.support.clock import FakeClock
+
+USER = "wang@example.cn"
+DESK = DeskConfig(channel="test", conversation="agents")
+_ids = itertools.count(1)
+
+
+class MailSender(RecordingSender):
+    """Records mail; each gets a Message-ID, as the SMTP sender gives it."""
+
+    async def send(self, outbound: Outbound) -> Sent:
+        await super().send(outbound)
+        return Sent((f"<out-{len(self.sent)}@corp.example>",))
+
+
+@dataclass
+class Mailbox:
+    bot: ComplaintBot
+    clock: FakeClock
+    mail: MailSender
+    desk: RecordingSender
+    dispatcher: Dispatcher
+
+    async def receive(self, raw: bytes) -> bool:
+        self.clock.advance(seconds=30)
+        handled = await self.bot.handle(mail_to_inbound(raw, self.clock.now()))
+        while await self.dispatcher.run_once():
+            pass
+        return handled
+
+    def to(self, address: str) -> list[Outbound]:
+        return [o for o in self.mail.sent if o.conversation == address]
+
+    def last_id(self) -> str:
+        return f"<out-{len(self.mail.sent)}@corp.example>"
+
+    def desk_texts(self) -> list[str]:
+        return [o.text for o in self.desk.sent]
+
+
+@pytest.fixture
+def mailbox(repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock) -> Mailbox:
+    bot = ComplaintBot(repository, BotConfig(desk=DESK), clock)
+    mail, desk = MailSender(), RecordingSender()
+    dispatcher = Dispatcher(outbox, {"email": mail, "test": desk}, clock)
+    return Mailbox(bot, clock, mail, desk, dispatcher)
+
+
+def case_no_in(text: str) -> str:
+    return re.search(r"TS-\d{8}-\d{4}", text).group(0)  # type: ignore[union-attr]
+
+
+async def cases(engine: AsyncEngine) -> list[Case]:
+    async with AsyncSession(engine) as session:
+        return list((await session.scalars(select(Case).order_by(Case.id))).all())
+
+
+async def events(engine: AsyncEngine, case_no: str) -> list[str]:
+    async with AsyncSession(engine) as session:
+        case_id = await session.scalar(select(Case.id).where(Case.case_no == case_no))
+        rows = await session.scalars(
+            select(TimelineEvent.kind).where(TimelineEvent.case_id == case_id)
+        )
+        return list(rows.all())
+
+
+def mid() -> str:
+    return f"<m{next(_ids)}@example.cn>"
+
+
+async def filed(mailbox: Mailbox) -> tuple[str, Outbound, str]:
+    """A GBK complaint filed by mail: (case number, receipt, the mail's Message-ID)."""
+    first = mid()
+    await mailbox.receive(corpus.gbk_complaint(message_id=first, sender=USER))
+    (receipt,) = mailbox.to(USER)
+    return case_no_in(receipt.text), receipt, first
+
+
+async def test_a_new_mail_is_a_case_at_once_with_a_receipt(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, receipt, first = await filed(mailbox)
+    (case,) = await cases(engine)
+    assert (case.case_no, case.channel, case.conversation) == (case_no, "email", USER)
+    assert (case.contact_name, case.contact_email, case.contact_phone) == (
+        "王小明",
+        USER,
+        "+8613812345678",
+    )
+    assert case.subject == corpus.GBK_SUBJECT
+    assert "朱镕基路" in case.description
+    assert case.category == "appeal"  # 多扣, 退款
+    assert case.expectation == ""  # asked in the receipt
+    assert case.locale == "zh_CN"
+    assert "期望的处理结果" in receipt.text and case_no in receipt.text
+    assert "类型：申诉" in receipt.text
+    # The outbox threads it under the complaint and marks it as written by a robot.
+    assert receipt.references == (first,) and receipt.subject == corpus.GBK_SUBJECT
+    assert receipt.automatic
+    (card,) = mailbox.desk_texts()
+    assert "王小明" in card and "2" in card  # evidence: the screenshot and the mail itself
+
+
+async def test_the_answer_to_the_receipt_fills_the_expected_outcome(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, first = await filed(mailbox)
+    receipt_id = mailbox.last_id()
+    await mailbox.receive(
+        corpus.gmail_reply(
+            "希望退还多扣的30元。",
+            sender=USER,
+            subject=f"Re: [{case_no}] 话费",
+            in_reply_to=receipt_id,
+            references=f"{first} {receipt_id}",
+            message_id=mid(),
+        )
+    )
+    (case,) = await cases(engine)
+    assert case.expectation == "希望退还多扣的30元。"
+    thanks = mailbox.to(USER)[-1]
+    assert case_no in thanks.text and thanks.references[-1] != receipt_id
+    # Later mails are added to the case and shown to agents, without an automatic answer.
+    await mailbox.receive(
+        corpus.apple_mail_reply(
+            "补充：上月也被扣了。",
+            sender=USER,
+            subject=f"Re: [{case_no}] 话费",
+            in_reply_to=receipt_id,
+            references=receipt_id,
+            message_id=mid(),
+        )
+    )
+    assert len(mailbox.to(USER)) == 2
+    assert (await cases(engine))[0].expectation == "希望退还多扣的30元。"
+    assert "补充：上月也被扣了。" in mailbox.desk_texts()[-1]
+    assert (await events(engine, case_no)).count("complainant_message") == 2
+
+
+async def test_outlook_reply_without_references_joins_by_the_case_number(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, _first = await filed(mailbox)
+    await mailbox.receive(
+        corpus.outlook_reply(
+            "希望退款。", sender=USER, subject=f"答复: [{case_no}]", message_id=mid()
+        )
+    )
+    (case,) = await cases(engine)
+    assert case.expectation == "希望退款。"
+
+
+async def test_a_changed_subject_still_joins_by_in_reply_to(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    await filed(mailbox)
+    receipt_id = mailbox.last_id()
+    await mailbox.receive(
+        corpus.outlook_reply(
+            "退款", sender=USER, subject="新的问题描述", message_id=mid(), in_reply_to=receipt_id
+        )
+    )
+    assert len(await cases(engine)) == 1
+
+
+async def test_a_reply_from_a_second_address_joins_through_references(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    _case_no, _receipt, first = await filed(mailbox)
+    receipt_id = mailbox.last_id()
+    await mailbox.receive(
+        corpus.foxmail_reply(
+            "这是我的工作邮箱，请回复到这里。",
+            sender="wang.work@corp.cn",
+            subject="回复：您的投诉",
+            in_reply_to=receipt_id,
+            references=f"{first} {receipt_id}",
+            message_id=mid(),
+        )
+    )
+    assert len(await cases(engine)) == 1
+    async with AsyncSession(engine) as session:
+        payload = (
+            await session.scalars(
+                select(TimelineEvent.payload).where(TimelineEvent.kind == "complainant_message")
+            )
+        ).one()
+    assert payload["from"] == "wang.work@corp.cn"
+
+
+async def test_someone_else_quoting_a_case_number_opens_their_own_case(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, _first = await filed(mailbox)
+    await mailbox.receive(
+        corpus.outlook_reply(
+            "我也被扣费了", sender="other@example.cn", subject=f"RE: [{case_no}]", message_id=mid()
+        )
+    )
+    first, second = await cases(engine)
+    assert first.case_no == case_no and first.expectation == ""
+    assert second.conversation == "other@example.cn"
+    assert case_no_in(mailbox.to("other@example.cn")[0].text) == second.case_no
+
+
+async def test_out_of_office_is_filed_on_the_case_and_not_answered(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, _first = await filed(mailbox)
+    await mailbox.receive(
+        corpus.out_of_office(sender=USER, in_reply_to=mailbox.last_id(), message_id=mid())
+    )
+    assert len(mailbox.to(USER)) == 1
+    assert "automatic_mail" in await events(engine, case_no)
+    assert "自动回复" in mailbox.desk_texts()[-1]
+    assert (await cases(engine))[0].expectation == ""
+
+
+async def test_a_bounce_is_attached_to_its_case_and_shown_to_agents(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, _first = await filed(mailbox)
+    await mailbox.receive(corpus.bounce(original_id=mailbox.last_id(), recipient=USER))
+    assert "delivery_bounced" in await events(engine, case_no)
+    assert "退回" in mailbox.desk_texts()[-1] and "User unknown" in mailbox.desk_texts()[-1]
+    assert len(mailbox.mail.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "robot",
+    [corpus.mailing_list, corpus.empty_return_path],
+    ids=["list", "empty-return-path"],
+)
+async def test_robots_without_a_case_open_none_and_get_no_answer(
+    mailbox: Mailbox, engine: AsyncEngine, robot
+) -> None:
+    assert await mailbox.receive(robot())
+    assert await cases(engine) == [] and mailbox.mail.sent == []
+
+
+async def test_a_loop_is_cut_by_the_hourly_cap(mailbox: Mailbox, engine: AsyncEngine) -> None:
+    # A robot without any robot headers, writing new mails: cases yes, receipts only five.
+    for _ in range(7):
+        await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    assert len(await cases(engine)) == 7
+    assert len(mailbox.to("chan@example.tw")) == 5
+    assert "auto_reply_suppressed" in await events(engine, (await cases(engine))[-1].case_no)
+    mailbox.clock.advance(hours=1)
+    await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    assert len(mailbox.to("chan@example.tw")) == 6
+
+
+async def test_the_same_mail_fetched_twice_is_filed_once(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    raw = corpus.gbk_complaint(message_id="<twice@example.cn>", sender=USER)
+    assert await mailbox.receive(raw)
+    assert not await mailbox.receive(raw)
+    assert len(await cases(engine)) == 1 and len(mailbox.to(USER)) == 1
+
+
+async def test_a_reply_to_an_archived_case_opens_a_new_one(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, _receipt, _first = await filed(mailbox)
+    async with AsyncSession(engine) as session, session.begin():
+        await session.execute(update(Case).where(Case.case_no == case_no).values(status="archived"))
+    await mailbox.receive(
+        corpus.outlook_reply(
+            "又被扣了",
+            sender=USER,
+            subject=f"RE: [{case_no}]",
+            message_id=mid(),
+            in_reply_to=mailbox.last_id(),
+        )
+    )
+    assert len(await cases(engine)) == 2
+
+
+async def test_the_same_person_on_telegram_and_email_is_one_complainant(
+    mailbox: Mailbox, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    # On the test chat channel, Alice gives alice@example.com as her contact.
+    alice = Chat(mailbox.bot, outbox, clock)
+    await play(alice, ENGLISH_INTAKE)
+    await mailbox.receive(
+        corpus.utf8_rfc2231_complaint().replace(b"alice@gmail.example", b"alice@example.com")
+    )
+    chat_case, mail_case = await cases(engine)
+    assert chat_case.complainant_id == mail_case.complainant_id
+    async with AsyncSession(engine) as session:
+        assert await session.scalar(select(func.count(Complainant.id))) == 1
+        person = await session.get(Complainant, chat_case.complainant_id)
+    assert person is not None and person.phone == "+8613812345678"  # kept from the chat
+    # A typed address proves nothing: the chat's /status lists only the chat's case.
+    (status,) = await alice.say("/status")
+    assert chat_case.case_no in status.text and mail_case.case_no not in status.text
+
+
+async def test_a_mail_with_nul_characters_is_filed_on_every_database(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    # PostgreSQL refuses NUL in text; a broken client's mail must not block the mailbox.
+    raw = (
+        corpus.big5_complaint()
+        .replace(b"=A4=E9", b"=00=A4=E9")
+        .replace(b"\r\n\r\n", b"\r\n\r\n\x00", 1)
+    )
+    assert await mailbox.receive(raw)
+    (case,) = await cases(engine)
+    assert "\x00" not in case.description

@@ -1,0 +1,180 @@
+"""The email channel as a new user meets it: `complaintbot run` with a real dovecot, a real
+SMTP server and the agents' group on the Bot API stand-in.
+
+A GBK complaint with a screenshot becomes a case; the receipt threads under it; the
+user's reply joins the case; an agent's Telegram reply reaches the user by email; an
+out-of-office reply is filed and not answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from complaintbot.app import run
+from complaintbot.settings import Settings
+from tests.channels import mail_corpus as corpus
+from tests.channels.test_telegram_desk import (
+    AGENT_ID,
+    GROUP_ID,
+    api,  # noqa: F401 (fixture)
+    bot_running,
+    document,
+    on_desk,
+    place,
+)
+from tests.support.dovecot import PASSWORD, USER, Dovecot
+from tests.support.smtp_server import SmtpServer
+from tests.support.telegram_api import FakeBotApi, FakeGroup
+from tests.support.waiting import eventually
+
+USER_ADDRESS = "wang@example.cn"
+
+
+@pytest.fixture
+def agents(api: FakeBotApi) -> FakeGroup:  # noqa: F811
+    group = api.group(GROUP_ID, "客服组", forum=True)
+    group.join(api.user(AGENT_ID, "李雷", "zh-hans"))
+    return group
+
+
+@pytest.fixture
+async def running(
+    api: FakeBotApi,  # noqa: F811
+    agents: FakeGroup,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    database_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Settings]:
+    async with bot_running(
+        api,
+        database_url,
+        tmp_path / "data",
+        **_mail_settings(dovecot, smtp_server),
+    ) as settings:
+        yield settings
+
+
+async def test_a_mailed_complaint_from_receipt_to_agent_reply(
+    running: Settings, dovecot: Dovecot, smtp_server: SmtpServer, agents: FakeGroup
+) -> None:
+    dovecot.append(corpus.gbk_complaint(message_id="<first@example.cn>", sender=USER_ADDRESS))
+
+    receipt = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS)))[0].message
+    case_no = re.search(r"TS-\d{8}-\d{4}", str(receipt["Subject"])).group(0)  # type: ignore[union-attr]
+    assert str(receipt["Subject"]) == f"Re: [{case_no}] {corpus.GBK_SUBJECT}"
+    assert receipt["In-Reply-To"].strip() == "<first@example.cn>"
+    assert receipt["References"].strip() == "<first@example.cn>"
+    assert receipt["Auto-Submitted"] == "auto-replied"
+    assert receipt.get_body(("plain",)) is not None and receipt.get_body(("html",)) is not None
+    assert "期望的处理结果" in receipt.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    card = await on_desk(agents, running, case_no)
+    assert "王小明" in card and "+8613812345678" in card
+    case = await document(running, case_no)
+    assert case["subject"] == corpus.GBK_SUBJECT
+    assert case["complainant"]["email"] == USER_ADDRESS
+    assert case["channel"] == "email"
+    assert {e["name"] for e in case["evidence"]} == {"截图.png", "message.eml"}
+    assert "朱镕基路" in case["description"]
+    assert dovecot.flags() == [{"\\Seen"}]
+
+    # The user answers the receipt's question from Gmail: the reply joins the case.
+    dovecot.append(
+        corpus.gmail_reply(
+            "希望退还多扣的30元。",
+            sender=USER_ADDRESS,
+            subject=f"Re: [{case_no}] {corpus.GBK_SUBJECT}",
+            in_reply_to=str(receipt["Message-ID"]),
+            references=f"<first@example.cn> {receipt['Message-ID']}",
+            message_id="<second@example.cn>",
+        )
+    )
+    thanks = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS, 2)))[1].message
+    assert case_no in str(thanks["Subject"])
+    case = await document(running, case_no)
+    assert case["expectation"] == "希望退还多扣的30元。"
+
+    # An agent answers in the case's topic: the answer goes out by email, in the thread.
+    await agents.say(
+        agents.members[AGENT_ID], "已核实，30元将在3个工作日内退回。", **place(agents, case_no)
+    )
+    answer = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS, 3)))[2].message
+    assert "已核实，30元将在3个工作日内退回。" in answer.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert answer["In-Reply-To"].strip() == "<second@example.cn>"
+    assert "<first@example.cn>" in str(answer["References"])
+    assert answer["Auto-Submitted"] is None  # a person wrote it
+
+    # A document the agent posts in the topic reaches the user as an attachment.
+    await agents.send_document(
+        agents.members[AGENT_ID],
+        b"%PDF-1.4 refund",
+        "退款凭证.pdf",
+        "application/pdf",
+        caption="退款凭证",
+        **place(agents, case_no),
+    )
+    with_file = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS, 4)))[3].message
+    (attachment,) = list(with_file.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_content()) == (
+        "退款凭证.pdf",
+        b"%PDF-1.4 refund",
+    )
+
+    # The user's out-of-office answers the agent: filed on the case, never answered.
+    dovecot.append(
+        corpus.out_of_office(
+            sender=USER_ADDRESS,
+            in_reply_to=str(answer["Message-ID"]),
+            message_id="<ooo@example.cn>",
+        )
+    )
+    await agents.expect("自动回复", since=0)
+    case = await document(running, case_no)
+    assert any(e["event"] == "automatic_mail" for e in case["timeline"])
+    assert len(smtp_server.to(USER_ADDRESS)) == 4
+
+
+async def test_email_alone_without_telegram(
+    dovecot: Dovecot, smtp_server: SmtpServer, database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        DATABASE_URL=database_url,
+        DATA_DIR=tmp_path / "data",
+        TELEGRAM_BOT_TOKEN=None,
+        **_mail_settings(dovecot, smtp_server),  # type: ignore[arg-type]
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    try:
+        dovecot.append(corpus.big5_complaint(message_id="<alone@example.tw>"))
+        (receipt,) = await eventually(lambda: _mails_to(smtp_server, "chan@example.tw"))
+        assert "TS-" in str(receipt.message["Subject"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def _mail_settings(dovecot: Dovecot, smtp_server: SmtpServer) -> dict[str, object]:
+    return {
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_PORT": dovecot.port,
+        "IMAP_SECURITY": "none",
+        "IMAP_USERNAME": USER,
+        "IMAP_PASSWORD": PASSWORD,
+        "IMAP_POLL_SECONDS": 1,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_server.port,
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": f"投诉受理 <{USER}>",
+    }
+
+
+async def _mails_to(server: SmtpServer, address: str, count: int = 1) -> list:
+    found = server.to(address)
+    return found if len(found) >= count else []

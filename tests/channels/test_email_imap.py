@@ -1,0 +1,332 @@
+"""The IMAP poller against a real dovecot: IDLE, marking, the cursor, drops and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.messages import Inbound
+from bot.service import ComplaintBot
+from channels.email.imap import ImapConfig, ImapPoller
+from storage.mail_cursors import SqlLeadership, SqlMailCursors
+from storage.models import Case, Message
+from tests.channels import mail_corpus as corpus
+from tests.support.dovecot import PASSWORD, USER, Dovecot
+from tests.support.waiting import eventually
+
+
+def config(dovecot: Dovecot, **changes: object) -> ImapConfig:
+    settings: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": dovecot.port,
+        "security": "none",
+        "username": USER,
+        "password": PASSWORD,
+        # Long enough that only IDLE explains mail handled within seconds.
+        "poll_seconds": 120.0,
+        "first_backoff": 0.2,
+        "max_backoff": 1.0,
+        "timeout": 5.0,
+        **changes,
+    }
+    return ImapConfig(**settings)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def polling(
+    dovecot: Dovecot,
+    engine: AsyncEngine,
+    handle: Callable[[Inbound], Awaitable[object]],
+    **changes: object,
+) -> AsyncIterator[ImapPoller]:
+    poller = ImapPoller(config(dovecot, **changes), handle, SqlMailCursors(engine))
+    task = asyncio.create_task(poller.run())
+    try:
+        await asyncio.wait_for(poller.connected.wait(), 10)
+        yield poller
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def count(engine: AsyncEngine, model: type, *where: object) -> int:
+    async with AsyncSession(engine) as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_new_mail_is_filed_within_seconds_and_marked_after_the_commit(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely):
+        dovecot.append(corpus.gbk_complaint(message_id="<idle@example.cn>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        await eventually(lambda: _seen(dovecot, 1), within=5)
+    assert await count(engine, Message, Message.transport_id == "<idle@example.cn>") == 1
+
+
+async def test_a_complaint_was_received_when_it_arrived_in_the_mailbox(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    arrived = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)  # while the bot was down
+    dovecot.append(corpus.big5_complaint(message_id="<early@example.tw>"), arrived=arrived)
+    async with polling(dovecot, engine, bot.handle_safely):
+        await eventually(lambda: count(engine, Case), within=10)
+    async with AsyncSession(engine) as session:
+        assert await session.scalar(select(Case.received_at)) == arrived
+
+
+async def test_processed_mail_can_be_moved_to_a_folder(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely, processed_folder="Filed"):
+        dovecot.append(corpus.big5_complaint(message_id="<move@example.tw>"))
+        await eventually(lambda: _count_in(dovecot, "Filed", 1), within=10)
+    assert dovecot.flags("INBOX") == []
+    assert await count(engine, Case) == 1
+
+
+async def test_a_drop_after_the_commit_and_a_server_restart_lose_nothing_and_file_once(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    for number in range(3):
+        dovecot.append(corpus.big5_complaint(message_id=f"<drop-{number}@example.tw>"))
+    seen: list[str] = []
+
+    async def handle_then_crash_once(inbound: Inbound) -> None:
+        await bot.handle_safely(inbound)
+        seen.append(inbound.transport_id)
+        if len(seen) == 1:
+            # Committed, not yet marked on the server: the server goes away.
+            await asyncio.to_thread(dovecot.restart)
+
+    async with polling(dovecot, engine, handle_then_crash_once):
+        await eventually(lambda: _seen(dovecot, 3), within=20)
+    assert seen[0] == seen[1] == "<drop-0@example.tw>"  # fetched again after the restart
+    assert sorted(set(seen)) == [f"<drop-{n}@example.tw>" for n in range(3)]
+    assert await count(engine, Case) == 3
+
+
+async def test_the_cursor_survives_a_restart_of_the_poller(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.transport_id)
+        await bot.handle_safely(inbound)
+
+    dovecot.append(corpus.big5_complaint(message_id="<c1@example.tw>"))
+    async with polling(dovecot, engine, handle):
+        await eventually(lambda: _seen(dovecot, 1), within=10)
+    _mark_all_unseen(dovecot)  # someone reads the mailbox by hand and marks it unread
+    async with polling(dovecot, engine, handle):
+        dovecot.append(corpus.big5_complaint(message_id="<c2@example.tw>"))
+        await eventually(lambda: _handled(handled, 2), within=10)
+    assert handled == ["<c1@example.tw>", "<c2@example.tw>"]
+
+
+async def test_a_changed_uidvalidity_starts_over_from_the_unseen_mail(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    # A cursor from before the mailbox was rebuilt: its UIDs mean nothing any more.
+    await SqlMailCursors(engine).save(config(dovecot).account, 1, 999)
+    dovecot.append(corpus.big5_complaint(message_id="<rebuilt@example.tw>"))
+    async with polling(dovecot, engine, bot.handle_safely):
+        await eventually(lambda: count(engine, Case), within=10)
+    cursor = await SqlMailCursors(engine).load(config(dovecot).account)
+    assert cursor is not None and cursor[0] != 1 and cursor[1] < 999
+
+
+@pytest.fixture
+def strict_dovecot() -> Iterator[Dovecot]:
+    """A server of its own: failed logins make dovecot slow down for that address."""
+    server = Dovecot.in_temp_dir("auth_failure_delay = 0")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+class MemoryCursors:
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[int, int]] = {}
+
+    async def load(self, account: str) -> tuple[int, int] | None:
+        return self.saved.get(account)
+
+    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None:
+        self.saved[account] = (uidvalidity, last_uid)
+
+
+async def test_a_refused_login_is_said_plainly_and_tried_again(
+    strict_dovecot: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def never(inbound: Inbound) -> None:
+        raise AssertionError(f"nothing can be read without logging in: {inbound}")
+
+    poller = ImapPoller(config(strict_dovecot, password="wrong-password"), never, MemoryCursors())
+    task = asyncio.create_task(poller.run())
+    try:
+        await eventually(lambda: _logged(caplog, "login refused", 1), within=10)
+        await eventually(lambda: _logged(caplog, "again in", 2), within=10)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 10)
+    assert "check IMAP_USERNAME and IMAP_PASSWORD" in caplog.text
+    assert "wrong-password" not in caplog.text
+    assert not poller.connected.is_set()
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, fragment: str, times: int) -> bool:
+    return sum(fragment in r.getMessage() for r in caplog.records) >= times
+
+
+async def test_after_a_restart_of_the_server_the_poller_comes_back_by_itself(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    async with polling(dovecot, engine, bot.handle_safely) as poller:
+        await asyncio.to_thread(dovecot.restart)  # while the poller waits in IDLE
+        await eventually(lambda: _is_set(poller.connected), within=10)
+        dovecot.append(corpus.big5_complaint(message_id="<after-restart@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+
+
+@pytest.fixture(scope="module")
+def idle_less_dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.in_temp_dir("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+async def test_a_server_without_idle_is_polled(
+    idle_less_dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
+) -> None:
+    idle_less_dovecot.clear()
+    async with polling(idle_less_dovecot, engine, bot.handle_safely, poll_seconds=1.0):
+        idle_less_dovecot.append(corpus.big5_complaint(message_id="<polled@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        await eventually(lambda: _seen(idle_less_dovecot, 1), within=5)
+
+
+async def test_on_postgresql_one_worker_reads_a_mailbox_and_another_takes_over(
+    dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers share a mailbox only on PostgreSQL")
+    handled: dict[str, list[str]] = {"a": [], "b": []}
+
+    def worker(name: str) -> ImapPoller:
+        async def handle(inbound: Inbound) -> None:
+            handled[name].append(inbound.transport_id)
+            await bot.handle_safely(inbound)
+
+        return ImapPoller(
+            config(dovecot, poll_seconds=1.0),
+            handle,
+            SqlMailCursors(engine),
+            leadership=SqlLeadership(engine),
+        )
+
+    workers = {"a": worker("a"), "b": worker("b")}
+    tasks = {name: asyncio.create_task(w.run()) for name, w in workers.items()}
+    try:
+        await eventually(lambda: _any_connected(list(workers.values())), within=10)
+        leader = next(name for name, w in workers.items() if w.connected.is_set())
+        follower = "b" if leader == "a" else "a"
+        dovecot.append(corpus.big5_complaint(message_id="<lead-1@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+        workers[leader].stop()
+        await asyncio.wait_for(tasks[leader], 10)
+        await eventually(lambda: _is_set(workers[follower].connected), within=10)
+        dovecot.append(corpus.big5_complaint(message_id="<lead-2@example.tw>"))
+        await eventually(lambda: _handled(handled[follower], 1), within=10)
+    finally:
+        for name, w in workers.items():
+            w.stop()
+            await asyncio.wait_for(tasks[name], 10)
+    assert handled[leader] == ["<lead-1@example.tw>"]
+    assert handled[follower] == ["<lead-2@example.tw>"]
+    assert await count(engine, Case) == 2
+
+
+@pytest.fixture(scope="module")
+def tls_dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.in_temp_dir(tls=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+async def test_mail_is_read_over_tls(
+    tls_dovecot: Dovecot,
+    engine: AsyncEngine,
+    bot: ComplaintBot,
+    security: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The test server's certificate is the one trusted authority, as a company's own
+    # CA would be on its machines.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_dovecot.certificate))
+    tls_dovecot.clear()
+    port = tls_dovecot.tls_port if security == "ssl" else tls_dovecot.port
+    async with polling(tls_dovecot, engine, bot.handle_safely, security=security, port=port):
+        tls_dovecot.append(corpus.big5_complaint(message_id=f"<{security}@example.tw>"))
+        await eventually(lambda: count(engine, Case), within=10)
+    logins = [
+        line
+        for line in tls_dovecot.log().splitlines()
+        if "Login:" in line and f"port={port}," in line
+    ]
+    assert logins and all(line.endswith("TLS") for line in logins), logins
+
+
+async def _any_connected(pollers: list[ImapPoller]) -> bool:
+    return any(p.connected.is_set() for p in pollers)
+
+
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()
+
+
+async def _seen(dovecot: Dovecot, how_many: int) -> bool:
+    flags = await _flags(dovecot, "INBOX")
+    return sum("\\Seen" in f for f in flags) >= how_many
+
+
+async def _count_in(dovecot: Dovecot, mailbox: str, how_many: int) -> bool:
+    return len(await _flags(dovecot, mailbox)) >= how_many
+
+
+async def _flags(dovecot: Dovecot, mailbox: str) -> list[set[str]]:
+    """The mailbox's flags; none while the server restarts or the mailbox is missing."""
+    try:
+        return await asyncio.to_thread(dovecot.flags, mailbox)
+    except (OSError, imaplib.IMAP4.error):
+        return []
+
+
+async def _handled(handled: list[str], how_many: int) -> bool:
+    return len(handled) >= how_many
+
+
+def _mark_all_unseen(dovecot: Dovecot) -> None:
+    client = dovecot.client()
+    try:
+        client.select("INBOX")
+        client.store("1:*", "-FLAGS", "(\\Seen)")
+    finally:
+        client.logout()

@@ -372,6 +372,7 @@ class Timekeeper:
             [
                 first.format(case_no=case.case_no),
                 tr._("Reply with a digit from 1 to 5: 1 very dissatisfied … 5 very satisfied."),
+                tr._("A comment is welcome on the lines below the digit."),
             ]
         )
         labels = {
@@ -507,6 +508,7 @@ class Timekeeper:
                 text=text,
                 case_no=case.case_no,
                 buttons=buttons,
+                automatic=True,
             ),
             kind,
             self.clock.now(),

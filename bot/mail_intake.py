@@ -34,6 +34,7 @@ import phonenumbers
 from bot.contact import normalise_email
 from bot.domain import CaseStatus, Category, suggest_category
 from bot.draft import EvidenceRef
+from bot.followup import parse_rating
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Intake
 from bot.messages import Inbound, Outbound
@@ -163,6 +164,8 @@ class MailIntake:
         too_large: tuple[str, ...],
     ) -> None:
         text = inbound.text.strip()
+        if await self._rating(tx, inbound, case, text):
+            return
         extra = {} if inbound.sender_id == case.conversation else {"from": inbound.sender_id}
         await self.bot.add_to_case(tx, case, text, stored, extra)
         lines: list[str] = []
@@ -186,6 +189,29 @@ class MailIntake:
         lines += _too_large_lines(tr, too_large)
         if lines:
             await self._reply(tx, inbound, case, "\n".join(lines), "reply")
+
+    async def _rating(
+        self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, text: str
+    ) -> bool:
+        """A reply to the survey mail: a digit 1–5 on its first line, perhaps a comment
+        below it. No tracking links: mail scanners would click them."""
+        first, _sep, rest = text.partition("\n")
+        score = parse_rating(first)
+        if score is None or case.status is not CaseStatus.RESOLVED:
+            return False
+        if inbound.sender_id != case.conversation:
+            return False  # only the complainant rates
+        survey = await tx.latest_survey(case)
+        if survey is None or survey.asked_at is None or survey.answered_at is not None:
+            return False
+        await tx.attach_inbound(case)
+        answers = await self.bot.timekeeper.rate(tx, case, survey, score)
+        if rest.strip():
+            await self.bot.timekeeper.comment(tx, case, survey, rest.strip())
+        # A later mail would open a new case once this one is archived, so the comment
+        # is invited in the survey itself (below the digit), not here.
+        await self._reply(tx, inbound, case, answers[0], "survey_answer")
+        return True
 
     # ----- robots ----------------------------------------------------------------------
 

@@ -383,13 +383,18 @@ class ComplaintBot:
             return
         await self._rate(turn, case, int(score))
 
-    async def _rate(self, turn: _Turn, case: CaseRecord, score: int) -> None:
+    async def _rate(self, turn: _Turn, case: CaseRecord, score: int, comment: str = "") -> None:
         survey = await turn.tx.latest_survey(case)
         assert survey is not None
         await turn.tx.attach_inbound(case)
-        for text in await self.timekeeper.rate(turn.tx, case, survey, score):
+        answers = await self.timekeeper.rate(turn.tx, case, survey, score)
+        if comment:
+            await self.timekeeper.comment(turn.tx, case, survey, comment)
+            answers = answers[:1]
+        else:
+            turn.state.commenting = case.case_no
+        for text in answers:
             turn.say(Reply(text), case_no=case.case_no)
-        turn.state.commenting = case.case_no
 
     async def _survey_comment(self, turn: _Turn, case_no: str) -> bool:
         case = await turn.tx.case(case_no)
@@ -433,10 +438,11 @@ class ComplaintBot:
             await self._rate_button(turn, inbound.button_data or "")
             return
         if kind is InboundKind.TEXT and turn.state.draft is None:
-            score = parse_rating(inbound.text)
+            first, _sep, comment = inbound.text.strip().partition("\n")
+            score = parse_rating(first)
             case = await turn.tx.case_awaiting_rating() if score is not None else None
             if score is not None and case is not None:
-                await self._rate(turn, case, score)
+                await self._rate(turn, case, score, comment.strip())
                 return
             if commenting is not None and await self._survey_comment(turn, commenting):
                 return

@@ -333,3 +333,60 @@ async def test_a_mail_with_nul_characters_is_filed_on_every_database(
     assert await mailbox.receive(raw)
     (case,) = await cases(engine)
     assert "\x00" not in case.description
+
+
+async def resolved_by_mail(mailbox: Mailbox) -> tuple[str, Outbound, str]:
+    """A mailed case, resolved, whose survey mail has gone out: (case, survey, its id)."""
+    case_no, _receipt, _first = await filed(mailbox)
+    done, answers = await mailbox.bot.operate(
+        "li",
+        "resolve",
+        case_no,
+        "facts=confirmed nature=system_fault responsibility=company severity=minor 已退款。",
+    )
+    assert done, answers
+    mailbox.clock.advance(days=1, seconds=1)
+    await mailbox.bot.sweep()
+    while await mailbox.dispatcher.run_once():
+        pass
+    survey = mailbox.to(USER)[-1]
+    return case_no, survey, mailbox.last_id()
+
+
+async def test_a_survey_by_mail_is_answered_with_a_digit_and_a_comment(
+    mailbox: Mailbox, engine: AsyncEngine
+) -> None:
+    case_no, survey, survey_id = await resolved_by_mail(mailbox)
+    assert "请回复数字 1 至 5" in survey.text and survey.automatic
+    await mailbox.receive(
+        corpus.gmail_reply(
+            "4\n处理得很快，谢谢。",
+            sender=USER,
+            subject=f"Re: [{case_no}] 回访",
+            in_reply_to=survey_id,
+            references=survey_id,
+            message_id=mid(),
+        )
+    )
+    (case,) = await cases(engine)
+    assert case.status == "archived"
+    assert "感谢您的评价（4/5）" in mailbox.to(USER)[-1].text
+    kinds = await events(engine, case_no)
+    assert kinds.count("survey_answered") == 1 and kinds.count("survey_comment") == 1
+    assert "complainant_message" not in kinds[kinds.index("survey_sent") :]
+
+
+async def test_a_low_score_by_mail_reopens_the_case(mailbox: Mailbox, engine: AsyncEngine) -> None:
+    case_no, _survey, _survey_id = await resolved_by_mail(mailbox)
+    # Outlook sends no References: the case number in the subject joins the reply.
+    await mailbox.receive(
+        corpus.outlook_reply(
+            "2",
+            sender=USER,
+            subject=f"RE: [{case_no}] 回访",
+            message_id=mid(),
+        )
+    )
+    (case,) = await cases(engine)
+    assert (case.status, case.reopened_count) == ("reopened", 1)
+    assert "已重新打开" in mailbox.to(USER)[-1].text

@@ -68,7 +68,10 @@ def telegram_pacing(
     def per_conversation(conversation: str) -> Rate:
         return group if conversation.startswith("-") else private
 
-    return ChannelPacing(overall=_per(per_second, 1.0), per_conversation=per_conversation)
+    # Overall, messages are spread evenly (one every 1/30 s) rather than sent 30 at a
+    # time: a burst at the edge of a second is what a request delayed on its way turns
+    # into 31 in Telegram's second.
+    return ChannelPacing(overall=Rate(1, 1 / per_second), per_conversation=per_conversation)
 
 
 def _per(count: float, seconds: float) -> Rate:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.calendar import build_calendar
 from bot.desk import DeskConfig
-from bot.dispatcher import Dispatcher, Sender
+from bot.dispatcher import ChannelPacing, Dispatcher, Rate, Sender
 from bot.followup import FollowUpConfig
 from bot.mail_intake import MAIL_CHANNEL
 from bot.service import BotConfig, ComplaintBot
@@ -181,7 +181,7 @@ async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> 
         core.outbox,
         senders,
         on_failure=core.bot.report_undelivered,
-        pacing={CHANNEL: pacing},
+        pacing={CHANNEL: pacing, MAIL_CHANNEL: mail_pacing(settings)},
     )
     core.repository.on_commit(dispatcher.wake)
     try:
@@ -243,7 +243,12 @@ async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) ->
     senders: dict[str, Sender] = {}
     mail = _mail_channel(settings, core, senders)
     assert mail is not None
-    dispatcher = Dispatcher(core.outbox, senders, on_failure=core.bot.report_undelivered)
+    dispatcher = Dispatcher(
+        core.outbox,
+        senders,
+        on_failure=core.bot.report_undelivered,
+        pacing={MAIL_CHANNEL: mail_pacing(settings)},
+    )
     core.repository.on_commit(dispatcher.wake)
     sending = asyncio.create_task(dispatcher.run())
     sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
@@ -255,6 +260,13 @@ async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) ->
     await mail.stop()
     dispatcher.stop()
     await asyncio.wait_for(sending, 30)
+
+
+def mail_pacing(settings: Settings) -> ChannelPacing:
+    """Outgoing mail at most SMTP_MESSAGES_PER_MINUTE (mail providers throttle senders)."""
+    per_minute = settings.SMTP_MESSAGES_PER_MINUTE
+    rate = Rate(int(per_minute), 60.0) if per_minute >= 1 else Rate(1, 60.0 / per_minute)
+    return ChannelPacing(overall=rate)
 
 
 def _signalled() -> asyncio.Event:

@@ -217,7 +217,11 @@ def _echo_story(
 ) -> None:
     """The deadlines, the timeline with each event's content, and every edited message's
     versions, for `cases show`."""
-    names = {"first_response": _("First response")}
+    names = {
+        "receipt": _("Receipt"),
+        "first_response": _("First response"),
+        "resolution": _("Resolution"),
+    }
     outcomes = {"met": _("met"), "missed": _("missed"), "pending": _("pending"), None: "-"}
     click.echo(_("Deadlines") + ":")
     for deadline in document["deadlines"]:

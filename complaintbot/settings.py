@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     SMTP_SECURITY: str = "ssl"
     MAIL_FROM: str | None = None
     MAIL_AUTO_REPLY_LIMIT: int = 5
+    SMTP_MESSAGES_PER_MINUTE: float = Field(default=60, gt=0)
 
     @field_validator("DATABASE_URL")
     @classmethod

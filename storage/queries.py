@@ -140,7 +140,11 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
 
 def case_deadlines(case: Case) -> list[Deadline]:
     """Every time limit of the case, in the order they fall due."""
-    return [Deadline("first_response", case.response_due_at, case.first_response_at)]
+    return [
+        Deadline("receipt", case.receipt_due_at, case.receipt_sent_at),
+        Deadline("first_response", case.response_due_at, case.first_response_at),
+        Deadline("resolution", case.resolution_due_at, case.resolved_at),
+    ]
 
 
 async def _actor_names(session: AsyncSession, case: Case, actors: set[str]) -> dict[str, str]:

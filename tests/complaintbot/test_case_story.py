@@ -52,13 +52,15 @@ async def test_the_full_story_of_a_case(
     ]
     assert edited[0]["direction"] == "in"
 
-    (deadline,) = case["deadlines"]
-    assert deadline["name"] == "first_response"
+    receipt, deadline, resolution = case["deadlines"]
+    assert [d["name"] for d in case["deadlines"]] == ["receipt", "first_response", "resolution"]
+    assert receipt["outcome"] == "met" and receipt["done_at"] == case["receipt_sent_at"]
     assert (deadline["due_at"], deadline["done_at"], deadline["outcome"]) == (
         case["response_due_at"],
         None,
         "missed",
     )
+    assert (resolution["done_at"], resolution["outcome"]) == (None, "missed")
 
     kinds = [e["event"] for e in case["timeline"]]
     assert kinds.count("complainant_message_edited") == 2
@@ -98,5 +100,9 @@ async def test_a_response_in_time_is_met(
     clock.current = datetime.now(UTC)
     await alice.deliver_pending()
     case = json.loads(complaintbot(["cases", "show", case_no, "--json"], tmp_path, env).stdout)
-    assert [(d["name"], d["outcome"]) for d in case["deadlines"]] == [("first_response", "met")]
-    assert case["deadlines"][0]["done_at"] == case["first_response_at"] is not None
+    assert [(d["name"], d["outcome"]) for d in case["deadlines"]] == [
+        ("receipt", "met"),
+        ("first_response", "met"),
+        ("resolution", "pending"),
+    ]
+    assert case["deadlines"][1]["done_at"] == case["first_response_at"] is not None

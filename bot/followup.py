@@ -435,6 +435,7 @@ class Timekeeper:
         )
         case.status = CaseStatus.REOPENED
         case.resolved_at = None
+        await tx.add_event(case, now, actor, "reopened", {"reason": f"survey score {score}"})
         await self.reopened(tx, case, actor)
         case.escalated_at = now
         await tx.save_case(case)

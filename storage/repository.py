@@ -445,7 +445,10 @@ class SqlConversationTx:
             select(Case)
             .where(
                 Case.complainant_id == complainant_id,
+                # Only cases filed from this very chat: people merged by a typed phone
+                # or email (which proves nothing) must not reach each other's cases.
                 Case.channel == self.row.channel,
+                Case.conversation == self.row.conversation,
                 Case.status != CaseStatus.ARCHIVED.value,
             )
             .order_by(Case.id.desc())  # type: ignore[union-attr]
@@ -659,6 +662,8 @@ class SqlConversationTx:
             .join(Survey, Survey.case_id == Case.id)
             .where(
                 Case.complainant_id == complainant_id,
+                Case.channel == self.row.channel,
+                Case.conversation == self.row.conversation,
                 Case.status == CaseStatus.RESOLVED.value,
                 Survey.asked_at.is_not(None),
                 Survey.answered_at.is_(None),

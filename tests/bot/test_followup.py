@@ -382,3 +382,26 @@ async def test_workers_sweeping_at_once_fire_each_timer_once(
         missed = await events(engine, case_no, "deadline_missed")
         assert [e.payload["limit"] for e in missed] == ["first_response"]
     assert await first.sweep() == 0
+
+
+async def test_a_rating_reaches_only_the_raters_own_case(
+    repository, outbox, clock, followup, engine
+) -> None:
+    # Two Telegram users who typed the same email are one complainant on record, but
+    # neither may rate (or write into) the other's case.
+    bot = make_bot(repository, clock, followup)
+    sender = RecordingSender()
+    first, second = (Chat(bot, outbox, clock, sender, user=u) for u in ("3001", "3002"))
+    numbers = []
+    for chat in (first, second):
+        receipt = await play(chat, ENGLISH_INTAKE)
+        numbers.append(re.search(r"TS-\d{8}-\d{4}", receipt).group(0))  # type: ignore[union-attr]
+    group = AgentsGroup(first)
+    for case_no in numbers:
+        await resolve(group, case_no)
+    clock.advance(minutes=11)
+    await sweep(first)
+    await first.say("2")
+    assert [(await case_row(engine, n)).status for n in numbers] == ["reopened", "resolved"]
+    await second.say("5")
+    assert (await case_row(engine, numbers[1])).status == "archived"

@@ -214,8 +214,10 @@ class LedgerSheet:
 
     def _local(self, moment: datetime | None) -> datetime | None:
         """The moment on the wall clock of the ledger's time zone (the zone is in the
-        header), so a spreadsheet shows and sorts it as a plain date and time."""
-        return moment.astimezone(self.zone).replace(tzinfo=None) if moment else None
+        header) to the second, so a spreadsheet shows and sorts it as a plain date and time."""
+        if moment is None:
+            return None
+        return moment.astimezone(self.zone).replace(tzinfo=None, microsecond=0)
 
     def _name(self, name: str) -> str | None:
         return mask_name(name) if self.masked else name
@@ -228,7 +230,9 @@ class LedgerSheet:
 
     def _channel(self, channel: str) -> str:
         _ = self.tr.gettext
-        return {"telegram": "Telegram", "email": _("Email")}.get(channel, channel)
+        return {"telegram": "Telegram", "email": _("Email"), "console": _("Console")}.get(
+            channel, channel
+        )
 
     def _category(self, category: str) -> str:
         try:

@@ -125,7 +125,11 @@ class LedgerSheet:
         self.zone = zone
         self.masked = masked
         _ = self.tr.gettext
+        # Labels are looked up once here, not once per row.
         self._verification = verification_labels(_)
+        self._categories = {c.value: category_label(c, _) for c in Category}
+        self._statuses = {s.value: status_label(s, _) for s in CaseStatus}
+        self._no_answer = _("no answer")
         self._outcomes = {
             Outcome.MET: _("met"),
             Outcome.MISSED: _("missed"),
@@ -175,7 +179,7 @@ class LedgerSheet:
                 _("Email (masked)") if masked else _("Email (full)"),
                 lambda r: self._email(r.case.email),
             ),
-            (_("Category"), lambda r: self._category(r.case.category)),
+            (_("Category"), lambda r: self._categories.get(r.case.category, r.case.category)),
             (_("Party complained about"), lambda r: r.case.subject),
             (_("Summary"), lambda r: r.case.description),
             (_("Expected outcome"), lambda r: r.case.expectation),
@@ -209,7 +213,7 @@ class LedgerSheet:
                 lambda r: local(r.case.survey_asked_at),
             ),
             (_("Satisfaction answered at ({zone})").format(zone=zone), self._answered),
-            (_("Status"), lambda r: self._status(r.case.status)),
+            (_("Status"), lambda r: self._statuses.get(r.case.status, r.case.status)),
         ]
 
     def _local(self, moment: datetime | None) -> datetime | None:
@@ -234,18 +238,6 @@ class LedgerSheet:
             channel, channel
         )
 
-    def _category(self, category: str) -> str:
-        try:
-            return category_label(Category(category), self.tr.gettext)
-        except ValueError:
-            return category
-
-    def _status(self, status: str) -> str:
-        try:
-            return status_label(CaseStatus(status), self.tr.gettext)
-        except ValueError:
-            return status
-
     def _outcome(self, outcome: Outcome | None) -> str | None:
         return self._outcomes[outcome] if outcome else None
 
@@ -255,12 +247,12 @@ class LedgerSheet:
 
     def _score(self, row: LedgerRow) -> Cell:
         if row.case.survey_outcome == "no_answer":
-            return self.tr._("no answer")
+            return self._no_answer
         return row.case.survey_score
 
     def _answered(self, row: LedgerRow) -> Cell:
         if row.case.survey_outcome == "no_answer":
-            return self.tr._("no answer")
+            return self._no_answer
         return self._local(row.case.survey_answered_at)
 
 

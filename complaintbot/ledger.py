@@ -28,7 +28,6 @@ from storage.ledger import ledger_cases
 # A CSV cell a spreadsheet would run as a formula (CSV injection) gets a leading
 # apostrophe, which spreadsheets show as text. XLSX cells are typed and need none.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class LedgerFormat(StrEnum):
@@ -92,7 +91,7 @@ def _csv_cell(cell: Cell) -> str | int | float:
     if cell is None:
         return ""
     if isinstance(cell, datetime):
-        return cell.strftime(_TIME_FORMAT)
+        return cell.isoformat(" ")  # to the second: `LedgerSheet` drops the microseconds
     if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
         return "'" + cell
     return cell

@@ -3,8 +3,13 @@ filled with cases in every state; the XLSX is read back with openpyxl."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import pty
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -157,6 +162,40 @@ async def test_from_and_to_choose_the_days_received(
     assert export("--from", "2026-11-22", "--to", "2026-11-22") == len(STATES)
     assert export("--from", "2026-11-23", "--to", "2026-11-30") == 0
     assert export("--from", "2026-10-01", "--to", "2026-11-21") == 0
+
+
+async def test_a_terminal_shows_a_progress_bar_and_a_pipe_does_not(
+    every_state: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    _cases, env = every_state
+    args = ["ledger", "export", *NOVEMBER, "--format", "csv", "-o", str(tmp_path / "l.csv")]
+    code, shown = on_a_terminal(args, tmp_path, {**env, "DEFAULT_LOCALE": "en"})
+    assert code == 0
+    assert "Exporting the ledger" in shown and "100%" in shown
+    piped = complaintbot(args, tmp_path, env)
+    assert piped.returncode == 0 and "████" not in piped.stderr and "%" not in piped.stderr
+
+
+def on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Runs the command with its stderr on a pseudo-terminal: the exit code and what
+    the terminal showed."""
+    terminal, screen = pty.openpty()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "complaintbot", *args],
+        cwd=cwd,
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=screen,
+        timeout=120,
+    )
+    os.close(screen)
+    shown = b""
+    with contextlib.suppress(OSError):  # the terminal's other end is closed: all read
+        while chunk := os.read(terminal, 4096):
+            shown += chunk
+    os.close(terminal)
+    return run.returncode, shown.decode()
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,11 @@ def _china(year: int) -> holidays.HolidayBase:
 
 @cache
 def _last_announced_year() -> int:
-    announced: dict[int, object] = getattr(holidays.China, "special_public_holidays", {})
+    # Newer releases of `holidays` keep the schedules on a class of their own.
+    from holidays.countries import china
+
+    schedules = getattr(china, "ChinaStaticHolidays", holidays.China)
+    announced: dict[int, object] = getattr(schedules, "special_public_holidays", {})
     return max(announced, default=0)
 
 

@@ -156,7 +156,11 @@ def _china(year: int) -> holidays.HolidayBase:
 
 @cache
 def _last_announced_year() -> int:
-    announced: dict[int, object] = getattr(holidays.China, "special_public_holidays", {})
+    # Newer releases of `holidays` keep the schedules on a class of their own.
+    from holidays.countries import china
+
+    schedules = getattr(china, "ChinaStaticHolidays", holidays.China)
+    announced: dict[int, object] = getattr(schedules, "special_public_holidays", {})
     return max(announced, default=0)
 
 
@@ -188,6 +192,7 @@ class WorkdayCalendar:
             spans = [(opens, lunch[0]), (lunch[1], closes)]
         self.zone = zone
         self.is_workday = is_workday or ChineseWorkdays()
+        self._workdays: dict[date, bool] = {}
         self.spans = spans
         self.day_length = sum(
             (_seconds(end) - _seconds(begin) for begin, end in spans), timedelta()
@@ -197,7 +202,7 @@ class WorkdayCalendar:
         """Working spans (local time) that end after `after`, in order, forever."""
         day = after.date()
         while True:
-            if self.is_workday(day):
+            if self._is_workday(day):
                 for begin, end in self.spans:
                     span_end = datetime.combine(day, end, tzinfo=self.zone)
                     if span_end > after:
@@ -229,15 +234,42 @@ class WorkdayCalendar:
         return begin.astimezone(moment.tzinfo)
 
     def working_between(self, start: datetime, end: datetime) -> timedelta:
-        total = timedelta(0)
+        # Day by day rather than span by span: the ledger asks this for every resolved
+        # case, so whole days in between cost one look-up each.
         if end <= start:
+            return timedelta(0)
+        first, last = start.astimezone(self.zone), end.astimezone(self.zone)
+        if first.date() == last.date():
+            return self._worked(first.date(), first, last)
+        total = self._worked(first.date(), first, None) + self._worked(last.date(), None, last)
+        day = first.date() + timedelta(days=1)
+        while day < last.date():
+            if self._is_workday(day):
+                total += self.day_length
+            day += timedelta(days=1)
+        return total
+
+    def _worked(self, day: date, after: datetime | None, before: datetime | None) -> timedelta:
+        """Working time on `day` (local) after `after` and before `before`, when given."""
+        total = timedelta(0)
+        if not self._is_workday(day):
             return total
-        finish = end.astimezone(self.zone)
-        for begin, span_end in self._open_spans(start.astimezone(self.zone)):
-            if begin >= finish:
-                return total
-            total += min(span_end, finish) - begin
-        raise AssertionError("unreachable: working spans never run out")
+        for begin, end in self.spans:
+            opens = datetime.combine(day, begin, tzinfo=self.zone)
+            closes = datetime.combine(day, end, tzinfo=self.zone)
+            if after is not None and after > opens:
+                opens = after
+            if before is not None and before < closes:
+                closes = before
+            if closes > opens:
+                total += closes - opens
+        return total
+
+    def _is_workday(self, day: date) -> bool:
+        known = self._workdays.get(day)
+        if known is None:
+            known = self._workdays[day] = self.is_workday(day)
+        return known
 
 
 def _seconds(moment: time) -> timedelta:

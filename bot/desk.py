@@ -18,14 +18,11 @@ from bot.calendar import parse_duration
 from bot.domain import CaseStatus, Category, looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
+from bot.labels import category_label, status_label, verification_labels
 from bot.lifecycle import (
     VERIFICATION,
     Action,
-    Facts,
     IllegalTransition,
-    Nature,
-    Responsibility,
-    Severity,
     is_open,
     next_status,
     parse_verification,
@@ -787,44 +784,13 @@ class Desk:
         return ((Button(self.tr._("Claim"), f"desk:claim:{case.case_no}"),),)
 
     def _category(self, category: Category) -> str:
-        _ = self.tr.gettext
-        return {
-            Category.CONSULTATION: _("Consultation"),
-            Category.HELP_REQUEST: _("Help request"),
-            Category.APPEAL: _("Appeal"),
-            Category.SUGGESTION: _("Suggestion"),
-            Category.REPORT: _("Report of wrongdoing"),
-        }[category]
+        return category_label(category, self.tr.gettext)
 
     def _status(self, status: CaseStatus) -> str:
-        _ = self.tr.gettext
-        return {
-            CaseStatus.NEW: _("new"),
-            CaseStatus.ACKNOWLEDGED: _("acknowledged"),
-            CaseStatus.IN_PROGRESS: _("in progress"),
-            CaseStatus.AWAITING_USER: _("awaiting the complainant"),
-            CaseStatus.RESOLVED: _("resolved"),
-            CaseStatus.REOPENED: _("reopened"),
-            CaseStatus.ARCHIVED: _("archived"),
-        }[status]
+        return status_label(status, self.tr.gettext)
 
     def _verification_labels(self) -> dict[str, str]:
-        _ = self.tr.gettext
-        return {
-            Facts.CONFIRMED: _("Facts confirmed"),
-            Facts.NOT_CONFIRMED: _("Facts not confirmed"),
-            Nature.USER_ERROR: _("User error"),
-            Nature.MISUNDERSTOOD_POLICY: _("Misunderstood policy"),
-            Nature.SYSTEM_FAULT: _("System fault"),
-            Nature.POOR_SERVICE: _("Poor service"),
-            Nature.VIOLATION: _("Violation"),
-            Responsibility.USER: _("User responsible"),
-            Responsibility.PARTNER: _("Partner responsible"),
-            Responsibility.COMPANY: _("Company responsible"),
-            Severity.MINOR: _("Minor"),
-            Severity.MODERATE: _("Moderate"),
-            Severity.SERIOUS: _("Serious"),
-        }
+        return verification_labels(self.tr.gettext)
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M")

@@ -15,6 +15,7 @@ from bot.contact import normalise_phone, parse_contact
 from bot.domain import Category, suggest_category
 from bot.draft import DescriptionEdit, DescriptionPart, Draft, EvidenceRef, Step
 from bot.i18n import Translator
+from bot.labels import category_label
 from bot.messages import Button
 
 MAX_NAME = 100
@@ -200,15 +201,7 @@ class Intake:
         return self._edit_menu()
 
     def category_label(self, category: Category) -> str:
-        _ = self._
-        labels = {
-            Category.CONSULTATION: _("Consultation"),
-            Category.HELP_REQUEST: _("Help request"),
-            Category.APPEAL: _("Appeal"),
-            Category.SUGGESTION: _("Suggestion"),
-            Category.REPORT: _("Report of wrongdoing"),
-        }
-        return labels[category]
+        return category_label(category, self._)
 
     def summary(self, draft: Draft) -> Reply:
         _ = self._

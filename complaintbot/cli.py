@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,14 +18,17 @@ import click
 from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
+from bot.ledger import LedgerSheet, six_months_before
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from complaintbot import logs
-from complaintbot.app import StartupError, open_core, run
+from complaintbot.app import StartupError, followup_config, open_core, run
+from complaintbot.ledger import LedgerFormat, Period, export_ledger
 from complaintbot.settings import Settings, SettingsError, load_settings
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.database import create_engine
 from storage.files import EvidenceFiles
+from storage.ledger import count_cases
 
 T = TypeVar("T")
 
@@ -387,6 +391,95 @@ async def audit_verify(case_no: str | None) -> None:
         broken=len(result.breaks), cases=result.cases
     )
     _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
+
+
+@main.group()
+def ledger() -> None:
+    """The ledger (台账): every case received in a period, for the regulator."""
+
+
+@ledger.command("export")
+@click.option("--from", "first", default=None, metavar="DATE", help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", default=None, metavar="DATE", help="Last day (included), YYYY-MM-DD.")
+@click.option("--format", "kind", required=True, type=click.Choice([f.value for f in LedgerFormat]))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The file to write.",
+)
+@click.option(
+    "--unmasked",
+    is_flag=True,
+    help="Full complainant names and contacts instead of masked ones (stated in the file).",
+)
+@_async
+async def ledger_export(
+    first: str | None, last: str | None, kind: str, output: Path, unmasked: bool
+) -> None:
+    """Write one row per case received from --from to --to (default: the last six months
+    up to today), in the language of DEFAULT_LOCALE and the time zone of TIMEZONE."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    now = datetime.now(UTC)
+    last_day = _day(last, "--to", _) if last else now.astimezone(settings.zone).date()
+    first_day = _day(first, "--from", _) if first else six_months_before(last_day)
+    if first_day > last_day:
+        _fail(
+            _("--from {first} is after --to {last}: the period would be empty.").format(
+                first=first_day, last=last_day
+            ),
+            2,
+        )
+    period = Period(first_day, last_day)
+    calendar = followup_config(settings).calendar
+    sheet = LedgerSheet(settings.DEFAULT_LOCALE, settings.zone, masked=not unmasked)
+    async with open_core(settings) as core:
+        total = await count_cases(core.engine, *period.bounds(settings.zone))
+        try:
+            with _progress(total, _("Exporting the ledger")) as progress:
+                written = await export_ledger(
+                    core.engine,
+                    output,
+                    LedgerFormat(kind),
+                    sheet,
+                    calendar,
+                    period,
+                    now,
+                    progress,
+                )
+        except OSError as error:
+            _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
+            return
+    click.echo(
+        _("{count} cases received from {first} to {last} written to {path}.").format(
+            count=written, first=first_day, last=last_day, path=output
+        )
+    )
+
+
+def _day(value: str, option: str, _: Callable[[str], str]) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        _fail(
+            _(
+                "{option} “{value}” is not a date: write it as YYYY-MM-DD, for example 2026-05-01."
+            ).format(option=option, value=value),
+            2,
+        )
+        raise  # unreachable; for type checkers
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; nothing when the output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield lambda _rows: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
 
 
 @main.group()

@@ -13,6 +13,7 @@ from bot.calendar import (
     AlwaysOpen,
     ChineseWorkdays,
     WorkdayCalendar,
+    _last_announced_year,
     _warn_unannounced,
     build_calendar,
     parse_duration,
@@ -126,6 +127,11 @@ def test_an_unannounced_year_warns_once_and_an_override_file_adds_it(
     assert not calendar.is_working(at("2099-03-02 10:00"))  # a Monday made a holiday
     assert calendar.is_working(at("2099-03-07 10:00"))  # a Saturday made a workday
     assert calendar.is_working(at("2099-03-03 10:00"))
+
+
+def test_the_announced_years_are_known() -> None:
+    # The package holds the 2026 schedule (adjusted weekends included): no warning for it.
+    assert _last_announced_year() >= 2026
 
 
 def test_statutory_holidays_of_an_unannounced_year_still_count() -> None:

@@ -1,0 +1,178 @@
+"""How long `complaintbot ledger export` takes and how much memory it needs, on SQLite.
+
+    python -m bench.ledger [CASES]
+
+Fills a SQLite file with CASES resolved cases received over six months (each with a
+handler, two handler events on its timeline, a verification record and an answered
+survey), then runs the real command once per format, each in a fresh process, and
+prints the time and that process's peak memory (the issue asks, for 1,000,000 cases:
+XLSX ≤ 60 s, CSV ≤ 15 s, peak memory ≤ 300 MB). The events are written in bulk, not
+through `storage.chain`: the export reads them, it does not check the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from storage.database import create_engine
+from storage.migrate import upgrade
+from storage.models import Agent, Case, Complainant, Survey, TimelineEvent
+
+START = datetime(2026, 5, 1, tzinfo=UTC)
+CHUNK = 5000
+DESCRIPTION = "我的手机号码本月被多扣了30元话费，客服电话一直打不通，希望尽快核实并退款。" * 2
+
+
+def _case(number: int, cases: int) -> dict[str, Any]:
+    # Spread over six months (15,552,000 seconds).
+    received = START + timedelta(seconds=number * 15_552_000 // cases)
+    return {
+        "id": number + 1,
+        "case_no": f"TS-{received:%Y%m%d}-{number:07d}",
+        "status": "archived",
+        "channel": "telegram" if number % 3 else "email",
+        "conversation": str(number),
+        "complainant_id": 1,
+        "locale": "zh_CN",
+        "contact_name": "张三",
+        "contact_phone": "+8613812345678",
+        "contact_email": "zhangsan@example.com",
+        "category": "appeal",
+        "subject": "某某科技有限公司",
+        "description": DESCRIPTION,
+        "expectation": "退款并解释原因",
+        "received_at": received,
+        "created_at": received,
+        "updated_at": received,
+        "receipt_due_at": received + timedelta(hours=1),
+        "receipt_sent_at": received + timedelta(seconds=2),
+        "response_due_at": received + timedelta(hours=24),
+        "first_response_at": received + timedelta(minutes=30 + number % 2000),
+        "resolution_due_at": received + timedelta(days=10),
+        "resolved_at": received + timedelta(days=number % 12, hours=3),
+        "reopened_count": number % 7 == 0,
+        "handler_id": 1 + number % 2,
+        "resolution": "已核实为系统重复扣费，已退款30元。",
+        "verification": {
+            "facts": "confirmed",
+            "nature": "system_fault",
+            "responsibility": "company",
+            "severity": "minor",
+        },
+    }
+
+
+def _events(number: int, received: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": number + 1,
+            "at": received + timedelta(minutes=seq),
+            "actor": f"agent:{1 + (number + seq) % 2}",
+            "kind": "claimed" if seq == 1 else "assigned",
+            "payload": {"handler": ("李雷", "韩梅梅")[(number + seq) % 2]},
+            "seq": seq,
+            "prev_hash": "",
+            "hash": "",
+            "salts": {},
+        }
+        for seq in (1, 2)
+    ]
+
+
+def _survey(number: int, received: datetime) -> dict[str, Any]:
+    return {
+        "case_id": number + 1,
+        "round": 1,
+        "created_at": received + timedelta(days=1),
+        "asked_at": received + timedelta(days=1),
+        "answered_at": received + timedelta(days=1, hours=2),
+        "score": 1 + number % 5,
+        "outcome": "satisfied" if number % 5 >= 3 else "unsatisfied",
+    }
+
+
+async def fill(url: str, cases: int) -> float:
+    engine = create_engine(url)
+    await upgrade(engine)
+    began = time.perf_counter()
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Complainant),
+            [{"id": 1, "name": "张三", "created_at": START, "updated_at": START}],
+        )
+        await connection.execute(
+            insert(Agent),
+            [
+                {"id": n, "channel": "telegram", "external_id": str(n), "name": name}
+                | {"created_at": START}
+                for n, name in ((1, "李雷"), (2, "韩梅梅"))
+            ],
+        )
+    for first in range(0, cases, CHUNK):
+        rows = [_case(n, cases) for n in range(first, min(first + CHUNK, cases))]
+        async with engine.begin() as connection:
+            await connection.execute(insert(Case), rows)
+            await connection.execute(
+                insert(TimelineEvent),
+                [e for r in rows for e in _events(r["id"] - 1, r["received_at"])],
+            )
+            await connection.execute(
+                insert(Survey), [_survey(r["id"] - 1, r["received_at"]) for r in rows]
+            )
+    await engine.dispose()
+    return time.perf_counter() - began
+
+
+def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
+    """Runs the command in a fresh process: seconds, its peak memory in MB, file size."""
+    out = directory / f"ledger.{kind}"
+    code = (
+        "import resource, sys, time\n"
+        "from complaintbot.cli import main\n"
+        "began = time.perf_counter()\n"
+        "try:\n"
+        f"    main(['ledger', 'export', '--from', '2026-05-01', '--to', '2026-11-30',"
+        f" '--format', '{kind}', '-o', {str(out)!r}])\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "elapsed = time.perf_counter() - began\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(f'{elapsed} {peak}', file=sys.stderr)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    elapsed, peak = run.stderr.strip().splitlines()[-1].split()
+    return float(elapsed), float(peak), out.stat().st_size
+
+
+def main(argv: list[str]) -> None:
+    cases = int(argv[0]) if argv else 100_000
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+        filled = asyncio.run(fill(url, cases))
+        print(f"filled {cases:,} cases in {filled:.1f} s")
+        for kind in ("csv", "xlsx"):
+            elapsed, peak, size = export(url, kind, directory)
+            rate = cases / elapsed
+            print(
+                f"{kind}: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
+                f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB, "
+                f"file {size / 1e6:,.1f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,275 @@
+"""The ledger (台账): one row per case received in a period, as the regulator asks for it.
+
+Two steps, both pure:
+
+- `ledger_rows` turns stored cases (`LedgerCase`) into `LedgerRow`s: the computed
+  figures (minutes to the first response, working time to the resolution, each time
+  limit met or missed). The quality report computes its metrics from these same rows,
+  so the report and the ledger of a period can never disagree.
+- `LedgerSheet` turns a row into the cells of the file in the reader's language and
+  time zone, with the complainant's name and contact masked unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.calendar import Calendar
+from bot.deadlines import Deadline, Outcome
+from bot.domain import CaseStatus, Category
+from bot.i18n import Translator
+from bot.labels import category_label, status_label, verification_labels
+
+Cell = str | int | float | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCase:
+    """One case as stored, with its handlers (in the order they took it) and its latest
+    satisfaction survey."""
+
+    case_no: str
+    received_at: datetime
+    channel: str
+    name: str
+    phone: str | None
+    email: str | None
+    category: str
+    subject: str  # the party complained about
+    description: str
+    expectation: str
+    handlers: tuple[str, ...]
+    receipt_due_at: datetime | None
+    receipt_sent_at: datetime | None
+    response_due_at: datetime | None
+    first_response_at: datetime | None
+    resolution_due_at: datetime | None
+    resolved_at: datetime | None
+    verification: dict[str, Any] | None
+    resolution: str | None
+    reopened_count: int
+    survey_asked_at: datetime | None
+    survey_answered_at: datetime | None
+    survey_score: int | None
+    survey_outcome: str | None  # satisfied | unsatisfied | no_answer
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    case: LedgerCase
+    minutes_to_first_response: float | None
+    working_time_to_resolution: timedelta | None
+    receipt: Outcome | None
+    first_response: Outcome | None
+    resolution: Outcome | None
+
+
+def ledger_row(case: LedgerCase, calendar: Calendar, now: datetime) -> LedgerRow:
+    """The figures of one case; a limit not yet due at `now` is pending."""
+    first = (
+        (case.first_response_at - case.received_at).total_seconds() / 60
+        if case.first_response_at
+        else None
+    )
+    working = (
+        calendar.working_between(case.received_at, case.resolved_at) if case.resolved_at else None
+    )
+    return LedgerRow(
+        case=case,
+        minutes_to_first_response=first,
+        working_time_to_resolution=working,
+        receipt=Deadline("receipt", case.receipt_due_at, case.receipt_sent_at).outcome(now),
+        first_response=Deadline(
+            "first_response", case.response_due_at, case.first_response_at
+        ).outcome(now),
+        resolution=Deadline("resolution", case.resolution_due_at, case.resolved_at).outcome(now),
+    )
+
+
+def ledger_rows(
+    cases: Iterable[LedgerCase], calendar: Calendar, now: datetime
+) -> Iterator[LedgerRow]:
+    """The rows of the ledger, one per case, in the order given."""
+    for case in cases:
+        yield ledger_row(case, calendar, now)
+
+
+def mask_name(name: str) -> str:
+    """`Alice Wang` → `A*********`, `张三` → `张*`: enough to tell rows apart."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_phone(phone: str) -> str:
+    """`+8613812345678` → `+86138****5678`, as Chinese receipts print numbers."""
+    if len(phone) <= 8:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return phone[:-8] + "****" + phone[-4:]
+
+
+def mask_email(email: str) -> str:
+    """`alice@example.com` → `a***@example.com`."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain}"
+
+
+class LedgerSheet:
+    """Headers and cells of the ledger in one language and time zone."""
+
+    def __init__(self, locale: str, zone: ZoneInfo, masked: bool = True) -> None:
+        self.tr = Translator(locale)
+        self.zone = zone
+        self.masked = masked
+        _ = self.tr.gettext
+        # Labels are looked up once here, not once per row.
+        self._verification = verification_labels(_)
+        self._categories = {c.value: category_label(c, _) for c in Category}
+        self._statuses = {s.value: status_label(s, _) for s in CaseStatus}
+        self._no_answer = _("no answer")
+        self._outcomes = {
+            Outcome.MET: _("met"),
+            Outcome.MISSED: _("missed"),
+            Outcome.PENDING: _("pending"),
+        }
+        self._columns: list[tuple[str, Callable[[LedgerRow], Cell]]] = self._layout()
+
+    def headers(self) -> list[str]:
+        return [header for header, _cell in self._columns]
+
+    def cells(self, row: LedgerRow) -> list[Cell]:
+        return [cell(row) for _header, cell in self._columns]
+
+    def about(self, start: date, end: date, cases: int, made_at: datetime) -> list[tuple[str, str]]:
+        """What the file holds, for its readers: the period, the time zone, whether the
+        complainants' details are masked."""
+        _ = self.tr.gettext
+        return [
+            (_("Period"), f"{start:%Y-%m-%d} – {end:%Y-%m-%d}"),
+            (_("Time zone"), self.zone.key),
+            (
+                _("Complainant name and contact"),
+                _("masked") if self.masked else _("full values (exported with --unmasked)"),
+            ),
+            (_("Cases"), str(cases)),
+            (_("Exported at"), f"{made_at.astimezone(self.zone):%Y-%m-%d %H:%M:%S}"),
+        ]
+
+    def _layout(self) -> list[tuple[str, Callable[[LedgerRow], Cell]]]:
+        _ = self.tr.gettext
+        zone = self.zone.key
+        masked = self.masked
+        local = self._local
+        return [
+            (_("Case number"), lambda r: r.case.case_no),
+            (_("Received at ({zone})").format(zone=zone), lambda r: local(r.case.received_at)),
+            (_("Channel"), lambda r: self._channel(r.case.channel)),
+            (
+                _("Complainant (masked)") if masked else _("Complainant (full)"),
+                lambda r: self._name(r.case.name),
+            ),
+            (
+                _("Phone (masked)") if masked else _("Phone (full)"),
+                lambda r: self._phone(r.case.phone),
+            ),
+            (
+                _("Email (masked)") if masked else _("Email (full)"),
+                lambda r: self._email(r.case.email),
+            ),
+            (_("Category"), lambda r: self._categories.get(r.case.category, r.case.category)),
+            (_("Party complained about"), lambda r: r.case.subject),
+            (_("Summary"), lambda r: r.case.description),
+            (_("Expected outcome"), lambda r: r.case.expectation),
+            (_("Handler(s)"), lambda r: ", ".join(r.case.handlers) or None),
+            (
+                _("Receipt sent at ({zone})").format(zone=zone),
+                lambda r: local(r.case.receipt_sent_at),
+            ),
+            (_("Receipt time limit"), lambda r: self._outcome(r.receipt)),
+            (
+                _("First response at ({zone})").format(zone=zone),
+                lambda r: local(r.case.first_response_at),
+            ),
+            (_("Minutes to first response"), lambda r: _round(r.minutes_to_first_response)),
+            (_("First response time limit"), lambda r: self._outcome(r.first_response)),
+            (_("Resolved at ({zone})").format(zone=zone), lambda r: local(r.case.resolved_at)),
+            (
+                _("Working hours to resolution"),
+                lambda r: _hours(r.working_time_to_resolution),
+            ),
+            (_("Resolution time limit"), lambda r: self._outcome(r.resolution)),
+            (_("Facts"), lambda r: self._verified(r, "facts")),
+            (_("Nature"), lambda r: self._verified(r, "nature")),
+            (_("Responsibility"), lambda r: self._verified(r, "responsibility")),
+            (_("Severity"), lambda r: self._verified(r, "severity")),
+            (_("Resolution summary"), lambda r: r.case.resolution),
+            (_("Times reopened"), lambda r: r.case.reopened_count),
+            (_("Satisfaction score"), self._score),
+            (
+                _("Satisfaction asked at ({zone})").format(zone=zone),
+                lambda r: local(r.case.survey_asked_at),
+            ),
+            (_("Satisfaction answered at ({zone})").format(zone=zone), self._answered),
+            (_("Status"), lambda r: self._statuses.get(r.case.status, r.case.status)),
+        ]
+
+    def _local(self, moment: datetime | None) -> datetime | None:
+        """The moment on the wall clock of the ledger's time zone (the zone is in the
+        header) to the second, so a spreadsheet shows and sorts it as a plain date and time."""
+        if moment is None:
+            return None
+        return moment.astimezone(self.zone).replace(tzinfo=None, microsecond=0)
+
+    def _name(self, name: str) -> str | None:
+        return mask_name(name) if self.masked else name
+
+    def _phone(self, phone: str | None) -> str | None:
+        return (mask_phone(phone) if self.masked else phone) if phone else None
+
+    def _email(self, email: str | None) -> str | None:
+        return (mask_email(email) if self.masked else email) if email else None
+
+    def _channel(self, channel: str) -> str:
+        _ = self.tr.gettext
+        return {"telegram": "Telegram", "email": _("Email"), "console": _("Console")}.get(
+            channel, channel
+        )
+
+    def _outcome(self, outcome: Outcome | None) -> str | None:
+        return self._outcomes[outcome] if outcome else None
+
+    def _verified(self, row: LedgerRow, field: str) -> str | None:
+        value = (row.case.verification or {}).get(field)
+        return self._verification.get(value, value) if value else None
+
+    def _score(self, row: LedgerRow) -> Cell:
+        if row.case.survey_outcome == "no_answer":
+            return self._no_answer
+        return row.case.survey_score
+
+    def _answered(self, row: LedgerRow) -> Cell:
+        if row.case.survey_outcome == "no_answer":
+            return self._no_answer
+        return self._local(row.case.survey_answered_at)
+
+
+def _round(minutes: float | None) -> float | None:
+    return round(minutes, 1) if minutes is not None else None
+
+
+def _hours(span: timedelta | None) -> float | None:
+    return round(span.total_seconds() / 3600, 2) if span is not None else None
+
+
+def six_months_before(day: date) -> date:
+    """The same day six months earlier (the last day of that month when it is shorter)."""
+    year, month = (day.year, day.month - 6) if day.month > 6 else (day.year - 1, day.month + 6)
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")

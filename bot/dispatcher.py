@@ -83,7 +83,9 @@ class _Window:
             self.times.popleft()
         if len(self.times) < self.rate.count:
             return 0.0
-        return self.times[0] + self.rate.seconds - now
+        wait = self.times[0] + self.rate.seconds - now
+        # Below a microsecond is rounding, not waiting (clocks keep microseconds).
+        return wait if wait > 1e-6 else 0.0
 
     def take(self, now: float) -> None:
         self.times.append(now)
@@ -102,6 +104,22 @@ class Pacer:
         self._overall: dict[str, _Window] = {}
         self._chats: dict[tuple[str, str], _Window] = {}
         self._held: dict[tuple[str, str], float] = {}
+        self._turns: dict[str, asyncio.Lock] = {}
+
+    def turn(self, channel: str) -> asyncio.Lock:
+        """Waiting for the channel's overall budget is one queue, not everyone polling."""
+        return self._turns.setdefault(channel, asyncio.Lock())
+
+    def chat_wait(self, channel: str, conversation: str) -> float:
+        """Seconds until this conversation's own limit allows a message (takes nothing)."""
+        pacing = self.pacing.get(channel)
+        key = (channel, conversation)
+        now = self.monotonic()
+        held = max(self._held.get(key, 0.0) - now, 0.0)
+        window = self._chats.get(key)
+        if pacing is None or window is None:
+            return held
+        return max(held, window.wait(now))
 
     def wait(self, channel: str, conversation: str) -> float:
         """Seconds until a message to this conversation may go; 0 takes the slot now."""
@@ -239,20 +257,34 @@ class Dispatcher:
 
     async def _deliver_in_order(self, items: list[Delivery]) -> None:
         for position, delivery in enumerate(items):
-            outbound = delivery.outbound
-            while (wait := self.pacer.wait(outbound.channel, outbound.conversation)) > 0:
-                if wait > _INLINE_WAIT:
-                    later = self.clock.now() + timedelta(seconds=wait)
-                    for item in items[position:]:
-                        await self.outbox.postpone(item, later)
-                    return
-                await self.sleep(wait)
+            wait = await self._turn(delivery.outbound)
+            if wait:
+                later = self.clock.now() + timedelta(seconds=wait)
+                for item in items[position:]:
+                    await self.outbox.postpone(item, later)
+                return
             retry_at = await self._deliver(delivery)
             if retry_at is not None:
                 # Keep the order: later messages of this chat wait for the failed one.
                 for later_item in items[position + 1 :]:
                     await self.outbox.postpone(later_item, retry_at)
                 return
+
+    async def _turn(self, outbound: Outbound) -> float:
+        """Waits for the message's turn under the channel's limits: 0 when it may go now
+        (its slot is taken), else the seconds after which to try again."""
+        channel, conversation = outbound.channel, outbound.conversation
+        wait = self.pacer.chat_wait(channel, conversation)
+        if wait > _INLINE_WAIT:
+            return wait
+        if wait > 0:
+            await self.sleep(wait)
+        async with self.pacer.turn(channel):
+            while (wait := self.pacer.wait(channel, conversation)) > 0:
+                if wait > _INLINE_WAIT:
+                    return wait
+                await self.sleep(wait)
+        return 0.0
 
     async def _deliver(self, delivery: Delivery) -> datetime | None:
         """Sends one item; returns when it will be retried, or None when it is settled."""

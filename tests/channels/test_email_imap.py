@@ -106,8 +106,11 @@ async def test_a_drop_after_the_commit_and_a_server_restart_lose_nothing_and_fil
             # Committed, not yet marked on the server: the server goes away.
             await asyncio.to_thread(dovecot.restart)
 
+    async def all_filed_and_marked() -> bool:
+        return await count(engine, Case) == 3 and await _seen(dovecot, 3)
+
     async with polling(dovecot, engine, handle_then_crash_once):
-        await eventually(lambda: _seen(dovecot, 3), within=20)
+        await eventually(all_filed_and_marked, within=30)
     assert seen[0] == seen[1] == "<drop-0@example.tw>"  # fetched again after the restart
     assert sorted(set(seen)) == [f"<drop-{n}@example.tw>" for n in range(3)]
     assert await count(engine, Case) == 3

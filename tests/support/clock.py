@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -24,5 +25,6 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         """`asyncio.sleep` on this clock: time moves on at once."""
-        self.advance(seconds=max(seconds, 0))
+        # Rounded up to this clock's microseconds, so a sleep never ends too early.
+        self.advance(microseconds=math.ceil(max(seconds, 0) * 1_000_000))
         await asyncio.sleep(0)

@@ -112,14 +112,13 @@ class Pacer:
 
     def chat_wait(self, channel: str, conversation: str) -> float:
         """Seconds until this conversation's own limit allows a message (takes nothing)."""
-        pacing = self.pacing.get(channel)
+        if channel not in self.pacing:
+            return 0.0
         key = (channel, conversation)
         now = self.monotonic()
         held = max(self._held.get(key, 0.0) - now, 0.0)
         window = self._chats.get(key)
-        if pacing is None or window is None:
-            return held
-        return max(held, window.wait(now))
+        return held if window is None else max(held, window.wait(now))
 
     def wait(self, channel: str, conversation: str) -> float:
         """Seconds until a message to this conversation may go; 0 takes the slot now."""

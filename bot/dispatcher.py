@@ -64,6 +64,11 @@ class Rate:
     count: int
     seconds: float
 
+    @classmethod
+    def per(cls, count: float, seconds: float) -> Rate:
+        """`count` messages per `seconds`, also when `count` is a fraction (0.5 a minute)."""
+        return cls(int(count), seconds) if count >= 1 else cls(1, seconds / count)
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelPacing:
@@ -110,37 +115,38 @@ class Pacer:
         """Waiting for the channel's overall budget is one queue, not everyone polling."""
         return self._turns.setdefault(channel, asyncio.Lock())
 
+    def _windows(self, channel: str, conversation: str) -> tuple[_Window | None, _Window | None]:
+        """The channel's overall window and the conversation's own, as configured."""
+        pacing = self.pacing[channel]
+        overall = None
+        if pacing.overall is not None:
+            overall = self._overall.setdefault(channel, _Window(pacing.overall))
+        key = (channel, conversation)
+        chat = self._chats.get(key)
+        if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
+            chat = self._chats[key] = _Window(rate)
+        return overall, chat
+
     def chat_wait(self, channel: str, conversation: str) -> float:
         """Seconds until this conversation's own limit allows a message (takes nothing)."""
         if channel not in self.pacing:
             return 0.0
-        key = (channel, conversation)
         now = self.monotonic()
-        held = max(self._held.get(key, 0.0) - now, 0.0)
-        window = self._chats.get(key)
-        return held if window is None else max(held, window.wait(now))
+        _overall, chat = self._windows(channel, conversation)
+        held = max(self._held.get((channel, conversation), 0.0) - now, 0.0)
+        return held if chat is None else max(held, chat.wait(now))
 
     def wait(self, channel: str, conversation: str) -> float:
         """Seconds until a message to this conversation may go; 0 takes the slot now."""
-        pacing = self.pacing.get(channel)
-        if pacing is None:
+        if channel not in self.pacing:
             return 0.0
+        overall = self._windows(channel, conversation)[0]
         now = self.monotonic()
-        windows = []
-        if pacing.overall is not None:
-            windows.append(self._overall.setdefault(channel, _Window(pacing.overall)))
-        rate = pacing.per_conversation(conversation)
-        if rate is not None:
-            key = (channel, conversation)
-            window = self._chats.get(key)
-            if window is None:
-                window = self._chats[key] = _Window(rate)
-            windows.append(window)
-        wait = max([self._held.get((channel, conversation), 0.0) - now, 0.0])
-        wait = max([wait, *(w.wait(now) for w in windows)])
+        wait = max(self.chat_wait(channel, conversation), overall.wait(now) if overall else 0.0)
         if wait <= 0:
-            for window in windows:
-                window.take(now)
+            for window in self._windows(channel, conversation):
+                if window is not None:
+                    window.take(now)
         return wait
 
     def hold(self, channel: str, conversation: str, seconds: float) -> None:

@@ -258,7 +258,7 @@ class Timekeeper:
             return False
         if kind == "survey":
             return survey.asked_at is None
-        return survey.asked_at is not None and survey.answered_at is None
+        return survey.awaiting_answer
 
     async def _remind(
         self, tx: ConversationTx, case: CaseRecord, limit: str, timer: TimerRecord
@@ -310,7 +310,7 @@ class Timekeeper:
         assert policy.quiet_notice is not None
         now = self.clock.now()
         calendar = self.config.calendar
-        last = case.last_contact_at or case.received_at
+        last = await tx.last_contact(case) or case.received_at
         due = calendar.add(last, policy.quiet_notice)
         if due > now:
             await tx.set_timers(case, [("quiet", due)])
@@ -327,8 +327,6 @@ class Timekeeper:
             )
         await self._to_complainant(tx, case, "\n".join(lines), "progress_notice")
         await tx.add_event(case, now, "system", "progress_notice", {})
-        case.last_contact_at = now
-        await tx.save_case(case)
         await tx.set_timers(case, [("quiet", calendar.add(now, policy.quiet_notice))])
 
     # ----- the satisfaction callback ---------------------------------------------------
@@ -404,9 +402,24 @@ class Timekeeper:
         log.info("case %s archived without an answer to survey %s", case.case_no, survey.round)
 
     async def rate(
+        self,
+        tx: ConversationTx,
+        case: CaseRecord,
+        survey: SurveyRecord,
+        score: int,
+        comment: str = "",
+    ) -> list[str]:
+        """The complainant's rating, with the comment given with it if any; returns what
+        they are told (a comment is invited when none came)."""
+        answers = await self._rate(tx, case, survey, score)
+        if not comment:
+            return answers
+        await self.comment(tx, case, survey, comment)
+        return answers[:1]
+
+    async def _rate(
         self, tx: ConversationTx, case: CaseRecord, survey: SurveyRecord, score: int
     ) -> list[str]:
-        """The complainant's rating; returns what they are told."""
         now = self.clock.now()
         actor = f"complainant:{case.complainant_id}"
         survey.score, survey.answered_at = score, now

@@ -202,12 +202,10 @@ class MailIntake:
         if inbound.sender_id != case.conversation:
             return False  # only the complainant rates
         survey = await tx.latest_survey(case)
-        if survey is None or survey.asked_at is None or survey.answered_at is not None:
+        if survey is None or not survey.awaiting_answer:
             return False
         await tx.attach_inbound(case)
-        answers = await self.bot.timekeeper.rate(tx, case, survey, score)
-        if rest.strip():
-            await self.bot.timekeeper.comment(tx, case, survey, rest.strip())
+        answers = await self.bot.timekeeper.rate(tx, case, survey, score, rest.strip())
         # A later mail would open a new case once this one is archived, so the comment
         # is invited in the survey itself (below the digit), not here.
         await self._reply(tx, inbound, case, answers[0], "survey_answer")

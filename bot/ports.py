@@ -106,7 +106,6 @@ class CaseRecord:
     receipt_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
     clock_paused_at: datetime | None = None
-    last_contact_at: datetime | None = None
     reopened_count: int = 0
 
 
@@ -139,6 +138,11 @@ class SurveyRecord:
     score: int | None = None
     comment: str | None = None
     outcome: str | None = None
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """Asked, and neither answered nor closed without an answer."""
+        return self.asked_at is not None and self.answered_at is None and self.outcome is None
 
 
 class ConversationTx(Protocol):
@@ -256,6 +260,10 @@ class ConversationTx(Protocol):
     async def move_timer(self, timer: TimerRecord, due_at: datetime) -> None: ...
 
     async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord: ...
+
+    async def last_contact(self, case: CaseRecord) -> datetime | None:
+        """When we last queued a message to the case's complainant."""
+        ...
 
     async def latest_survey(self, case: CaseRecord) -> SurveyRecord | None: ...
 

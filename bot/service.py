@@ -372,7 +372,7 @@ class ComplaintBot:
         if survey is None or survey.asked_at is None or case.status is not CaseStatus.RESOLVED:
             turn.say(Reply(turn.tr._("That button is no longer active.")))
             return
-        if survey.answered_at is not None or survey.outcome is not None:
+        if not survey.awaiting_answer:
             turn.say(
                 Reply(
                     turn.tr._("Your rating of {case_no} is already recorded.").format(
@@ -387,11 +387,8 @@ class ComplaintBot:
         survey = await turn.tx.latest_survey(case)
         assert survey is not None
         await turn.tx.attach_inbound(case)
-        answers = await self.timekeeper.rate(turn.tx, case, survey, score)
-        if comment:
-            await self.timekeeper.comment(turn.tx, case, survey, comment)
-            answers = answers[:1]
-        else:
+        answers = await self.timekeeper.rate(turn.tx, case, survey, score, comment)
+        if not comment:
             turn.state.commenting = case.case_no
         for text in answers:
             turn.say(Reply(text), case_no=case.case_no)

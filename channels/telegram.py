@@ -63,7 +63,7 @@ def telegram_pacing(
 ) -> ChannelPacing:
     """Telegram's published limits: about 30 messages a second overall, one a second in
     a private chat, 20 a minute in a group (group chat ids are negative)."""
-    private, group = _per(chat_per_second, 1.0), _per(group_per_minute, 60.0)
+    private, group = Rate.per(chat_per_second, 1.0), Rate.per(group_per_minute, 60.0)
 
     def per_conversation(conversation: str) -> Rate:
         return group if conversation.startswith("-") else private
@@ -72,11 +72,6 @@ def telegram_pacing(
     # time: a burst at the edge of a second is what a request delayed on its way turns
     # into 31 in Telegram's second.
     return ChannelPacing(overall=Rate(1, 1 / per_second), per_conversation=per_conversation)
-
-
-def _per(count: float, seconds: float) -> Rate:
-    """`count` messages per `seconds`, also when `count` is a fraction."""
-    return Rate(int(count), seconds) if count >= 1 else Rate(1, seconds / count)
 
 
 class TelegramChannel:

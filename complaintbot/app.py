@@ -264,9 +264,7 @@ async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) ->
 
 def mail_pacing(settings: Settings) -> ChannelPacing:
     """Outgoing mail at most SMTP_MESSAGES_PER_MINUTE (mail providers throttle senders)."""
-    per_minute = settings.SMTP_MESSAGES_PER_MINUTE
-    rate = Rate(int(per_minute), 60.0) if per_minute >= 1 else Rate(1, 60.0 / per_minute)
-    return ChannelPacing(overall=rate)
+    return ChannelPacing(overall=Rate.per(settings.SMTP_MESSAGES_PER_MINUTE, 60.0))
 
 
 def _signalled() -> asyncio.Event:

@@ -89,8 +89,6 @@ class Case(SQLModel, table=True):
     resolution_due_at: datetime | None = _time(nullable=True)
     # While the case waits for the complainant, since when (the SLA clock may stand still).
     clock_paused_at: datetime | None = _time(nullable=True)
-    # When the complainant last heard from us (for progress notices on quiet cases).
-    last_contact_at: datetime | None = _time(nullable=True)
     reopened_count: int = 0
     receipt_sent_at: datetime | None = _time(nullable=True)
     first_response_at: datetime | None = _time(nullable=True)

@@ -253,7 +253,6 @@ class SqlConversationTx:
             response_due_at=case.response_due_at,
             receipt_due_at=case.receipt_due_at,
             resolution_due_at=case.resolution_due_at,
-            last_contact_at=case.created_at,
         )
         session.add(row)
         await session.flush()
@@ -339,20 +338,9 @@ class SqlConversationTx:
     async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
         case_id = None
         if outbound.case_no:
-            case = (
-                await self.session.execute(
-                    select(Case.id, Case.channel, Case.conversation).where(
-                        Case.case_no == outbound.case_no
-                    )
-                )
-            ).first()
-            if case is not None:
-                case_id = case.id
-                if (case.channel, case.conversation) == (outbound.channel, outbound.conversation):
-                    # The complainant hears from us: a quiet case's clock starts again.
-                    await self.session.execute(
-                        update(Case).where(Case.id == case_id).values(last_contact_at=at)
-                    )
+            case_id = await self.session.scalar(
+                select(Case.id).where(Case.case_no == outbound.case_no)
+            )
         self.session.add(
             OutboxItem(
                 channel=outbound.channel,
@@ -633,6 +621,15 @@ class SqlConversationTx:
         await self.session.flush()
         return _survey_record(row)
 
+    async def last_contact(self, case: CaseRecord) -> datetime | None:
+        return await self.session.scalar(
+            select(func.max(OutboxItem.created_at)).where(
+                OutboxItem.case_id == case.id,
+                OutboxItem.channel == case.channel,
+                OutboxItem.conversation == case.conversation,
+            )
+        )
+
     async def latest_survey(self, case: CaseRecord) -> SurveyRecord | None:
         row = await self.session.scalar(
             select(Survey).where(Survey.case_id == case.id).order_by(Survey.id.desc()).limit(1)
@@ -705,7 +702,6 @@ def _case_record(row: Case, handler: Agent | None) -> CaseRecord:
         receipt_due_at=row.receipt_due_at,
         resolution_due_at=row.resolution_due_at,
         clock_paused_at=row.clock_paused_at,
-        last_contact_at=row.last_contact_at,
         reopened_count=row.reopened_count,
     )
 

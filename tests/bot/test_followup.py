@@ -405,3 +405,32 @@ async def test_a_rating_reaches_only_the_raters_own_case(
     assert [(await case_row(engine, n)).status for n in numbers] == ["reopened", "resolved"]
     await second.say("5")
     assert (await case_row(engine, numbers[1])).status == "archived"
+
+
+async def test_a_quiet_case_gets_a_progress_notice_counted_from_the_last_contact(
+    tmp_path: Path, repository, outbox, clock, engine
+) -> None:
+    policy = POLICY.replace('quiet_notice = ""', 'quiet_notice = "2h"')
+    bot = make_bot(repository, clock, timings(tmp_path, policy))
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    group = AgentsGroup(alice)
+    received = (await case_row(engine, case_no)).received_at
+
+    def notices() -> int:
+        return sum("is still being handled" in t for t in sent_to(alice, alice.user))
+
+    clock.current = received + timedelta(hours=2, minutes=1)
+    await sweep(alice)
+    assert notices() == 1
+    clock.current = received + timedelta(hours=3)
+    await group.say("li", "We are on it.", thread=group.thread_of(case_no))
+    # Two hours after the notice, but only one after the agent's reply: nothing yet.
+    clock.current = received + timedelta(hours=4, minutes=2)
+    await sweep(alice)
+    assert notices() == 1
+    clock.current = received + timedelta(hours=5, minutes=2)
+    await sweep(alice)
+    assert notices() == 2
+    assert len(await events(engine, case_no, "progress_notice")) == 2

@@ -27,7 +27,6 @@ def upgrade() -> None:
         batch_op.add_column(_time("receipt_due_at"))
         batch_op.add_column(_time("resolution_due_at"))
         batch_op.add_column(_time("clock_paused_at"))
-        batch_op.add_column(_time("last_contact_at"))
         batch_op.add_column(
             sa.Column("reopened_count", sa.Integer(), nullable=False, server_default="0")
         )
@@ -71,7 +70,6 @@ def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         for column in (
             "reopened_count",
-            "last_contact_at",
             "clock_paused_at",
             "resolution_due_at",
             "receipt_due_at",

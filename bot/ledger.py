@@ -61,27 +61,32 @@ class LedgerCase:
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
+    """A case with its figures, rounded as the ledger prints them (minutes to one
+    decimal, hours to two) so that a figure recomputed from the file is the same."""
+
     case: LedgerCase
+    minutes_to_receipt: float | None
     minutes_to_first_response: float | None
     working_time_to_resolution: timedelta | None
     receipt: Outcome | None
     first_response: Outcome | None
     resolution: Outcome | None
 
+    @property
+    def working_hours_to_resolution(self) -> float | None:
+        span = self.working_time_to_resolution
+        return round(span.total_seconds() / 3600, 2) if span is not None else None
+
 
 def ledger_row(case: LedgerCase, calendar: Calendar, now: datetime) -> LedgerRow:
     """The figures of one case; a limit not yet due at `now` is pending."""
-    first = (
-        (case.first_response_at - case.received_at).total_seconds() / 60
-        if case.first_response_at
-        else None
-    )
     working = (
         calendar.working_between(case.received_at, case.resolved_at) if case.resolved_at else None
     )
     return LedgerRow(
         case=case,
-        minutes_to_first_response=first,
+        minutes_to_receipt=_minutes(case.received_at, case.receipt_sent_at),
+        minutes_to_first_response=_minutes(case.received_at, case.first_response_at),
         working_time_to_resolution=working,
         receipt=Deadline("receipt", case.receipt_due_at, case.receipt_sent_at).outcome(now),
         first_response=Deadline(
@@ -188,18 +193,16 @@ class LedgerSheet:
                 _("Receipt sent at ({zone})").format(zone=zone),
                 lambda r: local(r.case.receipt_sent_at),
             ),
+            (_("Minutes to receipt"), lambda r: r.minutes_to_receipt),
             (_("Receipt time limit"), lambda r: self._outcome(r.receipt)),
             (
                 _("First response at ({zone})").format(zone=zone),
                 lambda r: local(r.case.first_response_at),
             ),
-            (_("Minutes to first response"), lambda r: _round(r.minutes_to_first_response)),
+            (_("Minutes to first response"), lambda r: r.minutes_to_first_response),
             (_("First response time limit"), lambda r: self._outcome(r.first_response)),
             (_("Resolved at ({zone})").format(zone=zone), lambda r: local(r.case.resolved_at)),
-            (
-                _("Working hours to resolution"),
-                lambda r: _hours(r.working_time_to_resolution),
-            ),
+            (_("Working hours to resolution"), lambda r: r.working_hours_to_resolution),
             (_("Resolution time limit"), lambda r: self._outcome(r.resolution)),
             (_("Facts"), lambda r: self._verified(r, "facts")),
             (_("Nature"), lambda r: self._verified(r, "nature")),
@@ -256,12 +259,8 @@ class LedgerSheet:
         return self._local(row.case.survey_answered_at)
 
 
-def _round(minutes: float | None) -> float | None:
-    return round(minutes, 1) if minutes is not None else None
-
-
-def _hours(span: timedelta | None) -> float | None:
-    return round(span.total_seconds() / 3600, 2) if span is not None else None
+def _minutes(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds() / 60, 1) if end is not None else None
 
 
 def six_months_before(day: date) -> date:

@@ -17,6 +17,10 @@ class Category(StrEnum):
     REPORT = "report"
 
 
+# The channels a case can come from, as stored on it.
+CHANNELS = ("telegram", "email", "console")
+
+
 class CaseStatus(StrEnum):
     """Where a case stands in its lifecycle; stored as these strings."""
 

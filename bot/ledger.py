@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar import Calendar
 from bot.deadlines import Deadline, Outcome
-from bot.domain import CaseStatus, Category
+from bot.domain import CHANNELS, CaseStatus, Category
 from bot.i18n import Translator
-from bot.labels import category_label, status_label, verification_labels
+from bot.labels import category_label, channel_label, status_label, verification_labels
 
 Cell = str | int | float | datetime | None
 
@@ -134,6 +134,7 @@ class LedgerSheet:
         self._verification = verification_labels(_)
         self._categories = {c.value: category_label(c, _) for c in Category}
         self._statuses = {s.value: status_label(s, _) for s in CaseStatus}
+        self._channels = {c: channel_label(c, _) for c in CHANNELS}
         self._no_answer = _("no answer")
         self._outcomes = {
             Outcome.MET: _("met"),
@@ -171,7 +172,7 @@ class LedgerSheet:
         return [
             (_("Case number"), lambda r: r.case.case_no),
             (_("Received at ({zone})").format(zone=zone), lambda r: local(r.case.received_at)),
-            (_("Channel"), lambda r: self._channel(r.case.channel)),
+            (_("Channel"), lambda r: self._channels.get(r.case.channel, r.case.channel)),
             (
                 _("Complainant (masked)") if masked else _("Complainant (full)"),
                 lambda r: self._name(r.case.name),
@@ -234,12 +235,6 @@ class LedgerSheet:
 
     def _email(self, email: str | None) -> str | None:
         return (mask_email(email) if self.masked else email) if email else None
-
-    def _channel(self, channel: str) -> str:
-        _ = self.tr.gettext
-        return {"telegram": "Telegram", "email": _("Email"), "console": _("Console")}.get(
-            channel, channel
-        )
 
     def _outcome(self, outcome: Outcome | None) -> str | None:
         return self._outcomes[outcome] if outcome else None

@@ -393,14 +393,20 @@ async def audit_verify(case_no: str | None) -> None:
     _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
 
 
+_FROM = click.option("--from", "first", default=None, metavar="DATE", help="First day, YYYY-MM-DD.")
+_TO = click.option(
+    "--to", "last", default=None, metavar="DATE", help="Last day (included), YYYY-MM-DD."
+)
+
+
 @main.group()
 def ledger() -> None:
     """The ledger (台账): every case received in a period, for the regulator."""
 
 
 @ledger.command("export")
-@click.option("--from", "first", default=None, metavar="DATE", help="First day, YYYY-MM-DD.")
-@click.option("--to", "last", default=None, metavar="DATE", help="Last day (included), YYYY-MM-DD.")
+@_FROM
+@_TO
 @click.option("--format", "kind", required=True, type=click.Choice([f.value for f in LedgerFormat]))
 @click.option(
     "-o",
@@ -423,16 +429,8 @@ async def ledger_export(
     settings = _settings()
     _ = Translator(settings.DEFAULT_LOCALE).gettext
     now = datetime.now(UTC)
-    last_day = _day(last, "--to", _) if last else now.astimezone(settings.zone).date()
-    first_day = _day(first, "--from", _) if first else six_months_before(last_day)
-    if first_day > last_day:
-        _fail(
-            _("--from {first} is after --to {last}: the period would be empty.").format(
-                first=first_day, last=last_day
-            ),
-            2,
-        )
-    period = Period(first_day, last_day)
+    period = _period(first, last, now, settings.zone, _)
+    first_day, last_day = period.first, period.last
     calendar = followup_config(settings).calendar
     sheet = LedgerSheet(settings.DEFAULT_LOCALE, settings.zone, masked=not unmasked)
     async with open_core(settings) as core:
@@ -457,6 +455,74 @@ async def ledger_export(
             count=written, first=first_day, last=last_day, path=output
         )
     )
+
+
+def _period(
+    first: str | None, last: str | None, now: datetime, zone: ZoneInfo, _: Callable[[str], str]
+) -> Period:
+    """--from and --to; by default the six months up to today."""
+    last_day = _day(last, "--to", _) if last else now.astimezone(zone).date()
+    first_day = _day(first, "--from", _) if first else six_months_before(last_day)
+    if first_day > last_day:
+        _fail(
+            _("--from {first} is after --to {last}: the period would be empty.").format(
+                first=first_day, last=last_day
+            ),
+            2,
+        )
+    return Period(first_day, last_day)
+
+
+@main.command("report")
+@_FROM
+@_TO
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    help="The directory to write report.html, metrics.json and charts/ into.",
+)
+@_async
+async def report_command(first: str | None, last: str | None, output: Path) -> None:
+    """The service-quality report of the cases received from --from to --to (default: the
+    last six months up to today), computed from the same rows as the ledger."""
+    # Imported here: matplotlib takes a second to load, which no other command needs.
+    from complaintbot.report import quality_metrics, write_report
+
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    now = datetime.now(UTC)
+    period = _period(first, last, now, settings.zone, _)
+    async with open_core(settings) as core:
+        total = await count_cases(core.engine, *period.bounds(settings.zone))
+        with _progress(total, _("Computing the report")) as progress:
+            metrics = await quality_metrics(
+                core.engine,
+                settings.zone,
+                followup_config(settings).calendar,
+                period,
+                settings.SATISFIED_THRESHOLD,
+                now,
+                progress,
+            )
+    try:
+        files = write_report(metrics, output, settings.DEFAULT_LOCALE)
+    except OSError as error:
+        _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
+        return
+    click.echo(
+        _("Quality report of {count} cases received from {first} to {last}: {path}").format(
+            count=metrics["cases"], first=period.first, last=period.last, path=files.html
+        )
+    )
+    if metrics["checks_failed"]:
+        click.echo(
+            _("{failed} consistency checks failed; the report lists them.").format(
+                failed=metrics["checks_failed"]
+            ),
+            err=True,
+        )
 
 
 def _day(value: str, option: str, _: Callable[[str], str]) -> date:

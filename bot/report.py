@@ -1,0 +1,345 @@
+"""The service-quality report's figures, computed from the ledger's rows of a period.
+
+The report and the ledger of the same period are made from the same `LedgerRow`s, with
+the figures rounded as the ledger prints them, so every metric can be recomputed from
+the exported ledger and comes out the same. The definitions, as the report states them:
+
+- times: minutes from receipt of the case to the receipt sent, minutes to the first
+  response, working hours to the resolution; the median and the 90th percentile
+  (nearest rank: the smallest value that at least 90 % of the cases do not exceed),
+  over the cases that have the figure;
+- time-limit compliance: met ÷ (met + missed); pending cases are counted, not rated;
+- resolution rate: cases resolved now ÷ cases received (a reopened case is unresolved);
+- satisfaction rate: scores ≥ the threshold ÷ scores given; callback coverage: cases
+  asked ÷ cases resolved at least once; reopen rate: cases reopened at least once ÷
+  cases resolved at least once.
+
+`QualityTally` takes the rows one at a time and keeps only counters and the three
+lists of times (for the percentiles), so a period of a million cases fits in memory.
+The report also checks itself: each `Check` says whether something that must hold
+does, and which cases break it, so a failure is shown rather than averaged away.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.deadlines import Outcome
+from bot.domain import CHANNELS, CaseStatus, Category
+from bot.ledger import LedgerRow
+
+LIMITS = ("receipt", "first_response", "resolution")
+SCORES = (1, 2, 3, 4, 5)
+# Cases named per failed check; the count says how many there are in all.
+EXAMPLES = 20
+_RESOLVED_STATES = {CaseStatus.RESOLVED.value, CaseStatus.ARCHIVED.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    count: int
+    median: float | None
+    p90: float | None
+
+
+def spread(values: list[float]) -> Spread:
+    if not values:
+        return Spread(0, None, None)
+    ordered = sorted(values)
+    rank = math.ceil(0.9 * len(ordered))
+    return Spread(len(ordered), round(statistics.median(ordered), 2), ordered[rank - 1])
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    met: int
+    missed: int
+    pending: int
+    no_limit: int
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.met, self.met + self.missed)
+
+    @property
+    def total(self) -> int:
+        return self.met + self.missed + self.pending + self.no_limit
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str  # a stable identifier; the report words it in the reader's language
+    failures: int
+    cases: tuple[str, ...]  # up to EXAMPLES of the cases that break it
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """A case not resolved at the time of the report."""
+
+    case_no: str
+    received_at: datetime
+    category: str
+    status: str
+    handlers: tuple[str, ...]
+    resolution_due_at: datetime | None
+    overdue: bool
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    cases: list[str] = field(default_factory=list)
+
+    def add(self, case_no: str) -> None:
+        self.count += 1
+        if len(self.cases) < EXAMPLES:
+            self.cases.append(case_no)
+
+
+# Row checks: what must hold for every case. Each returns True when the row breaks it.
+def _before(earlier: datetime | None, later: datetime | None) -> bool:
+    return earlier is not None and later is not None and later < earlier
+
+
+_ROW_CHECKS = {
+    "receipt_not_before_received": lambda r: _before(r.case.received_at, r.case.receipt_sent_at),
+    "first_response_not_before_received": lambda r: _before(
+        r.case.received_at, r.case.first_response_at
+    ),
+    "first_response_not_before_receipt": lambda r: _before(
+        r.case.receipt_sent_at, r.case.first_response_at
+    ),
+    "resolved_not_before_received": lambda r: _before(r.case.received_at, r.case.resolved_at),
+    "survey_not_before_received": lambda r: _before(r.case.received_at, r.case.survey_asked_at),
+    "answer_not_before_survey": lambda r: _before(
+        r.case.survey_asked_at, r.case.survey_answered_at
+    ),
+    "status_agrees_with_resolution": lambda r: (
+        (r.case.status in _RESOLVED_STATES) != (r.case.resolved_at is not None)
+    ),
+    "score_between_1_and_5": lambda r: (
+        r.case.survey_score is not None and r.case.survey_score not in SCORES
+    ),
+}
+
+
+class QualityTally:
+    """The report's figures, gathered one ledger row at a time."""
+
+    def __init__(self, first: date, last: date, zone: ZoneInfo, threshold: int) -> None:
+        self.first, self.last, self.zone, self.threshold = first, last, zone, threshold
+        self.cases = 0
+        self.weeks: Counter[date] = Counter()
+        self.channels: Counter[str] = Counter()
+        self.categories: Counter[str] = Counter()
+        self.times: dict[str, list[float]] = {limit: [] for limit in LIMITS}
+        # (category, limit) → outcome ("none" when the case had no such limit) → cases
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()
+        self.resolved = self.resolved_ever = self.reopened = 0
+        self.asked = self.answered = self.no_answer = 0
+        self.scores: Counter[int] = Counter()
+        self.open_cases: list[OpenCase] = []
+        self.failures = {name: _Failures() for name in _ROW_CHECKS}
+
+    def add(self, row: LedgerRow) -> None:
+        case = row.case
+        self.cases += 1
+        day = case.received_at.astimezone(self.zone).date()
+        self.weeks[day - timedelta(days=day.weekday())] += 1
+        self.channels[case.channel] += 1
+        self.categories[case.category] += 1
+        for limit, value in zip(
+            LIMITS,
+            (
+                row.minutes_to_receipt,
+                row.minutes_to_first_response,
+                row.working_hours_to_resolution,
+            ),
+            strict=True,
+        ):
+            if value is not None:
+                self.times[limit].append(value)
+        for limit, outcome in zip(
+            LIMITS, (row.receipt, row.first_response, row.resolution), strict=True
+        ):
+            self.outcomes[case.category, limit, outcome.value if outcome else "none"] += 1
+        if case.resolved_at is not None:
+            self.resolved += 1
+        else:
+            self.open_cases.append(
+                OpenCase(
+                    case.case_no,
+                    case.received_at,
+                    case.category,
+                    case.status,
+                    case.handlers,
+                    case.resolution_due_at,
+                    overdue=row.resolution is Outcome.MISSED,
+                )
+            )
+        if case.resolved_at is not None or case.reopened_count:
+            self.resolved_ever += 1
+            self.reopened += case.reopened_count > 0
+        if case.survey_asked_at is not None:
+            self.asked += 1
+        if case.survey_score is not None:
+            self.answered += 1
+            self.scores[case.survey_score] += 1
+        elif case.survey_outcome == "no_answer":
+            self.no_answer += 1
+        for name, broken in _ROW_CHECKS.items():
+            if broken(row):
+                self.failures[name].add(case.case_no)
+
+    # --- the figures -------------------------------------------------------------
+
+    def week_starts(self) -> list[date]:
+        """Monday of every week the period touches, so quiet weeks show as zero."""
+        monday = self.first - timedelta(days=self.first.weekday())
+        weeks = []
+        while monday <= self.last:
+            weeks.append(monday)
+            monday += timedelta(days=7)
+        return weeks
+
+    def compliance(self, category: str | None, limit: str) -> Compliance:
+        categories = [category] if category else list(self.categories)
+        count = {
+            outcome: sum(self.outcomes[c, limit, outcome] for c in categories)
+            for outcome in ("met", "missed", "pending", "none")
+        }
+        return Compliance(count["met"], count["missed"], count["pending"], count["none"])
+
+    def category_keys(self) -> list[str]:
+        """Every category, then any unknown one found in the rows."""
+        known = [c.value for c in Category]
+        return known + sorted(set(self.categories) - set(known))
+
+    def satisfied(self) -> int:
+        return sum(n for score, n in self.scores.items() if score >= self.threshold)
+
+    def checks(self) -> list[Check]:
+        """Every check, those on the whole period first."""
+        totals = {
+            "weeks_add_up": sum(self.weeks[w] for w in self.week_starts()),
+            "channels_add_up": sum(self.channels.values()),
+            "categories_add_up": sum(self.categories.values()),
+        }
+        checks = [Check(name, int(total != self.cases), ()) for name, total in totals.items()]
+        broken_limits = sum(self.compliance(None, limit).total != self.cases for limit in LIMITS)
+        checks.append(Check("time_limit_outcomes_add_up", broken_limits, ()))
+        scored = sum(self.scores.values()) != self.answered
+        answers = self.answered + self.no_answer > self.asked
+        checks.append(Check("satisfaction_adds_up", int(scored) + int(answers), ()))
+        checks += [
+            Check(name, found.count, tuple(found.cases)) for name, found in self.failures.items()
+        ]
+        return checks
+
+    def metrics(self, made_at: datetime) -> dict[str, Any]:
+        """Everything the report shows, as `metrics.json` holds it."""
+        satisfied = self.satisfied()
+        local = _LocalTime(self.zone)
+        checks = self.checks()
+        return {
+            "period": {
+                "from": self.first.isoformat(),
+                "to": self.last.isoformat(),
+                "timezone": self.zone.key,
+            },
+            "generated_at": local(made_at),
+            "cases": self.cases,
+            "volume": {
+                "by_week": {w.isoformat(): self.weeks[w] for w in self.week_starts()},
+                "by_channel": {
+                    c: self.channels[c]
+                    for c in (*CHANNELS, *sorted(set(self.channels) - set(CHANNELS)))
+                },
+                "by_category": {c: self.categories[c] for c in self.category_keys()},
+            },
+            "times": {
+                "receipt_minutes": _spread_json(spread(self.times["receipt"])),
+                "first_response_minutes": _spread_json(spread(self.times["first_response"])),
+                "resolution_working_hours": _spread_json(spread(self.times["resolution"])),
+            },
+            "time_limits": {
+                "all": {limit: _compliance_json(self.compliance(None, limit)) for limit in LIMITS},
+                "by_category": {
+                    category: {
+                        limit: _compliance_json(self.compliance(category, limit))
+                        for limit in LIMITS
+                    }
+                    for category in self.category_keys()
+                },
+            },
+            "resolution": {"resolved": self.resolved, "rate": ratio(self.resolved, self.cases)},
+            "satisfaction": {
+                "threshold": self.threshold,
+                "asked": self.asked,
+                "answered": self.answered,
+                "no_answer": self.no_answer,
+                "distribution": {str(s): self.scores[s] for s in SCORES},
+                "satisfied": satisfied,
+                "rate": ratio(satisfied, self.answered),
+                "callback_coverage": ratio(self.asked, self.resolved_ever),
+            },
+            "reopening": {
+                "resolved_at_least_once": self.resolved_ever,
+                "reopened": self.reopened,
+                "rate": ratio(self.reopened, self.resolved_ever),
+            },
+            "unresolved": [
+                {
+                    "case_no": c.case_no,
+                    "received_at": local(c.received_at),
+                    "category": c.category,
+                    "status": c.status,
+                    "handlers": list(c.handlers),
+                    "resolution_due_at": local(c.resolution_due_at),
+                    "overdue": c.overdue,
+                }
+                for c in sorted(self.open_cases, key=lambda c: (not c.overdue, c.received_at))
+            ],
+            "checks": [
+                {"name": c.name, "passed": c.passed, "failures": c.failures, "cases": list(c.cases)}
+                for c in checks
+            ],
+            "checks_failed": sum(not c.passed for c in checks),
+        }
+
+
+class _LocalTime:
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+
+    def __call__(self, moment: datetime | None) -> str | None:
+        return moment.astimezone(self.zone).isoformat(timespec="seconds") if moment else None
+
+
+def _spread_json(found: Spread) -> dict[str, Any]:
+    return {"count": found.count, "median": found.median, "p90": found.p90}
+
+
+def _compliance_json(found: Compliance) -> dict[str, Any]:
+    return {
+        "met": found.met,
+        "missed": found.missed,
+        "pending": found.pending,
+        "no_limit": found.no_limit,
+        "rate": found.rate,
+    }

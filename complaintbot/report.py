@@ -1,0 +1,223 @@
+"""`complaintbot report`: the service-quality report of a period, written to a directory.
+
+    DIR/report.html     one self-contained page (styles and charts inside), opens offline
+    DIR/metrics.json    every figure of the page, for scripts and for cross-checking
+    DIR/charts/*.svg    the charts as image files
+
+The figures come from `bot.report.QualityTally`, fed with the same rows as the ledger of
+the period (`storage.ledger.ledger_cases` → `bot.ledger.ledger_row`), one at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.calendar import Calendar
+from bot.domain import CaseStatus, Category
+from bot.i18n import Translator
+from bot.labels import category_label, channel_label, status_label
+from bot.ledger import ledger_row
+from bot.report import LIMITS, QualityTally
+from complaintbot import charts
+from complaintbot.ledger import Period
+from storage.ledger import ledger_cases
+
+TEMPLATES = Path(__file__).parent / "templates"
+_CATEGORIES = {c.value for c in Category}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    html: Path
+    metrics: Path
+    charts: list[Path]
+
+
+async def quality_metrics(
+    engine: AsyncEngine,
+    zone: ZoneInfo,
+    calendar: Calendar,
+    period: Period,
+    satisfied_threshold: int,
+    now: datetime,
+    progress: Callable[[int], None] = lambda _rows: None,
+) -> dict[str, Any]:
+    """The report's figures (`metrics.json`), from one read of the period's cases.
+    `progress` is told how many cases were read since it was last told."""
+    tally = QualityTally(period.first, period.last, zone, satisfied_threshold)
+    told = 0
+    async for case in ledger_cases(engine, *period.bounds(zone)):
+        tally.add(ledger_row(case, calendar, now))
+        if tally.cases - told == 1000:
+            progress(tally.cases - told)
+            told = tally.cases
+    progress(tally.cases - told)
+    return tally.metrics(now)
+
+
+def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> ReportFiles:
+    """Writes report.html, metrics.json and charts/ into `directory` (made if missing)."""
+    _ = Translator(locale).gettext
+    drawn = _charts(metrics, _)
+    (directory / "charts").mkdir(parents=True, exist_ok=True)
+    chart_files = []
+    for name, image in drawn.items():
+        path = directory / "charts" / f"{name}.svg"
+        path.write_text(image, encoding="utf-8")
+        chart_files.append(path)
+    metrics_file = directory / "metrics.json"
+    metrics_file.write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    html_file = directory / "report.html"
+    html_file.write_text(_page(metrics, drawn, locale, _), encoding="utf-8")
+    return ReportFiles(html_file, metrics_file, chart_files)
+
+
+def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
+    """What each of the report's consistency checks asserts, in the reader's words."""
+    return {
+        "weeks_add_up": _("Cases by week add up to all cases"),
+        "channels_add_up": _("Cases by channel add up to all cases"),
+        "categories_add_up": _("Cases by category add up to all cases"),
+        "time_limit_outcomes_add_up": _(
+            "Each case is counted once per time limit (met, missed, pending or no limit)"
+        ),
+        "satisfaction_adds_up": _(
+            "Scores add up to the answers; answers do not outnumber the surveys sent"
+        ),
+        "receipt_not_before_received": _("No receipt sent before its case was received"),
+        "first_response_not_before_received": _("No first response before its case was received"),
+        "first_response_not_before_receipt": _("No first response before the receipt"),
+        "resolved_not_before_received": _("No case resolved before it was received"),
+        "survey_not_before_received": _("No satisfaction survey before its case was received"),
+        "answer_not_before_survey": _("No satisfaction answer before the survey was sent"),
+        "status_agrees_with_resolution": _(
+            "Resolved and archived cases, and only they, have a resolution time"
+        ),
+        "score_between_1_and_5": _("Every satisfaction score is between 1 and 5"),
+    }
+
+
+def _limit_names(_: Callable[[str], str]) -> dict[str, str]:
+    return {
+        "receipt": _("Receipt"),
+        "first_response": _("First response"),
+        "resolution": _("Resolution"),
+    }
+
+
+def _category(code: str, _: Callable[[str], str]) -> str:
+    return category_label(Category(code), _) if code in _CATEGORIES else code
+
+
+def _charts(metrics: dict[str, Any], _: Callable[[str], str]) -> dict[str, str]:
+    volume = metrics["volume"]
+    weeks = list(volume["by_week"])
+    times = metrics["times"]
+    categories = list(metrics["time_limits"]["by_category"])
+    limits = _limit_names(_)
+    satisfaction = metrics["satisfaction"]
+    return {
+        "volume_by_week": charts.bars(
+            _("Cases received per week (week starting)"),
+            [week[5:] for week in weeks],
+            list(volume["by_week"].values()),
+        ),
+        "volume_by_channel": charts.bars(
+            _("Cases by channel"),
+            [channel_label(c, _) for c in volume["by_channel"]],
+            list(volume["by_channel"].values()),
+            horizontal=True,
+        ),
+        "volume_by_category": charts.bars(
+            _("Cases by category"),
+            [_category(c, _) for c in volume["by_category"]],
+            list(volume["by_category"].values()),
+            horizontal=True,
+        ),
+        "times": charts.times(
+            _("How long cases waited"),
+            [
+                (
+                    _("Receipt (minutes)"),
+                    _("min"),
+                    times["receipt_minutes"]["median"],
+                    times["receipt_minutes"]["p90"],
+                ),
+                (
+                    _("First response (minutes)"),
+                    _("min"),
+                    times["first_response_minutes"]["median"],
+                    times["first_response_minutes"]["p90"],
+                ),
+                (
+                    _("Resolution (working hours)"),
+                    _("h"),
+                    times["resolution_working_hours"]["median"],
+                    times["resolution_working_hours"]["p90"],
+                ),
+            ],
+            _,
+        ),
+        "time_limits": charts.compliance(
+            _("Time limits met, by category"),
+            [_category(c, _) for c in categories],
+            [
+                (
+                    limits[limit],
+                    [metrics["time_limits"]["by_category"][c][limit]["rate"] for c in categories],
+                )
+                for limit in LIMITS
+            ],
+        ),
+        "satisfaction": charts.bars(
+            _("Satisfaction scores given (1 = very dissatisfied, 5 = very satisfied)"),
+            list(satisfaction["distribution"]),
+            list(satisfaction["distribution"].values()),
+            color=charts.GREEN,
+        ),
+    }
+
+
+def _page(metrics: dict[str, Any], drawn: dict[str, str], locale: str, _: Any) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    statuses = {s.value: status_label(s, _) for s in CaseStatus}
+    return environment.get_template("report.html").render(
+        m=metrics,
+        _=_,
+        lang="zh-CN" if locale.startswith("zh") else "en",
+        images={
+            name: "data:image/svg+xml;base64," + base64.b64encode(image.encode()).decode()
+            for name, image in drawn.items()
+        },
+        limits=_limit_names(_),
+        checks=check_descriptions(_),
+        category=lambda code: _category(code, _),
+        channel=lambda code: channel_label(code, _),
+        status=lambda code: statuses.get(code, code),
+        percent=_percent,
+        number=_number,
+    )
+
+
+def _percent(rate: float | None) -> str:
+    return f"{rate:.1%}" if rate is not None else "—"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if value is not None else "—"

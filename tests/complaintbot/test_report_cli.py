@@ -1,0 +1,330 @@
+"""`complaintbot report` on a database the real bot filled with cases in every state: each
+figure is recomputed here from the exported ledger of the same period, the page renders
+in headless Chromium, and an impossible case is flagged."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from matplotlib import image
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.domain import CHANNELS, Category
+from bot.i18n import Translator
+from bot.labels import category_label, channel_label
+from storage.models import Case
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_followup import make_bot, timings
+from tests.bot.test_ledger import fill_every_state
+from tests.bot.test_service import CHINESE_INTAKE, play
+from tests.complaintbot.test_cli import complaintbot
+from tests.support.chat import Chat
+from tests.support.clock import FakeClock
+
+NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
+LIMITS = {
+    "receipt": "Receipt time limit",
+    "first_response": "First response time limit",
+    "resolution": "Resolution time limit",
+}
+
+
+@pytest.fixture
+async def filled(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    tmp_path: Path,
+    database_url: str,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Cases in every state on Sunday 22 November, one more two days later (another week,
+    another category); and the environment of a CLI on their database."""
+    cases = await fill_every_state(repository, outbox, clock, tmp_path)
+    clock.advance(days=2)
+    chat = Chat(
+        make_bot(repository, clock, timings(tmp_path)),
+        outbox,
+        clock,
+        user="3000",
+        language_code="zh-hans",
+    )
+    receipt = await play(chat, CHINESE_INTAKE)
+    cases["report"] = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+    return cases, env
+
+
+def make_report(env: dict[str, str], cwd: Path, out: Path, locale: str = "en") -> dict[str, Any]:
+    run = complaintbot(
+        ["report", *NOVEMBER, "-o", str(out)], cwd, {**env, "DEFAULT_LOCALE": locale}
+    )
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads((out / "metrics.json").read_text(encoding="utf-8")))
+
+
+def ledger(env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
+    """The ledger of the same period, exported in English and read back."""
+    out = cwd / "ledger.xlsx"
+    args = ["ledger", "export", *NOVEMBER, "--format", "xlsx", "-o", str(out)]
+    run = complaintbot(args, cwd, {**env, "DEFAULT_LOCALE": "en"})
+    assert run.returncode == 0, run.stderr
+    book = openpyxl.load_workbook(out, read_only=True)
+    table = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    headers = [str(h) for h in table[0]]
+    return [dict(zip(headers, row, strict=True)) for row in table[1:]]
+
+
+def median_and_p90(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0, "median": None, "p90": None}
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    p90 = ordered[math.ceil(len(ordered) * 9 / 10) - 1]
+    return {"count": len(ordered), "median": round(median, 2), "p90": p90}
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
+    """Every figure of the report, from the ledger's cells alone."""
+    _ = Translator("en").gettext
+    channel_of = {channel_label(c, _): c for c in (*CHANNELS, "test")}
+    category_of = {category_label(c, _): c.value for c in Category}
+    weeks: Counter[str] = Counter()
+    for row in rows:
+        day = row["Received at (Asia/Shanghai)"].date()
+        weeks[(day - timedelta(days=day.weekday())).isoformat()] += 1
+    limits: dict[str, dict[str, Counter[str]]] = {}
+    for row in rows:
+        for limit, column in LIMITS.items():
+            category = category_of[row["Category"]]
+            limits.setdefault(category, {}).setdefault(limit, Counter())[row[column] or "none"] += 1
+    resolved = [r for r in rows if r["Resolved at (Asia/Shanghai)"] is not None]
+    resolved_ever = [r for r in rows if r in resolved or r["Times reopened"] > 0]
+    scores = [r["Satisfaction score"] for r in rows if isinstance(r["Satisfaction score"], int)]
+    asked = [r for r in rows if r["Satisfaction asked at (Asia/Shanghai)"] is not None]
+    satisfied = [s for s in scores if s >= threshold]
+    reopened = [r for r in resolved_ever if r["Times reopened"] > 0]
+    return {
+        "cases": len(rows),
+        "weeks": {week: n for week, n in weeks.items()},
+        "channels": Counter(channel_of[r["Channel"]] for r in rows),
+        "categories": Counter(category_of[r["Category"]] for r in rows),
+        "times": {
+            "receipt_minutes": median_and_p90(
+                [r["Minutes to receipt"] for r in rows if r["Minutes to receipt"] is not None]
+            ),
+            "first_response_minutes": median_and_p90(
+                [
+                    r["Minutes to first response"]
+                    for r in rows
+                    if r["Minutes to first response"] is not None
+                ]
+            ),
+            "resolution_working_hours": median_and_p90(
+                [
+                    r["Working hours to resolution"]
+                    for r in rows
+                    if r["Working hours to resolution"] is not None
+                ]
+            ),
+        },
+        "limits": limits,
+        "resolution": {"resolved": len(resolved), "rate": share(len(resolved), len(rows))},
+        "satisfaction": {
+            "threshold": threshold,
+            "asked": len(asked),
+            "answered": len(scores),
+            "no_answer": sum(r["Satisfaction score"] == "no answer" for r in rows),
+            "distribution": {str(s): scores.count(s) for s in range(1, 6)},
+            "satisfied": len(satisfied),
+            "rate": share(len(satisfied), len(scores)),
+            "callback_coverage": share(len(asked), len(resolved_ever)),
+        },
+        "reopening": {
+            "resolved_at_least_once": len(resolved_ever),
+            "reopened": len(reopened),
+            "rate": share(len(reopened), len(resolved_ever)),
+        },
+        "unresolved": {
+            r["Case number"]: r["Resolution time limit"] == "missed"
+            for r in rows
+            if r not in resolved
+        },
+    }
+
+
+async def test_every_figure_is_the_one_recomputed_from_the_ledger(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    cases, env = filled
+    metrics = make_report(env, tmp_path, tmp_path / "report")
+    rows = ledger(env, tmp_path)
+    expected = recompute(rows, threshold=4)
+    assert expected["cases"] == len(cases) == 8
+
+    assert metrics["cases"] == expected["cases"]
+    by_week = metrics["volume"]["by_week"]
+    assert {w: n for w, n in by_week.items() if n} == expected["weeks"]
+    assert list(by_week)[:2] == ["2026-10-26", "2026-11-02"] and len(by_week) == 6
+    assert metrics["volume"]["by_channel"] == {
+        c: expected["channels"][c] for c in metrics["volume"]["by_channel"]
+    }
+    assert sum(metrics["volume"]["by_channel"].values()) == expected["cases"]
+    assert {c: n for c, n in metrics["volume"]["by_category"].items() if n} == dict(
+        expected["categories"]
+    )
+    assert metrics["times"] == expected["times"]
+    assert metrics["times"]["first_response_minutes"]["count"] > 0
+    for category, by_limit in metrics["time_limits"]["by_category"].items():
+        for limit, found in by_limit.items():
+            counted = expected["limits"].get(category, {}).get(limit, Counter())
+            assert (found["met"], found["missed"], found["pending"], found["no_limit"]) == (
+                counted["met"],
+                counted["missed"],
+                counted["pending"],
+                counted["none"],
+            ), (category, limit)
+            assert found["rate"] == share(counted["met"], counted["met"] + counted["missed"])
+    assert metrics["resolution"] == expected["resolution"]
+    assert metrics["satisfaction"] == expected["satisfaction"]
+    assert metrics["satisfaction"]["distribution"]["5"] == 1  # the satisfied case
+    assert metrics["reopening"] == expected["reopening"]
+    assert {c["case_no"]: c["overdue"] for c in metrics["unresolved"]} == expected["unresolved"]
+    assert metrics["checks_failed"] == 0
+    assert all(check["passed"] for check in metrics["checks"])
+
+
+async def test_the_chinese_page_is_one_file_with_charts_whose_text_stays_text(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    cases, env = filled
+    out = tmp_path / "报告"
+    run = complaintbot(["report", *NOVEMBER, "-o", str(out)], tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    assert f"2026-11-01 至 2026-11-30 受理的 8 件投诉的服务质量报告：{out / 'report.html'}" in (
+        run.stdout
+    )
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "投诉处理服务质量报告" in page
+    assert "全部 13 项一致性检查均已通过" in page
+    # Self-contained: nothing is fetched from elsewhere.
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
+    assert page.count('src="data:image/svg+xml;base64,') == 6
+    for state in ("acknowledged", "in_progress", "awaiting_user", "reopened"):
+        assert cases[state] in page  # listed as unresolved
+    charts = sorted(p.name for p in (out / "charts").iterdir())
+    assert charts == [
+        "satisfaction.svg",
+        "time_limits.svg",
+        "times.svg",
+        "volume_by_category.svg",
+        "volume_by_channel.svg",
+        "volume_by_week.svg",
+    ]
+    by_category = (out / "charts" / "volume_by_category.svg").read_text(encoding="utf-8")
+    assert re.search(r"<text[^>]*>按类型统计的投诉量</text>", by_category)
+    assert re.search(r"<text[^>]*>申诉</text>", by_category)
+    assert "Microsoft YaHei" in by_category
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def screenshot(page: Path, png: Path, profile: Path) -> None:
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed: apt-get install chromium fonts-wqy-microhei")
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1100,5200",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+async def test_the_page_renders_in_headless_chromium_with_chinese_text(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    _cases, env = filled
+    make_report(env, tmp_path, tmp_path / "report", locale="zh_CN")
+    png = tmp_path / "report.png"
+    screenshot(tmp_path / "report" / "report.html", png, tmp_path / "profile")
+    pixels = image.imread(png)[:, :, :3]
+    height, width, _ = pixels.shape
+    assert (height, width) == (5200, 1100)
+    white = (pixels > 0.97).all(axis=2)
+    assert white.mean() < 0.97, "the page rendered blank"
+    # The charts drew: the satisfaction bars are the only green of that shade on the page.
+    green = (abs(pixels - [0x3A / 255, 0x9A / 255, 0x5B / 255]) < 0.02).all(axis=2)
+    assert green.sum() > 500
+    # A font with Chinese glyphs is there to draw the text (no tofu boxes).
+    fonts = subprocess.run(  # noqa: ASYNC221 - the test does nothing else meanwhile
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True
+    ).stdout
+    assert fonts.strip(), "no Chinese font installed: apt-get install fonts-wqy-microhei"
+
+
+async def test_an_impossible_case_is_flagged_not_hidden(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path, engine: AsyncEngine
+) -> None:
+    cases, env = filled
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Case)
+            .where(Case.case_no == cases["satisfied"])
+            .values(resolved_at=datetime(2026, 11, 1, tzinfo=UTC))
+        )
+    out = tmp_path / "report"
+    run = complaintbot(
+        ["report", *NOVEMBER, "-o", str(out)], tmp_path, {**env, "DEFAULT_LOCALE": "en"}
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 consistency checks failed; the report lists them." in run.stderr
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    failed = [c for c in metrics["checks"] if not c["passed"]]
+    assert failed == [
+        {
+            "name": "resolved_not_before_received",
+            "passed": False,
+            "failures": 1,
+            "cases": [cases["satisfied"]],
+        }
+    ]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "1 of 13 consistency checks failed" in page
+    assert re.search(
+        r"No case resolved before it was received</td>\s*<td><span class=\"fail\">FAILED \(1\)"
+        rf"</span></td>\s*<td>{cases['satisfied']}</td>",
+        page,
+    )

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from bot.deadlines import Outcome
 from bot.domain import CHANNELS, CaseStatus, Category
-from bot.ledger import LedgerRow
+from bot.ledger import LedgerCase, LedgerRow
 
 LIMITS = ("receipt", "first_response", "resolution")
 SCORES = (1, 2, 3, 4, 5)
@@ -111,31 +111,42 @@ class _Failures:
             self.cases.append(case_no)
 
 
-# Row checks: what must hold for every case. Each returns True when the row breaks it.
-def _before(earlier: datetime | None, later: datetime | None) -> bool:
-    return earlier is not None and later is not None and later < earlier
+# What must hold for every case, in the order the report lists them.
+ROW_CHECKS = (
+    "receipt_not_before_received",
+    "first_response_not_before_received",
+    "first_response_not_before_receipt",
+    "resolved_not_before_received",
+    "survey_not_before_received",
+    "answer_not_before_survey",
+    "status_agrees_with_resolution",
+    "score_between_1_and_5",
+)
 
 
-_ROW_CHECKS = {
-    "receipt_not_before_received": lambda r: _before(r.case.received_at, r.case.receipt_sent_at),
-    "first_response_not_before_received": lambda r: _before(
-        r.case.received_at, r.case.first_response_at
-    ),
-    "first_response_not_before_receipt": lambda r: _before(
-        r.case.receipt_sent_at, r.case.first_response_at
-    ),
-    "resolved_not_before_received": lambda r: _before(r.case.received_at, r.case.resolved_at),
-    "survey_not_before_received": lambda r: _before(r.case.received_at, r.case.survey_asked_at),
-    "answer_not_before_survey": lambda r: _before(
-        r.case.survey_asked_at, r.case.survey_answered_at
-    ),
-    "status_agrees_with_resolution": lambda r: (
-        (r.case.status in _RESOLVED_STATES) != (r.case.resolved_at is not None)
-    ),
-    "score_between_1_and_5": lambda r: (
-        r.case.survey_score is not None and r.case.survey_score not in SCORES
-    ),
-}
+def broken_checks(case: LedgerCase) -> list[str]:
+    """The row checks `case` breaks; nearly always none. (One function of plain
+    comparisons rather than a table of small ones: it runs once per case.)"""
+    received, receipt, first = case.received_at, case.receipt_sent_at, case.first_response_at
+    resolved, asked, answered = case.resolved_at, case.survey_asked_at, case.survey_answered_at
+    broken = []
+    if receipt is not None and receipt < received:
+        broken.append("receipt_not_before_received")
+    if first is not None and first < received:
+        broken.append("first_response_not_before_received")
+    if first is not None and receipt is not None and first < receipt:
+        broken.append("first_response_not_before_receipt")
+    if resolved is not None and resolved < received:
+        broken.append("resolved_not_before_received")
+    if asked is not None and asked < received:
+        broken.append("survey_not_before_received")
+    if answered is not None and asked is not None and answered < asked:
+        broken.append("answer_not_before_survey")
+    if (case.status in _RESOLVED_STATES) != (resolved is not None):
+        broken.append("status_agrees_with_resolution")
+    if case.survey_score is not None and case.survey_score not in SCORES:
+        broken.append("score_between_1_and_5")
+    return broken
 
 
 class QualityTally:
@@ -154,7 +165,7 @@ class QualityTally:
         self.asked = self.answered = self.no_answer = 0
         self.scores: Counter[int] = Counter()
         self.open_cases: list[OpenCase] = []
-        self.failures = {name: _Failures() for name in _ROW_CHECKS}
+        self.failures = {name: _Failures() for name in ROW_CHECKS}
 
     def add(self, row: LedgerRow) -> None:
         case = row.case
@@ -202,9 +213,8 @@ class QualityTally:
             self.scores[case.survey_score] += 1
         elif case.survey_outcome == "no_answer":
             self.no_answer += 1
-        for name, broken in _ROW_CHECKS.items():
-            if broken(row):
-                self.failures[name].add(case.case_no)
+        for name in broken_checks(case):
+            self.failures[name].add(case.case_no)
 
     # --- the figures -------------------------------------------------------------
 

@@ -1,0 +1,66 @@
+"""How long `complaintbot report` takes and how much memory it needs, on SQLite.
+
+    python -m bench.report [CASES]
+
+Fills a SQLite file as `bench.ledger` does (CASES resolved cases over six months, each
+with handlers, a verification record and an answered survey), then runs the real
+command once in a fresh process and prints its time and peak memory (the issue asks
+for a report of 1,000,000 cases in at most 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.ledger import fill
+
+
+def report(url: str, directory: Path) -> tuple[float, float, dict[str, object]]:
+    """Runs the command in a fresh process: seconds, its peak memory in MB, the metrics."""
+    out = directory / "report"
+    code = (
+        "import resource, sys, time\n"
+        "from complaintbot.cli import main\n"
+        "began = time.perf_counter()\n"
+        "try:\n"
+        f"    main(['report', '--from', '2026-05-01', '--to', '2026-11-30', '-o', {str(out)!r}])\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "elapsed = time.perf_counter() - began\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(f'{elapsed} {peak}', file=sys.stderr)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    elapsed, peak = run.stderr.strip().splitlines()[-1].split()
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    return float(elapsed), float(peak), metrics
+
+
+def main(argv: list[str]) -> None:
+    cases = int(argv[0]) if argv else 100_000
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+        filled = asyncio.run(fill(url, cases))
+        print(f"filled {cases:,} cases in {filled:.1f} s")
+        elapsed, peak, metrics = report(url, directory)
+        assert metrics["cases"] == cases, metrics["cases"]
+        rate = cases / elapsed
+        print(
+            f"report: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
+            f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB, "
+            f"{metrics['checks_failed']} checks failed"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

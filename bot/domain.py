@@ -17,6 +17,9 @@ class Category(StrEnum):
     REPORT = "report"
 
 
+# What replaces a person's data once erased (PIPL); kept as it is wherever shown.
+ERASED = "[erased]"
+
 # The channels a case can come from, as stored on it.
 CHANNELS = ("telegram", "email", "console")
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar import Calendar
 from bot.deadlines import Deadline, Outcome
-from bot.domain import CHANNELS, CaseStatus, Category
+from bot.domain import CHANNELS, ERASED, CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, channel_label, status_label, verification_labels
 
@@ -106,6 +106,8 @@ def ledger_rows(
 
 def mask_name(name: str) -> str:
     """`Alice Wang` → `A*********`, `张三` → `张*`: enough to tell rows apart."""
+    if name == ERASED:
+        return name
     return name[:1] + "*" * (len(name) - 1)
 
 

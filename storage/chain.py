@@ -33,12 +33,11 @@ from typing import Any
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.domain import CASE_NO_PATTERN
+from bot.domain import CASE_NO_PATTERN, ERASED
 from storage.models import Case, CaseCounter, TimelineEvent, TimelineHead
 
 FORMAT = 1
 GENESIS = "0" * 64
-ERASED = "[erased]"
 
 
 def canonical(value: Any) -> str:

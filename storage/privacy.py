@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage.chain import ERASED, append_event, erase_fields
+from bot.domain import ERASED
+from storage.chain import append_event, erase_fields
 from storage.files import EvidenceFiles
 from storage.models import (
     Case,

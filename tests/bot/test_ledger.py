@@ -230,7 +230,7 @@ def test_the_sheet_speaks_the_readers_language_and_masks_by_default() -> None:
 
 @pytest.mark.parametrize(
     ("value", "masked"),
-    [("Alice Wang", "A*********"), ("张三", "张*"), ("", "")],
+    [("Alice Wang", "A*********"), ("张三", "张*"), ("", ""), ("[erased]", "[erased]")],
 )
 def test_names_are_masked_to_their_first_character(value: str, masked: str) -> None:
     assert mask_name(value) == masked

@@ -9,6 +9,7 @@ glyph outlines of whatever font happened to be on the server.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 Gettext = Callable[[str], str]
+
+# Font choice matters only for measuring text (the reader's fonts draw it), so a bold
+# face missing on the server is not worth telling the operator about.
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 # Chinese fonts of Windows, macOS and Linux first; DejaVu Sans (always there) last.
 FONTS = [

@@ -84,17 +84,18 @@ class _CsvWriter:
         self.csv = csv.writer(stream)
 
     def row(self, cells: list[Cell]) -> None:
-        self.csv.writerow([_csv_cell(cell) for cell in cells])
-
-
-def _csv_cell(cell: Cell) -> str | int | float:
-    if cell is None:
-        return ""
-    if isinstance(cell, datetime):
-        return cell.isoformat(" ")  # to the second: `LedgerSheet` drops the microseconds
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
-        return "'" + cell
-    return cell
+        # Inline rather than a call per cell; the csv module writes None as "" and numbers
+        # as `str` gives them.
+        self.csv.writerow(
+            [
+                ("'" + cell if cell.startswith(_FORMULA_STARTS) else cell)
+                if cell.__class__ is str
+                else cell.isoformat(" ")  # to the second: `LedgerSheet` drops the microseconds
+                if cell.__class__ is datetime
+                else cell
+                for cell in cells
+            ]
+        )
 
 
 @contextmanager

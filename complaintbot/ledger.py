@@ -1,8 +1,8 @@
 """`complaintbot ledger export`: the ledger of a period written as CSV or XLSX, streamed.
 
 Rows go to the file as they come from the database, so memory stays flat for any number
-of cases: the CSV writer holds one row, xlsxwriter's `constant_memory` mode flushes each
-row to disk as soon as the next begins.
+of cases: the CSV writer holds one row, the XLSX writer (`complaintbot.xlsx`) a few
+hundred, compressing them into the file's sheet as it goes.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncEngine
-from xlsxwriter.exceptions import FileCreateError
 
 from bot.calendar import Calendar
 from bot.ledger import Cell, LedgerSheet, ledger_row
+from complaintbot.xlsx import Sheet, xlsx_book
 from storage.ledger import ledger_cases
 
 # A CSV cell a spreadsheet would run as a formula (CSV injection) gets a leading
@@ -106,53 +105,29 @@ def _csv(path: Path) -> Iterator[_CsvWriter]:
 
 
 class _XlsxWriter:
-    def __init__(self, book: Any, title: str, about_title: str) -> None:
-        self.book = book
-        self.sheet = book.add_worksheet(title)
-        self.about_sheet = book.add_worksheet(about_title)
-        self.bold = book.add_format({"bold": True})
-        self.moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
         self.next = 0
+        self.about_lines: list[tuple[str, str]] = []
 
     def row(self, cells: list[Cell]) -> None:
-        sheet, number = self.sheet, self.next
-        for column, cell in enumerate(cells):
-            if cell is None:
-                continue
-            if isinstance(cell, str):
-                sheet.write_string(number, column, cell, self.bold if number == 0 else None)
-            elif isinstance(cell, datetime):
-                sheet.write_datetime(number, column, cell, self.moment)
-            else:
-                sheet.write_number(number, column, cell)
+        self.sheet.row(cells, bold_columns=len(cells) if self.next == 0 else 0)
         self.next += 1
 
     def about(self, lines: list[tuple[str, str]]) -> None:
-        for number, (label, value) in enumerate(lines):
-            self.about_sheet.write_string(number, 0, label, self.bold)
-            self.about_sheet.write_string(number, 1, value)
+        """Kept for the second sheet, written once the ledger's is complete."""
+        self.about_lines = lines
 
 
 @contextmanager
 def _xlsx(path: Path, sheet: LedgerSheet) -> Iterator[_XlsxWriter]:
     _ = sheet.tr.gettext
-    book = xlsxwriter.Workbook(
-        str(path),
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    try:
-        writer = _XlsxWriter(book, _("Ledger"), _("About this export"))
-        writer.sheet.freeze_panes(1, 1)
-        writer.sheet.set_column(0, len(sheet.headers()) - 1, 20)
-        writer.about_sheet.set_column(0, 1, 30)
-        yield writer
-    finally:
-        try:
-            book.close()
-        except FileCreateError as error:
-            raise OSError(str(error)) from None
+    with xlsx_book(path) as book:
+        # 20.7109375 and 30.7109375: what 20 and 30 characters come out as in Excel.
+        columns = len(sheet.headers())
+        with book.sheet(_("Ledger"), columns, width=20.7109375, frozen=True) as rows:
+            writer = _XlsxWriter(rows)
+            yield writer
+        with book.sheet(_("About this export"), columns=2, width=30.7109375) as about:
+            for label, value in writer.about_lines:
+                about.row([label, value], bold_columns=1)

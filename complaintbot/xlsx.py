@@ -16,6 +16,7 @@ a `yyyy-mm-dd hh:mm:ss` style, so spreadsheets show and sort them as dates.
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -64,10 +65,10 @@ def text(value: str) -> str:
 class Sheet:
     """One worksheet being written, a row at a time."""
 
-    def __init__(self, stream: IO[bytes], columns: int) -> None:
+    def __init__(self, stream: IO[bytes], columns: int, first_row: int = 1) -> None:
         self._stream = stream
         self._columns = [column_name(index) for index in range(columns)]
-        self._rows = 0
+        self._rows = first_row - 1
         self._pending: list[str] = []
 
     def row(self, cells: Sequence[Cell], bold_columns: int = 0) -> None:
@@ -99,9 +100,16 @@ class Sheet:
         self._pending.append("".join(parts))
         # Compressed a few hundred rows at a time: fewer, larger calls into zlib.
         if len(self._pending) == 256:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def append(self, rows: IO[bytes]) -> None:
+        """The rows another `Sheet` wrote to a plain file, numbered to follow this one's,
+        last: this sheet's count of rows does not include them."""
+        self.flush()
+        shutil.copyfileobj(rows, self._stream, 1 << 20)
+
+    def flush(self) -> None:
+        """Writes the rows held back."""
         self._stream.write("".join(self._pending).encode())
         self._pending.clear()
 
@@ -142,7 +150,7 @@ class Book:
             )
             sheet = Sheet(stream, columns)
             yield sheet
-            sheet._flush()
+            sheet.flush()
             stream.write(b"</sheetData></worksheet>")
 
     def _close(self) -> None:

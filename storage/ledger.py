@@ -1,9 +1,10 @@
 """The ledger's cases, read in batches so memory stays flat whatever the period.
 
 Cases come in the order they were received, a batch at a time by keyset (received at,
-id) through `ix_cases_received_at`; each batch is one short transaction (on SQLite a
-long one would hold the write lock and stall the bot), with the batch's handlers and
-latest surveys fetched by case id. A case filed while the export runs is included only
+id) through `ix_cases_received_at`; each batch is one short read transaction (on SQLite
+a deferred one, which holds no lock the bot's writes wait for; short, as a long reader
+would keep the WAL from being checkpointed), with the batch's handlers and latest
+surveys fetched by case id. A case filed while the export runs is included only
 if its batch has not been read yet; the period's rows are complete once it has ended.
 
 A million cases are read in seconds because the times skip SQLAlchemy's per-value
@@ -14,6 +15,7 @@ processing: they are selected as the driver returns them and made UTC-aware here
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +23,7 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger import LedgerCase
+from storage.database import READ_ONLY
 from storage.models import Agent, Case, Survey, TimelineEvent
 from storage.types import as_driver_returns, utc_reader
 
@@ -60,10 +63,35 @@ def _in_period(start: datetime, end: datetime) -> Any:
 
 async def count_cases(engine: AsyncEngine, start: datetime, end: datetime) -> int:
     """How many cases were received in [start, end)."""
-    async with engine.begin() as connection:
+    async with _reading(engine) as connection:
         return int(
             await connection.scalar(select(func.count(Case.id)).where(_in_period(start, end))) or 0
         )
+
+
+async def received_at_position(
+    engine: AsyncEngine, start: datetime, end: datetime, position: int
+) -> datetime | None:
+    """When the case at `position` (from 0) of those received in [start, end) was
+    received, in the ledger's order; None past the last."""
+    async with _reading(engine) as connection:
+        value = await connection.scalar(
+            select(as_driver_returns(Case.received_at))
+            .where(_in_period(start, end))
+            .order_by(Case.received_at, Case.id)
+            .offset(position)
+            .limit(1)
+        )
+    return utc_reader(engine.dialect)(value)
+
+
+@asynccontextmanager
+async def _reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction (see `storage.database.READ_ONLY`)."""
+    async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
+        async with connection.begin():
+            yield connection
 
 
 async def ledger_cases(
@@ -102,7 +130,7 @@ async def _batch(
     # The handlers and surveys are selected by the same condition rather than by a list
     # of thousands of ids, which SQLAlchemy would spend longer rendering than SQL running.
     ids = select(Case.id).where(cases).order_by(*order).limit(batch).scalar_subquery()
-    async with engine.begin() as connection:
+    async with _reading(engine) as connection:
         rows = (
             await connection.execute(
                 select(*_CASE_COLUMNS)

@@ -5,9 +5,11 @@
 Fills a SQLite file with CASES resolved cases received over six months (each with a
 handler, two handler events on its timeline, a verification record and an answered
 survey), then runs the real command once per format, each in a fresh process, and
-prints the time and that process's peak memory (the issue asks, for 1,000,000 cases:
-XLSX ≤ 60 s, CSV ≤ 15 s, peak memory ≤ 300 MB). The events are written in bulk, not
-through `storage.chain`: the export reads them, it does not check the chain.
+prints the time and the peak memory: the command's process plus its second process (a
+big export writes half its rows in one), each at its own peak, so an upper bound of the
+two together (the issue asks, for 1,000,000 cases: XLSX ≤ 60 s, CSV ≤ 15 s, peak memory
+≤ 300 MB). The events are written in bulk, not through `storage.chain`: the export reads
+them, it does not check the chain.
 
 With `--db FILE` the database is kept in FILE and reused by the next run with the same
 CASES (filling a million cases takes minutes); without it, a temporary file is used.
@@ -139,10 +141,11 @@ async def fill(url: str, cases: int) -> float:
 
 
 def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
-    """Runs the command in a fresh process: seconds, its peak memory in MB, file size."""
+    """Runs the command in a fresh process: seconds, its peak memory in MB (with its
+    second process's), file size."""
     out = directory / f"ledger.{kind}"
     code = (
-        "import resource, sys, time\n"
+        "import sys, time\n"
         "from complaintbot.cli import main\n"
         "began = time.perf_counter()\n"
         "try:\n"
@@ -151,7 +154,8 @@ def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
         "except SystemExit as done:\n"
         "    assert not done.code, done.code\n"
         "elapsed = time.perf_counter() - began\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage\n"
+        "peak = sum(getrusage(r).ru_maxrss for r in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024\n"
         "print(f'{elapsed} {peak}', file=sys.stderr)\n"
     )
     env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}

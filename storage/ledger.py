@@ -117,15 +117,13 @@ async def _batch(
     batch: int,
 ) -> tuple[Sequence[Any], dict[int, list[str]], dict[int, Row[Any]]]:
     """The next `batch` cases after the keyset `after`, their handlers and surveys."""
-    cases = _in_period(start, end)
-    if after is not None:
-        cases = and_(
-            cases,
-            or_(
-                Case.received_at > after[0],
-                and_(Case.received_at == after[0], Case.id > after[1]),
-            ),
-        )
+    if after is None:
+        cases = _in_period(start, end)
+    else:
+        # The keyset is the lower bound, in a form SQLite's planner starts the index
+        # range at (with the period's start instead, every batch would scan from there).
+        at, case_id = after
+        cases = and_(_in_period(at, end), or_(Case.received_at > at, Case.id > case_id))
     order = (Case.received_at, Case.id)
     # The handlers and surveys are selected by the same condition rather than by a list
     # of thousands of ids, which SQLAlchemy would spend longer rendering than SQL running.

@@ -196,6 +196,8 @@ def _write_part(job: _Part, done: Any, result: Connection) -> None:
     """The second process: writes the job's rows, then sends their number or the error."""
     try:
         outcome: int | BaseException = asyncio.run(_part_rows(job, done))
+    except KeyboardInterrupt:  # Ctrl-C reaches both processes; the first one reports it
+        return
     except Exception as error:
         outcome = error
     try:

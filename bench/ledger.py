@@ -1,17 +1,23 @@
 """How long `complaintbot ledger export` takes and how much memory it needs, on SQLite.
 
-    python -m bench.ledger [CASES]
+    python -m bench.ledger [CASES] [--db FILE]
 
 Fills a SQLite file with CASES resolved cases received over six months (each with a
 handler, two handler events on its timeline, a verification record and an answered
 survey), then runs the real command once per format, each in a fresh process, and
-prints the time and that process's peak memory (the issue asks, for 1,000,000 cases:
-XLSX ≤ 60 s, CSV ≤ 15 s, peak memory ≤ 300 MB). The events are written in bulk, not
-through `storage.chain`: the export reads them, it does not check the chain.
+prints the time and the peak memory: the command's process plus its second process (a
+big export writes half its rows in one), each at its own peak, so an upper bound of the
+two together (the issue asks, for 1,000,000 cases: XLSX ≤ 60 s, CSV ≤ 15 s, peak memory
+≤ 300 MB). The events are written in bulk, not through `storage.chain`: the export reads
+them, it does not check the chain.
+
+With `--db FILE` the database is kept in FILE and reused by the next run with the same
+CASES (filling a million cases takes minutes); without it, a temporary file is used.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 
 from storage.database import create_engine
 from storage.migrate import upgrade
@@ -134,10 +141,11 @@ async def fill(url: str, cases: int) -> float:
 
 
 def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
-    """Runs the command in a fresh process: seconds, its peak memory in MB, file size."""
+    """Runs the command in a fresh process: seconds, its peak memory in MB (with its
+    second process's), file size."""
     out = directory / f"ledger.{kind}"
     code = (
-        "import resource, sys, time\n"
+        "import sys, time\n"
         "from complaintbot.cli import main\n"
         "began = time.perf_counter()\n"
         "try:\n"
@@ -146,7 +154,8 @@ def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
         "except SystemExit as done:\n"
         "    assert not done.code, done.code\n"
         "elapsed = time.perf_counter() - began\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage\n"
+        "peak = sum(getrusage(r).ru_maxrss for r in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024\n"
         "print(f'{elapsed} {peak}', file=sys.stderr)\n"
     )
     env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
@@ -157,13 +166,37 @@ def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
     return float(elapsed), float(peak), out.stat().st_size
 
 
+async def filled_cases(url: str) -> int | None:
+    """How many cases an existing bench database holds (None if it holds none)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            held = await connection.exec_driver_sql("SELECT count(*) FROM cases")
+            return int(held.scalar_one()) or None
+    except OperationalError:  # no cases table: not filled (yet)
+        return None
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str]) -> None:
-    cases = int(argv[0]) if argv else 100_000
+    parser = argparse.ArgumentParser(prog="python -m bench.ledger")
+    parser.add_argument("cases", nargs="?", type=int, default=100_000)
+    parser.add_argument("--db", type=Path, help="keep the database in this file and reuse it")
+    args = parser.parse_args(argv)
+    cases: int = args.cases
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
-        filled = asyncio.run(fill(url, cases))
-        print(f"filled {cases:,} cases in {filled:.1f} s")
+        database = args.db.resolve() if args.db else directory / "bench.db"
+        url = f"sqlite+aiosqlite:///{database}"
+        held = asyncio.run(filled_cases(url)) if database.exists() else None
+        if held == cases:
+            print(f"reusing {database} ({cases:,} cases)")
+        else:
+            for stale in (database, *database.parent.glob(database.name + "-*")):
+                stale.unlink(missing_ok=True)  # with its -wal and -shm
+            filled = asyncio.run(fill(url, cases))
+            print(f"filled {cases:,} cases in {filled:.1f} s")
         for kind in ("csv", "xlsx"):
             elapsed, peak, size = export(url, kind, directory)
             rate = cases / elapsed

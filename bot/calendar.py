@@ -197,6 +197,12 @@ class WorkdayCalendar:
         self.day_length = sum(
             (_seconds(end) - _seconds(begin) for begin, end in spans), timedelta()
         )
+        self._span_micros = [
+            (_micros(b.hour, b.minute, b.second), _micros(e.hour, e.minute, e.second))
+            for b, e in spans
+        ]
+        self._day_micros = sum(closes - opens for opens, closes in self._span_micros)
+        self._workdays_between: dict[tuple[date, date], int] = {}
 
     def _open_spans(self, after: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working spans (local time) that end after `after`, in order, forever."""
@@ -234,42 +240,48 @@ class WorkdayCalendar:
         return begin.astimezone(moment.tzinfo)
 
     def working_between(self, start: datetime, end: datetime) -> timedelta:
-        # Day by day rather than span by span: the ledger asks this for every resolved
-        # case, so whole days in between cost one look-up each.
+        # The ledger asks this for every resolved case, a million times for a big export:
+        # the working time before each moment on its own day, plus a day's length per
+        # working day in between, counted once per pair of days. Times of day are on the
+        # wall clock, in whole microseconds, as the span-by-span arithmetic gives them.
         if end <= start:
             return timedelta(0)
         first, last = start.astimezone(self.zone), end.astimezone(self.zone)
-        if first.date() == last.date():
-            return self._worked(first.date(), first, last)
-        total = self._worked(first.date(), first, None) + self._worked(last.date(), None, last)
-        day = first.date() + timedelta(days=1)
-        while day < last.date():
-            if self._is_workday(day):
-                total += self.day_length
-            day += timedelta(days=1)
-        return total
+        first_day, last_day = first.date(), last.date()
+        micros = self._worked_before(last_day, last) - self._worked_before(first_day, first)
+        if first_day != last_day:
+            micros += self._day_micros * self._workdays_from(first_day, last_day)
+        return timedelta(microseconds=micros)
 
-    def _worked(self, day: date, after: datetime | None, before: datetime | None) -> timedelta:
-        """Working time on `day` (local) after `after` and before `before`, when given."""
-        total = timedelta(0)
+    def _worked_before(self, day: date, moment: datetime) -> int:
+        """Working microseconds on `day` (local) before `moment`, on the same day."""
         if not self._is_workday(day):
-            return total
-        for begin, end in self.spans:
-            opens = datetime.combine(day, begin, tzinfo=self.zone)
-            closes = datetime.combine(day, end, tzinfo=self.zone)
-            if after is not None and after > opens:
-                opens = after
-            if before is not None and before < closes:
-                closes = before
-            if closes > opens:
-                total += closes - opens
-        return total
+            return 0
+        now = _micros(moment.hour, moment.minute, moment.second) + moment.microsecond
+        return sum(min(now, closes) - opens for opens, closes in self._span_micros if now > opens)
+
+    def _workdays_from(self, first: date, last: date) -> int:
+        """How many working days in [first, last)."""
+        key = (first, last)
+        known = self._workdays_between.get(key)
+        if known is None:
+            known = 0
+            day = first
+            while day < last:
+                known += self._is_workday(day)
+                day += timedelta(days=1)
+            self._workdays_between[key] = known
+        return known
 
     def _is_workday(self, day: date) -> bool:
         known = self._workdays.get(day)
         if known is None:
             known = self._workdays[day] = self.is_workday(day)
         return known
+
+
+def _micros(hour: int, minute: int, second: int) -> int:
+    return ((hour * 60 + minute) * 60 + second) * 1_000_000
 
 
 def _seconds(moment: time) -> timedelta:

@@ -1,3 +1,5 @@
 from complaintbot.cli import main
 
-main()
+# Guarded: the ledger export's second process imports this module again.
+if __name__ == "__main__":
+    main()

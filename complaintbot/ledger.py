@@ -1,33 +1,42 @@
 """`complaintbot ledger export`: the ledger of a period written as CSV or XLSX, streamed.
 
 Rows go to the file as they come from the database, so memory stays flat for any number
-of cases: the CSV writer holds one row, xlsxwriter's `constant_memory` mode flushes each
-row to disk as soon as the next begins.
+of cases: the CSV writer holds one row, the XLSX writer (`complaintbot.xlsx`) a few
+hundred, compressing them into the file's sheet as it goes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncEngine
-from xlsxwriter.exceptions import FileCreateError
 
 from bot.calendar import Calendar
-from bot.ledger import Cell, LedgerSheet, ledger_row
-from storage.ledger import ledger_cases
+from bot.ledger import Cell, LedgerCase, LedgerSheet, ledger_row
+from complaintbot.xlsx import Sheet, xlsx_book
+from storage.database import create_engine
+from storage.ledger import count_cases, ledger_cases, received_at_position
 
 # A CSV cell a spreadsheet would run as a formula (CSV injection) gets a leading
 # apostrophe, which spreadsheets show as text. XLSX cells are typed and need none.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# From this many cases on, a second process writes half of them: below, its start-up
+# (a second of imports) costs more than it saves.
+SPLIT_FROM = 20_000
 
 
 class LedgerFormat(StrEnum):
@@ -58,100 +67,238 @@ async def export_ledger(
     period: Period,
     now: datetime,
     progress: Callable[[int], None] = lambda _rows: None,
+    split_from: int = SPLIT_FROM,
 ) -> int:
     """Writes the ledger of `period` to `path`; returns the number of cases written.
-    `progress` is told how many rows were written since it was last told."""
+    `progress` is told how many rows were written since it was last told. From
+    `split_from` cases on, a second process writes the later half."""
     start, end = period.bounds(sheet.zone)
+    total = await count_cases(engine, start, end)
+    middle = await received_at_position(engine, start, end, total // 2)
     opened: AbstractContextManager[_CsvWriter | _XlsxWriter]
     opened = _csv(path) if kind is LedgerFormat.CSV else _xlsx(path, sheet)
-    written = told = 0
     with opened as writer:
-        writer.row(list[Cell](sheet.headers()))
-        async for case in ledger_cases(engine, start, end):
-            writer.row(sheet.cells(ledger_row(case, calendar, now)))
-            written += 1
-            if written - told == 1000:
-                progress(written - told)
-                told = written
-        progress(written - told)
+        writer.header(sheet.headers())
+        if total < split_from or middle is None:
+            cases = ledger_cases(engine, start, end)
+            written = await _write_rows(writer, cases, sheet, calendar, now, progress)
+        else:
+            first_half = await count_cases(engine, start, middle)
+            later = _Part(
+                url=engine.url.render_as_string(hide_password=False),
+                kind=kind,
+                sheet=sheet,
+                calendar=calendar,
+                start=middle,
+                end=end,
+                now=now,
+                path=path,
+                first_row=first_half + 2,  # after the header and the first half
+            )
+            with _SecondProcess(later) as other:
+                cases = ledger_cases(engine, start, middle)
+                # The progress bar counts the rows of both processes.
+                written = await _write_rows(
+                    writer, cases, sheet, calendar, now, lambda rows: progress(rows + other.news())
+                )
+                written += await other.finish(progress)
+                writer.append(other.part)
         if isinstance(writer, _XlsxWriter):
             writer.about(sheet.about(period.first, period.last, written, now))
     return written
 
 
+async def _write_rows(
+    writer: _CsvWriter | _XlsxWriter,
+    cases: AsyncIterator[LedgerCase],
+    sheet: LedgerSheet,
+    calendar: Calendar,
+    now: datetime,
+    progress: Callable[[int], None],
+) -> int:
+    written = told = 0
+    async for case in cases:
+        writer.row(sheet.cells(ledger_row(case, calendar, now)))
+        written += 1
+        if written - told == 1000:
+            progress(written - told)
+            told = written
+    progress(written - told)
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The cases received in [start, end), for another process to write to a part file
+    that is then appended to `path`; `first_row` is the number of the part's first row
+    in the sheet."""
+
+    url: str
+    kind: LedgerFormat
+    sheet: LedgerSheet
+    calendar: Calendar
+    start: datetime
+    end: datetime
+    now: datetime
+    path: Path
+    first_row: int
+
+
+class _SecondProcess:
+    """A process of its own writing a `_Part`: the machine's second core turns half the
+    cases into rows while this process does the other half. It is a fresh interpreter
+    (spawned, not forked: this one has the database driver's threads running)."""
+
+    def __init__(self, job: _Part) -> None:
+        handle, name = tempfile.mkstemp(prefix=f".{job.path.name}.", dir=job.path.parent)
+        os.close(handle)
+        self.part = Path(name)
+        job = replace(job, path=self.part)
+        context = multiprocessing.get_context("spawn")
+        self._done = context.Value("q", 0, lock=False)  # rows written, for the progress bar
+        self._told = 0
+        self._result, sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_write_part, args=(job, self._done, sender), daemon=True
+        )
+        self._process.start()
+        sender.close()
+
+    def __enter__(self) -> _SecondProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self.part.unlink(missing_ok=True)
+
+    def news(self) -> int:
+        """Rows written since last asked."""
+        done = self._done.value
+        new, self._told = done - self._told, done
+        return new
+
+    async def finish(self, progress: Callable[[int], None]) -> int:
+        """Waits for the process to end, telling `progress`; the rows it wrote."""
+        while self._process.is_alive():
+            await asyncio.to_thread(self._process.join, 0.25)
+            progress(self.news())
+        outcome = self._result.recv() if self._result.poll() else None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if not isinstance(outcome, int):
+            raise RuntimeError(f"the second process ended with code {self._process.exitcode}")
+        return outcome
+
+
+def _write_part(job: _Part, done: Any, result: Connection) -> None:
+    """The second process: writes the job's rows, then sends their number or the error."""
+    try:
+        outcome: int | BaseException = asyncio.run(_part_rows(job, done))
+    except KeyboardInterrupt:  # Ctrl-C reaches both processes; the first one reports it
+        return
+    except Exception as error:
+        outcome = error
+    try:
+        result.send(outcome)
+    except Exception:  # an error that does not pickle
+        result.send(RuntimeError(str(outcome)))
+
+
+async def _part_rows(job: _Part, done: Any) -> int:
+    engine = create_engine(job.url)
+    opened: AbstractContextManager[_CsvWriter | _XlsxWriter]
+    if job.kind is LedgerFormat.CSV:
+        opened = _csv(job.path, encoding="utf-8")  # the byte order mark is the file's start
+    else:
+        opened = _xlsx_rows(job.path, len(job.sheet.headers()), job.first_row)
+
+    def count(rows: int) -> None:
+        done.value += rows
+
+    try:
+        with opened as writer:
+            cases = ledger_cases(engine, job.start, job.end)
+            return await _write_rows(writer, cases, job.sheet, job.calendar, job.now, count)
+    finally:
+        await engine.dispose()
+
+
 class _CsvWriter:
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
         self.csv = csv.writer(stream)
 
+    def header(self, cells: list[str]) -> None:
+        self.row(list[Cell](cells))
+
+    def append(self, part: Path) -> None:
+        """Rows another writer wrote to `part`."""
+        self.stream.flush()
+        with part.open("rb") as rows:
+            shutil.copyfileobj(rows, self.stream.buffer, 1 << 20)
+
     def row(self, cells: list[Cell]) -> None:
-        self.csv.writerow([_csv_cell(cell) for cell in cells])
-
-
-def _csv_cell(cell: Cell) -> str | int | float:
-    if cell is None:
-        return ""
-    if isinstance(cell, datetime):
-        return cell.isoformat(" ")  # to the second: `LedgerSheet` drops the microseconds
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
-        return "'" + cell
-    return cell
+        # Only text needs a look (inline: a call per cell costs seconds per million rows).
+        # The csv module writes None as "" and other values as `str` gives them, times as
+        # "2026-05-01 08:00:00": `LedgerSheet` gives them to the second.
+        self.csv.writerow(
+            [
+                ("'" + cell if cell.startswith(_FORMULA_STARTS) else cell)
+                if cell.__class__ is str
+                else cell
+                for cell in cells
+            ]
+        )
 
 
 @contextmanager
-def _csv(path: Path) -> Iterator[_CsvWriter]:
+def _csv(path: Path, encoding: str = "utf-8-sig") -> Iterator[_CsvWriter]:
     # UTF-8 with a byte order mark: Excel then reads the Chinese text correctly.
-    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+    with path.open("w", encoding=encoding, newline="") as stream:
         yield _CsvWriter(stream)
 
 
 class _XlsxWriter:
-    def __init__(self, book: Any, title: str, about_title: str) -> None:
-        self.book = book
-        self.sheet = book.add_worksheet(title)
-        self.about_sheet = book.add_worksheet(about_title)
-        self.bold = book.add_format({"bold": True})
-        self.moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.next = 0
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+        self.about_lines: list[tuple[str, str]] = []
+
+    def header(self, cells: list[str]) -> None:
+        self.sheet.row(list[Cell](cells), bold_columns=len(cells))
 
     def row(self, cells: list[Cell]) -> None:
-        sheet, number = self.sheet, self.next
-        for column, cell in enumerate(cells):
-            if cell is None:
-                continue
-            if isinstance(cell, str):
-                sheet.write_string(number, column, cell, self.bold if number == 0 else None)
-            elif isinstance(cell, datetime):
-                sheet.write_datetime(number, column, cell, self.moment)
-            else:
-                sheet.write_number(number, column, cell)
-        self.next += 1
+        self.sheet.row(cells)
+
+    def append(self, part: Path) -> None:
+        """Rows another writer wrote to `part` (with `_xlsx_rows`)."""
+        with part.open("rb") as rows:
+            self.sheet.append(rows)
 
     def about(self, lines: list[tuple[str, str]]) -> None:
-        for number, (label, value) in enumerate(lines):
-            self.about_sheet.write_string(number, 0, label, self.bold)
-            self.about_sheet.write_string(number, 1, value)
+        """Kept for the second sheet, written once the ledger's is complete."""
+        self.about_lines = lines
 
 
 @contextmanager
 def _xlsx(path: Path, sheet: LedgerSheet) -> Iterator[_XlsxWriter]:
     _ = sheet.tr.gettext
-    book = xlsxwriter.Workbook(
-        str(path),
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    try:
-        writer = _XlsxWriter(book, _("Ledger"), _("About this export"))
-        writer.sheet.freeze_panes(1, 1)
-        writer.sheet.set_column(0, len(sheet.headers()) - 1, 20)
-        writer.about_sheet.set_column(0, 1, 30)
-        yield writer
-    finally:
-        try:
-            book.close()
-        except FileCreateError as error:
-            raise OSError(str(error)) from None
+    with xlsx_book(path) as book:
+        # 20.7109375 and 30.7109375: what 20 and 30 characters come out as in Excel.
+        columns = len(sheet.headers())
+        with book.sheet(_("Ledger"), columns, width=20.7109375, frozen=True) as rows:
+            writer = _XlsxWriter(rows)
+            yield writer
+        with book.sheet(_("About this export"), columns=2, width=30.7109375) as about:
+            for label, value in writer.about_lines:
+                about.row([label, value], bold_columns=1)
+
+
+@contextmanager
+def _xlsx_rows(path: Path, columns: int, first_row: int) -> Iterator[_XlsxWriter]:
+    """Rows alone, as plain XML, to be appended to a sheet by `_XlsxWriter.append`."""
+    with path.open("wb") as stream:
+        rows = Sheet(stream, columns, first_row)
+        yield _XlsxWriter(rows)
+        rows.flush()

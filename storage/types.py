@@ -1,13 +1,14 @@
-"""Column types shared by the tables."""
+"""Column types shared by the tables, and a fast way to read many of their times."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime, type_coerce
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -34,3 +35,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def as_driver_returns(column: Any) -> ColumnElement[Any]:
+    """`column` selected without SQLAlchemy's processing of its values: for times read by
+    the million, with `utc_reader`, which does the same work several times faster."""
+    return type_coerce(column, NullType())
+
+
+def utc_reader(dialect: Dialect) -> Callable[[Any], Any]:
+    """What `UTCDateTime` makes of a time as the driver returns it (None stays None)."""
+    if dialect.name != "sqlite":
+        # asyncpg already returns timestamptz values as UTC-aware datetimes.
+        return _aware_in_utc
+    return _from_sqlite
+
+
+def _from_sqlite(value: str | None) -> datetime | None:
+    # SQLite holds the UTC time as text without an offset ("2026-05-01 08:00:00.000000");
+    # parsing it with the offset appended is one C call instead of a parse and a replace.
+    return datetime.fromisoformat(value + "+00:00") if value is not None else None
+
+
+def _aware_in_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -154,3 +154,19 @@ def test_hours_are_parsed_and_checked() -> None:
         parse_hours("18:00-09:00")
     with pytest.raises(ValueError, match="lunch break"):
         WorkdayCalendar(SHANGHAI, lunch=(time(8), time(9)))
+
+
+def test_working_time_between_is_the_sum_of_the_open_spans() -> None:
+    # `working_between` counts whole days at once; walking the open spans one by one
+    # must give the same, to the microsecond, with a lunch break and over a DST change.
+    for zone in (SHANGHAI, ZoneInfo("Europe/Berlin")):
+        calendar = WorkdayCalendar(zone, lunch=(time(12), time(13, 30)))
+        start = datetime(2026, 3, 20, 7, 15, 0, 250_000, tzinfo=UTC)
+        for hours in range(0, 24 * 20, 7):
+            end = start + timedelta(hours=hours, minutes=hours % 60, microseconds=hours)
+            walked = timedelta(0)
+            for opens, closes in calendar._open_spans(start.astimezone(zone)):
+                if opens >= end:
+                    break
+                walked += min(closes, end.astimezone(zone)) - opens
+            assert calendar.working_between(start, end) == walked, (zone, end)

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.calendar import AlwaysOpen, WorkdayCalendar
 from bot.deadlines import Outcome
@@ -24,6 +26,7 @@ from bot.ledger import (
     six_months_before,
 )
 from storage.ledger import count_cases, ledger_cases
+from storage.models import Case, Survey
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_followup import make_bot, resolve, sweep, timings
@@ -159,6 +162,37 @@ async def test_batches_and_the_period_bound_the_rows(
     assert [c.received_at for c in later] == received[1:-1]
     assert await count_cases(engine, received[1], received[-1]) == len(STATES) - 2
     assert await count_cases(engine, *DAY) == len(STATES)
+
+
+async def test_times_are_read_as_the_orm_reads_them(
+    every_state: dict[str, str], engine: AsyncEngine, clock: FakeClock
+) -> None:
+    # The ledger reads times without SQLAlchemy's processing: they must come out the same,
+    # UTC-aware, on every database.
+    cases = {case.case_no: case async for case in ledger_cases(engine, *DAY)}
+    async with AsyncSession(engine) as session:
+        stored = {case.case_no: case for case in (await session.exec(select(Case))).all()}
+        surveys = {s.case_id: s for s in (await session.exec(select(Survey))).all()}
+    assert set(cases) == set(stored)
+    for number, case in cases.items():
+        orm = stored[number]
+        for field in (
+            "received_at",
+            "receipt_due_at",
+            "receipt_sent_at",
+            "response_due_at",
+            "first_response_at",
+            "resolution_due_at",
+            "resolved_at",
+        ):
+            value = getattr(case, field)
+            assert value == getattr(orm, field), (number, field)
+            assert value is None or value.tzinfo is UTC
+        survey = surveys.get(orm.id)
+        asked = survey.asked_at if survey else None
+        assert case.survey_asked_at == asked
+        assert asked is None or case.survey_asked_at.tzinfo is UTC  # type: ignore[union-attr]
+    assert any(case.survey_answered_at for case in cases.values())
 
 
 def test_working_time_follows_the_business_calendar() -> None:

@@ -10,14 +10,18 @@ import pty
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.calendar import WorkdayCalendar
+from bot.ledger import LedgerSheet
 from bot.service import ComplaintBot
+from complaintbot.ledger import LedgerFormat, Period, export_ledger
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_ledger import STATES, fill_every_state
@@ -144,6 +148,41 @@ async def test_the_csv_in_english_with_full_contacts_says_so(
     assert no_answer["Satisfaction answered at (UTC)"] == "no answer"
     assert rows[cases["acknowledged"]]["Handler(s)"] == ""
     assert rows[cases["resolved"]]["Satisfaction asked at (UTC)"] == ""
+
+
+@pytest.mark.parametrize("kind", list(LedgerFormat))
+async def test_a_second_process_writing_half_the_rows_changes_nothing(
+    every_state: tuple[dict[str, str], dict[str, str]],
+    engine: AsyncEngine,
+    tmp_path: Path,
+    kind: LedgerFormat,
+) -> None:
+    # A big export is written by two processes, a half each; here with 7 cases.
+    zone = ZoneInfo("Asia/Shanghai")
+    november = Period(date(2026, 11, 1), date(2026, 11, 30))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    told: list[int] = []
+
+    async def export(name: str, split_from: int) -> Path:
+        out = tmp_path / name
+        sheet, calendar = LedgerSheet("zh_CN", zone), WorkdayCalendar(zone)
+        written = await export_ledger(
+            engine, out, kind, sheet, calendar, november, now, told.append, split_from
+        )
+        assert written == len(STATES)
+        return out
+
+    alone = await export(f"alone.{kind}", split_from=1000)
+    assert sum(told) == len(STATES)
+    told.clear()
+    split = await export(f"split.{kind}", split_from=2)
+    assert sum(told) == len(STATES)
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == []  # no part left
+    if kind is LedgerFormat.CSV:
+        assert read_csv(split) == read_csv(alone)
+    else:
+        assert read_xlsx(split) == read_xlsx(alone)
+        assert len(read_xlsx(split)[1]) == len(STATES)
 
 
 async def test_from_and_to_choose_the_days_received(

@@ -179,24 +179,34 @@ async def filled_cases(url: str) -> int | None:
         await engine.dispose()
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ledger")
+def bench_database(cases: int, database: Path) -> str:
+    """The URL of a SQLite file holding `cases` cases: `database` as it is when it holds
+    that many, otherwise filled anew."""
+    url = f"sqlite+aiosqlite:///{database}"
+    held = asyncio.run(filled_cases(url)) if database.exists() else None
+    if held == cases:
+        print(f"reusing {database} ({cases:,} cases)")
+        return url
+    for stale in (database, *database.parent.glob(database.name + "-*")):
+        stale.unlink(missing_ok=True)  # with its -wal and -shm
+    filled = asyncio.run(fill(url, cases))
+    print(f"filled {cases:,} cases in {filled:.1f} s")
+    return url
+
+
+def arguments(prog: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("cases", nargs="?", type=int, default=100_000)
     parser.add_argument("--db", type=Path, help="keep the database in this file and reuse it")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> None:
+    args = arguments("python -m bench.ledger", argv)
     cases: int = args.cases
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        database = args.db.resolve() if args.db else directory / "bench.db"
-        url = f"sqlite+aiosqlite:///{database}"
-        held = asyncio.run(filled_cases(url)) if database.exists() else None
-        if held == cases:
-            print(f"reusing {database} ({cases:,} cases)")
-        else:
-            for stale in (database, *database.parent.glob(database.name + "-*")):
-                stale.unlink(missing_ok=True)  # with its -wal and -shm
-            filled = asyncio.run(fill(url, cases))
-            print(f"filled {cases:,} cases in {filled:.1f} s")
+        url = bench_database(cases, args.db.resolve() if args.db else directory / "bench.db")
         for kind in ("csv", "xlsx"):
             elapsed, peak, size = export(url, kind, directory)
             rate = cases / elapsed

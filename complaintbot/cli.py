@@ -22,7 +22,7 @@ from bot.ledger import LedgerSheet, six_months_before
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, run
-from complaintbot.ledger import LedgerFormat, Period, export_ledger
+from complaintbot.ledger import ExportFailed, LedgerFormat, Period, export_ledger
 from complaintbot.settings import Settings, SettingsError, load_settings
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
@@ -449,6 +449,14 @@ async def ledger_export(
                 )
         except OSError as error:
             _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
+            return
+        except ExportFailed as error:
+            _fail(
+                _("The export stopped ({error}); {path} is incomplete.").format(
+                    path=output, error=error
+                ),
+                1,
+            )
             return
     click.echo(
         _("{count} cases received from {first} to {last} written to {path}.").format(

@@ -39,6 +39,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPLIT_FROM = 20_000
 
 
+class ExportFailed(Exception):
+    """The export's second process ended without finishing its half (killed, out of
+    memory); the file is incomplete."""
+
+
 class LedgerFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
@@ -188,7 +193,7 @@ class _SecondProcess:
         if isinstance(outcome, BaseException):
             raise outcome
         if not isinstance(outcome, int):
-            raise RuntimeError(f"the second process ended with code {self._process.exitcode}")
+            raise ExportFailed(f"the second process ended with code {self._process.exitcode}")
         return outcome
 
 

@@ -12,9 +12,9 @@ Two steps, both pure:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,10 +125,17 @@ def mask_email(email: str) -> str:
 class LedgerSheet:
     """Headers and cells of the ledger in one language and time zone."""
 
-    def __init__(self, locale: str, zone: ZoneInfo, masked: bool = True) -> None:
+    def __init__(
+        self, locale: str, zone: ZoneInfo, masked: bool = True, text_times: bool = False
+    ) -> None:
         self.tr = Translator(locale)
         self.zone = zone
         self.masked = masked
+        # Times as the text a CSV file holds ("2026-05-01 08:00:00") rather than as naive
+        # datetimes: the same characters, without a datetime made per cell and then
+        # turned into text by the csv module.
+        self.text_times = text_times
+        self._hours: dict[int, str] = {}  # by `_local_text`
         _ = self.tr.gettext
         # Labels are looked up once here, not once per row.
         self._verification = verification_labels(_)
@@ -143,6 +150,10 @@ class LedgerSheet:
         }
         self._headers = self._layout()
 
+    def with_text_times(self) -> LedgerSheet:
+        """This sheet with its times given as text, for a CSV file."""
+        return LedgerSheet(self.tr.locale, self.zone, self.masked, text_times=True)
+
     def headers(self) -> list[str]:
         return list(self._headers)
 
@@ -151,7 +162,8 @@ class LedgerSheet:
         # One expression per column rather than a function per column: a big export
         # turns millions of cells, and a call per cell was most of the time.
         case = row.case
-        local = self._local
+        local: Callable[[datetime | None], Cell]
+        local = self._local_text if self.text_times else self._local_time
         outcomes = self._outcomes
         verification = case.verification or {}
         labels = self._verification
@@ -243,7 +255,7 @@ class LedgerSheet:
             _("Status"),
         ]
 
-    def _local(self, moment: datetime | None) -> datetime | None:
+    def _local_time(self, moment: datetime | None) -> datetime | None:
         """The moment on the wall clock of the ledger's time zone (the zone is in the
         header) to the second, so a spreadsheet shows and sorts it as a plain date and time."""
         if moment is None:
@@ -252,8 +264,45 @@ class LedgerSheet:
         # Built from its fields: half the time of `replace(tzinfo=None, microsecond=0)`.
         return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
 
+    def _local_text(self, moment: datetime | None) -> str | None:
+        """What `_local_time` gives, as `str` writes it: "2026-05-01 08:00:00"."""
+        if moment is None:
+            return None
+        if moment.tzinfo is not UTC:  # as stored, times are UTC; others are converted
+            return str(moment.astimezone(self.zone))[:19]
+        # Converting and formatting a datetime was a fifth of a CSV export (six per row).
+        # Instead: the local date and hour of the moment's UTC hour, looked up once per
+        # hour, and its minutes and seconds from a table.
+        since = moment - _EPOCH
+        hour, within = divmod(since.days * 86_400 + since.seconds, 3600)
+        start = self._hours.get(hour)
+        if start is None:
+            if len(self._hours) > 100_000:  # some eleven years of hours
+                self._hours.clear()
+            start = self._hours[hour] = self._local_hour(hour)
+        if start:
+            return start + _MINUTES_SECONDS[within]
+        # The first 19 characters of the aware local time ("…08:00:00.123456+08:00") are
+        # the naive one to the second.
+        return str(moment.astimezone(self.zone))[:19]
+
+    def _local_hour(self, hour: int) -> str:
+        """The local date and hour ("2026-05-01 08") of the UTC hour `hour` (counted from
+        1970), when its minutes and seconds are those of UTC: a whole-hour offset that
+        does not change during the hour. Otherwise "" (`_local_text` converts each time)."""
+        start = _EPOCH + timedelta(hours=hour)
+        offset = start.astimezone(self.zone).utcoffset()
+        last = start + timedelta(seconds=3599)
+        if offset is None or offset % _HOUR or last.astimezone(self.zone).utcoffset() != offset:
+            return ""
+        return str(start + offset)[:13]
+
 
 _VERIFIED = ("facts", "nature", "responsibility", "severity")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+# ":MM:SS" of each second of an hour.
+_MINUTES_SECONDS = [f":{minute:02}:{second:02}" for minute in range(60) for second in range(60)]
 
 
 def _minutes(start: datetime, end: datetime | None) -> float | None:

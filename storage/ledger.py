@@ -9,15 +9,18 @@ if its batch has not been read yet; the period's rows are complete once it has e
 
 A million cases are read in seconds because the times skip SQLAlchemy's per-value
 processing: they are selected as the driver returns them and made UTC-aware here
-(`storage.types.utc_reader`), and every row is unpacked by position.
+(`storage.types.utc_reader`), and every row is unpacked by position. The verification
+records skip it too: SQLite returns them as JSON text, decoded here once per distinct
+text (`_Verifications`), since most cases share one of a few records.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -49,7 +52,7 @@ _CASE_COLUMNS = (
     as_driver_returns(Case.first_response_at),
     as_driver_returns(Case.resolution_due_at),
     as_driver_returns(Case.resolved_at),
-    Case.verification,
+    as_driver_returns(Case.verification),
     Case.resolution,
     Case.reopened_count,
     Case.status,
@@ -99,11 +102,14 @@ async def ledger_cases(
 ) -> AsyncIterator[LedgerCase]:
     """Every case received in [start, end), oldest first."""
     utc = utc_reader(engine.dialect)
+    verifications = _Verifications()
     after: tuple[datetime, int] | None = None
     while True:
         rows, handlers, surveys = await _batch(engine, start, end, after, batch)
         for row in rows:
-            yield _ledger_case(row, handlers.get(row[0], []), surveys.get(row[0]), utc)
+            yield _ledger_case(
+                row, handlers.get(row[0], []), surveys.get(row[0]), utc, verifications
+            )
         if len(rows) < batch:
             return
         after = (utc(rows[-1][2]), rows[-1][0])
@@ -177,11 +183,35 @@ async def _latest_surveys(connection: AsyncConnection, ids: Any) -> dict[int, Ro
 _NO_SURVEY = (None, None, None, None, None)
 
 
+class _Verifications:
+    """Verification records as the driver returns them, made dicts: SQLite's JSON text is
+    decoded once per distinct text (a case's record is one of a few hundred combinations
+    of four values, so a million cases share them; nobody changes a `LedgerCase`'s
+    record), PostgreSQL's driver returns them decoded already."""
+
+    _MOST = 10_000  # distinct texts kept: free text in a record would make them grow
+
+    def __init__(self) -> None:
+        self._decoded: dict[str, dict[str, Any] | None] = {}
+
+    def __call__(self, value: Any) -> dict[str, Any] | None:
+        if value.__class__ is not str:
+            return cast(dict[str, Any] | None, value)
+        try:
+            return self._decoded[value]
+        except KeyError:
+            if len(self._decoded) >= self._MOST:
+                self._decoded.clear()
+            decoded = self._decoded[value] = json.loads(value)
+            return decoded
+
+
 def _ledger_case(
     row: Sequence[Any],
     handlers: list[str],
     survey: Sequence[Any] | None,
     utc: Callable[[Any], Any],
+    verifications: _Verifications,
 ) -> LedgerCase:
     # Unpacked by position: a million rows read by attribute name cost seconds.
     (
@@ -230,7 +260,7 @@ def _ledger_case(
         utc(first_response_at),
         utc(resolution_due_at),
         utc(resolved_at),
-        verification,
+        verifications(verification),
         resolution,
         reopened_count,
         utc(asked_at),

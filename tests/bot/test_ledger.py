@@ -263,6 +263,23 @@ def test_the_sheet_speaks_the_readers_language_and_masks_by_default() -> None:
 
 
 @pytest.mark.parametrize(
+    "zone", ["Asia/Shanghai", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"]
+)
+def test_times_as_text_are_the_times_as_str_writes_them(zone: str) -> None:
+    # Around the year's offset changes (Lord Howe's move by half an hour), at odd seconds.
+    sheet = LedgerSheet("en", ZoneInfo(zone))
+    text = sheet.with_text_times()
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    while moment < datetime(2027, 1, 1, tzinfo=UTC):
+        assert text._local_text(moment) == str(sheet._local_time(moment))
+        moment += timedelta(minutes=37, seconds=13, microseconds=999_999)
+    assert text._local_text(None) is None
+    for other in (ZoneInfo(zone), SHANGHAI, ZoneInfo("America/New_York")):  # not UTC
+        local = datetime(2026, 10, 25, 2, 30, 59, 999_999, tzinfo=other)
+        assert text._local_text(local) == str(sheet._local_time(local))
+
+
+@pytest.mark.parametrize(
     ("value", "masked"),
     [("Alice Wang", "A*********"), ("张三", "张*"), ("", ""), ("[erased]", "[erased]")],
 )

@@ -12,37 +12,19 @@ database, as for `bench.ledger` (the same file serves both).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.ledger import arguments, bench_database
+from bench.ledger import PERIOD, arguments, bench_database, timed_command
 
 
 def report(url: str, directory: Path) -> tuple[float, float, dict[str, object]]:
-    """Runs the command in a fresh process: seconds, its peak memory in MB, the metrics."""
+    """The report in a fresh process: seconds, peak memory in MB, the metrics."""
     out = directory / "report"
-    code = (
-        "import resource, sys, time\n"
-        "from complaintbot.cli import main\n"
-        "began = time.perf_counter()\n"
-        "try:\n"
-        f"    main(['report', '--from', '2026-05-01', '--to', '2026-11-30', '-o', {str(out)!r}])\n"
-        "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
-        "elapsed = time.perf_counter() - began\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(f'{elapsed} {peak}', file=sys.stderr)\n"
-    )
-    env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
-    run = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    elapsed, peak = run.stderr.strip().splitlines()[-1].split()
+    elapsed, peak = timed_command(["report", *PERIOD, "-o", str(out)], url, directory)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    return float(elapsed), float(peak), metrics
+    return elapsed, peak, metrics
 
 
 def main(argv: list[str]) -> None:

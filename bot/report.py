@@ -267,7 +267,11 @@ class QualityTally:
     def metrics(self, made_at: datetime) -> dict[str, Any]:
         """Everything the report shows, as `metrics.json` holds it."""
         satisfied = self.satisfied()
-        local = _LocalTime(self.zone)
+        zone = self.zone
+
+        def local(moment: datetime | None) -> str | None:
+            return moment.astimezone(zone).isoformat(timespec="seconds") if moment else None
+
         checks = self.checks()
         return {
             "period": {
@@ -334,14 +338,6 @@ class QualityTally:
             ],
             "checks_failed": sum(not c.passed for c in checks),
         }
-
-
-class _LocalTime:
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-
-    def __call__(self, moment: datetime | None) -> str | None:
-        return moment.astimezone(self.zone).isoformat(timespec="seconds") if moment else None
 
 
 def _spread_json(found: Spread) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def bars(
         else:
             drawn = axes.bar(positions, values, color=color)
             axes.set_xticks(list(positions), labels, rotation=60 if len(labels) > 8 else 0)
-        axes.bar_label(drawn, labels=[_number(v, unit) for v in values], padding=2, fontsize=8)
+        axes.bar_label(drawn, labels=[number(v, unit) for v in values], padding=2, fontsize=8)
         # Counts are whole numbers: no 0.2 steps on the axis.
         (axes.xaxis if horizontal else axes.yaxis).set_major_locator(MaxNLocator(integer=True))
         axes.set_title(title, loc="left")
@@ -107,7 +107,7 @@ def times(title: str, panels: list[tuple[str, str, float | None, float | None]],
             axes.set_xticks([0, 1], [_("Median"), _("90th percentile")])
             axes.bar_label(
                 drawn,
-                labels=[_number(v, unit) if v is not None else "—" for v in (median, p90)],
+                labels=[number(v, unit) for v in (median, p90)],
                 padding=2,
                 fontsize=8,
             )
@@ -145,8 +145,9 @@ def compliance(
         return svg(figure)
 
 
-def _number(value: Any, unit: str) -> str:
+def number(value: float | None, unit: str = "") -> str:
+    """A figure as the report writes it: `0.8 min`, `492.7`, `—` when there is none."""
     if value is None:
         return "—"
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    text = str(value) if isinstance(value, int) else f"{value:g}"  # counts never as 1e+06
     return f"{text} {unit}".strip()

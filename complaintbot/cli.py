@@ -445,6 +445,7 @@ async def ledger_export(
                     calendar,
                     period,
                     now,
+                    total,
                     progress,
                 )
         except OSError as error:
@@ -515,13 +516,13 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
                 progress,
             )
     try:
-        files = write_report(metrics, output, settings.DEFAULT_LOCALE)
+        page = write_report(metrics, output, settings.DEFAULT_LOCALE)
     except OSError as error:
         _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
         return
     click.echo(
         _("Quality report of {count} cases received from {first} to {last}: {path}").format(
-            count=metrics["cases"], first=period.first, last=period.last, path=files.html
+            count=metrics["cases"], first=period.first, last=period.last, path=page
         )
     )
     if metrics["checks_failed"]:

@@ -72,20 +72,21 @@ async def export_ledger(
     calendar: Calendar,
     period: Period,
     now: datetime,
+    total: int,
     progress: Callable[[int], None] = lambda _rows: None,
     split_from: int = SPLIT_FROM,
 ) -> int:
     """Writes the ledger of `period` to `path`; returns the number of cases written.
-    `progress` is told how many rows were written since it was last told. From
-    `split_from` cases on, a second process writes the later half."""
+    `total` is the period's cases as `count_cases` gives them (the caller counts them
+    first, for its progress bar). `progress` is told how many rows were written since
+    it was last told. From `split_from` cases on, a second process writes the later half."""
     start, end = period.bounds(sheet.zone)
     if kind is LedgerFormat.CSV:
         sheet = sheet.with_text_times()
-    total = await count_cases(engine, start, end)
     middle = await received_at_position(engine, start, end, total // 2)
     opened: AbstractContextManager[_CsvWriter | _XlsxWriter]
     opened = _csv(path) if kind is LedgerFormat.CSV else _xlsx(path, sheet)
-    with opened as writer, _fewer_collections():
+    with opened as writer, fewer_collections():
         writer.header(sheet.headers())
         if total < split_from or middle is None:
             cases = ledger_cases(engine, start, end)
@@ -226,7 +227,7 @@ async def _part_rows(job: _Part, done: Any) -> int:
         done.value += rows
 
     try:
-        with opened as writer, _fewer_collections():
+        with opened as writer, fewer_collections():
             cases = ledger_cases(engine, job.start, job.end)
             return await _write_rows(writer, cases, job.sheet, job.calendar, job.now, count)
     finally:
@@ -234,8 +235,8 @@ async def _part_rows(job: _Part, done: Any) -> int:
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """The garbage collector run a hundredth as often while the rows are written.
+def fewer_collections() -> Iterator[None]:
+    """The garbage collector run a hundredth as often while many rows are made.
 
     Every batch of cases lives through hundreds of young-generation collections, each of
     which looks at all of the batch again (and moves it on to older generations, which

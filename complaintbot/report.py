@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,18 +28,11 @@ from bot.labels import category_label, channel_label, status_label
 from bot.ledger import ledger_row
 from bot.report import LIMITS, QualityTally
 from complaintbot import charts
-from complaintbot.ledger import Period
+from complaintbot.ledger import Period, fewer_collections
 from storage.ledger import ledger_cases
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CATEGORIES = {c.value for c in Category}
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFiles:
-    html: Path
-    metrics: Path
-    charts: list[Path]
 
 
 async def quality_metrics(
@@ -56,30 +48,30 @@ async def quality_metrics(
     `progress` is told how many cases were read since it was last told."""
     tally = QualityTally(period.first, period.last, zone, satisfied_threshold)
     told = 0
-    async for case in ledger_cases(engine, *period.bounds(zone)):
-        tally.add(ledger_row(case, calendar, now))
-        if tally.cases - told == 1000:
-            progress(tally.cases - told)
-            told = tally.cases
+    with fewer_collections():
+        async for case in ledger_cases(engine, *period.bounds(zone)):
+            tally.add(ledger_row(case, calendar, now))
+            if tally.cases - told == 1000:
+                progress(tally.cases - told)
+                told = tally.cases
     progress(tally.cases - told)
     return tally.metrics(now)
 
 
-def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> ReportFiles:
-    """Writes report.html, metrics.json and charts/ into `directory` (made if missing)."""
+def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> Path:
+    """Writes report.html, metrics.json and charts/ into `directory` (made if missing);
+    returns the page's path."""
     _ = Translator(locale).gettext
     drawn = _charts(metrics, _)
     (directory / "charts").mkdir(parents=True, exist_ok=True)
-    chart_files = []
     for name, image in drawn.items():
-        path = directory / "charts" / f"{name}.svg"
-        path.write_text(image, encoding="utf-8")
-        chart_files.append(path)
-    metrics_file = directory / "metrics.json"
-    metrics_file.write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
-    html_file = directory / "report.html"
-    html_file.write_text(_page(metrics, drawn, locale, _), encoding="utf-8")
-    return ReportFiles(html_file, metrics_file, chart_files)
+        (directory / "charts" / f"{name}.svg").write_text(image, encoding="utf-8")
+    (directory / "metrics.json").write_text(
+        json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    page = directory / "report.html"
+    page.write_text(_page(metrics, drawn, locale, _), encoding="utf-8")
+    return page
 
 
 def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
@@ -211,13 +203,9 @@ def _page(metrics: dict[str, Any], drawn: dict[str, str], locale: str, _: Any) -
         channel=lambda code: channel_label(code, _),
         status=lambda code: statuses.get(code, code),
         percent=_percent,
-        number=_number,
+        number=charts.number,
     )
 
 
 def _percent(rate: float | None) -> str:
     return f"{rate:.1%}" if rate is not None else "—"
-
-
-def _number(value: float | None) -> str:
-    return f"{value:g}" if value is not None else "—"

@@ -22,6 +22,7 @@ from bot.calendar import WorkdayCalendar
 from bot.ledger import LedgerSheet
 from bot.service import ComplaintBot
 from complaintbot.ledger import LedgerFormat, Period, export_ledger
+from storage.ledger import count_cases
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_ledger import STATES, fill_every_state
@@ -163,11 +164,13 @@ async def test_a_second_process_writing_half_the_rows_changes_nothing(
     now = datetime(2026, 12, 1, tzinfo=UTC)
     told: list[int] = []
 
+    total = await count_cases(engine, *november.bounds(zone))
+
     async def export(name: str, split_from: int) -> Path:
         out = tmp_path / name
         sheet, calendar = LedgerSheet("zh_CN", zone), WorkdayCalendar(zone)
         written = await export_ledger(
-            engine, out, kind, sheet, calendar, november, now, told.append, split_from
+            engine, out, kind, sheet, calendar, november, now, total, told.append, split_from
         )
         assert written == len(STATES)
         return out

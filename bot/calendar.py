@@ -197,18 +197,18 @@ class WorkdayCalendar:
         self.day_length = sum(
             (_seconds(end) - _seconds(begin) for begin, end in spans), timedelta()
         )
-        self._span_micros = [
+        self.span_micros = [
             (_micros(b.hour, b.minute, b.second), _micros(e.hour, e.minute, e.second))
             for b, e in spans
         ]
-        self._day_micros = sum(closes - opens for opens, closes in self._span_micros)
+        self.day_micros = sum(closes - opens for opens, closes in self.span_micros)
         self._workdays_between: dict[tuple[date, date], int] = {}
 
     def _open_spans(self, after: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working spans (local time) that end after `after`, in order, forever."""
         day = after.date()
         while True:
-            if self._is_workday(day):
+            if self.is_working_day(day):
                 for begin, end in self.spans:
                     span_end = datetime.combine(day, end, tzinfo=self.zone)
                     if span_end > after:
@@ -250,15 +250,15 @@ class WorkdayCalendar:
         first_day, last_day = first.date(), last.date()
         micros = self._worked_before(last_day, last) - self._worked_before(first_day, first)
         if first_day != last_day:
-            micros += self._day_micros * self._workdays_from(first_day, last_day)
+            micros += self.day_micros * self._workdays_from(first_day, last_day)
         return timedelta(microseconds=micros)
 
     def _worked_before(self, day: date, moment: datetime) -> int:
         """Working microseconds on `day` (local) before `moment`, on the same day."""
-        if not self._is_workday(day):
+        if not self.is_working_day(day):
             return 0
         now = _micros(moment.hour, moment.minute, moment.second) + moment.microsecond
-        return sum(min(now, closes) - opens for opens, closes in self._span_micros if now > opens)
+        return sum(min(now, closes) - opens for opens, closes in self.span_micros if now > opens)
 
     def _workdays_from(self, first: date, last: date) -> int:
         """How many working days in [first, last)."""
@@ -268,12 +268,12 @@ class WorkdayCalendar:
             known = 0
             day = first
             while day < last:
-                known += self._is_workday(day)
+                known += self.is_working_day(day)
                 day += timedelta(days=1)
             self._workdays_between[key] = known
         return known
 
-    def _is_workday(self, day: date) -> bool:
+    def is_working_day(self, day: date) -> bool:
         known = self._workdays.get(day)
         if known is None:
             known = self._workdays[day] = self.is_workday(day)

@@ -12,9 +12,9 @@ Two steps, both pure:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,7 +75,7 @@ class LedgerRow:
     @property
     def working_hours_to_resolution(self) -> float | None:
         span = self.working_time_to_resolution
-        return round(span.total_seconds() / 3600, 2) if span is not None else None
+        return rounded(span // MICROSECOND, HUNDREDTH_HOUR, 100) if span is not None else None
 
 
 def ledger_row(case: LedgerCase, calendar: Calendar, now: datetime) -> LedgerRow:
@@ -125,59 +125,51 @@ def mask_email(email: str) -> str:
 class LedgerSheet:
     """Headers and cells of the ledger in one language and time zone."""
 
-    def __init__(
-        self, locale: str, zone: ZoneInfo, masked: bool = True, text_times: bool = False
-    ) -> None:
+    def __init__(self, locale: str, zone: ZoneInfo, masked: bool = True) -> None:
         self.tr = Translator(locale)
         self.zone = zone
         self.masked = masked
-        # Times as the text a CSV file holds ("2026-05-01 08:00:00") rather than as naive
-        # datetimes: the same characters, without a datetime made per cell and then
-        # turned into text by the csv module.
-        self.text_times = text_times
-        self._hours: dict[int, str] = {}  # by `_local_text`
         _ = self.tr.gettext
         # Labels are looked up once here, not once per row.
-        self._verification = verification_labels(_)
-        self._categories = {c.value: category_label(c, _) for c in Category}
-        self._statuses = {s.value: status_label(s, _) for s in CaseStatus}
-        self._channels = {c: channel_label(c, _) for c in CHANNELS}
-        self._no_answer = _("no answer")
-        self._outcomes = {
+        self.verification_labels = verification_labels(_)
+        self.category_labels = {c.value: category_label(c, _) for c in Category}
+        self.status_labels = {s.value: status_label(s, _) for s in CaseStatus}
+        self.channel_labels = {c: channel_label(c, _) for c in CHANNELS}
+        self.no_answer = _("no answer")
+        self.outcome_labels = {
             Outcome.MET: _("met"),
             Outcome.MISSED: _("missed"),
             Outcome.PENDING: _("pending"),
         }
         self._headers = self._layout()
 
-    def with_text_times(self) -> LedgerSheet:
-        """This sheet with its times given as text, for a CSV file."""
-        return LedgerSheet(self.tr.locale, self.zone, self.masked, text_times=True)
-
     def headers(self) -> list[str]:
         return list(self._headers)
+
+    def figure_headers(self) -> list[str]:
+        """The headers of the columns of computed figures (minutes, hours)."""
+        return [self._headers[i] for i in (12, 15, 18)]
 
     def cells(self, row: LedgerRow) -> list[Cell]:
         """The row's cells, in the order of `headers`."""
         # One expression per column rather than a function per column: a big export
         # turns millions of cells, and a call per cell was most of the time.
         case = row.case
-        local: Callable[[datetime | None], Cell]
-        local = self._local_text if self.text_times else self._local_time
-        outcomes = self._outcomes
+        local = self._local_time
+        outcomes = self.outcome_labels
         verification = case.verification or {}
-        labels = self._verification
+        labels = self.verification_labels
         masked = self.masked
         name, phone, email = case.name, case.phone, case.email
         no_answer = case.survey_outcome == "no_answer"
         return [
             case.case_no,
             local(case.received_at),
-            self._channels.get(case.channel, case.channel),
+            self.channel_labels.get(case.channel, case.channel),
             mask_name(name) if masked else name,
             (mask_phone(phone) if masked else phone) if phone else None,
             (mask_email(email) if masked else email) if email else None,
-            self._categories.get(case.category, case.category),
+            self.category_labels.get(case.category, case.category),
             case.subject,
             case.description,
             case.expectation,
@@ -193,14 +185,14 @@ class LedgerSheet:
             outcomes[row.resolution] if row.resolution else None,
             *[
                 labels.get(value, value) if (value := verification.get(field)) else None
-                for field in _VERIFIED
+                for field in VERIFIED
             ],
             case.resolution,
             case.reopened_count,
-            self._no_answer if no_answer else case.survey_score,
+            self.no_answer if no_answer else case.survey_score,
             local(case.survey_asked_at),
-            self._no_answer if no_answer else local(case.survey_answered_at),
-            self._statuses.get(case.status, case.status),
+            self.no_answer if no_answer else local(case.survey_answered_at),
+            self.status_labels.get(case.status, case.status),
         ]
 
     def about(self, start: date, end: date, cases: int, made_at: datetime) -> list[tuple[str, str]]:
@@ -264,49 +256,28 @@ class LedgerSheet:
         # Built from its fields: half the time of `replace(tzinfo=None, microsecond=0)`.
         return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
 
-    def _local_text(self, moment: datetime | None) -> str | None:
-        """What `_local_time` gives, as `str` writes it: "2026-05-01 08:00:00"."""
-        if moment is None:
-            return None
-        if moment.tzinfo is not UTC:  # as stored, times are UTC; others are converted
-            return str(moment.astimezone(self.zone))[:19]
-        # Converting and formatting a datetime was a fifth of a CSV export (six per row).
-        # Instead: the local date and hour of the moment's UTC hour, looked up once per
-        # hour, and its minutes and seconds from a table.
-        since = moment - _EPOCH
-        hour, within = divmod(since.days * 86_400 + since.seconds, 3600)
-        start = self._hours.get(hour)
-        if start is None:
-            if len(self._hours) > 100_000:  # some eleven years of hours
-                self._hours.clear()
-            start = self._hours[hour] = self._local_hour(hour)
-        if start:
-            return start + _MINUTES_SECONDS[within]
-        # The first 19 characters of the aware local time ("…08:00:00.123456+08:00") are
-        # the naive one to the second.
-        return str(moment.astimezone(self.zone))[:19]
 
-    def _local_hour(self, hour: int) -> str:
-        """The local date and hour ("2026-05-01 08") of the UTC hour `hour` (counted from
-        1970), when its minutes and seconds are those of UTC: a whole-hour offset that
-        does not change during the hour. Otherwise "" (`_local_text` converts each time)."""
-        start = _EPOCH + timedelta(hours=hour)
-        offset = start.astimezone(self.zone).utcoffset()
-        last = start + timedelta(seconds=3599)
-        if offset is None or offset % _HOUR or last.astimezone(self.zone).utcoffset() != offset:
-            return ""
-        return str(start + offset)[:13]
+VERIFIED = ("facts", "nature", "responsibility", "severity")
 
 
-_VERIFIED = ("facts", "nature", "responsibility", "severity")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HOUR = timedelta(hours=1)
-# ":MM:SS" of each second of an hour.
-_MINUTES_SECONDS = [f":{minute:02}:{second:02}" for minute in range(60) for second in range(60)]
+# The ledger's figures are counted in these units of microseconds, and printed as
+# 1/10 of a minute and 1/100 of an hour.
+TENTH_MINUTE = 6_000_000
+HUNDREDTH_HOUR = 36_000_000
+MICROSECOND = timedelta(microseconds=1)
+
+
+def rounded(micros: int, unit: int, per: int) -> float:
+    """`micros` to the nearest whole `unit` (halves away from zero), `per` units to one:
+    tenths of a minute, hundredths of an hour. Counted in integers rather than with
+    `round` on a float, so the columnar ledger (`bot.ledger_columns`) gets the very same
+    figure (`round(0.15, 1)` is 0.1, as 0.15 is stored a little below it)."""
+    units = (abs(micros) * 2 + unit) // (2 * unit)
+    return (units if micros >= 0 else -units) / per
 
 
 def _minutes(start: datetime, end: datetime | None) -> float | None:
-    return round((end - start).total_seconds() / 60, 1) if end is not None else None
+    return rounded((end - start) // MICROSECOND, TENTH_MINUTE, 10) if end is not None else None
 
 
 def six_months_before(day: date) -> date:

@@ -1,8 +1,9 @@
 """`complaintbot ledger export`: the ledger of a period written as CSV or XLSX, streamed.
 
 Rows go to the file as they come from the database, so memory stays flat for any number
-of cases: the CSV writer holds one row, the XLSX writer (`complaintbot.xlsx`) a few
-hundred, compressing them into the file's sheet as it goes.
+of cases: the CSV writer holds a batch of cases as columns (`bot.ledger_columns`), the
+XLSX writer (`complaintbot.xlsx`) a few hundred rows, compressing them into the file's
+sheet as it goes.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import csv
 import gc
+import io
 import multiprocessing
 import os
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,9 +33,12 @@ from complaintbot.xlsx import Sheet, xlsx_book
 from storage.database import create_engine
 from storage.ledger import count_cases, ledger_cases, received_at_position
 
-# A CSV cell a spreadsheet would run as a formula (CSV injection) gets a leading
-# apostrophe, which spreadsheets show as text. XLSX cells are typed and need none.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+if TYPE_CHECKING:
+    import polars as pl
+
+# What starts a CSV cell a spreadsheet would run as a formula. XLSX cells are typed and
+# need no guard.
+_FORMULA_START = r"^[=+\-@\t\r]"
 # From this many cases on, a second process writes half of them: below, its start-up
 # (a second of imports) costs more than it saves.
 SPLIT_FROM = 20_000
@@ -82,11 +86,9 @@ async def export_ledger(
     it was last told. From `split_from` cases on, a second process writes the later half."""
     start, end = period.bounds(sheet.zone)
     if kind is LedgerFormat.CSV:
-        sheet = sheet.with_text_times()
+        return await _write_csv(engine, path, sheet, calendar, (start, end), now, progress)
     middle = await received_at_position(engine, start, end, total // 2)
-    opened: AbstractContextManager[_CsvWriter | _XlsxWriter]
-    opened = _csv(path) if kind is LedgerFormat.CSV else _xlsx(path, sheet)
-    with opened as writer, fewer_collections():
+    with _xlsx(path, sheet) as writer, fewer_collections():
         writer.header(sheet.headers())
         if total < split_from or middle is None:
             cases = ledger_cases(engine, start, end)
@@ -95,7 +97,6 @@ async def export_ledger(
             first_half = await count_cases(engine, start, middle)
             later = _Part(
                 url=engine.url.render_as_string(hide_password=False),
-                kind=kind,
                 sheet=sheet,
                 calendar=calendar,
                 start=middle,
@@ -112,13 +113,62 @@ async def export_ledger(
                 )
                 written += await other.finish(progress)
                 writer.append(other.part)
-        if isinstance(writer, _XlsxWriter):
-            writer.about(sheet.about(period.first, period.last, written, now))
+        writer.about(sheet.about(period.first, period.last, written, now))
     return written
 
 
+async def _write_csv(
+    engine: AsyncEngine,
+    path: Path,
+    sheet: LedgerSheet,
+    calendar: Calendar,
+    period: tuple[datetime, datetime],
+    now: datetime,
+    progress: Callable[[int], None],
+) -> int:
+    """The CSV ledger, a batch of cases at a time as columns."""
+    # Here: polars is for the CSV alone (see `storage.ledger_frames`).
+    from bot.ledger_columns import ledger_cells
+    from storage.ledger_frames import ledger_frames
+
+    figures = sheet.figure_headers()
+    written = 0
+    with path.open("wb") as stream:
+        header = io.StringIO()
+        csv.writer(header).writerow(sheet.headers())
+        # UTF-8 with a byte order mark: Excel then reads the Chinese text correctly.
+        stream.write(header.getvalue().encode("utf-8-sig"))
+        async for cases in ledger_frames(engine, *period):
+            cells = ledger_cells(cases, sheet, calendar, now)
+            _as_csv_text(cells, figures).write_csv(
+                stream, include_header=False, line_terminator="\r\n"
+            )
+            written += cases.height
+            progress(cases.height)
+    return written
+
+
+def _as_csv_text(cells: pl.DataFrame, figures: list[str]) -> pl.DataFrame:
+    import polars as pl
+
+    """Text a spreadsheet would run as a formula (CSV injection) gets a leading
+    apostrophe, which spreadsheets show as text; empty text is written as nothing, as the
+    csv module writes it (polars would write ""). The figures are numbers: "-0.5" stays."""
+
+    def guarded(name: str) -> pl.Expr:
+        column = pl.col(name)
+        if name in figures:
+            return column
+        return pl.when(column.str.contains(_FORMULA_START)).then("'" + column).otherwise(column)
+
+    text = [name for name, kind in cells.schema.items() if kind == pl.String]
+    return cells.with_columns(
+        pl.when(pl.col(name) != "").then(guarded(name)).alias(name) for name in text
+    )
+
+
 async def _write_rows(
-    writer: _CsvWriter | _XlsxWriter,
+    writer: _XlsxWriter,
     cases: AsyncIterator[LedgerCase],
     sheet: LedgerSheet,
     calendar: Calendar,
@@ -143,7 +193,6 @@ class _Part:
     in the sheet."""
 
     url: str
-    kind: LedgerFormat
     sheet: LedgerSheet
     calendar: Calendar
     start: datetime
@@ -217,11 +266,7 @@ def _write_part(job: _Part, done: Any, result: Connection) -> None:
 
 async def _part_rows(job: _Part, done: Any) -> int:
     engine = create_engine(job.url)
-    opened: AbstractContextManager[_CsvWriter | _XlsxWriter]
-    if job.kind is LedgerFormat.CSV:
-        opened = _csv(job.path, encoding="utf-8")  # the byte order mark is the file's start
-    else:
-        opened = _xlsx_rows(job.path, len(job.sheet.headers()), job.first_row)
+    opened = _xlsx_rows(job.path, len(job.sheet.headers()), job.first_row)
 
     def count(rows: int) -> None:
         done.value += rows
@@ -249,41 +294,6 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(young, *older)
-
-
-class _CsvWriter:
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.csv = csv.writer(stream)
-
-    def header(self, cells: list[str]) -> None:
-        self.row(list[Cell](cells))
-
-    def append(self, part: Path) -> None:
-        """Rows another writer wrote to `part`."""
-        self.stream.flush()
-        with part.open("rb") as rows:
-            shutil.copyfileobj(rows, self.stream.buffer, 1 << 20)
-
-    def row(self, cells: list[Cell]) -> None:
-        # Only text needs a look (inline: a call per cell costs seconds per million rows).
-        # The csv module writes None as "" and other values as `str` gives them; times come
-        # as text already ("2026-05-01 08:00:00", `LedgerSheet.with_text_times`).
-        self.csv.writerow(
-            [
-                ("'" + cell if cell.startswith(_FORMULA_STARTS) else cell)
-                if cell.__class__ is str
-                else cell
-                for cell in cells
-            ]
-        )
-
-
-@contextmanager
-def _csv(path: Path, encoding: str = "utf-8-sig") -> Iterator[_CsvWriter]:
-    # UTF-8 with a byte order mark: Excel then reads the Chinese text correctly.
-    with path.open("w", encoding=encoding, newline="") as stream:
-        yield _CsvWriter(stream)
 
 
 class _XlsxWriter:

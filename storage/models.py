@@ -228,6 +228,7 @@ class Survey(SQLModel, table=True):
     """One satisfaction callback; every resolution of a case gets its own."""
 
     __tablename__ = "surveys"
+    __table_args__ = (Index("ix_surveys_case_id_round", "case_id", "round"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -148,14 +148,19 @@ class LedgerSheet:
 
     def figure_headers(self) -> list[str]:
         """The headers of the columns of computed figures (minutes, hours)."""
-        return [self._headers[i] for i in (12, 15, 18)]
+        _ = self.tr.gettext
+        return [
+            _("Minutes to receipt"),
+            _("Minutes to first response"),
+            _("Working hours to resolution"),
+        ]
 
     def cells(self, row: LedgerRow) -> list[Cell]:
         """The row's cells, in the order of `headers`."""
         # One expression per column rather than a function per column: a big export
         # turns millions of cells, and a call per cell was most of the time.
         case = row.case
-        local = self._local_time
+        local = self._local_time  # a local name: looked up once per row, used six times
         outcomes = self.outcome_labels
         verification = case.verification or {}
         labels = self.verification_labels

@@ -40,7 +40,7 @@ def row_cells(
 def column_cells(
     frame_rows: list[tuple[object, ...]],
 ) -> list[list[str]]:
-    return [["" if c is None else str(c) for c in row] for row in frame_rows]
+    return [[as_text(c) for c in row] for row in frame_rows]  # type: ignore[arg-type]
 
 
 @pytest.fixture

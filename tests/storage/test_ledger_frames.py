@@ -1,0 +1,46 @@
+"""`storage.ledger_frames`: the ledger's cases as batches of columns, on SQLite (each batch
+read after the last case of the one before) and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.ledger import ledger_cases
+from storage.ledger_frames import ledger_frames
+from storage.models import Case
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_ledger import DAY, fill_every_state
+from tests.support.clock import FakeClock
+
+
+async def test_cases_received_at_one_moment_come_once_each_across_batches(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    tmp_path: Path,
+    engine: AsyncEngine,
+) -> None:
+    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
+    # A batch ends in the middle of the cases of one moment: the next must go on by id.
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Case).values(received_at=datetime(2026, 11, 2, 8, 30, 0, 250_000, tzinfo=UTC))
+        )
+
+    frames = [frame async for frame in ledger_frames(engine, *DAY, batch=2)]
+
+    assert [frame["case_no"].to_list() for frame in frames] == [
+        numbers[at : at + 2] for at in range(0, len(numbers), 2)
+    ]
+    assert [case.case_no async for case in ledger_cases(engine, *DAY)] == numbers
+    received = {moment for frame in frames for moment in frame["received_at"]}
+    assert received == {datetime(2026, 11, 2, 8, 30, 0, 250_000, tzinfo=UTC)}
+
+
+async def test_a_period_without_cases_gives_no_batch(engine: AsyncEngine) -> None:
+    assert [frame async for frame in ledger_frames(engine, *DAY)] == []

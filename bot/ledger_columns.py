@@ -27,6 +27,8 @@ from bot.ledger import (
 )
 
 UTC_TIME = pl.Datetime("us", "UTC")
+_DAY = 86_400_000_000  # microseconds
+_EPOCH_DAY = date(1970, 1, 1)
 
 # A batch of stored cases: `LedgerCase`'s fields, its verification record as four columns.
 CASE_SCHEMA: dict[str, pl.DataType] = {
@@ -228,48 +230,51 @@ def _working_micros(cases: pl.DataFrame, calendar: Calendar) -> pl.Expr:
         return (resolved - received).dt.total_microseconds().clip(0)
     if not isinstance(calendar, WorkdayCalendar):
         raise TypeError(f"no columnar working time for {type(calendar).__name__}")
-    zone = calendar.zone.key
-    first, last = received.dt.convert_time_zone(zone), resolved.dt.convert_time_zone(zone)
-    first_day, last_day = first.dt.date(), last.dt.date()
-    days = cases.select(first_day.min().alias("first"), last_day.max().alias("last")).row(0)
-    workdays, before = _days(calendar, days[0], days[1])
+    moments = [
+        moment
+        for column in (cases["received_at"], cases["resolved_at"])
+        for moment in (column.min(), column.max())
+        if isinstance(moment, datetime)  # not None: a column of nothing but NULL
+    ]
+    if not moments:
+        return pl.lit(None, pl.Int64)
+    zone = calendar.zone
+    # Every day of the batch, from its first: whether it is a working day, and the working
+    # days before it. A moment's wall-clock time, in microseconds since 1970-01-01 00:00
+    # local, gives its day (the index) and its time of day.
+    first_day = min(moments).astimezone(zone).date()
+    workdays, before = _days(calendar, first_day, max(moments).astimezone(zone).date())
+    days_to_first = (first_day - _EPOCH_DAY).days
 
-    def worked_before(moment: pl.Expr, day: pl.Expr) -> pl.Expr:
-        """Working microseconds on `day` before `moment`, on the same day."""
-        of_day = (
-            (moment.dt.hour().cast(pl.Int64) * 60 + moment.dt.minute()) * 60 + moment.dt.second()
-        ) * 1_000_000 + moment.dt.microsecond()
+    def wall(moment: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        """The day of `moment` and the working microseconds on that day before it."""
+        micros = moment.dt.convert_time_zone(zone.key).dt.replace_time_zone(None).dt.epoch("us")
+        days = micros // _DAY
+        of_day = micros - days * _DAY
         worked = pl.sum_horizontal(
             of_day.clip(opens, closes) - opens for opens, closes in calendar.span_micros
         )
-        return pl.when(day.replace_strict(workdays, default=False)).then(worked).otherwise(0)
+        day = days - days_to_first
+        return day, pl.when(pl.lit(workdays).gather(day)).then(worked).otherwise(0)
 
-    in_between = last_day.replace_strict(before, default=0) - first_day.replace_strict(
-        before, default=0
-    )
-    micros = (
-        worked_before(last, last_day)
-        - worked_before(first, first_day)
-        + calendar.day_micros * in_between
-    )
+    first_day_index, worked_first = wall(received)
+    last_day_index, worked_last = wall(resolved)
+    in_between = pl.lit(before).gather(last_day_index) - pl.lit(before).gather(first_day_index)
+    micros = worked_last - worked_first + calendar.day_micros * in_between
     return (
         pl.when(resolved.is_null()).then(None).when(resolved <= received).then(0).otherwise(micros)
     )
 
 
-def _days(
-    calendar: WorkdayCalendar, first: date | None, last: date | None
-) -> tuple[dict[date, bool], dict[date, int]]:
+def _days(calendar: WorkdayCalendar, first: date, last: date) -> tuple[pl.Series, pl.Series]:
     """For each day in [first, last]: whether it is a working day, and how many working
     days come before it (from `first`)."""
-    workdays: dict[date, bool] = {}
-    before: dict[date, int] = {}
-    if first is None or last is None:
-        return workdays, before
+    workdays: list[bool] = []
+    before: list[int] = []
     counted, day = 0, first
     while day <= last:
-        before[day] = counted
-        workdays[day] = working = calendar.is_working_day(day)
+        before.append(counted)
+        workdays.append(working := calendar.is_working_day(day))
         counted += working
         day += timedelta(days=1)
-    return workdays, before
+    return pl.Series(workdays, dtype=pl.Boolean), pl.Series(before, dtype=pl.Int64)

@@ -45,20 +45,17 @@ async def ledger_frames(
         if cases:
             yield case_frame(cases)
         return
-    reader = await asyncio.to_thread(_SqliteReader, database, batch)
-    upcoming: asyncio.Future[pl.DataFrame] | None = None
+    reader = await asyncio.to_thread(_SqliteReader, database, (start, end), batch)
+    upcoming: asyncio.Future[pl.DataFrame | None] | None = None
     try:
-        after = (_sqlite_time(start), 0)
-        ending = _sqlite_time(end)
         # The next batch is read in a thread (the driver lets go of the interpreter) while
-        # the caller turns this one into cells on the other core.
-        # (Handed to the thread now: a task would only start at the caller's next await.)
+        # the caller turns this one into cells on the other core. (Handed to the thread
+        # now: a task would only start at the caller's next await.)
         loop = asyncio.get_running_loop()
-        upcoming = loop.run_in_executor(None, reader.read, after, ending)
-        while (columns := await upcoming).height:
-            after = (columns["received_at"][-1], columns["id"][-1])
-            upcoming = loop.run_in_executor(None, reader.read, after, ending)
-            yield _as_case_columns(columns)
+        upcoming = loop.run_in_executor(None, reader.read)
+        while (rows := await upcoming) is not None:
+            upcoming = loop.run_in_executor(None, reader.read)
+            yield _as_case_columns(rows)
         upcoming = None
     finally:
         if upcoming is not None:
@@ -67,14 +64,15 @@ async def ledger_frames(
 
 
 class _SqliteReader:
-    """Batches of `_SQLITE_FRAMES`, each read after the last case of the one before (by
-    received_at, then id), all in one read transaction: one snapshot of the database,
-    which under WAL keeps no writer waiting.
+    """The cases received in a period, a batch at a time, each batch one query for the
+    cases after the last one of the batch before (by received_at, then id), all in one
+    read transaction: one snapshot of the database, which under WAL keeps no writer
+    waiting.
 
     The driver's own statement API, not its DB-API module: the batch comes as an Arrow
     stream that polars takes as it is, and the process does without pyarrow (40 MB)."""
 
-    def __init__(self, database: str, batch: int) -> None:
+    def __init__(self, database: str, period: tuple[datetime, datetime], batch: int) -> None:
         self._database = adbc_sqlite.connect(database)
         self._connection = adbc.AdbcConnection(self._database)
         self._connection.set_autocommit(False)
@@ -83,16 +81,27 @@ class _SqliteReader:
         self._statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch)})
         self._statement.set_sql_query(_SQLITE_FRAMES)
         self._batch = batch
+        self._after = (_sqlite_time(period[0]), 0)  # (received_at, id): from the start
+        self._end = _sqlite_time(period[1])
 
-    def read(self, after: tuple[str, int], end: str) -> pl.DataFrame:
-        """The next batch: the cases received after `after` (received_at, id), before
-        `end`."""
+    def read(self) -> pl.DataFrame | None:
+        """The next batch of `_SQLITE_FRAMES`; None after the last."""
+        after_time, after_id = self._after
         parameters = pl.DataFrame(
-            {"after_time": [after[0]], "after_id": [after[1]], "end": [end], "rows": [self._batch]}
+            {
+                "after_time": [after_time],
+                "after_id": [after_id],
+                "end": [self._end],
+                "rows": [self._batch],
+            }
         )
         self._statement.bind_stream(parameters)
         stream, _rows = self._statement.execute_query()
-        return pl.DataFrame(stream)
+        rows = pl.DataFrame(stream)
+        if not rows.height:
+            return None
+        self._after = (rows["received_at"][-1], rows["id"][-1])
+        return rows
 
     def close(self) -> None:
         self._statement.close()

@@ -149,11 +149,10 @@ async def _write_csv(
 
 
 def _as_csv_text(cells: pl.DataFrame, figures: list[str]) -> pl.DataFrame:
-    import polars as pl
-
     """Text a spreadsheet would run as a formula (CSV injection) gets a leading
     apostrophe, which spreadsheets show as text; empty text is written as nothing, as the
     csv module writes it (polars would write ""). The figures are numbers: "-0.5" stays."""
+    import polars as pl
 
     def guarded(name: str) -> pl.Expr:
         column = pl.col(name)

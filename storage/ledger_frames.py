@@ -1,20 +1,29 @@
 """The ledger's cases as columns (`bot.ledger_columns.CASE_SCHEMA`), a batch at a time,
 for a CSV ledger of a million cases: what `storage.ledger.ledger_cases` gives, without a
-Python object per value on SQLite.
+Python object per value.
 
-A module of its own, imported only by the CSV export: polars and Arrow cost the process
-some 100 MB that the XLSX export, its second process and the report do without.
+On SQLite and PostgreSQL the cases come straight into Arrow columns through the ADBC
+drivers, each batch one query for the cases after the last one of the batch before (by
+received_at, then id) and, like `ledger_cases`' batches, a read of its own: a case filed
+while the export runs is included only if its batch has not been read yet.
+
+A module of its own, imported only by the CSV export: polars costs the process some
+40 MB that the XLSX export, its second process and the report do without.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import adbc_driver_manager as adbc
+import adbc_driver_postgresql as adbc_postgresql
 import adbc_driver_sqlite as adbc_sqlite
 import polars as pl
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger import LedgerCase
@@ -23,6 +32,8 @@ from storage.ledger import ledger_cases
 
 BATCH = 10_000
 
+log = logging.getLogger(__name__)
+
 
 async def ledger_frames(
     engine: AsyncEngine, start: datetime, end: datetime, batch: int = BATCH
@@ -30,12 +41,11 @@ async def ledger_frames(
     """Every case received in [start, end), oldest first, `batch` at a time as columns
     (`bot.ledger_columns.CASE_SCHEMA`): what `ledger_cases` gives, for a big CSV.
 
-    On SQLite the rows come straight into Arrow columns through the ADBC driver, without
-    a Python object per value (`_SqliteReader`). Elsewhere they are the `LedgerCase`s of
-    `ledger_cases`, made columns.
+    Where no ADBC driver can read the database (SQLite in memory, a connection the
+    driver refuses), the batches are the `LedgerCase`s of `ledger_cases` made columns.
     """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    reader = await _arrow_reader(engine.url, (start, end), batch)
+    if reader is None:
         cases: list[LedgerCase] = []
         async for case in ledger_cases(engine, start, end):
             cases.append(case)
@@ -45,7 +55,6 @@ async def ledger_frames(
         if cases:
             yield case_frame(cases)
         return
-    reader = await asyncio.to_thread(_SqliteReader, database, (start, end), batch)
     upcoming: asyncio.Future[pl.DataFrame | None] | None = None
     try:
         # The next batch is read in a thread (the driver lets go of the interpreter) while
@@ -63,29 +72,104 @@ async def ledger_frames(
         await asyncio.to_thread(reader.close)
 
 
-class _SqliteReader:
-    """The cases received in a period, a batch at a time, each batch one query for the
-    cases after the last one of the batch before (by received_at, then id), all in one
-    read transaction: one snapshot of the database, which under WAL keeps no writer
-    waiting.
+async def _arrow_reader(
+    url: URL, period: tuple[datetime, datetime], batch: int
+) -> _ArrowReader | None:
+    """A reader of the period's cases through the database's ADBC driver, or None."""
+    start, end = period
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database and url.database != ":memory:":
+        opened = partial(
+            _ArrowReader.open,
+            lambda: adbc_sqlite.connect(url.database),
+            _SQLITE_FRAMES,
+            (_sqlite_time(start), _sqlite_time(end)),
+            batch,
+            # One Arrow batch per query (the driver's default is 1024 rows), and the
+            # bot's wait for a busy database.
+            {"adbc.sqlite.query.batch_rows": str(batch)},
+            ["PRAGMA busy_timeout=30000"],
+        )
+    elif backend == "postgresql":
+        opened = partial(
+            _ArrowReader.open,
+            lambda: adbc_postgresql.connect(_libpq_uri(url)),
+            _POSTGRESQL_FRAMES,
+            (start.astimezone(UTC), end.astimezone(UTC)),
+            batch,
+            {},
+            [],
+        )
+    else:
+        return None
+    try:
+        return await asyncio.to_thread(opened)
+    except adbc.Error as error:  # the rows come the slower way instead
+        log.warning("ledger: reading through ADBC failed (%s); reading case by case", error)
+        return None
 
-    The driver's own statement API, not its DB-API module: the batch comes as an Arrow
-    stream that polars takes as it is, and the process does without pyarrow (40 MB)."""
 
-    def __init__(self, database: str, period: tuple[datetime, datetime], batch: int) -> None:
-        self._database = adbc_sqlite.connect(database)
-        self._connection = adbc.AdbcConnection(self._database)
-        self._connection.set_autocommit(False)
+def _libpq_uri(url: URL) -> str:
+    """`url` (SQLAlchemy's, for asyncpg) as libpq takes it; asyncpg's `ssl` is libpq's
+    `sslmode`."""
+    query = {("sslmode" if key == "ssl" else key): value for key, value in url.query.items()}
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+
+
+class _ArrowReader:
+    """The cases received in a period, `batch` at a time through an ADBC driver's own
+    statement API (not its DB-API module: a batch comes as an Arrow stream that polars
+    takes as it is, and the process does without pyarrow)."""
+
+    def __init__(
+        self,
+        database: adbc.AdbcDatabase,
+        query: str,
+        period: tuple[object, object],
+        batch: int,
+        options: dict[str, str],
+        setup: list[str],
+    ) -> None:
+        self._database = database
+        self._connection = adbc.AdbcConnection(database)
+        for sql in setup:
+            self._run(sql)
         self._statement = adbc.AdbcStatement(self._connection)
-        # The whole batch in one Arrow batch (the driver's default is 1024 rows).
-        self._statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch)})
-        self._statement.set_sql_query(_SQLITE_FRAMES)
+        if options:
+            self._statement.set_options(**options)
+        self._statement.set_sql_query(query)
         self._batch = batch
-        self._after = (_sqlite_time(period[0]), 0)  # (received_at, id): from the start
-        self._end = _sqlite_time(period[1])
+        self._after = (period[0], 0)  # (received_at, id): from the start
+        self._end = period[1]
+
+    @classmethod
+    def open(
+        cls,
+        connect: Callable[[], adbc.AdbcDatabase],
+        query: str,
+        period: tuple[object, object],
+        batch: int,
+        options: dict[str, str],
+        setup: list[str],
+    ) -> _ArrowReader:
+        database = connect()
+        try:
+            return cls(database, query, period, batch, options, setup)
+        except BaseException:
+            database.close()
+            raise
+
+    def _run(self, sql: str) -> None:
+        statement = adbc.AdbcStatement(self._connection)
+        try:
+            statement.set_sql_query(sql)
+            statement.execute_update()
+        finally:
+            statement.close()
 
     def read(self) -> pl.DataFrame | None:
-        """The next batch of `_SQLITE_FRAMES`; None after the last."""
+        """The next batch of rows (`_SQLITE_FRAMES` or `_POSTGRESQL_FRAMES`); None after
+        the last."""
         after_time, after_id = self._after
         parameters = pl.DataFrame(
             {
@@ -105,7 +189,6 @@ class _SqliteReader:
 
     def close(self) -> None:
         self._statement.close()
-        self._connection.rollback()
         self._connection.close()
         self._database.close()
 
@@ -160,6 +243,60 @@ LIMIT ?
 """
 
 
+# The same on PostgreSQL, whose driver gives each column the type of its SQL type.
+# The keyset written out: PostgreSQL's planner starts the index range from the first
+# comparison, not from a row comparison.
+_POSTGRESQL_FRAMES = """
+SELECT
+  c.id,
+  c.case_no,
+  c.received_at,
+  c.channel,
+  c.contact_name AS name,
+  c.contact_phone AS phone,
+  c.contact_email AS email,
+  c.category,
+  c.subject,
+  c.description,
+  c.expectation,
+  coalesce((
+    SELECT string_agg(e.payload ->> 'handler', chr(31) ORDER BY e.seq)
+    FROM timeline_events AS e
+    WHERE e.case_id = c.id AND e.kind IN ('claimed', 'assigned')
+  ), '') AS handlers,
+  coalesce(a.name, '') AS handler,
+  c.receipt_due_at,
+  c.receipt_sent_at,
+  c.response_due_at,
+  c.first_response_at,
+  c.resolution_due_at,
+  c.resolved_at,
+  c.verification ->> 'facts' AS facts,
+  c.verification ->> 'nature' AS nature,
+  c.verification ->> 'responsibility' AS responsibility,
+  c.verification ->> 'severity' AS severity,
+  c.resolution,
+  c.reopened_count,
+  s.asked_at AS survey_asked_at,
+  s.answered_at AS survey_answered_at,
+  s.score AS survey_score,
+  s.outcome AS survey_outcome,
+  c.status
+FROM cases AS c
+LEFT JOIN agents AS a ON a.id = c.handler_id
+LEFT JOIN LATERAL (
+  SELECT t.asked_at, t.answered_at, t.score, t.outcome
+  FROM surveys AS t
+  WHERE t.case_id = c.id
+  ORDER BY t.round DESC
+  LIMIT 1
+) AS s ON true
+WHERE c.received_at >= $1 AND (c.received_at > $1 OR c.id > $2) AND c.received_at < $3
+ORDER BY c.received_at, c.id
+LIMIT $4
+"""
+
+
 def _sqlite_time(moment: datetime) -> str:
     """`moment` as SQLite holds it (`storage.types.UTCDateTime`): UTC, no offset."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -171,12 +308,14 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%6f"
 
 
 def _as_case_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """A batch of `_SQLITE_FRAMES` made the columns of `CASE_SCHEMA`."""
+    """A batch of `_SQLITE_FRAMES` or `_POSTGRESQL_FRAMES` made the columns of
+    `CASE_SCHEMA`."""
 
     def column(name: str, kind: pl.DataType) -> pl.Expr:
+        if kind == UTC_TIME and isinstance(frame.schema[name], pl.Datetime):
+            return pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         value = pl.col(name).cast(pl.String if kind == UTC_TIME else kind)
-        if kind == UTC_TIME:
-            # No cache: nearly every time is different.
+        if kind == UTC_TIME:  # SQLite's text; no cache: nearly every time is different
             return value.str.to_datetime(_SQLITE_TIME, time_unit="us", time_zone="UTC", cache=False)
         if name in _OPTIONAL_TEXT:  # as `case_frame` has them: '' is no value
             return pl.when(value != "").then(value)

@@ -3,9 +3,11 @@ read after the last case of the one before) and on PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,3 +46,18 @@ async def test_cases_received_at_one_moment_come_once_each_across_batches(
 
 async def test_a_period_without_cases_gives_no_batch(engine: AsyncEngine) -> None:
     assert [frame async for frame in ledger_frames(engine, *DAY)] == []
+
+
+async def test_both_databases_are_read_through_their_arrow_driver(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
+    with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):
+        frames = [frame async for frame in ledger_frames(engine, *DAY)]
+    assert [n for frame in frames for n in frame["case_no"]] == numbers
+    assert caplog.messages == []  # no "reading case by case"

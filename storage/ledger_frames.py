@@ -98,14 +98,17 @@ async def _arrow_reader(
             (start.astimezone(UTC), end.astimezone(UTC)),
             batch,
             {},
-            [],
+            # The planner, seeing the whole period, would compile each batch's query
+            # (some 35 ms) for 10,000 rows that take a few hundred.
+            ["SET jit = off"],
         )
     else:
         return None
     try:
         return await asyncio.to_thread(opened)
     except adbc.Error as error:  # the rows come the slower way instead
-        log.warning("ledger: reading through ADBC failed (%s); reading case by case", error)
+        reason = " ".join(str(error).split())  # libpq's message ends in a line break
+        log.warning("ledger: reading through ADBC failed (%s); reading case by case", reason)
         return None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from functools import partial
 
@@ -80,7 +81,7 @@ async def _arrow_reader(
     backend = url.get_backend_name()
     if backend == "sqlite" and url.database and url.database != ":memory:":
         opened = partial(
-            _ArrowReader.open,
+            _ArrowReader,
             lambda: adbc_sqlite.connect(url.database),
             _SQLITE_FRAMES,
             (_sqlite_time(start), _sqlite_time(end)),
@@ -92,7 +93,7 @@ async def _arrow_reader(
         )
     elif backend == "postgresql":
         opened = partial(
-            _ArrowReader.open,
+            _ArrowReader,
             lambda: adbc_postgresql.connect(_libpq_uri(url)),
             _POSTGRESQL_FRAMES,
             (start.astimezone(UTC), end.astimezone(UTC)),
@@ -126,41 +127,29 @@ class _ArrowReader:
 
     def __init__(
         self,
-        database: adbc.AdbcDatabase,
-        query: str,
-        period: tuple[object, object],
-        batch: int,
-        options: dict[str, str],
-        setup: list[str],
-    ) -> None:
-        self._database = database
-        self._connection = adbc.AdbcConnection(database)
-        for sql in setup:
-            self._run(sql)
-        self._statement = adbc.AdbcStatement(self._connection)
-        if options:
-            self._statement.set_options(**options)
-        self._statement.set_sql_query(query)
-        self._batch = batch
-        self._after = (period[0], 0)  # (received_at, id): from the start
-        self._end = period[1]
-
-    @classmethod
-    def open(
-        cls,
         connect: Callable[[], adbc.AdbcDatabase],
         query: str,
         period: tuple[object, object],
         batch: int,
         options: dict[str, str],
         setup: list[str],
-    ) -> _ArrowReader:
-        database = connect()
-        try:
-            return cls(database, query, period, batch, options, setup)
-        except BaseException:
-            database.close()
-            raise
+    ) -> None:
+        with ExitStack() as opened:  # what is open is closed again if a step fails
+            self._database = connect()
+            opened.callback(self._database.close)
+            self._connection = adbc.AdbcConnection(self._database)
+            opened.callback(self._connection.close)
+            for sql in setup:
+                self._run(sql)
+            self._statement = adbc.AdbcStatement(self._connection)
+            opened.callback(self._statement.close)
+            if options:
+                self._statement.set_options(**options)
+            self._statement.set_sql_query(query)
+            opened.pop_all()  # all went well: `close` closes them
+        self._batch = batch
+        self._after = (period[0], 0)  # (received_at, id): from the start
+        self._end = period[1]
 
     def _run(self, sql: str) -> None:
         statement = adbc.AdbcStatement(self._connection)

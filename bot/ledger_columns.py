@@ -246,7 +246,7 @@ def _working_micros(cases: pl.DataFrame, calendar: Calendar) -> pl.Expr:
     workdays, before = _days(calendar, first_day, max(moments).astimezone(zone).date())
     days_to_first = (first_day - _EPOCH_DAY).days
 
-    def wall(moment: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    def day_and_worked_before(moment: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         """The day of `moment` and the working microseconds on that day before it."""
         micros = moment.dt.convert_time_zone(zone.key).dt.replace_time_zone(None).dt.epoch("us")
         days = micros // _DAY
@@ -257,8 +257,8 @@ def _working_micros(cases: pl.DataFrame, calendar: Calendar) -> pl.Expr:
         day = days - days_to_first
         return day, pl.when(pl.lit(workdays).gather(day)).then(worked).otherwise(0)
 
-    first_day_index, worked_first = wall(received)
-    last_day_index, worked_last = wall(resolved)
+    first_day_index, worked_first = day_and_worked_before(received)
+    last_day_index, worked_last = day_and_worked_before(resolved)
     in_between = pl.lit(before).gather(last_day_index) - pl.lit(before).gather(first_day_index)
     micros = worked_last - worked_first + calendar.day_micros * in_between
     return (

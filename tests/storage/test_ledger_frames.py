@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import create_engine
 from storage.ledger import ledger_cases
 from storage.ledger_frames import ledger_frames
 from storage.models import Case
@@ -61,3 +62,28 @@ async def test_both_databases_are_read_through_their_arrow_driver(
         frames = [frame async for frame in ledger_frames(engine, *DAY)]
     assert [n for frame in frames for n in frame["case_no"]] == numbers
     assert caplog.messages == []  # no "reading case by case"
+
+
+async def test_a_connection_the_driver_refuses_is_read_case_by_case(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("an option asyncpg knows and libpq refuses")
+    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
+    asyncpg_only = create_engine(f"{database_url}?prepared_statement_cache_size=100")
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):
+            frames = [frame async for frame in ledger_frames(asyncpg_only, *DAY, batch=3)]
+    finally:
+        await asyncpg_only.dispose()
+    assert [n for frame in frames for n in frame["case_no"]] == numbers
+    assert [frame.height for frame in frames] == [3, 3, 1]
+    [warning] = caplog.messages
+    assert "prepared_statement_cache_size" in warning
+    assert warning.endswith("reading case by case")

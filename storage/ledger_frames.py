@@ -83,7 +83,7 @@ async def _arrow_reader(
         opened = partial(
             _ArrowReader,
             lambda: adbc_sqlite.connect(url.database),
-            _SQLITE_FRAMES,
+            _FRAMES,
             (_sqlite_time(start), _sqlite_time(end)),
             batch,
             # One Arrow batch per query (the driver's default is 1024 rows), and the
@@ -95,7 +95,7 @@ async def _arrow_reader(
         opened = partial(
             _ArrowReader,
             lambda: adbc_postgresql.connect(_libpq_uri(url)),
-            _POSTGRESQL_FRAMES,
+            _FRAMES,
             (start.astimezone(UTC), end.astimezone(UTC)),
             batch,
             {},
@@ -160,8 +160,7 @@ class _ArrowReader:
             statement.close()
 
     def read(self) -> pl.DataFrame | None:
-        """The next batch of rows (`_SQLITE_FRAMES` or `_POSTGRESQL_FRAMES`); None after
-        the last."""
+        """The next batch of `_FRAMES`' rows; None after the last."""
         after_time, after_id = self._after
         parameters = pl.DataFrame(
             {
@@ -185,10 +184,15 @@ class _ArrowReader:
         self._database.close()
 
 
-# Each batch is a query of its own, read whole into one Arrow batch: the ADBC driver
-# gives a column the type of its values in the batch (an integer type when all are NULL,
-# which `_as_case_columns` casts). Times stay SQLite's text, parsed by polars.
-_SQLITE_FRAMES = """
+# One query for both databases. Each batch is a query of its own, read whole into one
+# Arrow batch: the SQLite driver gives a column the type of its values in the batch (an
+# integer type when all are NULL, which `_as_case_columns` casts; times stay SQLite's
+# text), the PostgreSQL driver that of its SQL type. SQLite takes `$1` as a parameter's
+# name and numbers the names in the order they first appear, which is their order here.
+# (SQLite 3.44 and later, as the ADBC driver bundles it, for `->>` and `string_agg`.)
+# The keyset is written out, not as a row comparison, from which PostgreSQL's planner
+# would not start the index range.
+_FRAMES = """
 SELECT
   c.id,
   c.case_no,
@@ -202,7 +206,7 @@ SELECT
   c.description,
   c.expectation,
   coalesce((
-    SELECT group_concat(json_extract(e.payload, '$.handler'), char(31) ORDER BY e.seq)
+    SELECT string_agg(e.payload ->> 'handler', '\x1f' ORDER BY e.seq)
     FROM timeline_events AS e
     WHERE e.case_id = c.id AND e.kind IN ('claimed', 'assigned')
   ), '') AS handlers,
@@ -213,10 +217,10 @@ SELECT
   c.first_response_at,
   c.resolution_due_at,
   c.resolved_at,
-  CAST(json_extract(c.verification, '$.facts') AS TEXT) AS facts,
-  CAST(json_extract(c.verification, '$.nature') AS TEXT) AS nature,
-  CAST(json_extract(c.verification, '$.responsibility') AS TEXT) AS responsibility,
-  CAST(json_extract(c.verification, '$.severity') AS TEXT) AS severity,
+  CAST(c.verification ->> 'facts' AS TEXT) AS facts,
+  CAST(c.verification ->> 'nature' AS TEXT) AS nature,
+  CAST(c.verification ->> 'responsibility' AS TEXT) AS responsibility,
+  CAST(c.verification ->> 'severity' AS TEXT) AS severity,
   c.resolution,
   c.reopened_count,
   s.asked_at AS survey_asked_at,
@@ -229,60 +233,6 @@ LEFT JOIN agents AS a ON a.id = c.handler_id
 LEFT JOIN surveys AS s
   ON s.case_id = c.id
   AND s.round = (SELECT max(t.round) FROM surveys AS t WHERE t.case_id = c.id)
-WHERE (c.received_at, c.id) > (?, ?) AND c.received_at < ?
-ORDER BY c.received_at, c.id
-LIMIT ?
-"""
-
-
-# The same on PostgreSQL, whose driver gives each column the type of its SQL type.
-# The keyset written out: PostgreSQL's planner starts the index range from the first
-# comparison, not from a row comparison.
-_POSTGRESQL_FRAMES = """
-SELECT
-  c.id,
-  c.case_no,
-  c.received_at,
-  c.channel,
-  c.contact_name AS name,
-  c.contact_phone AS phone,
-  c.contact_email AS email,
-  c.category,
-  c.subject,
-  c.description,
-  c.expectation,
-  coalesce((
-    SELECT string_agg(e.payload ->> 'handler', chr(31) ORDER BY e.seq)
-    FROM timeline_events AS e
-    WHERE e.case_id = c.id AND e.kind IN ('claimed', 'assigned')
-  ), '') AS handlers,
-  coalesce(a.name, '') AS handler,
-  c.receipt_due_at,
-  c.receipt_sent_at,
-  c.response_due_at,
-  c.first_response_at,
-  c.resolution_due_at,
-  c.resolved_at,
-  c.verification ->> 'facts' AS facts,
-  c.verification ->> 'nature' AS nature,
-  c.verification ->> 'responsibility' AS responsibility,
-  c.verification ->> 'severity' AS severity,
-  c.resolution,
-  c.reopened_count,
-  s.asked_at AS survey_asked_at,
-  s.answered_at AS survey_answered_at,
-  s.score AS survey_score,
-  s.outcome AS survey_outcome,
-  c.status
-FROM cases AS c
-LEFT JOIN agents AS a ON a.id = c.handler_id
-LEFT JOIN LATERAL (
-  SELECT t.asked_at, t.answered_at, t.score, t.outcome
-  FROM surveys AS t
-  WHERE t.case_id = c.id
-  ORDER BY t.round DESC
-  LIMIT 1
-) AS s ON true
 WHERE c.received_at >= $1 AND (c.received_at > $1 OR c.id > $2) AND c.received_at < $3
 ORDER BY c.received_at, c.id
 LIMIT $4
@@ -300,8 +250,7 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%6f"
 
 
 def _as_case_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """A batch of `_SQLITE_FRAMES` or `_POSTGRESQL_FRAMES` made the columns of
-    `CASE_SCHEMA`."""
+    """A batch of `_FRAMES`' rows made the columns of `CASE_SCHEMA`."""
 
     def column(name: str, kind: pl.DataType) -> pl.Expr:
         if kind == UTC_TIME and isinstance(frame.schema[name], pl.Datetime):

@@ -21,14 +21,18 @@ from tests.bot.test_ledger import DAY, fill_every_state
 from tests.support.clock import FakeClock
 
 
+@pytest.fixture
+async def numbers(
+    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, tmp_path: Path
+) -> list[str]:
+    """The case numbers of cases in every state, stored by the real bot, in order."""
+    return sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
+
+
 async def test_cases_received_at_one_moment_come_once_each_across_batches(
-    repository: SqlRepository,
-    outbox: SqlOutbox,
-    clock: FakeClock,
-    tmp_path: Path,
+    numbers: list[str],
     engine: AsyncEngine,
 ) -> None:
-    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
     # A batch ends in the middle of the cases of one moment: the next must go on by id.
     async with engine.begin() as connection:
         await connection.execute(
@@ -50,14 +54,10 @@ async def test_a_period_without_cases_gives_no_batch(engine: AsyncEngine) -> Non
 
 
 async def test_both_databases_are_read_through_their_arrow_driver(
-    repository: SqlRepository,
-    outbox: SqlOutbox,
-    clock: FakeClock,
-    tmp_path: Path,
+    numbers: list[str],
     engine: AsyncEngine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
     with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):
         frames = [frame async for frame in ledger_frames(engine, *DAY)]
     assert [n for frame in frames for n in frame["case_no"]] == numbers
@@ -65,17 +65,13 @@ async def test_both_databases_are_read_through_their_arrow_driver(
 
 
 async def test_a_connection_the_driver_refuses_is_read_case_by_case(
-    repository: SqlRepository,
-    outbox: SqlOutbox,
-    clock: FakeClock,
-    tmp_path: Path,
+    numbers: list[str],
     engine: AsyncEngine,
     database_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("an option asyncpg knows and libpq refuses")
-    numbers = sorted((await fill_every_state(repository, outbox, clock, tmp_path)).values())
     asyncpg_only = create_engine(f"{database_url}?prepared_statement_cache_size=100")
     try:
         with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):

@@ -18,9 +18,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.dispatcher import Dispatcher, Sent
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.service import BotConfig, ComplaintBot
+from delivery.dispatcher import Dispatcher, Sent
 from storage import queries
 from storage.database import create_engine
 from storage.migrate import upgrade

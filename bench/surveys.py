@@ -16,9 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.dispatcher import Dispatcher
 from bot.messages import Button, Outbound
 from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
+from delivery.dispatcher import Dispatcher
 from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.outbox import SqlOutbox

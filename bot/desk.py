@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.calendar import parse_duration
 from bot.domain import CaseStatus, Category, looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
@@ -29,6 +28,7 @@ from bot.lifecycle import (
 )
 from bot.messages import Attachment, Button, Inbound, InboundKind, Outbound
 from bot.ports import AgentRecord, CaseRecord, Clock, ConversationTx
+from scheduler.calendar import parse_duration
 
 if TYPE_CHECKING:
     from bot.followup import Timekeeper

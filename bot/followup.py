@@ -19,13 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.calendar import AlwaysOpen, Calendar, Duration
 from bot.desk import Desk
 from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
 from bot.messages import Button, Outbound
 from bot.ports import CaseRecord, Clock, ConversationTx, SurveyRecord, TimerRecord
-from bot.sla import LIMITS, Deadlines, SlaPolicy, deadlines, describe, limit_timers, load_policy
+from scheduler.calendar import AlwaysOpen, Calendar, Duration
+from scheduler.sla import (
+    LIMITS,
+    Deadlines,
+    SlaPolicy,
+    deadlines,
+    describe,
+    limit_timers,
+    load_policy,
+)
 
 log = logging.getLogger(__name__)
 

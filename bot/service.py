@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.desk import AGENT_COMMANDS, Desk, DeskConfig, DeskTurn
-from bot.dispatcher import Delivery
 from bot.domain import CaseStatus, looks_like_case_no
 from bot.draft import Draft, EvidenceRef, Step
 from bot.followup import FollowUpConfig, Timekeeper, parse_rating
@@ -42,6 +41,7 @@ from bot.ports import (
     Repository,
     SystemClock,
 )
+from delivery.dispatcher import Delivery
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.dispatcher import Sent
 from bot.messages import Inbound, InboundKind, Outbound
+from delivery.dispatcher import Sent
 
 CHANNEL = "console"
 CONVERSATION = "console"

@@ -28,8 +28,8 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType, MessageLi
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.dispatcher import ChannelPacing, DeliveryError, Rate, Sent
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
+from delivery.dispatcher import ChannelPacing, DeliveryError, Rate, Sent
 
 log = logging.getLogger(__name__)
 

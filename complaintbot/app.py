@@ -14,15 +14,15 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import build_calendar
 from bot.desk import DeskConfig
-from bot.dispatcher import ChannelPacing, Dispatcher, Rate, Sender
 from bot.followup import FollowUpConfig
 from bot.mail_intake import MAIL_CHANNEL
 from bot.service import BotConfig, ComplaintBot
-from bot.sla import PolicyError, load_policy
 from complaintbot.mail import MailChannel
 from complaintbot.settings import Settings
+from delivery.dispatcher import ChannelPacing, Dispatcher, Rate, Sender
+from scheduler.calendar import build_calendar
+from scheduler.sla import PolicyError, load_policy
 from scheduler.sweeps import Sweeper
 from storage import migrate
 from storage.database import create_engine, is_sqlite

@@ -18,17 +18,17 @@ import click
 from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
-from bot.ledger import LedgerSheet, six_months_before
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, run
-from complaintbot.ledger import ExportFailed, LedgerFormat, Period, export_ledger
 from complaintbot.settings import Settings, SettingsError, load_settings
+from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
+from reporting.reading import count_cases
+from reporting.rows import LedgerSheet, six_months_before
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.database import create_engine
 from storage.files import EvidenceFiles
-from storage.ledger import count_cases
 
 T = TypeVar("T")
 
@@ -497,7 +497,7 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
     """The service-quality report of the cases received from --from to --to (default: the
     last six months up to today), computed from the same rows as the ledger."""
     # Imported here: matplotlib takes a second to load, which no other command needs.
-    from complaintbot.report import quality_metrics, write_report
+    from reporting.report import quality_metrics, write_report
 
     settings = _settings()
     _ = Translator(settings.DEFAULT_LOCALE).gettext

@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.calendar import parse_hours
 from bot.i18n import SUPPORTED_LOCALES
+from scheduler.calendar import parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 

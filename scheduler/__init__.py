@@ -1,2 +1,2 @@
-"""Time: when the periodic sweeps run (`scheduler.sweeps`). Only decides *when*; what is
-due and what to do about it are the bot's and storage's business."""
+"""Time: the business calendar, the SLA policy and its deadlines, and when the periodic
+sweeps run. It answers "when is this due?"; what to do about it is the bot's business."""

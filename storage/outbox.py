@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.desk import RESPONSE_KINDS
-from bot.dispatcher import Delivery, Sent
 from bot.messages import Outbound
+from delivery.dispatcher import Delivery, Sent
 from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.deadlines import Deadline
+from scheduler.deadlines import Deadline
 from storage.models import Agent, Case, Evidence, Message, TimelineEvent
 
 

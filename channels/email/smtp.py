@@ -13,9 +13,9 @@ from email.utils import parseaddr
 
 import aiosmtplib
 
-from bot.dispatcher import DeliveryError, Sent
 from bot.messages import Outbound
 from channels.email.compose import compose
+from delivery.dispatcher import DeliveryError, Sent
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.calendar import WorkdayCalendar
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig, parse_rating
 from bot.service import BotConfig, ComplaintBot
-from bot.sla import load_policy
+from scheduler.calendar import WorkdayCalendar
+from scheduler.sla import load_policy
 from storage.models import Case, Survey, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.dispatcher import DeliveryError, Dispatcher
 from bot.messages import Attachment, Outbound
 from bot.service import ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from channels.email.smtp import SmtpConfig, SmtpSender
+from delivery.dispatcher import DeliveryError, Dispatcher
 from storage.outbox import SqlOutbox
 from tests.channels import mail_corpus as corpus
 from tests.support.certificates import self_signed

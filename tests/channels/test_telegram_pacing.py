@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.dispatcher import Dispatcher, Sent
 from bot.messages import Outbound
 from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
+from delivery.dispatcher import Dispatcher, Sent
 from storage.models import OutboxItem
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

@@ -18,16 +18,16 @@ import openpyxl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import WorkdayCalendar
-from bot.ledger import LedgerSheet
 from bot.service import ComplaintBot
-from complaintbot.ledger import LedgerFormat, Period, export_ledger
-from storage.ledger import count_cases
+from reporting.export import LedgerFormat, Period, export_ledger
+from reporting.reading import count_cases
+from reporting.rows import LedgerSheet
+from scheduler.calendar import WorkdayCalendar
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
-from tests.bot.test_ledger import STATES, fill_every_state
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
+from tests.reporting.test_rows import STATES, fill_every_state
 from tests.support.chat import Chat
 from tests.support.clock import FakeClock
 

@@ -27,9 +27,9 @@ from storage.models import Case
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_followup import make_bot, timings
-from tests.bot.test_ledger import fill_every_state
 from tests.bot.test_service import CHINESE_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
+from tests.reporting.test_rows import fill_every_state
 from tests.support.chat import Chat
 from tests.support.clock import FakeClock
 

@@ -13,9 +13,9 @@ from alembic import command
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.dispatcher import Sent
 from bot.messages import Outbound
 from bot.service import ComplaintBot
+from delivery.dispatcher import Sent
 from storage import migrate
 from storage.chain import Verification, verify
 from storage.database import create_engine

@@ -10,9 +10,9 @@ import itertools
 from dataclasses import replace
 from typing import Any
 
-from bot.dispatcher import DeliveryError, Dispatcher, Sent
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.service import ComplaintBot
+from delivery.dispatcher import DeliveryError, Dispatcher, Sent
 from storage.outbox import SqlOutbox
 from tests.support.clock import FakeClock
 

@@ -1,4 +1,4 @@
-"""`storage.ledger_frames`: the ledger's cases as batches of columns, on SQLite (each batch
+"""`reporting.frames`: the ledger's cases as batches of columns, on SQLite (each batch
 read after the last case of the one before) and on PostgreSQL."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reporting.frames import ledger_frames
+from reporting.reading import ledger_cases
 from storage.database import create_engine
-from storage.ledger import ledger_cases
-from storage.ledger_frames import ledger_frames
 from storage.models import Case
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
-from tests.bot.test_ledger import DAY, fill_every_state
+from tests.reporting.test_rows import DAY, fill_every_state
 from tests.support.clock import FakeClock
 
 
@@ -58,7 +58,7 @@ async def test_both_databases_are_read_through_their_arrow_driver(
     engine: AsyncEngine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):
+    with caplog.at_level(logging.WARNING, logger="reporting.frames"):
         frames = [frame async for frame in ledger_frames(engine, *DAY)]
     assert [n for frame in frames for n in frame["case_no"]] == numbers
     assert caplog.messages == []  # no "reading case by case"
@@ -74,7 +74,7 @@ async def test_a_connection_the_driver_refuses_is_read_case_by_case(
         pytest.skip("an option asyncpg knows and libpq refuses")
     asyncpg_only = create_engine(f"{database_url}?prepared_statement_cache_size=100")
     try:
-        with caplog.at_level(logging.WARNING, logger="storage.ledger_frames"):
+        with caplog.at_level(logging.WARNING, logger="reporting.frames"):
             frames = [frame async for frame in ledger_frames(asyncpg_only, *DAY, batch=3)]
     finally:
         await asyncpg_only.dispose()

@@ -3,7 +3,7 @@ batch of cases at once, with polars, for a CSV file of a million rows.
 
 A row at a time, Python spends some 40 µs on a case's thirty cells, and a million cases
 would take minutes on the two cores the export has; column by column the same work is a
-few native loops. `bot.ledger` stays the definition (the quality report and the XLSX
+few native loops. `reporting.rows` stays the definition (the quality report and the XLSX
 ledger are made from its rows); this module must give the same cells, character for
 character, which `tests/bot/test_ledger_columns.py` checks case by case.
 """
@@ -15,16 +15,16 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from bot.calendar import AlwaysOpen, Calendar, WorkdayCalendar
-from bot.deadlines import Outcome
 from bot.domain import ERASED
-from bot.ledger import (
+from reporting.rows import (
     HUNDREDTH_HOUR,
     TENTH_MINUTE,
     VERIFIED,
     LedgerCase,
     LedgerSheet,
 )
+from scheduler.calendar import AlwaysOpen, Calendar, WorkdayCalendar
+from scheduler.deadlines import Outcome
 
 UTC_TIME = pl.Datetime("us", "UTC")
 _DAY = 86_400_000_000  # microseconds
@@ -163,13 +163,13 @@ def _plain(labels: dict[str, str]) -> dict[str, str]:
 
 
 def _mask_name(name: pl.Expr) -> pl.Expr:
-    """`bot.ledger.mask_name`: each character but the first a star."""
+    """`reporting.rows.mask_name`: each character but the first a star."""
     stars = name.str.slice(1).str.replace_all("(?s).", "*")
     return pl.when(name == ERASED).then(name).otherwise(name.str.slice(0, 1) + stars)
 
 
 def _mask_phone(phone: pl.Expr) -> pl.Expr:
-    """`bot.ledger.mask_phone`."""
+    """`reporting.rows.mask_phone`."""
     length = phone.str.len_chars().cast(pl.Int64)
     short = phone.str.slice(0, (length - 2).clip(0)).str.replace_all("(?s).", "*")
     return (
@@ -180,7 +180,7 @@ def _mask_phone(phone: pl.Expr) -> pl.Expr:
 
 
 def _mask_email(email: pl.Expr) -> pl.Expr:
-    """`bot.ledger.mask_email`."""
+    """`reporting.rows.mask_email`."""
     parts = email.str.splitn("@", 2)
     domain = parts.struct.field("field_1")
     return (
@@ -195,7 +195,7 @@ def _micros(start: str, end: str) -> pl.Expr:
 
 
 def _rounded(micros: pl.Expr, unit: int, per: int) -> pl.Expr:
-    """`bot.ledger.rounded` as the text `str` makes of it ("47.48", "30.0", "-0.5").
+    """`reporting.rows.rounded` as the text `str` makes of it ("47.48", "30.0", "-0.5").
     Text, because polars divides a little differently: 4748 / 100 is 47.480000000000004."""
     units = (micros.abs() * 2 + unit) // (2 * unit)
     digits = len(str(per)) - 1
@@ -209,7 +209,7 @@ def _rounded(micros: pl.Expr, unit: int, per: int) -> pl.Expr:
 
 
 def _outcome(due: pl.Expr, done: pl.Expr, now: datetime) -> pl.Expr:
-    """`bot.deadlines.outcome`, as its value."""
+    """`scheduler.deadlines.outcome`, as its value."""
     met, missed, pending = (pl.lit(o.value) for o in Outcome)
     return (
         pl.when(due.is_null())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from complaintbot.xlsx import column_name, text, xlsx_book
+from reporting.xlsx import column_name, text, xlsx_book
 
 
 def test_cells_keep_their_types_styles_and_text(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import AlwaysOpen
-from bot.ledger import ledger_row
-from bot.report import QualityTally, spread
-from tests.bot.test_ledger import ledger_case as _case
+from reporting.rows import ledger_row
+from reporting.tally import QualityTally, spread
+from scheduler.calendar import AlwaysOpen
+from tests.reporting.test_rows import ledger_case as _case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RECEIVED = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.dispatcher import DeliveryError
 from bot.service import ComplaintBot
+from delivery.dispatcher import DeliveryError
 from storage.models import Case, OutboxItem, TimelineEvent
 from storage.outbox import SqlOutbox
 from tests.bot.test_service import ENGLISH_INTAKE

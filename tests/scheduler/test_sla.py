@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.calendar import AlwaysOpen
 from bot.domain import Category
-from bot.sla import PolicyError, deadlines, limit_timers, load_policy
+from scheduler.calendar import AlwaysOpen
+from scheduler.sla import PolicyError, deadlines, limit_timers, load_policy
 
 
 def test_the_default_policy_covers_every_category() -> None:

@@ -1,5 +1,5 @@
-"""The ledger's cases as columns (`bot.ledger_columns.CASE_SCHEMA`), a batch at a time,
-for a CSV ledger of a million cases: what `storage.ledger.ledger_cases` gives, without a
+"""The ledger's cases as columns (`reporting.columns.CASE_SCHEMA`), a batch at a time,
+for a CSV ledger of a million cases: what `reporting.reading.ledger_cases` gives, without a
 Python object per value.
 
 On SQLite and PostgreSQL the cases come straight into Arrow columns through the ADBC
@@ -27,9 +27,9 @@ import polars as pl
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.ledger import LedgerCase
-from bot.ledger_columns import CASE_SCHEMA, UTC_TIME, VERIFIED, case_frame
-from storage.ledger import ledger_cases
+from reporting.columns import CASE_SCHEMA, UTC_TIME, VERIFIED, case_frame
+from reporting.reading import ledger_cases
+from reporting.rows import LedgerCase
 
 BATCH = 10_000
 
@@ -40,7 +40,7 @@ async def ledger_frames(
     engine: AsyncEngine, start: datetime, end: datetime, batch: int = BATCH
 ) -> AsyncIterator[pl.DataFrame]:
     """Every case received in [start, end), oldest first, `batch` at a time as columns
-    (`bot.ledger_columns.CASE_SCHEMA`): what `ledger_cases` gives, for a big CSV.
+    (`reporting.columns.CASE_SCHEMA`): what `ledger_cases` gives, for a big CSV.
 
     Where no ADBC driver can read the database (SQLite in memory, a connection the
     driver refuses), the batches are the `LedgerCase`s of `ledger_cases` made columns.

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import AlwaysOpen, Calendar, WorkdayCalendar
 from bot.domain import ERASED
-from bot.ledger import Cell, LedgerCase, LedgerSheet, ledger_row
-from bot.ledger_columns import case_frame, ledger_cells
-from storage.ledger import ledger_cases
-from storage.ledger_frames import ledger_frames
+from reporting.columns import case_frame, ledger_cells
+from reporting.frames import ledger_frames
+from reporting.reading import ledger_cases
+from reporting.rows import Cell, LedgerCase, LedgerSheet, ledger_row
+from scheduler.calendar import AlwaysOpen, Calendar, WorkdayCalendar
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
-from tests.bot.test_ledger import DAY, fill_every_state, ledger_case
+from tests.reporting.test_rows import DAY, fill_every_state, ledger_case
 from tests.support.clock import FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -4,8 +4,8 @@
     DIR/metrics.json    every figure of the page, for scripts and for cross-checking
     DIR/charts/*.svg    the charts as image files
 
-The figures come from `bot.report.QualityTally`, fed with the same rows as the ledger of
-the period (`storage.ledger.ledger_cases` → `bot.ledger.ledger_row`), one at a time.
+The figures come from `reporting.tally.QualityTally`, fed with the same rows as the ledger of
+the period (`reporting.reading.ledger_cases` → `reporting.rows.ledger_row`), one at a time.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from zoneinfo import ZoneInfo
 import jinja2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import Calendar
 from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, channel_label, status_label
-from bot.ledger import ledger_row
-from bot.report import LIMITS, QualityTally
-from complaintbot import charts
-from complaintbot.ledger import Period, fewer_collections
-from storage.ledger import ledger_cases
+from reporting import charts
+from reporting.export import Period, fewer_collections
+from reporting.reading import ledger_cases
+from reporting.rows import ledger_row
+from reporting.tally import LIMITS, QualityTally
+from scheduler.calendar import Calendar
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CATEGORIES = {c.value for c in Category}

@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ledger import LedgerCase
+from reporting.rows import LedgerCase
 from storage.database import READ_ONLY
 from storage.models import Agent, Case, Survey, TimelineEvent
 from storage.types import as_driver_returns, utc_reader

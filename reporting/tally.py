@@ -32,9 +32,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import Outcome
 from bot.domain import CHANNELS, CaseStatus, Category
-from bot.ledger import LedgerCase, LedgerRow
+from reporting.rows import LedgerCase, LedgerRow
+from scheduler.deadlines import Outcome
 
 LIMITS = ("receipt", "first_response", "resolution")
 SCORES = (1, 2, 3, 4, 5)

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.calendar import Calendar, Duration, parse_duration
 from bot.domain import Category
+from scheduler.calendar import Calendar, Duration, parse_duration
 
 LIMITS = ("receipt", "first_response", "resolution")
 # Limits agents are reminded of; the receipt goes out by itself.
@@ -86,7 +86,7 @@ def limit_timers(
 
 
 def default_policy_text() -> str:
-    return resources.files("bot").joinpath("sla_default.toml").read_text(encoding="utf-8")
+    return resources.files("scheduler").joinpath("sla_default.toml").read_text(encoding="utf-8")
 
 
 def load_policy(path: Path | None = None) -> SlaPolicy:

@@ -1,8 +1,8 @@
 """`complaintbot ledger export`: the ledger of a period written as CSV or XLSX, streamed.
 
 Rows go to the file as they come from the database, so memory stays flat for any number
-of cases: the CSV writer holds a batch of cases as columns (`bot.ledger_columns`), the
-XLSX writer (`complaintbot.xlsx`) a few hundred rows, compressing them into the file's
+of cases: the CSV writer holds a batch of cases as columns (`reporting.columns`), the
+XLSX writer (`reporting.xlsx`) a few hundred rows, compressing them into the file's
 sheet as it goes.
 """
 
@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.calendar import Calendar
-from bot.ledger import Cell, LedgerCase, LedgerSheet, ledger_row
-from complaintbot.xlsx import Sheet, xlsx_book
+from reporting.reading import count_cases, ledger_cases, received_at_position
+from reporting.rows import Cell, LedgerCase, LedgerSheet, ledger_row
+from reporting.xlsx import Sheet, xlsx_book
+from scheduler.calendar import Calendar
 from storage.database import create_engine
-from storage.ledger import count_cases, ledger_cases, received_at_position
 
 if TYPE_CHECKING:
     import polars as pl
@@ -127,9 +127,9 @@ async def _write_csv(
     progress: Callable[[int], None],
 ) -> int:
     """The CSV ledger, a batch of cases at a time as columns."""
-    # Here: polars is for the CSV alone (see `storage.ledger_frames`).
-    from bot.ledger_columns import ledger_cells
-    from storage.ledger_frames import ledger_frames
+    # Here: polars is for the CSV alone (see `reporting.frames`).
+    from reporting.columns import ledger_cells
+    from reporting.frames import ledger_frames
 
     figures = sheet.figure_headers()
     written = 0

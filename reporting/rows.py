@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.calendar import Calendar
-from bot.deadlines import Outcome, outcome
 from bot.domain import CHANNELS, ERASED, CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, channel_label, status_label, verification_labels
+from scheduler.calendar import Calendar
+from scheduler.deadlines import Outcome, outcome
 
 Cell = str | int | float | datetime | None
 
@@ -275,7 +275,7 @@ MICROSECOND = timedelta(microseconds=1)
 def rounded(micros: int, unit: int, per: int) -> float:
     """`micros` to the nearest whole `unit` (halves away from zero), `per` units to one:
     tenths of a minute, hundredths of an hour. Counted in integers rather than with
-    `round` on a float, so the columnar ledger (`bot.ledger_columns`) gets the very same
+    `round` on a float, so the columnar ledger (`reporting.columns`) gets the very same
     figure (`round(0.15, 1)` is 0.1, as 0.15 is stored a little below it)."""
     units = (abs(micros) * 2 + unit) // (2 * unit)
     return (units if micros >= 0 else -units) / per

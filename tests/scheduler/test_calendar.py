@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import (
+from scheduler.calendar import (
     AlwaysOpen,
     ChineseWorkdays,
     WorkdayCalendar,

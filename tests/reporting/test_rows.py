@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.calendar import AlwaysOpen, WorkdayCalendar
-from bot.deadlines import Outcome
-from bot.ledger import (
+from reporting.reading import count_cases, ledger_cases
+from reporting.rows import (
     LedgerCase,
     LedgerRow,
     LedgerSheet,
@@ -25,7 +24,8 @@ from bot.ledger import (
     mask_phone,
     six_months_before,
 )
-from storage.ledger import count_cases, ledger_cases
+from scheduler.calendar import AlwaysOpen, WorkdayCalendar
+from scheduler.deadlines import Outcome
 from storage.models import Case, Survey
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

@@ -1,0 +1,1 @@
+"""The outbox dispatcher: what is sent when, paced per channel, retried on transient errors."""

@@ -1,0 +1,1 @@
+"""The ledger and the quality report for the regulator, computed from stored cases."""

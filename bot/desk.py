@@ -50,9 +50,6 @@ AGENT_COMMANDS = frozenset(
         "extend",
     }
 )
-# Outbox kinds that answer the complainant on an agent's behalf: the first one delivered
-# is the case's first response.
-RESPONSE_KINDS = frozenset({"agent_reply", "info_request", "resolution"})
 MAX_TOPIC_NAME = 128
 
 

@@ -20,6 +20,10 @@ class Category(StrEnum):
 # What replaces a person's data once erased (PIPL); kept as it is wherever shown.
 ERASED = "[erased]"
 
+# Outbox kinds that answer the complainant on an agent's behalf: the first one delivered
+# is the case's first response.
+RESPONSE_KINDS = frozenset({"agent_reply", "info_request", "resolution"})
+
 # The channels a case can come from, as stored on it.
 CHANNELS = ("telegram", "email", "console")
 

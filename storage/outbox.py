@@ -12,7 +12,7 @@ from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.desk import RESPONSE_KINDS
+from bot.domain import RESPONSE_KINDS
 from bot.messages import Outbound
 from delivery.dispatcher import Delivery, Sent
 from storage.chain import append_event

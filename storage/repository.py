@@ -19,8 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.desk import RESPONSE_KINDS
-from bot.domain import CaseStatus, Category, format_case_no
+from bot.domain import RESPONSE_KINDS, CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
 from bot.lifecycle import is_open
 from bot.messages import Attachment, Inbound, Outbound

@@ -1,7 +1,7 @@
 """Keeps the gettext catalogs in step with the source: `python -m bot.locales.catalogs`.
 
-Extracts every `_("…")` text from bot/, scheduler/, reporting/ and complaintbot/ (Python and the Jinja
-templates of reporting/templates/) and merges it into each
+Extracts every `_("…")` text from bot/, scheduler/, reporting/ and complaintbot/
+(Python and the Jinja templates of reporting/templates/) and merges it into each
 locale's messages.po: translations of known texts are kept, new texts are added
 untranslated, texts no longer used are dropped. `--check` changes nothing and exits 1
 when a catalog is stale or a zh_CN text is missing (the test suite runs it).

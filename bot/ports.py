@@ -145,12 +145,8 @@ class SurveyRecord:
         return self.asked_at is not None and self.answered_at is None and self.outcome is None
 
 
-class ConversationTx(Protocol):
-    """One transaction on one conversation, holding its lock until it ends.
-
-    Leaving the context commits; an exception rolls everything back, including the
-    stored inbound message, so the transport redelivers it.
-    """
+class ConversationStore(Protocol):
+    """The conversation itself: its raw messages, its dialogue state, its files."""
 
     async def record_inbound(self, inbound: Inbound) -> bool:
         """Stores the raw message; False when this transport id was already stored."""
@@ -164,6 +160,14 @@ class ConversationTx(Protocol):
         self, attachment: Attachment, received_at: datetime
     ) -> EvidenceRef: ...
 
+    async def previous_text(self, message_id: str) -> str | None:
+        """The text this conversation's message had before the edit being handled."""
+        ...
+
+
+class CaseStore(Protocol):
+    """Cases, their timeline and the agents who work them."""
+
     async def create_case(self, case: NewCase) -> str:
         """Opens the case and returns its number; the serial is allocated in this transaction."""
         ...
@@ -171,12 +175,6 @@ class ConversationTx(Protocol):
     async def own_cases(self) -> list[CaseView]:
         """Cases of the complainant behind this conversation's sender, newest first."""
         ...
-
-    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
-        """Queues a reply in the outbox, committed with the state change that caused it."""
-        ...
-
-    # ----- cases, for follow-ups and the agents' desk --------------------------------
 
     async def case(self, case_no: str) -> CaseRecord | None:
         """The case, locked for this transaction."""
@@ -193,11 +191,6 @@ class ConversationTx(Protocol):
     async def case_by_references(self, references: tuple[str, ...]) -> CaseRecord | None:
         """The case of the first of these message ids (mail: In-Reply-To, References)
         that names a message of this channel, in or out, in any conversation."""
-        ...
-
-    async def automatic_replies_since(self, since: datetime) -> int:
-        """How many automatic replies (not agents' answers) were queued to this
-        conversation since `since`."""
         ...
 
     async def latest_case_of_sender(self) -> CaseRecord | None:
@@ -226,10 +219,6 @@ class ConversationTx(Protocol):
         """The case's evidence, as references (no bytes)."""
         ...
 
-    async def previous_text(self, message_id: str) -> str | None:
-        """The text this conversation's message had before the edit being handled."""
-        ...
-
     async def agent(
         self, channel: str, external_id: str, name: str, username: str | None
     ) -> AgentRecord:
@@ -240,7 +229,9 @@ class ConversationTx(Protocol):
         """An agent by @username, number or exact name."""
         ...
 
-    # ----- timers and surveys, for the sweeps ------------------------------------------
+
+class TimerStore(Protocol):
+    """Timers (deadlines, reminders) and satisfaction surveys, for the sweeps."""
 
     async def set_timers(
         self, case: CaseRecord, timers: list[tuple[str, datetime]], replacing: str | None = None
@@ -272,6 +263,28 @@ class ConversationTx(Protocol):
     async def case_awaiting_rating(self) -> CaseRecord | None:
         """This sender's newest case whose survey was asked and not answered."""
         ...
+
+
+class ReplyQueue(Protocol):
+    """The outbox, as the bot fills it."""
+
+    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
+        """Queues a reply in the outbox, committed with the state change that caused it."""
+        ...
+
+    async def automatic_replies_since(self, since: datetime) -> int:
+        """How many automatic replies (not agents' answers) were queued to this
+        conversation since `since`."""
+        ...
+
+
+class ConversationTx(ConversationStore, CaseStore, TimerStore, ReplyQueue, Protocol):
+    """One transaction on one conversation, holding its lock until it ends.
+
+    Leaving the context commits; an exception rolls everything back, including the
+    stored inbound message, so the transport redelivers it. A handler that needs only
+    one concern may ask for that narrower port.
+    """
 
 
 class Repository(Protocol):

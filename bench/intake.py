@@ -20,7 +20,8 @@ from pathlib import Path
 
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.service import BotConfig, ComplaintBot
-from delivery.dispatcher import Dispatcher, Sent
+from delivery.dispatcher import Dispatcher
+from delivery.sending import Sent
 from storage import queries
 from storage.database import create_engine
 from storage.migrate import upgrade

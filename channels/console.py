@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.messages import Inbound, InboundKind, Outbound
-from delivery.dispatcher import Sent
+from delivery.sending import Sent
 
 CHANNEL = "console"
 CONVERSATION = "console"

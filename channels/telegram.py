@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
-from delivery.dispatcher import ChannelPacing, DeliveryError, Rate, Sent
+from delivery.sending import ChannelPacing, DeliveryError, Rate, Sent
 
 log = logging.getLogger(__name__)
 

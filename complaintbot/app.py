@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
-from bot.mail_intake import MAIL_CHANNEL
 from bot.service import BotConfig, ComplaintBot
+from channels.email.inbound import CHANNEL as MAIL_CHANNEL
 from complaintbot.mail import MailChannel
 from complaintbot.settings import Settings
-from delivery.dispatcher import ChannelPacing, Dispatcher, Rate, Sender
+from delivery.dispatcher import Dispatcher
+from delivery.sending import ChannelPacing, Rate, Sender
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
 from scheduler.sweeps import Sweeper

@@ -5,7 +5,7 @@ after; only a crash inside that window sends it again. Items of one conversation
 out in order, one at a time; conversations are served concurrently.
 
 Pacing: each channel states its rate limits (`ChannelPacing`: overall, and per
-conversation). The dispatcher keeps to them itself, with sliding windows: a short wait
+conversation). The dispatcher keeps to them itself (`delivery.pacing`): a short wait
 is waited, a long one (a busy group) gives the rest of that conversation back to the
 outbox until its turn. A 429's `retry_after` holds the conversation back that long.
 On PostgreSQL several workers may run a dispatcher; the outbox lets one of them
@@ -18,176 +18,20 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.messages import Outbound
 from bot.ports import Clock, SystemClock
+from delivery.pacing import Pacer
+from delivery.ports import Delivery, OutboxStore
+from delivery.sending import ChannelPacing, DeliveryError, Sender
 
 log = logging.getLogger(__name__)
 
-
-class DeliveryError(Exception):
-    """A channel could not deliver a message.
-
-    `permanent` failures (the user blocked the bot, the chat is gone) are never
-    retried; others are retried after `retry_after` seconds or an exponential backoff.
-    """
-
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What a channel did with one `Outbound`.
-
-    `message_ids` are the chat-local ids of the messages it took (a long text or files
-    take several), as the channel's `Inbound.reply_to` would name them; `thread` is the
-    thread the message opened or went into.
-    """
-
-    message_ids: tuple[str, ...]
-    thread: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """At most `count` messages in any `seconds`."""
-
-    count: int
-    seconds: float
-
-    @classmethod
-    def per(cls, count: float, seconds: float) -> Rate:
-        """`count` messages per `seconds`, also when `count` is a fraction (0.5 a minute)."""
-        return cls(int(count), seconds) if count >= 1 else cls(1, seconds / count)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelPacing:
-    overall: Rate | None = None
-    per_conversation: Callable[[str], Rate | None] = field(default=lambda _conversation: None)
-
-
-class _Window:
-    """A sliding window of send times (monotonic seconds)."""
-
-    def __init__(self, rate: Rate) -> None:
-        self.rate = rate
-        self.times: deque[float] = deque()
-
-    def wait(self, now: float) -> float:
-        while self.times and self.times[0] <= now - self.rate.seconds:
-            self.times.popleft()
-        if len(self.times) < self.rate.count:
-            return 0.0
-        wait = self.times[0] + self.rate.seconds - now
-        # Below a microsecond is rounding, not waiting (clocks keep microseconds).
-        return wait if wait > 1e-6 else 0.0
-
-    def take(self, now: float) -> None:
-        self.times.append(now)
-
-
-class Pacer:
-    """Keeps each channel to its rate limits, in this process."""
-
-    def __init__(
-        self,
-        pacing: dict[str, ChannelPacing],
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.pacing = pacing
-        self.monotonic = monotonic
-        self._overall: dict[str, _Window] = {}
-        self._chats: dict[tuple[str, str], _Window] = {}
-        self._held: dict[tuple[str, str], float] = {}
-        self._turns: dict[str, asyncio.Lock] = {}
-
-    def turn(self, channel: str) -> asyncio.Lock:
-        """Waiting for the channel's overall budget is one queue, not everyone polling."""
-        return self._turns.setdefault(channel, asyncio.Lock())
-
-    def _windows(self, channel: str, conversation: str) -> tuple[_Window | None, _Window | None]:
-        """The channel's overall window and the conversation's own, as configured."""
-        pacing = self.pacing[channel]
-        overall = None
-        if pacing.overall is not None:
-            overall = self._overall.setdefault(channel, _Window(pacing.overall))
-        key = (channel, conversation)
-        chat = self._chats.get(key)
-        if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
-            chat = self._chats[key] = _Window(rate)
-        return overall, chat
-
-    def chat_wait(self, channel: str, conversation: str) -> float:
-        """Seconds until this conversation's own limit allows a message (takes nothing)."""
-        if channel not in self.pacing:
-            return 0.0
-        now = self.monotonic()
-        _overall, chat = self._windows(channel, conversation)
-        held = max(self._held.get((channel, conversation), 0.0) - now, 0.0)
-        return held if chat is None else max(held, chat.wait(now))
-
-    def wait(self, channel: str, conversation: str) -> float:
-        """Seconds until a message to this conversation may go; 0 takes the slot now."""
-        if channel not in self.pacing:
-            return 0.0
-        overall = self._windows(channel, conversation)[0]
-        now = self.monotonic()
-        wait = max(self.chat_wait(channel, conversation), overall.wait(now) if overall else 0.0)
-        if wait <= 0:
-            for window in self._windows(channel, conversation):
-                if window is not None:
-                    window.take(now)
-        return wait
-
-    def hold(self, channel: str, conversation: str, seconds: float) -> None:
-        """The transport asked us to wait (a 429): nothing to this conversation until then."""
-        self._held[(channel, conversation)] = self.monotonic() + seconds
-
-
 # Waits up to this long are waited within a pass; longer ones go back to the outbox.
 _INLINE_WAIT = 1.5
-
-
-class Sender(Protocol):
-    async def send(self, outbound: Outbound) -> Sent:
-        """Delivers the message or raises `DeliveryError`."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    kind: str
-    attempts: int
-    outbound: Outbound
-
-
-class OutboxStore(Protocol):
-    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]: ...
-
-    async def delivered(self, delivery: Delivery, sent: Sent, at: datetime) -> None: ...
-
-    async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None: ...
-
-    async def failed(self, delivery: Delivery, at: datetime, error: str) -> None: ...
-
-    async def postpone(self, delivery: Delivery, at: datetime) -> None:
-        """Gives back a claimed item that was not tried (its attempt does not count)."""
-        ...
-
-    def exclusive(self) -> AbstractAsyncContextManager[bool]:
-        """True inside when this worker may dispatch now (one worker at a time)."""
-        ...
 
 
 class Dispatcher:

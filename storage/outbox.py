@@ -14,7 +14,8 @@ from sqlalchemy.orm import aliased
 
 from bot.domain import RESPONSE_KINDS
 from bot.messages import Outbound
-from delivery.dispatcher import Delivery, Sent
+from delivery.ports import Delivery
+from delivery.sending import Sent
 from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem

@@ -15,7 +15,7 @@ import aiosmtplib
 
 from bot.messages import Outbound
 from channels.email.compose import compose
-from delivery.dispatcher import DeliveryError, Sent
+from delivery.sending import DeliveryError, Sent
 
 log = logging.getLogger(__name__)
 

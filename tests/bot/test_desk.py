@@ -222,7 +222,7 @@ async def test_assign_escalate_cases_and_case(filed, engine: AsyncEngine, clock:
 
 
 async def test_a_blocked_complainant_shows_as_not_delivered(filed) -> None:
-    from delivery.dispatcher import DeliveryError
+    from delivery.sending import DeliveryError
 
     alice, group, case_no = filed
     thread = group.thread_of(case_no)

@@ -13,7 +13,8 @@ from bot.messages import Attachment, Outbound
 from bot.service import ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from channels.email.smtp import SmtpConfig, SmtpSender
-from delivery.dispatcher import DeliveryError, Dispatcher
+from delivery.dispatcher import Dispatcher
+from delivery.sending import DeliveryError
 from storage.outbox import SqlOutbox
 from tests.channels import mail_corpus as corpus
 from tests.support.certificates import self_signed

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
 from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
-from delivery.dispatcher import Dispatcher, Sent
+from delivery.dispatcher import Dispatcher
+from delivery.sending import Sent
 from storage.models import OutboxItem
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.service import ComplaintBot
-from delivery.dispatcher import DeliveryError
+from delivery.sending import DeliveryError
 from storage.models import Case, OutboxItem, TimelineEvent
 from storage.outbox import SqlOutbox
 from tests.bot.test_service import ENGLISH_INTAKE

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
 from bot.service import ComplaintBot
-from delivery.dispatcher import Sent
+from delivery.sending import Sent
 from storage import migrate
 from storage.chain import Verification, verify
 from storage.database import create_engine

@@ -12,7 +12,8 @@ from typing import Any
 
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.service import ComplaintBot
-from delivery.dispatcher import DeliveryError, Dispatcher, Sent
+from delivery.dispatcher import Dispatcher
+from delivery.sending import DeliveryError, Sent
 from storage.outbox import SqlOutbox
 from tests.support.clock import FakeClock
 

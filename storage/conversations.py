@@ -1,0 +1,88 @@
+"""The conversation's own rows: raw inbound messages, the dialogue state, evidence files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.draft import EvidenceRef
+from bot.messages import Attachment, Inbound
+from storage.models import Evidence, Message
+from storage.transaction import SqlTx
+
+
+class ConversationRows(SqlTx):
+    """`bot.ports.ConversationStore` on SQL."""
+
+    async def record_inbound(self, inbound: Inbound) -> bool:
+        exists = await self.session.scalar(
+            select(Message.id).where(
+                Message.channel == inbound.channel,
+                Message.direction == "in",
+                Message.transport_id == inbound.transport_id,
+            )
+        )
+        if exists is not None:
+            return False
+        self._inbound = Message(
+            channel=inbound.channel,
+            direction="in",
+            transport_id=inbound.transport_id,
+            conversation=inbound.conversation,
+            message_ref=inbound.message_id,
+            sender_id=inbound.sender_id,
+            kind=inbound.kind.value,
+            text=inbound.text,
+            raw=inbound.raw,
+            at=inbound.received_at,
+        )
+        self.session.add(self._inbound)
+        await self.session.flush()
+        return True
+
+    async def load_state(self) -> dict[str, Any] | None:
+        return self.row.state
+
+    async def save_state(self, state: dict[str, Any]) -> None:
+        self.row.state = state
+        # The state may be the loaded dict changed in place, which SQLAlchemy cannot see.
+        flag_modified(self.row, "state")
+        self.row.updated_at = self.clock.now()
+        self.session.add(self.row)
+
+    async def store_evidence(self, attachment: Attachment, received_at: datetime) -> EvidenceRef:
+        assert attachment.data is not None
+        sha256, path = self.files.put(attachment.data)
+        row = Evidence(
+            channel=self.row.channel,
+            conversation=self.row.conversation,
+            name=attachment.name,
+            mime=attachment.mime,
+            size=len(attachment.data),
+            sha256=sha256,
+            path=path,
+            received_at=received_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        return EvidenceRef(row.id, row.name, row.mime, row.size, row.sha256)
+
+    async def previous_text(self, message_id: str) -> str | None:
+        query = (
+            select(Message.text)
+            .where(
+                Message.channel == self.row.channel,
+                Message.conversation == self.row.conversation,
+                Message.direction == "in",
+                Message.message_ref == message_id,
+            )
+            .order_by(Message.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        if self._inbound is not None and self._inbound.id is not None:
+            query = query.where(Message.id != self._inbound.id)
+        return await self.session.scalar(query)

@@ -1,0 +1,48 @@
+"""The outbox as the bot fills it, inside a conversation's transaction.
+
+`storage.outbox` is the other end: the dispatcher claiming and settling what is queued.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.domain import RESPONSE_KINDS
+from bot.messages import Outbound
+from storage.models import Case, OutboxItem
+from storage.transaction import SqlTx
+
+
+class ReplyRows(SqlTx):
+    """`bot.ports.ReplyQueue` on SQL."""
+
+    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
+        case_id = None
+        if outbound.case_no:
+            case_id = await self.session.scalar(
+                select(Case.id).where(Case.case_no == outbound.case_no)
+            )
+        self.session.add(
+            OutboxItem(
+                channel=outbound.channel,
+                conversation=outbound.conversation,
+                kind=kind,
+                case_id=case_id,
+                payload=outbound.to_payload(),
+                next_attempt_at=at,
+                created_at=at,
+            )
+        )
+
+    async def automatic_replies_since(self, since: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count(OutboxItem.id)).where(
+                OutboxItem.channel == self.row.channel,
+                OutboxItem.conversation == self.row.conversation,
+                OutboxItem.created_at >= since,
+                OutboxItem.kind.not_in(RESPONSE_KINDS),  # type: ignore[attr-defined]
+            )
+        )
+        return int(count or 0)

@@ -3,15 +3,15 @@ buttons for what the command did not give), /reopen, /escalate."""
 
 from __future__ import annotations
 
-from bot.desk.path import Change, Counter, DeskTurn, Say, To
+from bot.desk.path import Change, CommandPath, DeskTurn, Say, To
 from bot.i18n import Translator
 from bot.lifecycle import VERIFICATION, Action, next_status, parse_verification
 from bot.messages import Button
 from bot.ports import CaseRecord, ConversationTx
 
 
-async def resolve(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
-    _ = at.tr.gettext
+async def resolve(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
+    _ = path.tr.gettext
     given, summary, problems = parse_verification(args)
     if problems:
         turn.refuse(
@@ -25,38 +25,38 @@ async def resolve(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> C
         return None
     next_status(case.status, Action.RESOLVE)  # refuse before asking anything
     if len(given) == len(VERIFICATION):
-        return await resolved(at, turn, case, summary, given)
+        return await resolved(path, turn, case, summary, given)
     pending = turn.state.setdefault("resolving", {})
     pending[case.case_no] = {"summary": summary, "answers": given, "agent": turn.agent.id}
-    await ask_verification(at, turn, case, given)
+    await ask_verification(path, turn, case, given)
     return None
 
 
 async def ask_verification(
-    at: Counter, turn: DeskTurn, case: CaseRecord, given: dict[str, str]
+    path: CommandPath, turn: DeskTurn, case: CaseRecord, given: dict[str, str]
 ) -> None:
     """Asks, in the case's thread, the first part of the verification not given yet."""
     missing = next(name for name in VERIFICATION if name not in given)
-    labels = at.staff.verification_labels()
+    labels = path.staff.verification_labels()
     question = {
-        "facts": at.tr._("Verification of {case_no} — are the facts confirmed?"),
-        "nature": at.tr._("Verification of {case_no} — what was the nature of it?"),
-        "responsibility": at.tr._("Verification of {case_no} — who was responsible?"),
-        "severity": at.tr._("Verification of {case_no} — how severe was it?"),
+        "facts": path.tr._("Verification of {case_no} — are the facts confirmed?"),
+        "nature": path.tr._("Verification of {case_no} — what was the nature of it?"),
+        "responsibility": path.tr._("Verification of {case_no} — who was responsible?"),
+        "severity": path.tr._("Verification of {case_no} — how severe was it?"),
     }[missing].format(case_no=case.case_no)
     buttons = tuple(
         (Button(labels[value.value], f"res:{case.case_no}:{missing}:{value.value}"),)
         for value in VERIFICATION[missing]
     )
-    await at.say(turn, case, Say(To.THREAD, question, buttons=buttons))
+    await path.say(turn, case, Say(To.THREAD, question, buttons=buttons))
 
 
 async def resolved(
-    at: Counter, turn: DeskTurn, case: CaseRecord, summary: str, verification: dict[str, str]
+    path: CommandPath, turn: DeskTurn, case: CaseRecord, summary: str, verification: dict[str, str]
 ) -> Change:
     """The resolution, once its whole verification is known."""
-    _ = at.tr.gettext
-    now = at.clock.now()
+    _ = path.tr.gettext
+    now = path.clock.now()
 
     def apply(case: CaseRecord) -> None:
         case.resolution = summary
@@ -66,7 +66,7 @@ async def resolved(
 
     def tell(case: CaseRecord) -> list[Say]:
         tr = Translator(case.locale)
-        labels = at.staff.verification_labels()
+        labels = path.staff.verification_labels()
         to_complainant = [
             tr._("Your complaint {case_no} has been resolved.").format(case_no=case.case_no),
             tr._("Result: {text}").format(text=summary),
@@ -89,18 +89,18 @@ async def resolved(
         "resolved",
         {"resolution": summary, "verification": verification},
         apply=apply,
-        timers=at.case_clock.resolved,
+        timers=path.case_clock.resolved,
         tell=tell,
         takes_case=True,
     )
 
 
-async def reopen(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
+async def reopen(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
     def apply(case: CaseRecord) -> None:
         case.resolved_at = None
 
     async def timers(tx: ConversationTx, case: CaseRecord) -> None:
-        await at.case_clock.reopened(tx, case, turn.actor)
+        await path.case_clock.reopened(tx, case, turn.actor)
 
     def tell(case: CaseRecord) -> list[Say]:
         tr = Translator(case.locale)
@@ -113,7 +113,7 @@ async def reopen(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Ch
             ),
             Say(
                 To.THREAD,
-                at.tr._("↩️ {case_no} reopened by {agent}.").format(
+                path.tr._("↩️ {case_no} reopened by {agent}.").format(
                     case_no=case.case_no, agent=turn.agent.name
                 ),
             ),
@@ -122,9 +122,11 @@ async def reopen(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Ch
     return Change(Action.REOPEN, "reopened", {}, apply=apply, timers=timers, tell=tell)
 
 
-async def escalate(at: Counter, turn: DeskTurn, case: CaseRecord, reason: str) -> Change | None:
-    _ = at.tr.gettext
-    now = at.clock.now()
+async def escalate(
+    path: CommandPath, turn: DeskTurn, case: CaseRecord, reason: str
+) -> Change | None:
+    _ = path.tr.gettext
+    now = path.clock.now()
 
     def apply(case: CaseRecord) -> None:
         case.escalated_at = now

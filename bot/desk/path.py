@@ -94,9 +94,9 @@ class Change:
     save: bool = True
 
 
-class Counter:
-    """What every command works with: the staff's words and notices, the case's clock,
-    the time; and the shared path itself."""
+class CommandPath:
+    """The path itself, and what every command works with on it: the staff's words and
+    notices, the case's clock, the time."""
 
     def __init__(self, staff: StaffNotices, case_clock: CaseClock, clock: Clock) -> None:
         self.staff = staff

@@ -3,7 +3,7 @@ both on the record and told to the complainant."""
 
 from __future__ import annotations
 
-from bot.desk.path import Change, Counter, DeskTurn, Say, To
+from bot.desk.path import Change, CommandPath, DeskTurn, Say, To
 from bot.domain import Category
 from bot.i18n import Translator
 from bot.lifecycle import Action, IllegalTransition, is_open
@@ -11,16 +11,16 @@ from bot.ports import CaseRecord, ConversationTx
 from scheduler.calendar import parse_duration
 
 
-async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
-    _ = at.tr.gettext
+async def category(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
+    _ = path.tr.gettext
     wanted = args.strip().casefold()
     choice = next(
-        (c for c in Category if wanted in (c.value, at.staff.category(c).casefold())), None
+        (c for c in Category if wanted in (c.value, path.staff.category(c).casefold())), None
     )
     if choice is None:
         turn.refuse(
             _("Which category? One of: {choices}").format(
-                choices=", ".join(f"{c.value} ({at.staff.category(c)})" for c in Category)
+                choices=", ".join(f"{c.value} ({path.staff.category(c)})" for c in Category)
             )
         )
         return None
@@ -29,7 +29,7 @@ async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> 
     if choice is case.category:
         turn.refuse(
             _("{case_no} is already {category}.").format(
-                case_no=case.case_no, category=at.staff.category(choice)
+                case_no=case.case_no, category=path.staff.category(choice)
             )
         )
         return None
@@ -39,10 +39,10 @@ async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> 
         case.category = choice
 
     async def timers(tx: ConversationTx, case: CaseRecord) -> None:
-        await at.case_clock.category_changed(tx, case, turn.actor)
+        await path.case_clock.category_changed(tx, case, turn.actor)
 
     def tell(case: CaseRecord) -> list[Say]:
-        local = at.staff.local
+        local = path.staff.local
         says = [
             Say(
                 To.THREAD,
@@ -51,7 +51,7 @@ async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> 
                     "resolution due {end}."
                 ).format(
                     case_no=case.case_no,
-                    category=at.staff.category(choice),
+                    category=path.staff.category(choice),
                     first=local(case.response_due_at) if case.response_due_at else "—",
                     end=local(case.resolution_due_at) if case.resolution_due_at else "—",
                 ),
@@ -65,7 +65,7 @@ async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> 
                     tr._("Your complaint {case_no} will be resolved by {time} ({zone}).").format(
                         case_no=case.case_no,
                         time=local(case.resolution_due_at),
-                        zone=at.staff.timezone.key,
+                        zone=path.staff.timezone.key,
                     ),
                 )
             )
@@ -81,8 +81,8 @@ async def category(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> 
     )
 
 
-async def extend(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
-    _ = at.tr.gettext
+async def extend(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) -> Change | None:
+    _ = path.tr.gettext
     amount, _sep, reason = args.strip().partition(" ")
     reason = reason.strip()
     try:
@@ -102,16 +102,16 @@ async def extend(at: Counter, turn: DeskTurn, case: CaseRecord, args: str) -> Ch
     extension = by
 
     async def timers(tx: ConversationTx, case: CaseRecord) -> None:
-        await at.case_clock.extend(tx, case, extension, reason, turn.actor)
+        await path.case_clock.extend(tx, case, extension, reason, turn.actor)
 
     def tell(case: CaseRecord) -> list[Say]:
         assert case.resolution_due_at is not None
-        due, tr = at.staff.local(case.resolution_due_at), Translator(case.locale)
+        due, tr = path.staff.local(case.resolution_due_at), Translator(case.locale)
         to_complainant = [
             tr._(
                 "We need more time for your complaint {case_no}; it will be resolved "
                 "by {time} ({zone})."
-            ).format(case_no=case.case_no, time=due, zone=at.staff.timezone.key),
+            ).format(case_no=case.case_no, time=due, zone=path.staff.timezone.key),
             tr._("Reason: {text}").format(text=reason),
         ]
         return [

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.desk import closing, looking, refiling, taking, talking
-from bot.desk.path import Change, Counter, DeskTurn
+from bot.desk.path import Change, CommandPath, DeskTurn
 from bot.domain import looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.followup import CaseClock
@@ -23,8 +23,8 @@ from bot.staff import DeskConfig, StaffNotices
 
 log = logging.getLogger(__name__)
 
-CaseCommand = Callable[[Counter, DeskTurn, CaseRecord, str], Awaitable[Change | None]]
-LookCommand = Callable[[Counter, DeskTurn, str], Awaitable[None]]
+CaseCommand = Callable[[CommandPath, DeskTurn, CaseRecord, str], Awaitable[Change | None]]
+LookCommand = Callable[[CommandPath, DeskTurn, str], Awaitable[None]]
 
 # Commands on one case, and commands that only look.
 CASE_COMMANDS: dict[str, CaseCommand] = {
@@ -41,7 +41,7 @@ class Desk:
     """The agents' desk: cases worked from the agents' group (or the operator CLI)."""
 
     def __init__(self, staff: StaffNotices, case_clock: CaseClock, clock: Clock) -> None:
-        self.counter = Counter(staff, case_clock, clock)
+        self.path = CommandPath(staff, case_clock, clock)
         self.staff = staff
 
     @property
@@ -79,12 +79,12 @@ class Desk:
         args = args.strip()
         look = LOOK_COMMANDS.get(command)
         if look is not None:
-            await look(self.counter, turn, args)
+            await look(self.path, turn, args)
             return
         case, args = await self._case_for_command(turn, args)
         act = CASE_COMMANDS.get(command)
         if case is not None and act is not None:
-            await self._on_case(turn, case, act(self.counter, turn, case, args))
+            await self._on_case(turn, case, act(self.path, turn, case, args))
 
     async def reply(
         self, turn: DeskTurn, case: CaseRecord, text: str, files: tuple[EvidenceRef, ...]
@@ -92,14 +92,14 @@ class Desk:
         """An agent's message to the complainant."""
         if not text and not files:
             return
-        await self._on_case(turn, case, talking.reply(self.counter, turn, case, text, files))
+        await self._on_case(turn, case, talking.reply(self.path, turn, case, text, files))
 
     async def _button(self, turn: DeskTurn, data: str) -> None:
         parts = data.split(":")
         if parts[0] == "desk" and len(parts) == 3 and parts[1] == "claim":
             case = await turn.tx.case(parts[2])
             if case is not None:
-                await self._on_case(turn, case, taking.claim(self.counter, turn, case, ""))
+                await self._on_case(turn, case, taking.claim(self.path, turn, case, ""))
             return
         if parts[0] != "res" or len(parts) != 4:
             turn.refuse(self.tr._("That button is no longer active."))
@@ -112,11 +112,11 @@ class Desk:
             return
         pending["answers"][name] = value
         if len(pending["answers"]) < len(VERIFICATION):
-            await closing.ask_verification(self.counter, turn, case, pending["answers"])
+            await closing.ask_verification(self.path, turn, case, pending["answers"])
             return
         del turn.state["resolving"][case_no]
         resolution = closing.resolved(
-            self.counter, turn, case, pending["summary"], pending["answers"]
+            self.path, turn, case, pending["summary"], pending["answers"]
         )
         await self._on_case(turn, case, resolution)
 
@@ -128,9 +128,9 @@ class Desk:
         try:
             change = await change_of
             if change is not None:
-                await self.counter.carry_out(turn, case, change)
+                await self.path.carry_out(turn, case, change)
         except IllegalTransition as illegal:
-            turn.refuse(self.counter.illegal(case, illegal))
+            turn.refuse(self.path.illegal(case, illegal))
 
     async def _context_case(self, turn: DeskTurn) -> CaseRecord | None:
         inbound, tx = turn.inbound, turn.tx

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.desk.path import Change, Counter, DeskTurn, Say, To
+from bot.desk.path import Change, CommandPath, DeskTurn, Say, To
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
 from bot.lifecycle import Action
@@ -12,14 +12,14 @@ from bot.ports import CaseRecord
 
 
 async def reply(
-    at: Counter, turn: DeskTurn, case: CaseRecord, text: str, files: tuple[EvidenceRef, ...]
+    path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str, files: tuple[EvidenceRef, ...]
 ) -> Change:
     """An agent's message to the complainant."""
 
     def tell(case: CaseRecord) -> list[Say]:
         tr = Translator(case.locale)
         body = tr._("{agent} (case {case_no}):").format(
-            agent=at.agent_name(tr, turn.agent), case_no=case.case_no
+            agent=path.agent_name(tr, turn.agent), case_no=case.case_no
         )
         text_ = f"{body}\n{text}" if text else body
         return [Say(To.COMPLAINANT, text_, "agent_reply", tuple(_ref(f) for f in files))]
@@ -34,8 +34,8 @@ async def reply(
     )
 
 
-async def note(at: Counter, turn: DeskTurn, case: CaseRecord, text: str) -> Change | None:
-    _ = at.tr.gettext
+async def note(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -> Change | None:
+    _ = path.tr.gettext
     if not text:
         turn.refuse(_("Write the note after the command: /note TEXT"))
         return None
@@ -50,8 +50,8 @@ async def note(at: Counter, turn: DeskTurn, case: CaseRecord, text: str) -> Chan
     )
 
 
-async def info(at: Counter, turn: DeskTurn, case: CaseRecord, text: str) -> Change | None:
-    _ = at.tr.gettext
+async def info(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -> Change | None:
+    _ = path.tr.gettext
     if not text:
         turn.refuse(_("Write what you need from the complainant after the command: /info TEXT"))
         return None
@@ -60,7 +60,7 @@ async def info(at: Counter, turn: DeskTurn, case: CaseRecord, text: str) -> Chan
         tr = Translator(case.locale)
         question = [
             tr._("About your complaint {case_no}, {agent} needs more information:").format(
-                case_no=case.case_no, agent=at.agent_name(tr, turn.agent)
+                case_no=case.case_no, agent=path.agent_name(tr, turn.agent)
             ),
             text,
             tr._("Please answer here; photos and documents are welcome."),
@@ -79,7 +79,7 @@ async def info(at: Counter, turn: DeskTurn, case: CaseRecord, text: str) -> Chan
         Action.REQUEST_INFO,
         "info_requested",
         {"text": text},
-        timers=at.case_clock.waiting_for_complainant,
+        timers=path.case_clock.waiting_for_complainant,
         tell=tell,
         takes_case=True,
     )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.messages import Inbound, InboundKind, Outbound
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from delivery.dispatcher import Dispatcher
 from delivery.sending import Sent
 from storage import queries

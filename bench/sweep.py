@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.desk import DeskConfig
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.repository import SqlRepository

@@ -16,7 +16,7 @@ from bot.domain import Category, suggest_category
 from bot.draft import DescriptionEdit, DescriptionPart, Draft, EvidenceRef, Step
 from bot.i18n import Translator
 from bot.labels import category_label
-from bot.messages import Button
+from bot.messages import Button, Reply
 
 MAX_NAME = 100
 MAX_SUBJECT = 300
@@ -59,13 +59,6 @@ class Edited:
 
 
 IntakeInput = Text | Press | SharedPhone | Files | Edited
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    contact_button: str | None = None
 
 
 @dataclass(slots=True)

@@ -24,6 +24,19 @@ class InboundKind(StrEnum):
     UNSUPPORTED = "unsupported"
 
 
+class ConversationStyle(StrEnum):
+    """How people talk to the bot on a channel; the channel sets it on every `Inbound`.
+
+    In a CHAT, messages are short and come one after another, so the bot asks for the
+    complaint's fields one question at a time. A LETTER (a mail) is a whole complaint
+    in one message: a new one opens a case at once, a reply joins its case, and robots'
+    letters are filed and never answered.
+    """
+
+    CHAT = "chat"
+    LETTER = "letter"
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A file a person sent, already fetched from the transport.
@@ -81,12 +94,22 @@ class Inbound:
     subject: str = ""
     references: tuple[str, ...] = ()
     automated: str | None = None
+    style: ConversationStyle = ConversationStyle.CHAT
 
 
 @dataclass(frozen=True, slots=True)
 class Button:
     label: str
     data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the bot says in a turn, before it is addressed and queued as an `Outbound`."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    contact_button: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

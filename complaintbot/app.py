@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import CHANNEL as MAIL_CHANNEL
 from complaintbot.mail import MailChannel
 from complaintbot.settings import Settings

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from bot.messages import Attachment, Inbound, InboundKind
+from bot.messages import Attachment, ConversationStyle, Inbound, InboundKind
 from channels.email.mime import ParsedMail, parse_mail
 from channels.email.quotes import strip_quoted
 
@@ -48,6 +48,7 @@ def mail_to_inbound(
             sender_id="unparsed",
             received_at=received_at,
             kind=InboundKind.UNSUPPORTED,
+            style=ConversationStyle.LETTER,
             attachments=(original,),
             automated="unparseable",
             raw={"sha256": digest, "parse_error": repr(error), **(location or {})},
@@ -76,6 +77,7 @@ def mail_to_inbound(
         sender_name=mail.from_name or sender.split("@")[0],
         received_at=received_at,
         kind=InboundKind.TEXT if text or not files else InboundKind.ATTACHMENT,
+        style=ConversationStyle.LETTER,  # a mail is a whole complaint in one message
         text=text,
         message_id=mail.message_id,
         reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,

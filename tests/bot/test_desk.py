@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from storage.models import Agent, Case, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig, parse_rating
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from scheduler.calendar import WorkdayCalendar
 from scheduler.sla import load_policy
 from storage.models import Case, Survey, TimelineEvent

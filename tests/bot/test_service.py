@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import InboundKind
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from storage.models import Case, Evidence, Message, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

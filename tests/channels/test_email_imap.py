@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Inbound
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from channels.email.imap import ImapConfig, ImapPoller
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.models import Case, Message

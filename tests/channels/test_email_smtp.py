@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.messages import Attachment, Outbound
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from channels.email.smtp import SmtpConfig, SmtpSender
 from delivery.dispatcher import Dispatcher

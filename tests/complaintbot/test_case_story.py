@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from storage.outbox import SqlOutbox
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot

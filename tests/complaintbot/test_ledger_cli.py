@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from reporting.export import LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
 from reporting.rows import LedgerSheet

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from storage.models import Case, Complainant, Evidence, Identity, Message, OutboxItem
 from storage.outbox import SqlOutbox
 from tests.bot.test_service import ENGLISH_INTAKE, play

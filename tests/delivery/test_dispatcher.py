@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from delivery.sending import DeliveryError
 from storage.models import Case, OutboxItem, TimelineEvent
 from storage.outbox import SqlOutbox

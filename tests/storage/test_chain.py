@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from delivery.sending import Sent
 from storage import migrate
 from storage.chain import Verification, verify

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
-from bot.service import ComplaintBot
+from bot.router import ComplaintBot
 from delivery.dispatcher import Dispatcher
 from delivery.sending import DeliveryError, Sent
 from storage.outbox import SqlOutbox

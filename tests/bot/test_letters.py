@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.messages import Outbound
-from bot.service import BotConfig, ComplaintBot
+from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import mail_to_inbound
-from delivery.dispatcher import Dispatcher, Sent
+from delivery.dispatcher import Dispatcher
+from delivery.sending import Sent
 from storage.models import Case, Complainant, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository

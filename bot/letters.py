@@ -1,23 +1,25 @@
-"""Filing mail: a new mail is a case at once; a reply joins its case; robots get nothing.
+"""Complaints by letter (mail): a new letter is a case at once, a reply joins its case,
+robots get nothing.
 
-Unlike a chat, a mail arrives whole, so there is no question-and-answer intake: the
+Unlike a chat, a letter arrives whole, so there is no question-and-answer intake: the
 sender's name and address, the subject and the text, the attached files, a phone
 number and a category where the text makes them obvious become the case, and the
 receipt (sent at once) asks for what is still missing — the expected outcome — which
 the reply then fills in.
 
-Which case a mail belongs to, in this order:
+Which case a letter belongs to, in this order:
 1. a case number in the subject, when the sender is that case's complainant (anyone
    else quoting a number must not reach into someone else's case);
-2. In-Reply-To / References naming a message of a case (ours or theirs), whoever sends
-   it — a reply from a second address, an Outlook reply without References but with
+2. the message ids it answers (`Inbound.references`: a mail's In-Reply-To and
+   References) naming a message of a case (ours or theirs), whoever sends it — a
+   reply from a second address, an Outlook reply without References but with
    In-Reply-To, a subject the user changed all stay in their case;
 3. otherwise a new case. A reply to an archived case opens a new one.
 
-Mail from robots (auto-replies, bounces, lists; the channel says why in
-`Inbound.automated`) is filed under its case for the record and never answered; a
-bounce is shown to the agents. On top of that, at most `mail_auto_reply_limit`
-automatic mails go to one address per hour, so a loop nobody foresaw dies out.
+Letters from robots (auto-replies, bounces, lists; the channel says why in
+`Inbound.automated`) are filed under their case for the record and never answered; a
+bounce is shown to the agents. On top of that, at most `auto_reply_limit` automatic
+letters go to one address per hour, so a loop nobody foresaw dies out.
 """
 
 from __future__ import annotations
@@ -25,27 +27,23 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import phonenumbers
 
+from bot.cases import Cases, Complaint
 from bot.contact import normalise_email
 from bot.domain import CaseStatus, Category, suggest_category
 from bot.draft import EvidenceRef
-from bot.followup import parse_rating
+from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
-from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Intake
+from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Inbound, Outbound
-from bot.ports import CaseRecord, ConversationTx, NewCase
-
-if TYPE_CHECKING:
-    from bot.service import ComplaintBot
+from bot.ports import CaseRecord, Clock, ConversationTx
+from bot.staff import StaffNotices
 
 log = logging.getLogger(__name__)
 
-MAIL_CHANNEL = "email"
 # Agents' notes of robot mail carry this much of its text.
 ROBOT_EXCERPT = 500
 _CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
@@ -54,9 +52,27 @@ _CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
 DEFAULT_CATEGORY = Category.HELP_REQUEST
 
 
-class MailIntake:
-    def __init__(self, bot: ComplaintBot) -> None:
-        self.bot = bot
+class Letters:
+    """Handles every inbound letter: a new case, a reply to a case, a rating, a robot."""
+
+    def __init__(
+        self,
+        cases: Cases,
+        surveys: Surveys,
+        staff: StaffNotices,
+        clock: Clock,
+        *,
+        default_locale: str,
+        phone_region: str,
+        auto_reply_limit: int,
+    ) -> None:
+        self.cases = cases
+        self.surveys = surveys
+        self.staff = staff
+        self.clock = clock
+        self.default_locale = default_locale
+        self.phone_region = phone_region
+        self.auto_reply_limit = auto_reply_limit
 
     async def handle(self, tx: ConversationTx, inbound: Inbound) -> None:
         stored = tuple(
@@ -92,64 +108,39 @@ class MailIntake:
         stored: tuple[EvidenceRef, ...],
         too_large: tuple[str, ...],
     ) -> None:
-        config, clock = self.bot.config, self.bot.clock
         text = inbound.text.strip()
         subject = " ".join(inbound.subject.split())[:MAX_SUBJECT]
         summary = subject or (text.splitlines()[0][:MAX_SUBJECT] if text else "")
-        category = suggest_category(f"{subject}\n{text}") or DEFAULT_CATEGORY
-        locale = _locale(f"{subject}\n{text}", config.default_locale)
-        now = clock.now()
-        deadlines, timers = self.bot.timekeeper.plan(category, inbound.received_at)
-        due = deadlines.first_response
+        locale = _locale(f"{subject}\n{text}", self.default_locale)
         tr = Translator(locale)
-        case_no = await tx.create_case(
-            NewCase(
-                prefix=config.case_prefix,
-                number_day=now.astimezone(config.timezone).date(),
-                channel=inbound.channel,
-                conversation=inbound.conversation,
+        _ = tr.gettext
+        opened = await self.cases.open(
+            tx,
+            inbound,
+            Complaint(
                 locale=locale,
                 name=(inbound.sender_name or inbound.sender_id)[:MAX_NAME],
-                phone=_phone_in(text, config.phone_region),
+                phone=_phone_in(text, self.phone_region),
                 email=normalise_email(inbound.sender_id) or inbound.sender_id,
-                category=category,
-                subject=summary or tr._("(no subject)"),
-                description=text or summary or tr._("(no text; see the attached mail)"),
+                category=suggest_category(f"{subject}\n{text}") or DEFAULT_CATEGORY,
+                subject=summary or _("(no subject)"),
+                description=text or summary or _("(no text; see the attached mail)"),
                 expectation="",
-                evidence=stored,
-                description_edits=(),
                 received_at=inbound.received_at,
-                created_at=now,
-                response_due_at=due,
-                receipt_due_at=deadlines.receipt,
-                resolution_due_at=deadlines.resolution,
-                timers=tuple(timers),
-            )
+                evidence=stored,
+            ),
         )
-        log.info("case %s opened from mail", case_no, extra={"case_no": case_no})
-        if self.bot.desk is not None:
-            await self.bot.desk.case_opened(tx, case_no)
-        _ = tr.gettext
         lines = [
-            _("Your complaint has been accepted."),
-            _("Case number: {case_no}").format(case_no=case_no),
-            _("Category: {category}").format(category=Intake(tr).category_label(category)),
-            _("Received: {time}").format(time=_local(inbound.received_at, config.timezone)),
-            _("We will respond by {time} ({zone}).").format(
-                time=_local(due, config.timezone), zone=config.timezone.key
-            ),
-            _("We will resolve it by {time} ({zone}).").format(
-                time=_local(deadlines.resolution, config.timezone), zone=config.timezone.key
-            ),
+            *self.cases.receipt(tr, opened),
             "",
             _(
                 "To complete your complaint, please reply to this mail with the outcome you "
                 "expect (for example: a refund, a correction, an explanation)."
             ),
             _("Keep the case number in the subject when you write to us about this case."),
+            *_too_large_lines(tr, too_large),
         ]
-        lines += _too_large_lines(tr, too_large)
-        case = await tx.case(case_no)
+        case = await tx.case(opened.case_no)
         assert case is not None
         await self._reply(tx, inbound, case, "\n".join(lines), "receipt")
 
@@ -167,7 +158,7 @@ class MailIntake:
         if await self._rating(tx, inbound, case, text):
             return
         extra = {} if inbound.sender_id == case.conversation else {"from": inbound.sender_id}
-        await self.bot.add_to_case(tx, case, text, stored, extra)
+        await self.cases.add_message(tx, case, text, stored, extra)
         lines: list[str] = []
         tr = Translator(case.locale)
         if not case.expectation and text:
@@ -175,7 +166,7 @@ class MailIntake:
             case.expectation = text[:MAX_EXPECTATION]
             await tx.add_event(
                 case,
-                self.bot.clock.now(),
+                self.clock.now(),
                 f"complainant:{case.complainant_id}",
                 "expectation_given",
                 {"expectation": case.expectation},
@@ -193,7 +184,7 @@ class MailIntake:
     async def _rating(
         self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, text: str
     ) -> bool:
-        """A reply to the survey mail: a digit 1–5 on its first line, perhaps a comment
+        """A reply to the survey letter: a digit 1–5 on its first line, perhaps a comment
         below it. No tracking links: mail scanners would click them."""
         first, _sep, rest = text.partition("\n")
         score = parse_rating(first)
@@ -205,8 +196,8 @@ class MailIntake:
         if survey is None or not survey.awaiting_answer:
             return False
         await tx.attach_inbound(case)
-        answers = await self.bot.timekeeper.rate(tx, case, survey, score, rest.strip())
-        # A later mail would open a new case once this one is archived, so the comment
+        answers = await self.surveys.rate(tx, case, survey, score, rest.strip())
+        # A later letter would open a new case once this one is archived, so the comment
         # is invited in the survey itself (below the digit), not here.
         await self._reply(tx, inbound, case, answers[0], "survey_answer")
         return True
@@ -229,7 +220,7 @@ class MailIntake:
         await tx.attach_inbound(case, stored)
         await tx.add_event(
             case,
-            self.bot.clock.now(),
+            self.clock.now(),
             "system",
             "delivery_bounced" if bounce else "automatic_mail",
             {
@@ -239,26 +230,26 @@ class MailIntake:
                 "text": inbound.text,
             },
         )
-        desk = self.bot.desk
-        if desk is None:
+        staff = self.staff
+        if not staff.active:
             return
         excerpt = inbound.text[:ROBOT_EXCERPT]
         if bounce:
-            note = desk.tr._("⚠️ A mail to the complainant bounced:\n{text}").format(text=excerpt)
+            note = staff.tr._("⚠️ A mail to the complainant bounced:\n{text}").format(text=excerpt)
         else:
-            note = desk.tr._("🤖 Automatic reply from {sender} (not answered):\n{text}").format(
+            note = staff.tr._("🤖 Automatic reply from {sender} (not answered):\n{text}").format(
                 sender=inbound.sender_id, text=excerpt
             )
-        await desk.post(tx, case, note)
+        await staff.post(tx, case, note)
 
     # ----- sending ---------------------------------------------------------------------
 
     async def _reply(
         self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, text: str, kind: str
     ) -> None:
-        """An automatic mail to the sender, unless the hourly cap for the address is hit."""
-        now = self.bot.clock.now()
-        limit = self.bot.config.mail_auto_reply_limit
+        """An automatic letter to the sender, unless the hourly cap for the address is hit."""
+        now = self.clock.now()
+        limit = self.auto_reply_limit
         if await tx.automatic_replies_since(now - timedelta(hours=1)) >= limit:
             log.warning(
                 "no %s to %s: %d automatic mails in the last hour",
@@ -297,17 +288,13 @@ def _phone_in(text: str, region: str) -> str | None:
 
 
 def _locale(text: str, default: str) -> str:
-    """Chinese when the mail has Chinese in it, English when it is plain Latin text."""
+    """Chinese when the letter has Chinese in it, English when it is plain Latin text."""
     letters = [ch for ch in text if ch.isalpha()]
     if any(unicodedata.name(ch, "").startswith("CJK") for ch in letters):
         return "zh_CN"
     if letters and all(ch.isascii() for ch in letters):
         return "en"
     return default
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _too_large_lines(tr: Translator, names: tuple[str, ...]) -> list[str]:

@@ -1,0 +1,166 @@
+"""The bot's front door: one `Inbound` in, routed to the service that owns it.
+
+`ComplaintBot.handle` opens the conversation's transaction (which holds its lock, so
+two quick messages from one person never race), records the inbound message (a
+redelivery changes nothing), and hands it to one of:
+
+    bot.agents       a message in a group: the agents' desk
+    bot.letters      a letter (mail): a whole complaint, or a reply to one
+    bot.surveys      a chat message answering a satisfaction survey
+    bot.commands     a complainant's command (/start /help /new /cancel /status /language)
+    bot.complainant  anything else in a chat: the intake, or a follow-up to a case
+
+Whatever they decide — state, timeline, replies in the outbox — commits together
+when the transaction ends; a crash leaves either everything or nothing. The services
+share what they need through their constructors, built here once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.agents import Agents, Undelivered
+from bot.cases import Cases
+from bot.commands import Commands
+from bot.complainant import Complainant
+from bot.conversation import ChatTurn, ConversationState
+from bot.desk import Desk, DeskConfig
+from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
+from bot.letters import Letters
+from bot.messages import ConversationStyle, Inbound, Outbound
+from bot.ports import Clock, ConversationTx, Repository, SystemClock
+from bot.staff import StaffNotices
+from bot.surveys import SurveyAnswers
+from bot.sweep import TimerSweep
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    case_prefix: str = "TS"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    default_locale: str = "zh_CN"
+    phone_region: str = "CN"
+    desk: DeskConfig | None = None
+    followup: FollowUpConfig = field(default_factory=FollowUpConfig)
+    # Automatic mails (receipts, notices) to one address per hour, whatever happens.
+    mail_auto_reply_limit: int = 5
+
+
+class ComplaintBot:
+    """Routes each inbound message; the transport-free core behind every channel."""
+
+    def __init__(
+        self, repository: Repository, config: BotConfig, clock: Clock | None = None
+    ) -> None:
+        self.repository = repository
+        self.config = config
+        self.clock = clock = clock or SystemClock()
+        zone, locale = config.timezone, config.default_locale
+        staff = StaffNotices(config.desk, locale, zone, clock)
+        case_clock = CaseClock(config.followup, clock)
+        surveys = Surveys(config.followup, case_clock, staff, clock)
+        timekeeper = Timekeeper(config.followup, surveys, staff, zone, clock)
+        desk = Desk(staff, case_clock, clock)
+        cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
+        self.agents = Agents(repository, desk, staff, clock)
+        self.letters = Letters(
+            cases,
+            surveys,
+            staff,
+            clock,
+            default_locale=locale,
+            phone_region=config.phone_region,
+            auto_reply_limit=config.mail_auto_reply_limit,
+        )
+        self.surveys = SurveyAnswers(surveys)
+        self.commands = Commands(zone, locale)
+        self.complainant = Complainant(cases, staff, clock)
+        self.timers = TimerSweep(repository, timekeeper, clock)
+
+    async def handle(self, inbound: Inbound) -> bool:
+        """Handles one inbound message; False when it was a redelivery and changed nothing."""
+        async with self.repository.conversation(
+            inbound.channel, inbound.conversation, inbound.sender_id
+        ) as tx:
+            if not await tx.record_inbound(inbound):
+                log.info("duplicate %s message %s ignored", inbound.channel, inbound.transport_id)
+                return False
+            if inbound.group:
+                await self.agents.handle(tx, inbound)
+            elif inbound.style is ConversationStyle.LETTER:
+                await self.letters.handle(tx, inbound)
+            else:
+                await self._chat(tx, inbound)
+        return True
+
+    async def _chat(self, tx: ConversationTx, inbound: Inbound) -> None:
+        state = ConversationState.from_json(await tx.load_state())
+        if inbound.language_code:
+            state.language_code = inbound.language_code
+        turn = ChatTurn.begin(
+            inbound, tx, state, self.config.default_locale, self.config.phone_region
+        )
+        if await self.surveys.answer(turn):
+            pass
+        elif self.commands.owns(inbound):
+            await self.commands.handle(turn)
+        else:
+            await self.complainant.handle(turn)
+        await tx.save_state(state.to_json())
+        await turn.send(self.clock.now())
+
+    async def handle_safely(self, inbound: Inbound) -> None:
+        """`handle`, but a fault is logged, the raw message kept, and the person told.
+
+        The transport has already let go of the message, so losing it here would lose
+        it for good.
+        """
+        try:
+            await self.handle(inbound)
+        except Exception:
+            log.exception(
+                "%s message %s could not be handled", inbound.channel, inbound.transport_id
+            )
+            async with self.repository.conversation(
+                inbound.channel, inbound.conversation, inbound.sender_id
+            ) as tx:
+                if not await tx.record_inbound(inbound) or inbound.automated:
+                    return
+                state = ConversationState.from_json(await tx.load_state())
+                tr = state.translator(self.config.default_locale)
+                sorry = tr._(
+                    "Sorry, something went wrong on our side. Your message is saved; "
+                    "please send it once more."
+                )
+                await tx.enqueue(
+                    Outbound(
+                        channel=inbound.channel, conversation=inbound.conversation, text=sorry
+                    ),
+                    "reply",
+                    self.clock.now(),
+                )
+
+    # ----- the other ways in, each owned by its service -----------------------------------
+
+    async def operate(
+        self, agent_name: str, command: str, case_no: str, text: str = ""
+    ) -> tuple[bool, list[str]]:
+        """An operator's desk command from the CLI (see `Agents.operate`)."""
+        return await self.agents.operate(agent_name, command, case_no, text)
+
+    async def report_undelivered(self, delivery: Undelivered, error: str) -> None:
+        """The outbox gave up on a message (see `Agents.report_undelivered`)."""
+        await self.agents.report_undelivered(delivery, error)
+
+    async def sweep(self, limit: int = 200) -> int:
+        """Acts on every timer due now; returns how many it handled (see `TimerSweep`)."""
+        return await self.timers.sweep(limit)
+
+    def command_menu(self) -> dict[str, list[tuple[str, str]]]:
+        """Command descriptions per language code, for a channel's command menu."""
+        return self.commands.menu()
+

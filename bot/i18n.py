@@ -1,32 +1,52 @@
-"""Texts shown to people, from gettext catalogs (Babel's .po files in bot/locales).
+"""Texts shown to people, from gettext catalogs (bot/locales/<locale>/LC_MESSAGES).
 
-English source strings are the message ids; `zh_CN` is the default language.
-Catalogs are read once per process; a missing translation falls back to English.
+English source texts are the message ids; `zh_CN` is the default language. A text that
+counts something has a singular and a plural id (`Translator.ngettext`); Chinese has one
+form for every number, English two. A missing translation falls back to English.
+
+Each locale's catalog is read once per process from its compiled `messages.mo`, which
+installing the package builds from `messages.po` (setup.py). Where the `.po` is newer than
+its `.mo`, or no `.mo` was built (a source checkout after `pybabel update`, or never
+installed), the `.po` is compiled in memory instead, so an edited translation shows at once.
+The README's "Translations" section says how a text is added.
 """
 
 from __future__ import annotations
 
+import gettext
 from functools import cache
+from io import BytesIO
 from pathlib import Path
-
-from babel.messages.pofile import read_po
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 LOCALES_DIR = Path(__file__).parent / "locales"
 
 
 @cache
-def _catalog(locale: str) -> dict[str, str]:
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
+def _translations(locale: str) -> gettext.NullTranslations:
+    folder = LOCALES_DIR / locale / "LC_MESSAGES"
+    compiled, source = folder / "messages.mo", folder / "messages.po"
+    if compiled.exists() and not (
+        source.exists() and source.stat().st_mtime > compiled.stat().st_mtime
+    ):
+        with compiled.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if source.exists():
+        return gettext.GNUTranslations(_compiled_in_memory(source, locale))
+    return gettext.NullTranslations()
+
+
+def _compiled_in_memory(source: Path, locale: str) -> BytesIO:
+    # Babel's catalog tools are imported only here: an installed package reads its .mo.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with source.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
-    return {
-        str(message.id): str(message.string)
-        for message in catalog
-        if message.id and message.string and not message.fuzzy
-    }
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return compiled
 
 
 class Translator:
@@ -36,7 +56,12 @@ class Translator:
         self.locale = locale if locale in SUPPORTED_LOCALES else SUPPORTED_LOCALES[0]
 
     def gettext(self, message: str) -> str:
-        return _catalog(self.locale).get(message, message)
+        return _translations(self.locale).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The text's form for `n` things, placeholders still to fill:
+        `tr.ngettext("{count} file", "{count} files", n).format(count=n)`."""
+        return _translations(self.locale).ngettext(singular, plural, n)
 
     # The name the catalog extractor looks for: `tr._("…")` is found like `_("…")`.
     _ = gettext

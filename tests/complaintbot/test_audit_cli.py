@@ -21,7 +21,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
     intact = complaintbot(["audit", "verify"], tmp_path, env)
     assert (intact.returncode, intact.stdout.strip()) == (
         0,
-        "Timeline intact: 3 events in 1 cases.",
+        "Timeline intact: 3 events in 1 case.",
     ), intact.stderr
     one = complaintbot(["audit", "verify", "--case", case_no.lower()], tmp_path, env)
     assert one.returncode == 0, one.stderr
@@ -42,7 +42,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
         f"{case_no}: event {event_id} (position 2): its content does not match its hash "
         "(changed after it was written)"
     )
-    assert broken.stderr.strip() == "Timeline broken in 1 of 1 cases."
+    assert broken.stderr.strip() == "Timeline broken in 1 of 1 case."
     assert "Traceback" not in broken.stderr
 
     chinese = complaintbot(

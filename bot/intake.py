@@ -1,5 +1,7 @@
 """The intake conversation: a state machine over the fields a complaint record needs.
 
+What each step asks, and the summary, are worded in `bot.questions`.
+
 `Intake.step` takes the current `Draft` and one thing the person did, and returns the
 new draft and the replies. It does no I/O: files arrive already stored (as
 `EvidenceRef`s), and the case is created by the caller when the result says so.
@@ -12,17 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.contact import normalise_phone, parse_contact
-from bot.domain import Category, suggest_category
+from bot.domain import Category
 from bot.draft import DescriptionEdit, DescriptionPart, Draft, EvidenceRef, Step
 from bot.i18n import Translator
-from bot.labels import category_label
-from bot.messages import Button, Reply
+from bot.messages import Reply
+from bot.questions import Questions, echo
 
 MAX_NAME = 100
 MAX_SUBJECT = 300
 MAX_EXPECTATION = 2000
-# Echoes of long answers are cut so a summary always fits one chat message.
-ECHO_LIMIT = 600
 
 SKIP_WORDS = frozenset({"skip", "no", "none", "done", "跳过", "没有", "无", "完成", "好了"})
 
@@ -75,10 +75,6 @@ def clean(text: str) -> str:
     return stripped if visible else ""
 
 
-def echo(text: str) -> str:
-    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "…"
-
-
 FIELD_ORDER = (
     Step.NAME,
     Step.CONTACT,
@@ -94,13 +90,15 @@ class Intake:
 
     def __init__(self, tr: Translator, phone_region: str = "CN") -> None:
         self._ = tr.gettext
+        self.ngettext = tr.ngettext
         self.phone_region = phone_region
+        self.ask = Questions(tr)
 
     # ----- public --------------------------------------------------------------
 
     def begin(self, started_at: datetime) -> IntakeResult:
         draft = Draft(step=Step.DESCRIPTION, started_at=started_at)
-        return IntakeResult(draft, [self.greeting(), self.question(draft)])
+        return IntakeResult(draft, [self.ask.greeting(), self.ask.question(draft)])
 
     def cancel(self) -> IntakeResult:
         return IntakeResult(
@@ -112,15 +110,6 @@ class Intake:
                     )
                 )
             ],
-        )
-
-    def greeting(self) -> Reply:
-        _ = self._
-        return Reply(
-            _(
-                "Hello! This is the complaint service. I will ask a few questions so that your "
-                "complaint is recorded completely, then give you a case number."
-            )
         )
 
     def step(self, draft: Draft, event: IntakeInput) -> IntakeResult:
@@ -136,88 +125,10 @@ class Intake:
 
     def question(self, draft: Draft) -> Reply:
         """The question for the draft's current step (asked again after a restart or /start)."""
-        _ = self._
-        step = draft.step
-        if step is Step.DESCRIPTION:
-            return Reply(
-                _(
-                    "Please describe what happened, in your own words. You can send several "
-                    "messages, and photos or documents too."
-                )
-            )
-        if step is Step.DESCRIPTION_MORE:
-            return Reply(
-                _("Noted. Add more if you like, then press Continue."),
-                ((Button(_("Continue"), "desc:done"),),),
-            )
-        if step is Step.NAME:
-            return Reply(_("What is your name, or the name of your organisation?"))
-        if step is Step.CONTACT:
-            return Reply(
-                _(
-                    "How can we reach you? Send a mobile phone number or an email address "
-                    "(or both), or tap “Share my phone number”."
-                ),
-                contact_button=_("Share my phone number"),
-            )
-        if step is Step.CATEGORY:
-            return self._category_question(draft)
-        if step is Step.SUBJECT:
-            return Reply(
-                _(
-                    "Which company, product or service is your complaint about? For a licence "
-                    "matter, give the registered entity or its filing number."
-                )
-            )
-        if step is Step.EVIDENCE:
-            if draft.evidence:
-                return Reply(
-                    _("Send more files, or press Done."),
-                    ((Button(_("Done"), "ev:done"),),),
-                )
-            return Reply(
-                _(
-                    "Do you have evidence, such as screenshots, emails, text messages or "
-                    "documents? Send them now as photos or files, or press Skip."
-                ),
-                ((Button(_("Skip"), "ev:done"),),),
-            )
-        if step is Step.EXPECTATION:
-            return Reply(
-                _(
-                    "What outcome do you expect? For example: a refund, a correction, an "
-                    "explanation."
-                )
-            )
-        if step is Step.CONFIRM:
-            return self.summary(draft)
-        return self._edit_menu()
+        return self.ask.question(draft)
 
     def category_label(self, category: Category) -> str:
-        return category_label(category, self._)
-
-    def summary(self, draft: Draft) -> Reply:
-        _ = self._
-        none = _("(none)")
-        lines = [
-            _("Please check your complaint:"),
-            "",
-            _("Name: {value}").format(value=echo(draft.name or none)),
-            _("Phone: {value}").format(value=draft.phone or none),
-            _("Email: {value}").format(value=draft.email or none),
-            _("Category: {value}").format(
-                value=self.category_label(draft.category) if draft.category else none
-            ),
-            _("About: {value}").format(value=echo(draft.subject or none)),
-            _("What happened: {value}").format(value=echo(draft.description_text or none)),
-            _("Evidence: {count} file(s)").format(count=len(draft.evidence)),
-            _("Expected outcome: {value}").format(value=echo(draft.expectation or none)),
-        ]
-        buttons = (
-            (Button(_("Confirm"), "confirm"),),
-            (Button(_("Edit a field"), "edit"), Button(_("Cancel"), "cancel")),
-        )
-        return Reply("\n".join(lines), buttons)
+        return self.ask.category_label(category)
 
     # ----- transitions ---------------------------------------------------------
 
@@ -229,7 +140,7 @@ class Intake:
             draft.step = Step.CONFIRM
         else:
             draft.step = self._next_step(draft)
-        replies.append(self.question(draft))
+        replies.append(self.ask.question(draft))
         return IntakeResult(draft, replies)
 
     @staticmethod
@@ -271,7 +182,7 @@ class Intake:
         if step in (Step.DESCRIPTION, Step.DESCRIPTION_MORE):
             draft.description.append(DescriptionPart(event.message_id, text))
             draft.step = Step.DESCRIPTION_MORE
-            return IntakeResult(draft, [self.question(draft)])
+            return IntakeResult(draft, [self.ask.question(draft)])
         if step is Step.NAME:
             if len(text) > MAX_NAME:
                 return self._again(draft, self._too_long(MAX_NAME))
@@ -323,7 +234,7 @@ class Intake:
             return self._advance(draft)
         return IntakeResult(
             draft,
-            [Reply(_("Phone number saved: {value}").format(value=valid)), self.question(draft)],
+            [Reply(_("Phone number saved: {value}").format(value=valid)), self.ask.question(draft)],
         )
 
     def _on_files(self, draft: Draft, event: Files) -> IntakeResult:
@@ -345,7 +256,7 @@ class Intake:
         if draft.step is Step.DESCRIPTION and draft.description:
             draft.step = Step.DESCRIPTION_MORE
         if draft.step is Step.EVIDENCE or draft.step is Step.DESCRIPTION_MORE or event.stored:
-            replies.append(self.question(draft))
+            replies.append(self.ask.question(draft))
         return IntakeResult(draft, replies)
 
     def _on_press(self, draft: Draft, data: str) -> IntakeResult:
@@ -367,7 +278,7 @@ class Intake:
                 return IntakeResult(draft, [], confirmed=True)
             if data == "edit":
                 draft.step = Step.EDIT_FIELD
-                return IntakeResult(draft, [self._edit_menu()])
+                return IntakeResult(draft, [self.ask.edit_menu()])
             if data == "cancel":
                 return self.cancel()
         if step is Step.EDIT_FIELD and data.startswith("edit:"):
@@ -377,20 +288,20 @@ class Intake:
     def _begin_edit(self, draft: Draft, field_name: str) -> IntakeResult:
         if field_name == "back":
             draft.step = Step.CONFIRM
-            return IntakeResult(draft, [self.summary(draft)])
+            return IntakeResult(draft, [self.ask.summary(draft)])
         try:
             target = Step(field_name)
         except ValueError:
             target = Step.CONFIRM
         if target not in (*FIELD_ORDER, Step.DESCRIPTION):
             draft.step = Step.CONFIRM
-            return IntakeResult(draft, [self.summary(draft)])
+            return IntakeResult(draft, [self.ask.summary(draft)])
         draft.editing = True
         if target is Step.DESCRIPTION:
             # A new description replaces the old one; the old text stays in the message log.
             draft.description = []
         draft.step = target
-        return IntakeResult(draft, [self.question(draft)])
+        return IntakeResult(draft, [self.ask.question(draft)])
 
     def _on_edit(self, draft: Draft, event: Edited) -> IntakeResult:
         _ = self._
@@ -402,7 +313,7 @@ class Intake:
                 )
                 part.text = new_text
                 return IntakeResult(
-                    draft, [Reply(_("Your description was updated.")), self.question(draft)]
+                    draft, [Reply(_("Your description was updated.")), self.ask.question(draft)]
                 )
         return IntakeResult(
             draft,
@@ -418,53 +329,18 @@ class Intake:
     # ----- helpers -------------------------------------------------------------
 
     def _again(self, draft: Draft, problem: str) -> IntakeResult:
-        return IntakeResult(draft, [Reply(problem), self.question(draft)])
+        return IntakeResult(draft, [Reply(problem), self.ask.question(draft)])
 
     def _too_long(self, limit: int) -> str:
-        return self._("That is longer than {limit} characters. Please shorten it.").format(
-            limit=limit
-        )
-
-    def _category_question(self, draft: Draft) -> Reply:
-        _ = self._
-        suggestion = suggest_category(draft.description_text)
-        categories = list(Category)
-        if suggestion is not None:
-            categories.remove(suggestion)
-            categories.insert(0, suggestion)
-            text = _(
-                "What kind of request is this? It sounds like “{category}”; press it to "
-                "agree, or choose another."
-            ).format(category=self.category_label(suggestion))
-        else:
-            text = _("What kind of request is this?")
-        buttons = tuple(
-            (Button(self.category_label(category), f"cat:{category.value}"),)
-            for category in categories
-        )
-        return Reply(text, buttons)
+        return self.ngettext(
+            "That is longer than {limit} character. Please shorten it.",
+            "That is longer than {limit} characters. Please shorten it.",
+            limit,
+        ).format(limit=limit)
 
     def _category_from_text(self, text: str) -> Category | None:
         folded = text.casefold()
         for category in Category:
-            if self.category_label(category).casefold() == folded or category.value == folded:
+            if self.ask.category_label(category).casefold() == folded or category.value == folded:
                 return category
         return None
-
-    def _edit_menu(self) -> Reply:
-        _ = self._
-        fields = (
-            (Step.NAME, _("Name")),
-            (Step.CONTACT, _("Contact")),
-            (Step.CATEGORY, _("Category")),
-            (Step.SUBJECT, _("About")),
-            (Step.DESCRIPTION, _("What happened")),
-            (Step.EVIDENCE, _("Evidence")),
-            (Step.EXPECTATION, _("Expected outcome")),
-        )
-        rows = [
-            tuple(Button(label, f"edit:{step.value}") for step, label in fields[i : i + 2])
-            for i in range(0, len(fields), 2)
-        ]
-        rows.append((Button(_("Back to summary"), "edit:back"),))
-        return Reply(_("Which field do you want to change?"), tuple(rows))

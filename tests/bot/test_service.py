@@ -153,7 +153,7 @@ async def test_evidence_is_stored_with_its_checksum_and_linked_to_the_case(
     assert "larger than 20 MB" in texts(replies)
     await chat.press("Done")
     replies = await chat.say("Unblock it")
-    assert "Evidence: 1 file(s)" in texts(replies)
+    assert "Evidence: 1 file\n" in texts(replies)
     await chat.press("Confirm")
 
     async with AsyncSession(engine) as session:

@@ -108,6 +108,8 @@ class CommandPath:
         return self.staff.tr
 
     async def carry_out(self, turn: DeskTurn, case: CaseRecord, change: Change) -> None:
+        """Does `change`; `IllegalTransition` (before anything is written) when the case's
+        state does not allow its action."""
         status = next_status(case.status, change.action) if change.action else case.status
         if change.files is not None:
             await turn.tx.attach_inbound(case, change.files)

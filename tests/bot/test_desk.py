@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.router import BotConfig, ComplaintBot
-from storage.models import Agent, Case, TimelineEvent
+from storage.models import Agent, Case, Survey, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
@@ -298,3 +299,31 @@ async def test_assign_by_replying_to_the_agents_message(filed, engine: AsyncEngi
     async with AsyncSession(engine) as session:
         handler = await session.get(Agent, case.handler_id)
     assert handler is not None and handler.external_id == "wang"
+
+
+async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_the_survey(
+    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    bot = ComplaintBot(repository, BotConfig(default_locale="en"), clock)
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    before = (await case_row(engine, case_no)).resolution_due_at
+    assert before is not None
+
+    assert await bot.operate("Zhao", "extend", case_no, "2d Waiting for billing") == (True, [])
+    assert (await case_row(engine, case_no)).resolution_due_at == before + timedelta(days=2)
+    await alice.deliver_pending()
+    assert "Reason: Waiting for billing" in texts(alice.mine())
+
+    done = await bot.operate(
+        "Zhao",
+        "resolve",
+        case_no,
+        "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
+    )
+    assert done == (True, [])
+    case = await case_row(engine, case_no)
+    async with AsyncSession(engine) as session:
+        surveys = (await session.scalars(select(Survey).where(Survey.case_id == case.id))).all()
+    assert [s.round for s in surveys] == [1]

@@ -1,11 +1,15 @@
 """Every text shown to people is in the catalogs and has its Simplified Chinese version."""
 
+import os
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.pofile import read_po
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
 
+from bot import i18n
 from bot.i18n import LOCALES_DIR, Translator, locale_for
 
 ROOT = Path(__file__).parents[2]
@@ -70,3 +74,33 @@ def test_a_count_takes_its_language_s_plural_form(locale: str, texts: list[str])
         tr.ngettext("Evidence: {count} file", "Evidence: {count} files", n).format(count=n)
         for n in (1, 3)
     ] == texts
+
+
+
+@pytest.fixture
+def catalogs_in(tmp_path, monkeypatch):
+    """bot.i18n reading its catalogs from tmp_path, each read anew."""
+    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    i18n._translations.cache_clear()
+    yield tmp_path / "zh_CN" / "LC_MESSAGES"
+    i18n._translations.cache_clear()
+
+
+def test_the_compiled_catalog_is_read_unless_its_po_was_edited_since(catalogs_in) -> None:
+    """An install reads its .mo; a .po edited after it (pybabel update, a translation)
+    is read instead, so the edit shows without compiling."""
+    catalogs_in.mkdir(parents=True)
+    seen = []
+    for name, translation, mtime in [
+        ("messages.mo", "编译的", 2_000),
+        ("messages.po", "旧的", 1_000),
+        ("messages.po", "新的", 3_000),
+    ]:
+        catalog = Catalog(locale="zh_CN")
+        catalog.add("Continue", translation)
+        with (catalogs_in / name).open("wb") as handle:
+            (write_mo if name.endswith(".mo") else write_po)(handle, catalog)
+        os.utime(catalogs_in / name, (mtime, mtime))
+        i18n._translations.cache_clear()
+        seen.append(Translator("zh_CN").gettext("Continue"))
+    assert seen == ["编译的", "编译的", "新的"]

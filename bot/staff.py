@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, status_label, verification_labels
 from bot.messages import Attachment, Button, Outbound
-from bot.ports import CaseRecord, Clock, ConversationTx, ReplyQueue
+from bot.ports import CaseRecord, CaseStore, Clock, ReplyQueue
 
 MAX_TOPIC_NAME = 128
 
@@ -42,6 +43,10 @@ class DeskConfig:
         return sender_id in self.agent_ids or sender_id in self.supervisor_ids
 
 
+class _CasesAndReplies(CaseStore, ReplyQueue, Protocol):
+    """The ports a card is posted through."""
+
+
 class StaffNotices:
     """Posts and private notices to staff, in the desk's locale and time zone."""
 
@@ -58,7 +63,7 @@ class StaffNotices:
         """Whether there is an agents' group to tell anything."""
         return bool(self.config.channel)
 
-    async def case_opened(self, tx: ConversationTx, case_no: str) -> None:
+    async def case_opened(self, tx: _CasesAndReplies, case_no: str) -> None:
         """Posts the new case's card, opening its thread."""
         case = await tx.case(case_no)
         assert case is not None

@@ -27,8 +27,22 @@ class SystemClock:
 
 
 @dataclass(frozen=True, slots=True)
+class OpeningEvent:
+    """One of the first events on a new case's timeline, all by its complainant
+    (storage names them: their number is allocated with the case)."""
+
+    at: datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class NewCase:
-    """Everything a confirmed intake hands to storage to open a case."""
+    """Everything a confirmed intake hands to storage to open a case.
+
+    `status` and `events` are the bot's decision (`bot.opening.with_opening` fills them in);
+    storage writes them as they are.
+    """
 
     prefix: str
     number_day: date  # the local day the case number carries
@@ -50,6 +64,29 @@ class NewCase:
     receipt_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
     timers: tuple[tuple[str, datetime], ...] = ()
+    status: CaseStatus = CaseStatus.NEW
+    events: tuple[OpeningEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseThread:
+    """A case's messages on a threaded channel (mail), as stored: the subject and each
+    message id with its direction ("in" or "out"), oldest first."""
+
+    subject: str
+    messages: tuple[tuple[str, str], ...]
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """How a message we send threads under them: every id once, oldest first, but
+        the complainant's latest last — what we send answers it, and In-Reply-To is
+        taken from the end (RFC 5322: References end with the parent)."""
+        ids = list(dict.fromkeys(ref for ref, _ in self.messages))
+        answered = [ref for ref, direction in self.messages if direction == "in"]
+        if answered:
+            ids.remove(answered[-1])
+            ids.append(answered[-1])
+        return tuple(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +305,13 @@ class TimerStore(Protocol):
 class ReplyQueue(Protocol):
     """The outbox, as the bot fills it."""
 
-    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
-        """Queues a reply in the outbox, committed with the state change that caused it."""
+    async def enqueue(
+        self, outbound: Outbound, kind: str, at: datetime, *, answer: bool = False
+    ) -> None:
+        """Queues a reply in the outbox, committed with the state change that caused it.
+
+        `answer`: it answers the complainant on an agent's behalf (the first one
+        delivered is the case's first response); anything else is automatic."""
         ...
 
     async def automatic_replies_since(self, since: datetime) -> int:

@@ -41,7 +41,7 @@ class CaseRows(SqlTx):
         case_no = format_case_no(case.prefix, case.number_day, serial)
         row = Case(
             case_no=case_no,
-            status=CaseStatus.ACKNOWLEDGED.value,
+            status=case.status.value,
             channel=case.channel,
             conversation=case.conversation,
             complainant_id=complainant_id,
@@ -67,8 +67,8 @@ class CaseRows(SqlTx):
         for kind, due_at in case.timers:
             self.session.add(CaseTimer(case_id=row.id, kind=kind, due_at=due_at))
         actor = f"complainant:{complainant_id}"
-        for at, who, kind, payload in _opening_events(case, actor):
-            await append_event(self.session, row.id, at, who, kind, payload)
+        for event in case.events:
+            await append_event(self.session, row.id, event.at, actor, event.kind, event.payload)
         return case_no
 
     async def _next_serial(self, day: str) -> int:
@@ -260,49 +260,3 @@ class CaseRows(SqlTx):
         ).all()
         return [Attachment(r.name, r.mime, None, r.size, sha256=r.sha256) for r in rows]
 
-
-def _opening_events(case: NewCase, actor: str) -> list[tuple[datetime, str, str, dict[str, Any]]]:
-    events: list[tuple[datetime, str, str, dict[str, Any]]] = [
-        (case.received_at, actor, "received", {"channel": case.channel}),
-    ]
-    events += [
-        (e.at, actor, "description_edited", {"before": e.before, "after": e.after})
-        for e in case.description_edits
-    ]
-    events += [
-        (
-            case.created_at,
-            actor,
-            "evidence_added",
-            {"name": e.name, "mime": e.mime, "size": e.size, "sha256": e.sha256},
-        )
-        for e in case.evidence
-    ]
-    deadlines = {
-        limit: due.isoformat()
-        for limit, due in (
-            ("receipt", case.receipt_due_at),
-            ("first_response", case.response_due_at),
-            ("resolution", case.resolution_due_at),
-        )
-        if due is not None
-    }
-    events.append(
-        (
-            case.created_at,
-            actor,
-            "case_created",
-            {
-                "category": case.category.value,
-                "subject": case.subject,
-                "description": case.description,
-                "expectation": case.expectation,
-                "name": case.name,
-                "phone": case.phone,
-                "email": case.email,
-                "response_due_at": case.response_due_at.isoformat(),
-                "deadlines": deadlines,
-            },
-        )
-    )
-    return events

@@ -197,6 +197,9 @@ class OutboxItem(SQLModel, table=True):
     kind: str
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Answers the complainant for an agent (the bot says so when it queues it): the
+    # first one delivered is the case's first response; all else is automatic.
+    answer: bool = False
     status: str = "pending"  # pending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime = _time()

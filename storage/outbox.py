@@ -12,8 +12,8 @@ from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.domain import RESPONSE_KINDS
 from bot.messages import Outbound
+from bot.ports import CaseThread
 from delivery.ports import Delivery
 from delivery.sending import Sent
 from storage.chain import append_event
@@ -110,15 +110,17 @@ class SqlOutbox:
         self,
         row: OutboxItem,
         case: tuple[str, str | None] | None,
-        mail_thread: tuple[str, tuple[str, ...]] | None = None,
+        mail_thread: CaseThread | None = None,
     ) -> Outbound:
         case_no, thread = case if case else (None, None)
         outbound = Outbound.from_payload(row.channel, row.conversation, row.payload, case_no)
         if mail_thread is not None:
-            outbound = replace(outbound, subject=mail_thread[0], references=mail_thread[1])
+            outbound = replace(
+                outbound, subject=mail_thread.subject, references=mail_thread.references
+            )
         return replace(
             outbound,
-            automatic=row.kind not in RESPONSE_KINDS,
+            automatic=not row.answer,
             # The case's thread as it is now: it may have been opened after this was queued.
             thread=thread if outbound.case_thread else outbound.thread,
             files=tuple(replace(f, data=self.files.read(f.sha256)) for f in outbound.files),
@@ -163,7 +165,7 @@ class SqlOutbox:
                 )
             if row.kind.startswith("desk_"):
                 return  # the agents' own view; the timeline has the decision itself
-            if row.kind in RESPONSE_KINDS:
+            if row.answer:
                 await session.execute(
                     update(Case)
                     .where(Case.id == row.case_id, Case.first_response_at.is_(None))  # type: ignore[union-attr]
@@ -216,16 +218,14 @@ class SqlOutbox:
                 )
 
 
-async def _threads(
-    session: AsyncSession, case_ids: set[int]
-) -> dict[int | None, tuple[str, tuple[str, ...]]]:
-    """Subject and message ids (oldest first) of each case, for threading mail."""
+async def _threads(session: AsyncSession, case_ids: set[int]) -> dict[int | None, CaseThread]:
+    """Subject and messages (oldest first) of each case, for threading mail."""
     if not case_ids:
         return {}
     subjects = await session.execute(
         select(Case.id, Case.subject, Case.channel).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
     )
-    threads: dict[int | None, tuple[str, list[str]]] = {}
+    threads: dict[int | None, tuple[str, list[tuple[str, str]]]] = {}
     channels: set[str] = set()
     for case_id, subject, channel in subjects.all():
         threads[case_id] = (subject, [])
@@ -239,19 +239,12 @@ async def _threads(
         )
         .order_by(Message.at, Message.id)  # type: ignore[arg-type]
     )
-    answered: dict[int | None, str] = {}
     for case_id, ref, direction in refs.all():
-        if ref not in threads[case_id][1]:
-            threads[case_id][1].append(ref)
-        if direction == "in":
-            answered[case_id] = ref
-    for case_id, ref in answered.items():
-        # What we send answers the complainant's latest message: it goes last, where
-        # In-Reply-To takes it from (RFC 5322: References end with the parent).
-        ids = threads[case_id][1]
-        ids.remove(ref)
-        ids.append(ref)
-    return {case_id: (subject, tuple(ids)) for case_id, (subject, ids) in threads.items()}
+        threads[case_id][1].append((ref, direction))
+    return {
+        case_id: CaseThread(subject, tuple(messages))
+        for case_id, (subject, messages) in threads.items()
+    }
 
 
 async def _cases(

@@ -9,7 +9,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.domain import RESPONSE_KINDS
 from bot.messages import Outbound
 from storage.models import Case, OutboxItem
 from storage.transaction import SqlTx
@@ -18,7 +17,9 @@ from storage.transaction import SqlTx
 class ReplyRows(SqlTx):
     """`bot.ports.ReplyQueue` on SQL."""
 
-    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
+    async def enqueue(
+        self, outbound: Outbound, kind: str, at: datetime, *, answer: bool = False
+    ) -> None:
         case_id = None
         if outbound.case_no:
             case_id = await self.session.scalar(
@@ -29,6 +30,7 @@ class ReplyRows(SqlTx):
                 channel=outbound.channel,
                 conversation=outbound.conversation,
                 kind=kind,
+                answer=answer,
                 case_id=case_id,
                 payload=outbound.to_payload(),
                 next_attempt_at=at,
@@ -42,7 +44,7 @@ class ReplyRows(SqlTx):
                 OutboxItem.channel == self.row.channel,
                 OutboxItem.conversation == self.row.conversation,
                 OutboxItem.created_at >= since,
-                OutboxItem.kind.not_in(RESPONSE_KINDS),  # type: ignore[attr-defined]
+                OutboxItem.answer.is_(False),  # type: ignore[attr-defined]
             )
         )
         return int(count or 0)

@@ -1,0 +1,56 @@
+"""Whether a queued message answers the complainant is the bot's word, stored with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from bot.ports import CaseThread
+from storage import migrate
+from storage.database import create_engine
+
+
+def test_a_reply_threads_under_the_complainants_latest_message() -> None:
+    thread = CaseThread(
+        "Double charge",
+        (("<first@x>", "in"), ("<receipt@us>", "out"), ("<again@x>", "in"), ("<note@us>", "out")),
+    )
+    assert thread.references == ("<first@x>", "<receipt@us>", "<note@us>", "<again@x>")
+    # An edit on some channels repeats an id: each id once, where it first was.
+    repeated = CaseThread("", (("<a@us>", "out"), ("<b@x>", "in"), ("<a@us>", "out")))
+    assert repeated.references == ("<a@us>", "<b@x>")
+    assert CaseThread("", ()).references == ()
+
+
+async def test_messages_queued_before_the_answer_column_keep_their_meaning(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+
+    def before_the_column(connection: Connection) -> None:
+        command.upgrade(migrate._config(connection), "0006")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(before_the_column)
+        for kind in ("receipt", "agent_reply", "status_notice", "resolution"):
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox (channel, conversation, kind, payload, status, attempts,"
+                    " next_attempt_at, created_at) VALUES ('test', '1', :kind, '{}', 'pending',"
+                    " 0, '2026-11-22 02:00:00', '2026-11-22 02:00:00')"
+                ),
+                {"kind": kind},
+            )
+    await migrate.upgrade(engine)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT kind, answer FROM outbox ORDER BY id"))).all()
+    await engine.dispose()
+    assert [(kind, bool(answer)) for kind, answer in rows] == [
+        ("receipt", False),
+        ("agent_reply", True),
+        ("status_notice", False),
+        ("resolution", True),
+    ]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scheduler.deadlines import Deadline
-from storage.models import Agent, Case, Evidence, Message, TimelineEvent
+from storage.models import Agent, Case, Evidence, Message, Survey, TimelineEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,8 @@ class CaseDetail:
     # Who each timeline actor ("agent:3", "complainant:1", "system") is, by name.
     actors: dict[str, str] = field(default_factory=dict)
     deadlines: list[Deadline] = field(default_factory=list)
+    # The latest survey's score (each survey keeps its own in `surveys`).
+    satisfaction: int | None = None
 
 
 async def list_cases(engine: AsyncEngine, status: str | None = None) -> list[CaseRow]:
@@ -123,6 +125,12 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
             )
         ).all()
         actors = await _actor_names(session, case, {e.actor for e in events})
+        satisfaction = await session.scalar(
+            select(Survey.score)
+            .where(Survey.case_id == case.id)
+            .order_by(Survey.round.desc(), Survey.id.desc())  # type: ignore[attr-defined,union-attr]
+            .limit(1)
+        )
     return CaseDetail(
         handler=handler.name if handler else None,
         case=case,
@@ -135,6 +143,7 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
         messages=_versions(messages),
         actors=actors,
         deadlines=case_deadlines(case),
+        satisfaction=satisfaction,
     )
 
 

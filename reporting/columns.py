@@ -3,158 +3,101 @@ batch of cases at once, with polars, for a CSV file of a million rows.
 
 A row at a time, Python spends some 40 µs on a case's thirty cells, and a million cases
 would take minutes on the two cores the export has; column by column the same work is a
-few native loops. `reporting.rows` stays the definition (the quality report and the XLSX
-ledger are made from its rows); this module must give the same cells, character for
-character, which `tests/bot/test_ledger_columns.py` checks case by case.
+few native loops. Both are made from the columns `reporting.layout` declares, each kind
+of cell in both ways (`reporting.rows` for a row, `_Cells` here for a column); this
+module must give the same cells, character for character, which
+`tests/reporting/test_columns.py` checks case by case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from bot.domain import ERASED
-from reporting.rows import (
-    HUNDREDTH_HOUR,
-    TENTH_MINUTE,
-    VERIFIED,
-    LedgerCase,
-    LedgerSheet,
-)
+from reporting import layout
+from reporting.layout import COLUMNS, FIELDS, NO_ANSWER, LedgerCase
+from reporting.rows import HUNDREDTH_HOUR, TENTH_MINUTE, LedgerSheet
 from scheduler.calendar import AlwaysOpen, Calendar, WorkdayCalendar
 from scheduler.deadlines import Outcome
 
 UTC_TIME = pl.Datetime("us", "UTC")
 _DAY = 86_400_000_000  # microseconds
 _EPOCH_DAY = date(1970, 1, 1)
-
-# A batch of stored cases: `LedgerCase`'s fields, its verification record as four columns.
-CASE_SCHEMA: dict[str, pl.DataType] = {
-    "case_no": pl.String(),
-    "received_at": UTC_TIME,
-    "channel": pl.String(),
-    "name": pl.String(),
-    "phone": pl.String(),
-    "email": pl.String(),
-    "category": pl.String(),
-    "subject": pl.String(),
-    "description": pl.String(),
-    "expectation": pl.String(),
-    "handlers": pl.List(pl.String()),
-    "receipt_due_at": UTC_TIME,
-    "receipt_sent_at": UTC_TIME,
-    "response_due_at": UTC_TIME,
-    "first_response_at": UTC_TIME,
-    "resolution_due_at": UTC_TIME,
-    "resolved_at": UTC_TIME,
-    **{field: pl.String() for field in VERIFIED},
-    "resolution": pl.String(),
-    "reopened_count": pl.Int64(),
-    "survey_asked_at": UTC_TIME,
-    "survey_answered_at": UTC_TIME,
-    "survey_score": pl.Int64(),
-    "survey_outcome": pl.String(),
-    "status": pl.String(),
+_TYPES: dict[type, pl.DataType] = {
+    str: pl.String(),
+    int: pl.Int64(),
+    datetime: UTC_TIME,
+    tuple: pl.List(pl.String()),
 }
+
+CASE_SCHEMA: dict[str, pl.DataType] = {field.name: _TYPES[field.holds] for field in FIELDS}
+"""A batch of stored cases: `LedgerCase`'s fields as columns."""
 
 
 def case_frame(cases: Sequence[LedgerCase]) -> pl.DataFrame:
     """`LedgerCase`s as a batch of columns."""
-    rows = [
-        (
-            c.case_no,
-            c.received_at,
-            c.channel,
-            c.name,
-            c.phone or None,
-            c.email or None,
-            c.category,
-            c.subject,
-            c.description,
-            c.expectation,
-            list(c.handlers),
-            c.receipt_due_at,
-            c.receipt_sent_at,
-            c.response_due_at,
-            c.first_response_at,
-            c.resolution_due_at,
-            c.resolved_at,
-            *(_verified(c.verification, field) for field in VERIFIED),
-            c.resolution,
-            c.reopened_count,
-            c.survey_asked_at,
-            c.survey_answered_at,
-            c.survey_score,
-            c.survey_outcome,
-            c.status,
-        )
-        for c in cases
-    ]
+    names = list(CASE_SCHEMA)
+    rows = [[getattr(case, name) for name in names] for case in cases]
     return pl.DataFrame(rows, schema=CASE_SCHEMA, orient="row")
-
-
-def _verified(record: dict[str, object] | None, field: str) -> str | None:
-    value = (record or {}).get(field)
-    return str(value) if value else None
 
 
 def ledger_cells(
     cases: pl.DataFrame, sheet: LedgerSheet, calendar: Calendar, now: datetime
 ) -> pl.DataFrame:
     """The cells of a batch of cases (`CASE_SCHEMA`), one column per header of `sheet`,
-    times as text ("2026-05-01 08:00:00"): what `sheet.with_text_times().cells` gives,
-    None where it gives None."""
-    zone = sheet.zone.key
-    outcomes = {o.value: label for o, label in sheet.outcome_labels.items()}
-    no_answer = pl.col("survey_outcome") == "no_answer"
-
-    def local(name: str) -> pl.Expr:
-        return pl.col(name).dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M:%S")
-
-    def kept(due: str, done: str) -> pl.Expr:
-        return _outcome(pl.col(due), pl.col(done), now).replace_strict(outcomes)
-
-    def given(value: pl.Expr, masked: pl.Expr) -> pl.Expr:
-        shown = masked if sheet.masked else value
-        return pl.when(value.is_not_null() & (value != "")).then(shown)
-
-    name, phone, email = pl.col("name"), pl.col("phone"), pl.col("email")
-    handlers = pl.col("handlers").list.join(", ")
-    cells = [
-        pl.col("case_no"),
-        local("received_at"),
-        pl.col("channel").replace(_plain(sheet.channel_labels)),
-        _mask_name(name) if sheet.masked else name,
-        given(phone, _mask_phone(phone)),
-        given(email, _mask_email(email)),
-        pl.col("category").replace(_plain(sheet.category_labels)),
-        pl.col("subject"),
-        pl.col("description"),
-        pl.col("expectation"),
-        pl.when(handlers != "").then(handlers),
-        local("receipt_sent_at"),
-        _rounded(_micros("received_at", "receipt_sent_at"), TENTH_MINUTE, 10),
-        kept("receipt_due_at", "receipt_sent_at"),
-        local("first_response_at"),
-        _rounded(_micros("received_at", "first_response_at"), TENTH_MINUTE, 10),
-        kept("response_due_at", "first_response_at"),
-        local("resolved_at"),
-        _rounded(_working_micros(cases, calendar), HUNDREDTH_HOUR, 100),
-        kept("resolution_due_at", "resolved_at"),
-        *(pl.col(field).replace(_plain(sheet.verification_labels)) for field in VERIFIED),
-        pl.col("resolution"),
-        pl.col("reopened_count"),
-        pl.when(no_answer)
-        .then(pl.lit(sheet.no_answer))
-        .otherwise(pl.col("survey_score").cast(pl.String)),
-        local("survey_asked_at"),
-        pl.when(no_answer).then(pl.lit(sheet.no_answer)).otherwise(local("survey_answered_at")),
-        pl.col("status").replace(_plain(sheet.status_labels)),
-    ]
+    times as text ("2026-05-01 08:00:00"): what `sheet.cells` gives (with times as that
+    text), None where it gives None."""
+    cells = _Cells(cases, sheet, calendar, now)
     headers = sheet.headers()
-    return cases.select(cell.alias(header) for cell, header in zip(cells, headers, strict=True))
+    return cases.select(
+        cells.of(column.cell).alias(header) for column, header in zip(COLUMNS, headers, strict=True)
+    )
+
+
+class _Cells:
+    """The columnar expression of each kind of cell of `reporting.layout`."""
+
+    def __init__(
+        self, cases: pl.DataFrame, sheet: LedgerSheet, calendar: Calendar, now: datetime
+    ) -> None:
+        self.cases, self.sheet, self.calendar, self.now = cases, sheet, calendar, now
+        self.outcomes = {o.value: label for o, label in sheet.outcome_labels.items()}
+
+    def of(self, cell: layout.Cell) -> pl.Expr:
+        sheet = self.sheet
+        match cell:
+            case layout.Text(field) | layout.Count(field):
+                return pl.col(field)
+            case layout.Time(field):
+                zone = sheet.zone.key
+                return pl.col(field).dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M:%S")
+            case layout.Label(field, table, optional):
+                value = pl.col(field)
+                labelled = value.replace(_plain(sheet.labels[table]))
+                return pl.when(value != "").then(labelled) if optional else labelled
+            case layout.Masked(field, how, optional):
+                value = pl.col(field)
+                shown = _MASKS[how](value) if sheet.masked else value
+                given = value.is_not_null() & (value != "")
+                return pl.when(given).then(shown) if optional else shown
+            case layout.Names(field):
+                names = pl.col(field).list.join(", ")
+                return pl.when(names != "").then(names)
+            case layout.Minutes(_figure, since, until):
+                return _rounded(_micros(since, until), TENTH_MINUTE, 10)
+            case layout.WorkingHours(_figure, since, until):
+                working = _working_micros(self.cases, self.calendar, since, until)
+                return _rounded(working, HUNDREDTH_HOUR, 100)
+            case layout.Limit(_result, due, done):
+                return _outcome(pl.col(due), pl.col(done), self.now).replace_strict(self.outcomes)
+            case layout.Answer(shown, result):
+                answered = self.of(shown).cast(pl.String)
+                no_answer = pl.col(result) == NO_ANSWER
+                return pl.when(no_answer).then(pl.lit(sheet.no_answer)).otherwise(answered)
+        raise TypeError(f"no columnar cell for {cell!r}")
 
 
 def _plain(labels: dict[str, str]) -> dict[str, str]:
@@ -190,6 +133,13 @@ def _mask_email(email: pl.Expr) -> pl.Expr:
     )
 
 
+_MASKS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "name": _mask_name,
+    "phone": _mask_phone,
+    "email": _mask_email,
+}
+
+
 def _micros(start: str, end: str) -> pl.Expr:
     return (pl.col(end) - pl.col(start)).dt.total_microseconds()
 
@@ -222,17 +172,17 @@ def _outcome(due: pl.Expr, done: pl.Expr, now: datetime) -> pl.Expr:
     )
 
 
-def _working_micros(cases: pl.DataFrame, calendar: Calendar) -> pl.Expr:
-    """`calendar.working_between(received_at, resolved_at)` in microseconds, None for an
-    unresolved case."""
-    received, resolved = pl.col("received_at"), pl.col("resolved_at")
+def _working_micros(cases: pl.DataFrame, calendar: Calendar, since: str, until: str) -> pl.Expr:
+    """`calendar.working_between(since, until)` in microseconds, None where `until` is
+    None (a case not resolved)."""
+    received, resolved = pl.col(since), pl.col(until)
     if isinstance(calendar, AlwaysOpen):
         return (resolved - received).dt.total_microseconds().clip(0)
     if not isinstance(calendar, WorkdayCalendar):
         raise TypeError(f"no columnar working time for {type(calendar).__name__}")
     moments = [
         moment
-        for column in (cases["received_at"], cases["resolved_at"])
+        for column in (cases[since], cases[until])
         for moment in (column.min(), column.max())
         if isinstance(moment, datetime)  # not None: a column of nothing but NULL
     ]

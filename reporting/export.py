@@ -131,7 +131,7 @@ async def _write_csv(
     from reporting.columns import ledger_cells
     from reporting.frames import ledger_frames
 
-    figures = sheet.figure_headers()
+    unguarded = sheet.unguarded_headers()
     written = 0
     with path.open("wb") as stream:
         header = io.StringIO()
@@ -140,7 +140,7 @@ async def _write_csv(
         stream.write(header.getvalue().encode("utf-8-sig"))
         async for cases in ledger_frames(engine, *period):
             cells = ledger_cells(cases, sheet, calendar, now)
-            _as_csv_text(cells, figures).write_csv(
+            _as_csv_text(cells, unguarded).write_csv(
                 stream, include_header=False, line_terminator="\r\n"
             )
             written += cases.height
@@ -148,15 +148,16 @@ async def _write_csv(
     return written
 
 
-def _as_csv_text(cells: pl.DataFrame, figures: list[str]) -> pl.DataFrame:
+def _as_csv_text(cells: pl.DataFrame, unguarded: list[str]) -> pl.DataFrame:
     """Text a spreadsheet would run as a formula (CSV injection) gets a leading
     apostrophe, which spreadsheets show as text; empty text is written as nothing, as the
-    csv module writes it (polars would write ""). The figures are numbers: "-0.5" stays."""
+    csv module writes it (polars would write ""). Figures and times are left as they are:
+    "-0.5" stays a number."""
     import polars as pl
 
     def guarded(name: str) -> pl.Expr:
         column = pl.col(name)
-        if name in figures:
+        if name in unguarded:
             return column
         return pl.when(column.str.contains(_FORMULA_START)).then("'" + column).otherwise(column)
 

@@ -27,9 +27,9 @@ import polars as pl
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reporting.columns import CASE_SCHEMA, UTC_TIME, VERIFIED, case_frame
-from reporting.reading import ledger_cases
-from reporting.rows import LedgerCase
+from reporting.columns import CASE_SCHEMA, UTC_TIME, case_frame
+from reporting.layout import LedgerCase
+from reporting.reading import HANDLERS, batch_query, ledger_cases
 
 BATCH = 10_000
 
@@ -184,59 +184,13 @@ class _ArrowReader:
         self._database.close()
 
 
-# One query for both databases. Each batch is a query of its own, read whole into one
-# Arrow batch: the SQLite driver gives a column the type of its values in the batch (an
-# integer type when all are NULL, which `_as_case_columns` casts; times stay SQLite's
-# text), the PostgreSQL driver that of its SQL type. SQLite takes `$1` as a parameter's
-# name and numbers the names in the order they first appear, which is their order here.
-# (SQLite 3.44 and later, as the ADBC driver bundles it, for `->>` and `string_agg`.)
-# The keyset is written out, not as a row comparison, from which PostgreSQL's planner
-# would not start the index range.
-_FRAMES = """
-SELECT
-  c.id,
-  c.case_no,
-  c.received_at,
-  c.channel,
-  c.contact_name AS name,
-  c.contact_phone AS phone,
-  c.contact_email AS email,
-  c.category,
-  c.subject,
-  c.description,
-  c.expectation,
-  coalesce((
-    SELECT string_agg(e.payload ->> 'handler', '\x1f' ORDER BY e.seq)
-    FROM timeline_events AS e
-    WHERE e.case_id = c.id AND e.kind IN ('claimed', 'assigned')
-  ), '') AS handlers,
-  coalesce(a.name, '') AS handler,
-  c.receipt_due_at,
-  c.receipt_sent_at,
-  c.response_due_at,
-  c.first_response_at,
-  c.resolution_due_at,
-  c.resolved_at,
-  CAST(c.verification ->> 'facts' AS TEXT) AS facts,
-  CAST(c.verification ->> 'nature' AS TEXT) AS nature,
-  CAST(c.verification ->> 'responsibility' AS TEXT) AS responsibility,
-  CAST(c.verification ->> 'severity' AS TEXT) AS severity,
-  c.resolution,
-  c.reopened_count,
-  s.asked_at AS survey_asked_at,
-  s.answered_at AS survey_answered_at,
-  s.score AS survey_score,
-  s.outcome AS survey_outcome,
-  c.status
-FROM cases AS c
-LEFT JOIN agents AS a ON a.id = c.handler_id
-LEFT JOIN surveys AS s
-  ON s.case_id = c.id
-  AND s.round = (SELECT max(t.round) FROM surveys AS t WHERE t.case_id = c.id)
-WHERE c.received_at >= $1 AND (c.received_at > $1 OR c.id > $2) AND c.received_at < $3
-ORDER BY c.received_at, c.id
-LIMIT $4
-"""
+# One query for both databases (`reporting.reading.batch_query`, with the handlers from
+# the timeline). Each batch is a query of its own, read whole into one Arrow batch: the
+# SQLite driver gives a column the type of its values in the batch (an integer type when
+# all are NULL, which `_as_case_columns` casts; times stay SQLite's text), the PostgreSQL
+# driver that of its SQL type. SQLite takes `$1` as a parameter's name and numbers the
+# names in the order they first appear, which is their order in the query.
+_FRAMES = batch_query(("$1", "$2", "$3", "$4"), HANDLERS)
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -258,8 +212,6 @@ def _as_case_columns(frame: pl.DataFrame) -> pl.DataFrame:
         value = pl.col(name).cast(pl.String if kind == UTC_TIME else kind)
         if kind == UTC_TIME:  # SQLite's text; no cache: nearly every time is different
             return value.str.to_datetime(_SQLITE_TIME, time_unit="us", time_zone="UTC", cache=False)
-        if name in _OPTIONAL_TEXT:  # as `case_frame` has them: '' is no value
-            return pl.when(value != "").then(value)
         return value
 
     # Each handler once, in the order they took the case, the current one last.
@@ -272,11 +224,3 @@ def _as_case_columns(frame: pl.DataFrame) -> pl.DataFrame:
         for name, kind in CASE_SCHEMA.items()
     )
 
-
-_OPTIONAL_TEXT = (
-    "phone",
-    "email",
-    *VERIFIED,
-    "resolution",
-    "survey_outcome",
-)

@@ -7,56 +7,30 @@ Two steps, both pure:
   limit met or missed). The quality report computes its metrics from these same rows,
   so the report and the ledger of a period can never disagree.
 - `LedgerSheet` turns a row into the cells of the file in the reader's language and
-  time zone, with the complainant's name and contact masked unless asked otherwise.
+  time zone, with the complainant's name and contact masked unless asked otherwise:
+  the columns declared in `reporting.layout`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bot.domain import CHANNELS, ERASED, CaseStatus, Category
+from bot.domain import CHANNELS, CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, channel_label, status_label, verification_labels
+from reporting import layout
+from reporting.layout import COLUMNS, NO_ANSWER, UNGUARDED, LedgerCase
+from reporting.masks import MASKS
 from scheduler.calendar import Calendar
 from scheduler.deadlines import Outcome, outcome
 
+__all__ = ["Cell", "LedgerCase", "LedgerRow", "LedgerSheet", "ledger_row", "ledger_rows"]
+
 Cell = str | int | float | datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerCase:
-    """One case as stored, with its handlers (in the order they took it) and its latest
-    satisfaction survey."""
-
-    case_no: str
-    received_at: datetime
-    channel: str
-    name: str
-    phone: str | None
-    email: str | None
-    category: str
-    subject: str  # the party complained about
-    description: str
-    expectation: str
-    handlers: tuple[str, ...]
-    receipt_due_at: datetime | None
-    receipt_sent_at: datetime | None
-    response_due_at: datetime | None
-    first_response_at: datetime | None
-    resolution_due_at: datetime | None
-    resolved_at: datetime | None
-    verification: dict[str, Any] | None
-    resolution: str | None
-    reopened_count: int
-    survey_asked_at: datetime | None
-    survey_answered_at: datetime | None
-    survey_score: int | None
-    survey_outcome: str | None  # satisfied | unsatisfied | no_answer
-    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,26 +76,6 @@ def ledger_rows(
         yield ledger_row(case, calendar, now)
 
 
-def mask_name(name: str) -> str:
-    """`Alice Wang` → `A*********`, `张三` → `张*`: enough to tell rows apart."""
-    if name == ERASED:
-        return name
-    return name[:1] + "*" * (len(name) - 1)
-
-
-def mask_phone(phone: str) -> str:
-    """`+8613812345678` → `+86138****5678`, as Chinese receipts print numbers."""
-    if len(phone) <= 8:
-        return "*" * (len(phone) - 2) + phone[-2:]
-    return phone[:-8] + "****" + phone[-4:]
-
-
-def mask_email(email: str) -> str:
-    """`alice@example.com` → `a***@example.com`."""
-    local, at, domain = email.partition("@")
-    return f"{local[:1]}***{at}{domain}"
-
-
 class LedgerSheet:
     """Headers and cells of the ledger in one language and time zone."""
 
@@ -131,10 +85,12 @@ class LedgerSheet:
         self.masked = masked
         _ = self.tr.gettext
         # Labels are looked up once here, not once per row.
-        self.verification_labels = verification_labels(_)
-        self.category_labels = {c.value: category_label(c, _) for c in Category}
-        self.status_labels = {s.value: status_label(s, _) for s in CaseStatus}
-        self.channel_labels = {c: channel_label(c, _) for c in CHANNELS}
+        self.labels: dict[str, dict[str, str]] = {
+            "channel": {c: channel_label(c, _) for c in CHANNELS},
+            "category": {c.value: category_label(c, _) for c in Category},
+            "status": {s.value: status_label(s, _) for s in CaseStatus},
+            "verification": verification_labels(_),
+        }
         self.no_answer = _("no answer")
         self.outcome_labels = {
             Outcome.MET: _("met"),
@@ -142,63 +98,27 @@ class LedgerSheet:
             Outcome.PENDING: _("pending"),
         }
         self._headers = self._layout()
+        self._cells = _row_cells(self)
+
+    def __reduce__(self) -> tuple[type[LedgerSheet], tuple[str, ZoneInfo, bool]]:
+        # Made anew in the export's second process: its cells are a function made here.
+        return LedgerSheet, (self.tr.locale, self.zone, self.masked)
 
     def headers(self) -> list[str]:
         return list(self._headers)
 
-    def figure_headers(self) -> list[str]:
-        """The headers of the columns of computed figures (minutes, hours)."""
-        _ = self.tr.gettext
+    def unguarded_headers(self) -> list[str]:
+        """The headers of the columns whose cells never start like a formula: figures,
+        counts and times (a CSV file guards the others' text, "-0.5" stays a figure)."""
         return [
-            _("Minutes to receipt"),
-            _("Minutes to first response"),
-            _("Working hours to resolution"),
+            header
+            for header, column in zip(self._headers, COLUMNS, strict=True)
+            if isinstance(column.cell, UNGUARDED)
         ]
 
     def cells(self, row: LedgerRow) -> list[Cell]:
         """The row's cells, in the order of `headers`."""
-        # One expression per column rather than a function per column: a big export
-        # turns millions of cells, and a call per cell was most of the time.
-        case = row.case
-        local = self._local_time  # a local name: looked up once per row, used six times
-        outcomes = self.outcome_labels
-        verification = case.verification or {}
-        labels = self.verification_labels
-        masked = self.masked
-        name, phone, email = case.name, case.phone, case.email
-        no_answer = case.survey_outcome == "no_answer"
-        return [
-            case.case_no,
-            local(case.received_at),
-            self.channel_labels.get(case.channel, case.channel),
-            mask_name(name) if masked else name,
-            (mask_phone(phone) if masked else phone) if phone else None,
-            (mask_email(email) if masked else email) if email else None,
-            self.category_labels.get(case.category, case.category),
-            case.subject,
-            case.description,
-            case.expectation,
-            ", ".join(case.handlers) or None,
-            local(case.receipt_sent_at),
-            row.minutes_to_receipt,
-            outcomes[row.receipt] if row.receipt else None,
-            local(case.first_response_at),
-            row.minutes_to_first_response,
-            outcomes[row.first_response] if row.first_response else None,
-            local(case.resolved_at),
-            row.working_hours_to_resolution,
-            outcomes[row.resolution] if row.resolution else None,
-            *[
-                labels.get(value, value) if (value := verification.get(field)) else None
-                for field in VERIFIED
-            ],
-            case.resolution,
-            case.reopened_count,
-            self.no_answer if no_answer else case.survey_score,
-            local(case.survey_asked_at),
-            self.no_answer if no_answer else local(case.survey_answered_at),
-            self.status_labels.get(case.status, case.status),
-        ]
+        return self._cells(row)
 
     def about(self, start: date, end: date, cases: int, made_at: datetime) -> list[tuple[str, str]]:
         """What the file holds, for its readers: the period, the time zone, whether the
@@ -218,38 +138,11 @@ class LedgerSheet:
     def _layout(self) -> list[str]:
         _ = self.tr.gettext
         zone = self.zone.key
-        masked = self.masked
         return [
-            _("Case number"),
-            _("Received at ({zone})").format(zone=zone),
-            _("Channel"),
-            _("Complainant (masked)") if masked else _("Complainant (full)"),
-            _("Phone (masked)") if masked else _("Phone (full)"),
-            _("Email (masked)") if masked else _("Email (full)"),
-            _("Category"),
-            _("Party complained about"),
-            _("Summary"),
-            _("Expected outcome"),
-            _("Handler(s)"),
-            _("Receipt sent at ({zone})").format(zone=zone),
-            _("Minutes to receipt"),
-            _("Receipt time limit"),
-            _("First response at ({zone})").format(zone=zone),
-            _("Minutes to first response"),
-            _("First response time limit"),
-            _("Resolved at ({zone})").format(zone=zone),
-            _("Working hours to resolution"),
-            _("Resolution time limit"),
-            _("Facts"),
-            _("Nature"),
-            _("Responsibility"),
-            _("Severity"),
-            _("Resolution summary"),
-            _("Times reopened"),
-            _("Satisfaction score"),
-            _("Satisfaction asked at ({zone})").format(zone=zone),
-            _("Satisfaction answered at ({zone})").format(zone=zone),
-            _("Status"),
+            _(column.unmasked if column.unmasked and not self.masked else column.header).replace(
+                "{zone}", zone
+            )
+            for column in COLUMNS
         ]
 
     def _local_time(self, moment: datetime | None) -> datetime | None:
@@ -260,9 +153,6 @@ class LedgerSheet:
         local = moment.astimezone(self.zone)
         # Built from its fields: half the time of `replace(tzinfo=None, microsecond=0)`.
         return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
-
-
-VERIFIED = ("facts", "nature", "responsibility", "severity")
 
 
 # The ledger's figures are counted in these units of microseconds, and printed as
@@ -283,6 +173,52 @@ def rounded(micros: int, unit: int, per: int) -> float:
 
 def _minutes(start: datetime, end: datetime | None) -> float | None:
     return rounded((end - start) // MICROSECOND, TENTH_MINUTE, 10) if end is not None else None
+
+
+def _row_cells(sheet: LedgerSheet) -> Callable[[LedgerRow], list[Cell]]:
+    """`sheet`'s cells of a row, as a function made from `reporting.layout.COLUMNS`: one
+    expression per column in one list, as one would write it by hand (as `dataclasses`
+    writes `__init__`). A big export turns millions of cells, and a call per cell was most
+    of its time."""
+    names: dict[str, Any] = {
+        "local": sheet._local_time,
+        "outcomes": sheet.outcome_labels,
+        "no_answer": sheet.no_answer,
+        **{f"labels_{table}": labels for table, labels in sheet.labels.items()},
+        **{f"mask_{how}": mask for how, mask in MASKS.items()},
+    }
+    cells = "".join(f"        {_row_cell(c.cell, sheet.masked)},\n" for c in COLUMNS)
+    source = f"def cells(row):\n    case = row.case\n    return [\n{cells}    ]\n"
+    exec(compile(source, "<reporting.layout.COLUMNS>", "exec"), names)
+    return cast(Callable[[LedgerRow], list[Cell]], names["cells"])
+
+
+def _row_cell(cell: layout.Cell, masked: bool) -> str:
+    """The expression of one cell, of `row` (a `LedgerRow`) and `case` (its case)."""
+    match cell:
+        case layout.Text(field) | layout.Count(field):
+            return f"case.{field}"
+        case layout.Time(field):
+            return f"local(case.{field})"
+        case layout.Label(field, table, optional):
+            if optional:
+                return f"(labels_{table}.get(v, v) if (v := case.{field}) else None)"
+            return f"labels_{table}.get(case.{field}, case.{field})"
+        case layout.Masked(field, how, optional):
+            shown = f"mask_{how}(v)" if masked else "v"
+            if optional:
+                return f"({shown} if (v := case.{field}) else None)"
+            return f"mask_{how}(case.{field})" if masked else f"case.{field}"
+        case layout.Names(field):
+            return f"(', '.join(case.{field}) or None)"
+        case layout.Minutes(figure) | layout.WorkingHours(figure):
+            return f"row.{figure}"
+        case layout.Limit(result):
+            return f"(outcomes[v] if (v := row.{result}) else None)"
+        case layout.Answer(shown, result):
+            answered = _row_cell(shown, masked)
+            return f"(no_answer if case.{result} == {NO_ANSWER!r} else {answered})"
+    raise TypeError(f"no row cell for {cell!r}")
 
 
 def six_months_before(day: date) -> date:

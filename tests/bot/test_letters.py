@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
-from bot.messages import Outbound
+from bot.messages import ConversationStyle, Inbound, InboundKind, Outbound
 from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from delivery.dispatcher import Dispatcher
@@ -391,3 +391,38 @@ async def test_a_low_score_by_mail_reopens_the_case(mailbox: Mailbox, engine: As
     (case,) = await cases(engine)
     assert (case.status, case.reopened_count) == ("reopened", 1)
     assert "已重新打开" in mailbox.to(USER)[-1].text
+
+
+async def test_any_channel_that_declares_letters_is_filed_like_mail(
+    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    """A letter is what the channel says it is, not a channel's name: a web form sending
+    whole complaints needs nothing in bot/."""
+    bot = ComplaintBot(repository, BotConfig(desk=DESK, default_locale="en"), clock)
+    form, desk = RecordingSender(), RecordingSender()
+    dispatcher = Dispatcher(outbox, {"webform": form, "test": desk}, clock)
+    sender = "li.lei@example.cn"
+    handled = await bot.handle(
+        Inbound(
+            channel="webform",
+            transport_id="form-1",
+            conversation=sender,
+            sender_id=sender,
+            sender_name="Li Lei",
+            received_at=clock.now(),
+            kind=InboundKind.TEXT,
+            text="I was charged twice for my line in May. Call me on 13812345678.",
+            subject="Charged twice",
+            style=ConversationStyle.LETTER,
+        )
+    )
+    while await dispatcher.run_once():
+        pass
+    assert handled
+    (case,) = await cases(engine)
+    assert (case.channel, case.conversation, case.subject) == ("webform", sender, "Charged twice")
+    assert (case.contact_name, case.contact_phone) == ("Li Lei", "+8613812345678")
+    (receipt,) = form.sent
+    assert receipt.text.startswith("Your complaint has been accepted.")
+    assert case.case_no in receipt.text and "the outcome you expect" in receipt.text
+    assert any(case.case_no in text for text in (o.text for o in desk.sent))

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.messages import Button, Outbound
-from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
+from channels.telegram import CHANNEL
+from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
 from storage.database import create_engine
 from storage.migrate import upgrade

@@ -24,10 +24,6 @@ ERASED = "[erased]"
 # is the case's first response.
 RESPONSE_KINDS = frozenset({"agent_reply", "info_request", "resolution"})
 
-# The channels a case can come from, as stored on it.
-CHANNELS = ("telegram", "email", "console")
-
-
 class CaseStatus(StrEnum):
     """Where a case stands in its lifecycle; stored as these strings."""
 

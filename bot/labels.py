@@ -24,13 +24,6 @@ def category_label(category: Category, _: Gettext) -> str:
     }[category]
 
 
-def channel_label(channel: str, _: Gettext) -> str:
-    """A channel's name; one the bot does not know is shown as stored."""
-    return {"telegram": "Telegram", "email": _("Email"), "console": _("Console")}.get(
-        channel, channel
-    )
-
-
 def status_label(status: CaseStatus, _: Gettext) -> str:
     return {
         CaseStatus.NEW: _("new"),

@@ -1,4 +1,5 @@
-"""Wiring: builds the bot with its storage and channel, and runs them until stopped."""
+"""Wiring: builds the bot with its storage and the configured channels, and runs them
+until stopped."""
 
 from __future__ import annotations
 
@@ -16,17 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
+from bot.ports import Clock, SystemClock
 from bot.router import BotConfig, ComplaintBot
-from channels.email.inbound import CHANNEL as MAIL_CHANNEL
-from complaintbot.mail import MailChannel
+from channels import registry
+from channels.spec import Channel, ChannelContext, ChannelStartError
 from complaintbot.settings import Settings
 from delivery.dispatcher import Dispatcher
-from delivery.sending import ChannelPacing, Rate, Sender
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
 from scheduler.sweeps import Sweeper
 from storage import migrate
 from storage.database import create_engine, is_sqlite
+from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 
@@ -44,11 +46,14 @@ class Core:
     repository: SqlRepository
     outbox: SqlOutbox
     sweep_interval: float
+    clock: Clock
 
 
 @asynccontextmanager
-async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Storage and the bot, with the schema checked (and brought up to date on SQLite)."""
+async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Core]:
+    """Storage and the bot, with the schema checked (and brought up to date on SQLite);
+    `clock` (the system's by default) is the time everything started from it uses."""
+    clock = clock or SystemClock()
     engine = create_engine(settings.DATABASE_URL)
     try:
         await ensure_schema(engine, settings.DATABASE_URL)
@@ -73,10 +78,11 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         outbox = SqlOutbox(engine, settings.DATA_DIR)
         yield Core(
             engine,
-            ComplaintBot(repository, config),
+            ComplaintBot(repository, config, clock),
             repository,
             outbox,
             settings.SWEEP_INTERVAL_SECONDS,
+            clock,
         )
     finally:
         await engine.dispose()
@@ -125,147 +131,88 @@ async def ensure_schema(engine: AsyncEngine, url: str) -> None:
     raise StartupError("The database schema is out of date; run `complaintbot db upgrade` first.")
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Runs the configured channel until `stop` is set (or SIGINT/SIGTERM, or end of
-    input for the console)."""
-    async with open_core(settings) as core:
-        if settings.TELEGRAM_BOT_TOKEN:
-            await _run_telegram(settings, core, stop or _signalled())
-        elif settings.IMAP_HOST:
-            await _run_mail_only(settings, core, stop or _signalled())
-        else:
-            await _run_console(core)
+async def run(
+    settings: Settings, stop: asyncio.Event | None = None, *, clock: Clock | None = None
+) -> None:
+    """Runs the configured channels until `stop` is set (or SIGINT/SIGTERM); the console,
+    when no channel is configured, until the end of its input."""
+    chosen = registry.configured(settings)
+    problems = registry.problems(settings)
+    if problems:
+        raise StartupError(problems[0])
+    async with open_core(settings, clock) as core:
+        try:
+            await _serve(settings, core, chosen, stop)
+        except ChannelStartError as error:
+            raise StartupError(str(error)) from None
 
 
-async def _run_console(core: Core) -> None:
-    from channels.console import CHANNEL, ConsoleChannel
+async def _serve(
+    settings: Settings, core: Core, chosen: list[Channel], stop: asyncio.Event | None
+) -> None:
+    """Opens the channels, delivers their replies and sweeps until the run ends.
 
-    console = ConsoleChannel()
-    dispatcher = Dispatcher(core.outbox, {CHANNEL: console})
+    An interactive channel (the console) delivers each answer itself (`settle`) before it
+    reads on; otherwise the dispatcher runs in the background, woken by each commit.
+    """
+    interactive = any(channel.interactive for channel in chosen)
+    dispatcher: Dispatcher | None = None
 
     async def settle() -> None:
+        assert dispatcher is not None
         while await dispatcher.run_once():
             pass
 
+    context = ChannelContext(
+        handle=core.bot.handle_safely,
+        clock=core.clock,
+        cursors=SqlMailCursors(core.engine, core.clock),
+        leadership=SqlLeadership(core.engine),
+        command_menu=core.bot.command_menu,
+        settle=settle,
+        running=frozenset(channel.name for channel in chosen),
+    )
+    opened = {channel.name: channel.open(settings, context) for channel in chosen}
+    dispatcher = Dispatcher(
+        core.outbox,
+        {name: channel.sender for name, channel in opened.items()},
+        core.clock,
+        on_failure=None if interactive else core.bot.report_undelivered,
+        pacing={n: c.pacing for n, c in opened.items() if c.pacing is not None},
+    )
+
     async def sweep() -> None:
-        if await core.bot.sweep():
+        if await core.bot.sweep() and interactive:
             await settle()
 
     sweeper = Sweeper(sweep, core.sweep_interval)
-    print("complaintbot 控制台对话 · console chat — Ctrl-D 退出 / to quit", flush=True)
-    sweeper.start()
     try:
-        await console.run(core.bot.handle_safely, settle)
-    finally:
-        await sweeper.shutdown()
-
-
-async def _run_telegram(settings: Settings, core: Core, stop: asyncio.Event) -> None:
-    from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
-
-    from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
-
-    assert settings.TELEGRAM_BOT_TOKEN
-    application = build_application(
-        settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_BASE_URL, settings.TELEGRAM_BASE_FILE_URL
-    )
-    channel = TelegramChannel(application, core.bot.handle_safely)
-    senders: dict[str, Sender] = {CHANNEL: channel}
-    pacing = telegram_pacing(
-        settings.TELEGRAM_MESSAGES_PER_SECOND,
-        settings.TELEGRAM_CHAT_MESSAGES_PER_SECOND,
-        settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
-    )
-    mail = _mail_channel(settings, core, senders)
-    dispatcher = Dispatcher(
-        core.outbox,
-        senders,
-        on_failure=core.bot.report_undelivered,
-        pacing={CHANNEL: pacing, MAIL_CHANNEL: mail_pacing(settings)},
-    )
-    core.repository.on_commit(dispatcher.wake)
-    try:
-        await application.initialize()
-    except InvalidToken:
-        raise StartupError(
-            "Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather."
-        ) from None
-    except NetworkError as error:
-        raise StartupError(f"Cannot reach Telegram at TELEGRAM_BASE_URL: {error}") from None
-    try:
-        await channel.set_commands(core.bot.command_menu())
-        if settings.TELEGRAM_AGENT_CHAT_ID is not None:
-            for warning in await channel.check_agent_chat(settings.TELEGRAM_AGENT_CHAT_ID):
-                log.warning("%s", warning)
-        else:
-            log.warning(
-                "TELEGRAM_AGENT_CHAT_ID is not set: new cases are not posted to any agents' group"
-            )
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("polling Telegram as @%s", application.bot.username)
-        sending = asyncio.create_task(dispatcher.run())
-        sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
+        for channel in opened.values():
+            await channel.start()
+        sending = None
+        if not interactive:
+            core.repository.on_commit(dispatcher.wake)
+            sending = asyncio.create_task(dispatcher.run())
         sweeper.start()
-        if mail is not None:
-            mail.start()
-        await stop.wait()
+        if interactive:
+            await asyncio.gather(*(channel.finished() for channel in opened.values()))
+        else:
+            await (stop or _signalled()).wait()
         await sweeper.shutdown()
-        if mail is not None:
-            await mail.stop()
-        dispatcher.stop()
-        try:
-            await asyncio.wait_for(sending, 30)
-        except TimeoutError:
-            log.warning(
-                "outbox pass still running at shutdown; its messages are sent on the next start"
-            )
-        await application.updater.stop()
-        await application.stop()
+        for channel in reversed(opened.values()):
+            await channel.stop()
+        if sending is not None:
+            dispatcher.stop()
+            try:
+                await asyncio.wait_for(sending, 30)
+            except TimeoutError:
+                log.warning(
+                    "outbox pass still running at shutdown; its messages are sent on the next start"
+                )
     finally:
-        await application.shutdown()
-
-
-def _mail_channel(settings: Settings, core: Core, senders: dict[str, Sender]) -> MailChannel | None:
-    """The email channel when IMAP_HOST is set; its sender joins `senders`."""
-    if not settings.IMAP_HOST:
-        return None
-    problem = settings.email_problem()
-    if problem:
-        raise StartupError(problem)
-    mail = MailChannel(settings, core)
-    senders[MAIL_CHANNEL] = mail.sender
-    return mail
-
-
-async def _run_mail_only(settings: Settings, core: Core, stop: asyncio.Event) -> None:
-    senders: dict[str, Sender] = {}
-    mail = _mail_channel(settings, core, senders)
-    assert mail is not None
-    dispatcher = Dispatcher(
-        core.outbox,
-        senders,
-        on_failure=core.bot.report_undelivered,
-        pacing={MAIL_CHANNEL: mail_pacing(settings)},
-    )
-    core.repository.on_commit(dispatcher.wake)
-    sending = asyncio.create_task(dispatcher.run())
-    sweeper = Sweeper(core.bot.sweep, core.sweep_interval)
-    sweeper.start()
-    mail.start()
-    log.warning("TELEGRAM_BOT_TOKEN is not set: mail is filed, but no agents' group sees it")
-    await stop.wait()
-    await sweeper.shutdown()
-    await mail.stop()
-    dispatcher.stop()
-    await asyncio.wait_for(sending, 30)
-
-
-def mail_pacing(settings: Settings) -> ChannelPacing:
-    """Outgoing mail at most SMTP_MESSAGES_PER_MINUTE (mail providers throttle senders)."""
-    return ChannelPacing(overall=Rate.per(settings.SMTP_MESSAGES_PER_MINUTE, 60.0))
+        await sweeper.shutdown()
+        for channel in reversed(opened.values()):
+            await channel.close()
 
 
 def _signalled() -> asyncio.Event:

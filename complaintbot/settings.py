@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES
+from channels import registry
 from scheduler.calendar import parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -225,16 +226,6 @@ class Settings(BaseSettings):
             raise ValueError("must be an address such as 投诉受理 <complaints@example.com>")
         return value
 
-    def email_problem(self) -> str | None:
-        """What keeps the email channel from starting, naming the variable; None when it
-        is off or complete."""
-        if not self.IMAP_HOST:
-            return None
-        for name in ("IMAP_USERNAME", "IMAP_PASSWORD", "SMTP_HOST", "MAIL_FROM"):
-            if not getattr(self, name):
-                return f"Setting {name} is wrong: required when IMAP_HOST is set"
-        return None
-
     @property
     def agent_ids(self) -> frozenset[str]:
         return frozenset(filter(None, self.TELEGRAM_AGENT_IDS.split(",")))
@@ -267,7 +258,7 @@ def load_settings() -> Settings:
         if not name:  # a rule across settings: the message names them
             raise SettingsError(f"Settings are wrong: {message}") from None
         raise SettingsError(f"Setting {name} is wrong: {message}") from None
-    problem = settings.email_problem()
-    if problem:
-        raise SettingsError(problem)
+    problems = registry.problems(settings)
+    if problems:
+        raise SettingsError(problems[0])
     return settings

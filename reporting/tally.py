@@ -32,7 +32,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain import CHANNELS, CaseStatus, Category
+from bot.domain import CaseStatus, Category
+from channels.registry import CHANNEL_NAMES
 from reporting.rows import LedgerCase, LedgerRow
 from scheduler.deadlines import Outcome
 
@@ -285,7 +286,7 @@ class QualityTally:
                 "by_week": {w.isoformat(): self.weeks[w] for w in self.week_starts()},
                 "by_channel": {
                     c: self.channels[c]
-                    for c in (*CHANNELS, *sorted(set(self.channels) - set(CHANNELS)))
+                    for c in (*CHANNEL_NAMES, *sorted(set(self.channels) - set(CHANNEL_NAMES)))
                 },
                 "by_category": {c: self.categories[c] for c in self.category_keys()},
             },

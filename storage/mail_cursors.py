@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.ports import Clock, SystemClock
 from storage.models import MailCursor
 
 
 class SqlMailCursors:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`channels.spec.CursorStore` in the database; `updated_at` is the clock's time."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock = clock or SystemClock()
 
     async def load(self, account: str) -> tuple[int, int] | None:
         async with AsyncSession(self.engine) as session:
@@ -28,7 +31,7 @@ class SqlMailCursors:
             if row is None:
                 row = MailCursor(account=account, uidvalidity=uidvalidity, last_uid=last_uid)
             row.uidvalidity, row.last_uid = uidvalidity, last_uid
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = self.clock.now()
             session.add(row)
 
 

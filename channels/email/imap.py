@@ -23,16 +23,17 @@ import inspect
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 import aioimaplib
 
 from bot.messages import Inbound
+from bot.ports import Clock, SystemClock
 from channels.email.inbound import MAX_FILE, mail_to_inbound
+from channels.spec import AlwaysLeader, CursorStore, Leadership
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +45,6 @@ Handle = Callable[[Inbound], Awaitable[Any]]
 
 class ImapError(Exception):
     """The server refused something the poller needs (login, the mailbox)."""
-
-
-class CursorStore(Protocol):
-    """Where the poller keeps (UIDVALIDITY, last UID handled) per mailbox."""
-
-    async def load(self, account: str) -> tuple[int, int] | None: ...
-
-    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
-
-
-class Leadership(Protocol):
-    """Only one worker reads a mailbox; `hold` yields whether this one does, for as long
-    as the context lasts."""
-
-    def hold(self, account: str) -> AbstractAsyncContextManager[bool]: ...
-
-
-class AlwaysLeader:
-    @asynccontextmanager
-    async def hold(self, account: str) -> AsyncIterator[bool]:
-        yield True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +78,10 @@ class ImapPoller:
         own_addresses: frozenset[str] = frozenset(),
         max_file: int = MAX_FILE,
         leadership: Leadership | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock = clock or SystemClock()
         self.leadership = leadership or AlwaysLeader()
         self.handle = handle
         self.cursors = cursors
@@ -273,7 +255,7 @@ class ImapPoller:
         if not literals:
             log.warning("UID %s vanished before it was fetched", uid)
             return None
-        return literals[0], _internal_date(response.lines)
+        return literals[0], _internal_date(response.lines) or self.clock.now()
 
     async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:
         folder = self.config.processed_folder
@@ -328,14 +310,14 @@ class ImapPoller:
                 await asyncio.wait_for(idle, timeout)
 
 
-def _internal_date(lines: list[bytes]) -> datetime:
+def _internal_date(lines: list[bytes]) -> datetime | None:
     for line in lines:
         if isinstance(line, bytes) and (found := _INTERNALDATE.search(line)):
             try:
                 return datetime.strptime(found.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
             except ValueError:
                 break
-    return datetime.now(UTC)
+    return None
 
 
 def _number(pattern: re.Pattern[bytes], lines: list[bytes]) -> int:

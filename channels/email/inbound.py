@@ -14,12 +14,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.messages import Attachment, ConversationStyle, Inbound, InboundKind
+from channels.email import CHANNEL
 from channels.email.mime import ParsedMail, parse_mail
 from channels.email.quotes import strip_quoted
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "email"
 # Outlook sends replies without References, but its subjects say what they are.
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|答复|回复|回覆|答覆)\s*[:：]", re.IGNORECASE)
 RAW_NAME = "message.eml"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.utils import parseaddr
 
 import aiosmtplib
 
 from bot.messages import Outbound
+from bot.ports import Clock, SystemClock
 from channels.email.compose import compose
 from delivery.sending import DeliveryError, Sent
 
@@ -32,12 +32,13 @@ class SmtpConfig:
 
 
 class SmtpSender:
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or SystemClock()
 
     async def send(self, outbound: Outbound) -> Sent:
         config = self.config
-        message = compose(outbound, config.mail_from, datetime.now(UTC))
+        message = compose(outbound, config.mail_from, self.clock.now())
         envelope_from = parseaddr(config.mail_from)[1]
         try:
             await aiosmtplib.send(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.telegram import split_text
+from channels.telegram.sender import split_text
 from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage.database import create_engine

@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
-from channels.telegram import CHANNEL, TelegramChannel, build_application, telegram_pacing
+from channels.telegram import CHANNEL
+from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
 from delivery.sending import Sent
 from storage.models import OutboxItem

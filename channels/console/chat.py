@@ -1,4 +1,4 @@
-"""A chat in the terminal: the same flow as Telegram, for a first try without any account.
+"""The console's chat: lines from stdin become `Inbound`s, replies are printed.
 
 Buttons are printed as numbers; typing the number presses the button.
 """
@@ -9,22 +9,28 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.messages import Inbound, InboundKind, Outbound
+from bot.ports import Clock, SystemClock
+from channels.console import CHANNEL
 from delivery.sending import Sent
 
-CHANNEL = "console"
 CONVERSATION = "console"
 
 
 class ConsoleChannel:
     """Reads lines from `stdin`, prints replies to `stdout`; also the console's `Sender`."""
 
-    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
+        self.clock = clock or SystemClock()
         self._buttons: dict[str, str] = {}
 
     async def send(self, outbound: Outbound) -> Sent:
@@ -66,7 +72,7 @@ class ConsoleChannel:
             transport_id=uuid.uuid4().hex,
             conversation=CONVERSATION,
             sender_id="console-user",
-            received_at=datetime.now(UTC),
+            received_at=self.clock.now(),
             text=text,
             raw={"line": text},
             **fields,

@@ -1,33 +1,54 @@
-"""Wiring of the email channel: the IMAP poller feeding the bot, the SMTP sender."""
+"""Email for one run: the IMAP poller feeding the bot, the SMTP sender."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from email.utils import parseaddr
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from channels.email.imap import ImapConfig, ImapPoller
 from channels.email.smtp import SmtpConfig, SmtpSender
-from storage.mail_cursors import SqlLeadership, SqlMailCursors
-
-if TYPE_CHECKING:
-    from complaintbot.app import Core
-    from complaintbot.settings import Settings
+from channels.spec import ChannelContext
+from delivery.sending import ChannelPacing, Rate
 
 log = logging.getLogger(__name__)
 
 
-class MailChannel:
+class MailSettings(Protocol):
+    IMAP_HOST: str | None
+    IMAP_PORT: int
+    IMAP_USERNAME: str | None
+    IMAP_PASSWORD: str | None
+    IMAP_SECURITY: str
+    IMAP_MAILBOX: str
+    IMAP_POLL_SECONDS: float
+    IMAP_PROCESSED_FOLDER: str | None
+    SMTP_HOST: str | None
+    SMTP_PORT: int
+    SMTP_USERNAME: str | None
+    SMTP_PASSWORD: str | None
+    SMTP_SECURITY: str
+    MAIL_FROM: str | None
+    SMTP_MESSAGES_PER_MINUTE: float
+
+
+def mail_pacing(messages_per_minute: float) -> ChannelPacing:
+    """Outgoing mail at most SMTP_MESSAGES_PER_MINUTE (mail providers throttle senders)."""
+    return ChannelPacing(overall=Rate.per(messages_per_minute, 60.0))
+
+
+class RunningMail:
     """The poller runs as a task between `start` and `stop`; `sender` goes to the
     dispatcher."""
 
-    def __init__(self, settings: Settings, core: Core) -> None:
+    def __init__(self, settings: MailSettings, context: ChannelContext) -> None:
         assert settings.IMAP_HOST and settings.SMTP_HOST and settings.MAIL_FROM
         own = {parseaddr(settings.MAIL_FROM)[1].lower()}
         if settings.IMAP_USERNAME and "@" in settings.IMAP_USERNAME:
             own.add(settings.IMAP_USERNAME.lower())
-        self.sender = SmtpSender(
+        self.context = context
+        self._sender = SmtpSender(
             SmtpConfig(
                 host=settings.SMTP_HOST,
                 port=settings.SMTP_PORT,
@@ -35,7 +56,8 @@ class MailChannel:
                 mail_from=settings.MAIL_FROM,
                 username=settings.SMTP_USERNAME,
                 password=settings.SMTP_PASSWORD,
-            )
+            ),
+            context.clock,
         )
         self.poller = ImapPoller(
             ImapConfig(
@@ -48,21 +70,43 @@ class MailChannel:
                 poll_seconds=settings.IMAP_POLL_SECONDS,
                 processed_folder=settings.IMAP_PROCESSED_FOLDER,
             ),
-            core.bot.handle_safely,
-            SqlMailCursors(core.engine),
+            context.handle,
+            context.cursors,
             own_addresses=frozenset(own),
-            leadership=SqlLeadership(core.engine),
+            leadership=context.leadership,
+            clock=context.clock,
         )
+        self._pacing = mail_pacing(settings.SMTP_MESSAGES_PER_MINUTE)
         self._task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
 
-    def start(self) -> None:
+    @property
+    def sender(self) -> SmtpSender:
+        return self._sender
+
+    @property
+    def pacing(self) -> ChannelPacing:
+        return self._pacing
+
+    async def start(self) -> None:
         self._task = asyncio.create_task(self.poller.run())
         log.info("reading mail from %s", self.poller.config.account)
+        if "telegram" not in self.context.running:
+            log.warning(
+                "TELEGRAM_BOT_TOKEN is not set: mail is filed, but no agents' group sees it"
+            )
+
+    async def finished(self) -> None:
+        await self._stopped.wait()
 
     async def stop(self) -> None:
+        self._stopped.set()
         self.poller.stop()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, 30)
             except TimeoutError:
                 log.warning("IMAP poller did not stop in time")
+
+    async def close(self) -> None:
+        return None

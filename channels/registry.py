@@ -1,0 +1,34 @@
+"""Every channel the bot knows, in the order reports list them.
+
+A new channel is a folder `channels/NAME/` with a `channel.py` declaring one
+`channels.spec.Channel`, added to `CHANNELS` here (and its settings to
+`complaintbot/settings.py`). Nothing in `bot/` names a channel.
+"""
+
+from __future__ import annotations
+
+from channels.console.channel import CONSOLE
+from channels.email.channel import EMAIL
+from channels.spec import AnySettings, Channel, Gettext
+from channels.telegram.channel import TELEGRAM
+
+CHANNELS: tuple[Channel, ...] = (TELEGRAM, EMAIL, CONSOLE)
+# The channels a case can come from, as stored on it.
+CHANNEL_NAMES = tuple(channel.name for channel in CHANNELS)
+
+
+def configured(settings: AnySettings) -> list[Channel]:
+    """The channels the settings turn on; the interactive one (the console) when none."""
+    chosen = [c for c in CHANNELS if not c.interactive and c.configured(settings)]
+    return chosen or [c for c in CHANNELS if c.interactive and c.configured(settings)][:1]
+
+
+def problems(settings: AnySettings) -> list[str]:
+    """What keeps a configured channel from starting, one line naming the setting each."""
+    return [problem for c in CHANNELS if (problem := c.problem(settings)) is not None]
+
+
+def channel_label(channel: str, _: Gettext) -> str:
+    """A channel's name for people; one the bot does not know is shown as stored."""
+    known = next((c for c in CHANNELS if c.name == channel), None)
+    return known.label(_) if known is not None else channel

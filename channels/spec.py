@@ -1,0 +1,118 @@
+"""What a channel declares to the registry, and what it is given when it runs.
+
+A channel is one folder under `channels/` whose `channel.py` holds one `Channel`: its
+name (as stored on cases), its label for people, whether the settings turn it on, any
+setting that keeps it from starting, and `open`, which builds an `OpenChannel` from
+the settings and a `ChannelContext`. `complaintbot/app.py` opens every configured
+channel, hands their senders and pacing to the dispatcher, starts them, and at the
+end stops and closes them, the same way for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.messages import Inbound
+from bot.ports import Clock
+from delivery.sending import ChannelPacing, Sender
+
+Gettext = Callable[[str], str]
+Handle = Callable[[Inbound], Awaitable[object]]
+# The settings object (complaintbot.settings.Settings); each channel reads its own
+# names from it and says which in a Protocol next to the code that reads them.
+AnySettings = Any
+
+
+class ChannelStartError(Exception):
+    """The channel cannot start; the message says what to do."""
+
+
+class CursorStore(Protocol):
+    """Where a polling channel keeps its place (UIDVALIDITY, last UID handled) per input."""
+
+    async def load(self, account: str) -> tuple[int, int] | None: ...
+
+    async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
+
+
+class Leadership(Protocol):
+    """Only one worker reads an input; `hold` yields whether this one does, for as long
+    as the context lasts."""
+
+    def hold(self, account: str) -> AbstractAsyncContextManager[bool]: ...
+
+
+class AlwaysLeader:
+    @asynccontextmanager
+    async def hold(self, account: str) -> AsyncIterator[bool]:
+        yield True
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What the running system lends a channel.
+
+    `handle` takes every `Inbound` (stored first, then answered); `settle` delivers what
+    is queued now (an interactive channel calls it before it reads the next input);
+    `running` names every channel of this run.
+    """
+
+    handle: Handle
+    clock: Clock
+    cursors: CursorStore
+    leadership: Leadership
+    command_menu: Callable[[], dict[str, list[tuple[str, str]]]]
+    settle: Callable[[], Awaitable[None]]
+    running: frozenset[str]
+
+
+class OpenChannel(Protocol):
+    """A channel built for one run: its sender and pacing go to the dispatcher."""
+
+    @property
+    def sender(self) -> Sender: ...
+
+    @property
+    def pacing(self) -> ChannelPacing | None: ...
+
+    async def start(self) -> None:
+        """Connects and starts taking input in the background; raises `ChannelStartError`
+        when it cannot."""
+        ...
+
+    async def finished(self) -> None:
+        """Returns when the input has ended by itself (the console's end of input) or the
+        channel was stopped."""
+        ...
+
+    async def stop(self) -> None:
+        """Stops taking input; sending still works until `close`."""
+        ...
+
+    async def close(self) -> None:
+        """Releases the transport; called after every `open`, also when `start` failed."""
+        ...
+
+
+def _no_problem(_settings: AnySettings) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One channel as the registry lists it.
+
+    `interactive`: a conversation on this terminal (the console). It runs only when no
+    other channel is configured, delivers each answer before it reads the next input,
+    and its end of input ends the run.
+    """
+
+    name: str
+    label: Callable[[Gettext], str]
+    configured: Callable[[AnySettings], bool]
+    open: Callable[[AnySettings, ChannelContext], OpenChannel]
+    problem: Callable[[AnySettings], str | None] = _no_problem
+    interactive: bool = False

@@ -1,0 +1,102 @@
+"""Telegram for one run: start-up checks, polling, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from channels.spec import ChannelContext, ChannelStartError
+from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.pacing import telegram_pacing
+from delivery.sending import ChannelPacing
+
+log = logging.getLogger(__name__)
+
+
+class TelegramSettings(Protocol):
+    TELEGRAM_BOT_TOKEN: str | None
+    TELEGRAM_BASE_URL: str
+    TELEGRAM_BASE_FILE_URL: str
+    TELEGRAM_AGENT_CHAT_ID: int | None
+    TELEGRAM_MESSAGES_PER_SECOND: float
+    TELEGRAM_CHAT_MESSAGES_PER_SECOND: float
+    TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float
+
+
+class RunningTelegram:
+    """Polls the Bot API between `start` and `stop`; the channel is also the sender."""
+
+    def __init__(self, settings: TelegramSettings, context: ChannelContext) -> None:
+        assert settings.TELEGRAM_BOT_TOKEN
+        self.settings = settings
+        self.context = context
+        self.application = build_application(
+            settings.TELEGRAM_BOT_TOKEN,
+            settings.TELEGRAM_BASE_URL,
+            settings.TELEGRAM_BASE_FILE_URL,
+        )
+        self.channel = TelegramChannel(self.application, context.handle, context.clock)
+        self._pacing = telegram_pacing(
+            settings.TELEGRAM_MESSAGES_PER_SECOND,
+            settings.TELEGRAM_CHAT_MESSAGES_PER_SECOND,
+            settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
+        )
+        self._initialized = False
+        self._running = False
+        self._stopped = asyncio.Event()
+
+    @property
+    def sender(self) -> TelegramChannel:
+        return self.channel
+
+    @property
+    def pacing(self) -> ChannelPacing:
+        return self._pacing
+
+    async def start(self) -> None:
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise ChannelStartError(
+                "Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather."
+            ) from None
+        except NetworkError as error:
+            raise ChannelStartError(
+                f"Cannot reach Telegram at TELEGRAM_BASE_URL: {error}"
+            ) from None
+        self._initialized = True
+        await self.channel.set_commands(self.context.command_menu())
+        agent_chat = self.settings.TELEGRAM_AGENT_CHAT_ID
+        if agent_chat is not None:
+            for warning in await self.channel.check_agent_chat(agent_chat):
+                log.warning("%s", warning)
+        else:
+            log.warning(
+                "TELEGRAM_AGENT_CHAT_ID is not set: new cases are not posted to any agents' group"
+            )
+        await self.application.start()
+        self._running = True
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("polling Telegram as @%s", self.application.bot.username)
+
+    async def finished(self) -> None:
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._running:
+            self._running = False
+            updater = self.application.updater
+            if updater is not None and updater.running:
+                await updater.stop()
+            await self.application.stop()
+
+    async def close(self) -> None:
+        if self._initialized:
+            self._initialized = False
+            await self.application.shutdown()

@@ -1,0 +1,162 @@
+"""`Update` → `Inbound`: what the bot sees of a Telegram update."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC
+from typing import Any
+
+from telegram import Bot, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot.messages import Attachment, Inbound, InboundKind
+from bot.ports import Clock
+from channels.telegram import CHANNEL
+
+log = logging.getLogger(__name__)
+
+# Bots may download files up to 20 MB through the public Bot API.
+MAX_DOWNLOAD = 20 * 1024 * 1024
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+_UNSUPPORTED = (
+    "sticker",
+    "voice",
+    "video_note",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "animation",
+    "game",
+)
+
+
+class UpdateReader:
+    """Reads updates for the bot; files are downloaded on the way (up to 20 MB).
+
+    A button press carries no time of its own, so it is received at the `clock`'s now;
+    messages keep the time Telegram gives them.
+    """
+
+    def __init__(self, bot: Bot, clock: Clock) -> None:
+        self.bot = bot
+        self.clock = clock
+
+    async def to_inbound(self, update: Update) -> Inbound | None:
+        """The bot's view of an update, or None for what is not a message to us."""
+        query = update.callback_query
+        if query is not None:
+            await query.answer()
+            chat = query.message.chat if query.message else None
+            user = query.from_user
+            group = chat is not None and chat.type != ChatType.PRIVATE
+            thread = None
+            if group and isinstance(query.message, Message) and query.message.is_topic_message:
+                thread = f"topic:{query.message.message_thread_id}"
+            return Inbound(
+                group=group,
+                thread_id=thread,
+                sender_username=user.username,
+                channel=CHANNEL,
+                transport_id=str(update.update_id),
+                conversation=str(chat.id if chat else user.id),
+                sender_id=str(user.id),
+                sender_name=user.full_name,
+                language_code=user.language_code,
+                received_at=self.clock.now(),
+                kind=InboundKind.BUTTON,
+                button_data=query.data or "",
+                raw=update.to_dict(),
+            )
+        message = update.message or update.edited_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        return await self._message(update, message)
+
+    async def _message(self, update: Update, message: Message) -> Inbound:
+        assert message.from_user is not None
+        user = message.from_user
+        group = message.chat.type != ChatType.PRIVATE
+        base: dict[str, Any] = {
+            "group": group,
+            "thread_id": (
+                f"topic:{message.message_thread_id}" if group and message.is_topic_message else None
+            ),
+            "reply_to": _reply_to(message) if group else None,
+            "sender_username": user.username,
+            "channel": CHANNEL,
+            "transport_id": str(update.update_id),
+            "conversation": str(message.chat.id),
+            "sender_id": str(user.id),
+            "sender_name": user.full_name,
+            "language_code": user.language_code,
+            "received_at": (message.edit_date or message.date).astimezone(UTC),
+            "message_id": str(message.message_id),
+            "raw": update.to_dict(),
+        }
+        text = message.text or message.caption or ""
+        if update.edited_message is not None:
+            return Inbound(
+                **base,
+                kind=InboundKind.EDIT,
+                text=text,
+                edited_message_id=str(message.message_id),
+            )
+        if message.text is not None:
+            command = _COMMAND.match(message.text)
+            if command:
+                return Inbound(
+                    **base,
+                    kind=InboundKind.COMMAND,
+                    text=message.text,
+                    command=command.group(1).lower(),
+                    command_args=command.group(2) or "",
+                )
+            return Inbound(**base, kind=InboundKind.TEXT, text=message.text)
+        if message.contact is not None:
+            return Inbound(
+                **base, kind=InboundKind.CONTACT, phone=message.contact.phone_number, text=text
+            )
+        attachment = await self._attachment(message)
+        if attachment is not None:
+            return Inbound(
+                **base, kind=InboundKind.ATTACHMENT, text=text, attachments=(attachment,)
+            )
+        what = next((name for name in _UNSUPPORTED if getattr(message, name, None)), "other")
+        return Inbound(**base, kind=InboundKind.UNSUPPORTED, unsupported_what=what, text=text)
+
+    async def _attachment(self, message: Message) -> Attachment | None:
+        if message.photo:
+            photo = message.photo[-1]
+            file_id, size = photo.file_id, photo.file_size or 0
+            name, mime = f"photo-{message.message_id}.jpg", "image/jpeg"
+        else:
+            media = message.document or message.video or message.audio
+            if media is None:
+                return None
+            file_id, size = media.file_id, media.file_size or 0
+            name = getattr(media, "file_name", None) or f"file-{message.message_id}"
+            mime = media.mime_type or "application/octet-stream"
+        data: bytes | None = None
+        if size <= MAX_DOWNLOAD:
+            try:
+                telegram_file = await self.bot.get_file(file_id)
+                data = bytes(await telegram_file.download_as_bytearray())
+            except TelegramError as error:
+                log.warning("file %s not downloaded: %s", file_id, error)
+        return Attachment(
+            name=name,
+            mime=mime,
+            data=data,
+            size=len(data) if data else size,
+            transport_file_id=file_id,
+        )
+
+
+def _reply_to(message: Message) -> str | None:
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None  # in a topic, every message "replies" to the topic's first message
+    return str(replied.message_id)

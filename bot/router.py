@@ -60,6 +60,8 @@ class ComplaintBot:
         self.config = config
         self.clock = clock = clock or SystemClock()
         zone, locale = config.timezone, config.default_locale
+        # What several services share is built once here and handed to each: the
+        # notices to staff, a case's clock (deadlines, timers), the surveys, the cases.
         staff = StaffNotices(config.desk, locale, zone, clock)
         case_clock = CaseClock(config.followup, clock)
         surveys = Surveys(config.followup, case_clock, staff, clock)
@@ -104,12 +106,9 @@ class ComplaintBot:
         turn = ChatTurn.begin(
             inbound, tx, state, self.config.default_locale, self.config.phone_region
         )
-        if await self.surveys.answer(turn):
-            pass
-        elif self.commands.owns(inbound):
-            await self.commands.handle(turn)
-        else:
-            await self.complainant.handle(turn)
+        if not await self.surveys.answer(turn):
+            owner = self.commands if self.commands.owns(inbound) else self.complainant
+            await owner.handle(turn)
         await tx.save_state(state.to_json())
         await turn.send(self.clock.now())
 

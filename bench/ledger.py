@@ -1,15 +1,23 @@
-"""How long `complaintbot ledger export` takes and how much memory it needs, on SQLite.
+"""How long `complaintbot ledger export` and `complaintbot report` take and how much
+memory they need, as ratios within one run (absolute seconds move with the machine's load).
 
-    python -m bench.ledger [CASES] [--db FILE]
+    python -m bench.ledger [CASES] [--db FILE] [--postgres [URL]] [--no-baselines]
 
 Fills a SQLite file with CASES resolved cases received over six months (each with a
 handler, two handler events on its timeline, a verification record and an answered
-survey), then runs the real command once per format, each in a fresh process, and
-prints the time and the peak memory: the command's process plus its second process (a
-big export writes half its rows in one), each at its own peak, so an upper bound of the
-two together (the issue asks, for 1,000,000 cases: XLSX ≤ 60 s, CSV ≤ 15 s, peak memory
-≤ 300 MB). The events are written in bulk, not through `storage.chain`: the export reads
-them, it does not check the chain.
+survey), then runs each real command in a fresh process and prints its time and peak
+memory (the command's process plus its second process, if it starts one, each at its
+own peak: an upper bound of the two together): the ledger as CSV and as XLSX, and the
+quality report. The events are written in bulk, not through `storage.chain`: the export
+reads them, it does not check the chain.
+
+As baselines for the XLSX writer, the same sheet is written in one process each by this
+project's writer, by XlsxWriter in `constant_memory` mode and by rustpy-xlsxwriter
+(`bench.xlsx_baselines`; `--no-baselines` leaves them out). With `--postgres` the same
+cases are filled into PostgreSQL and the CSV ledger is made from there too: in a
+throwaway cluster started for the run (initdb and pg_ctl, as the tests do), or in the
+database at URL. Last come the ratios the issue sets goals for: XLSX ≤ 4× the CSV,
+PostgreSQL's CSV ≤ 1.5× SQLite's, the report ≤ 3× the CSV, peak memory ≤ 300 MB.
 
 With `--db FILE` the database is kept in FILE and reused by the next run with the same
 CASES (filling a million cases takes minutes); without it, a temporary file is used.
@@ -19,17 +27,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from storage.database import create_engine
 from storage.migrate import upgrade
@@ -146,13 +157,22 @@ def timed_command(args: list[str], url: str, directory: Path) -> tuple[float, fl
     """Runs `complaintbot ARGS` in a fresh process on the bench database: its seconds and
     its peak memory in MB (with that of any process it starts)."""
     code = (
-        "import sys, time\n"
         "from complaintbot.cli import main\n"
-        "began = time.perf_counter()\n"
         "try:\n"
         f"    main({args!r})\n"
         "except SystemExit as done:\n"
         "    assert not done.code, done.code\n"
+    )
+    return timed(code, url, directory)
+
+
+def timed(code: str, url: str, directory: Path) -> tuple[float, float]:
+    """Runs Python `code` in a fresh process (the settings naming the bench database):
+    its seconds and its peak memory in MB (with that of any process it starts)."""
+    measured = (
+        "import sys, time\n"
+        "began = time.perf_counter()\n"
+        f"{code}"
         "elapsed = time.perf_counter() - began\n"
         "from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage\n"
         "peak = sum(getrusage(r).ru_maxrss for r in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024\n"
@@ -160,8 +180,10 @@ def timed_command(args: list[str], url: str, directory: Path) -> tuple[float, fl
     )
     env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
     run = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", measured], env=env, capture_output=True, text=True, check=False
     )
+    if run.returncode:
+        raise RuntimeError(f"the bench's process failed:\n{run.stderr}")
     elapsed, peak = run.stderr.strip().splitlines()[-1].split()
     return float(elapsed), float(peak)
 
@@ -181,7 +203,7 @@ async def filled_cases(url: str) -> int | None:
         async with engine.connect() as connection:
             held = await connection.exec_driver_sql("SELECT count(*) FROM cases")
             return int(held.scalar_one()) or None
-    except OperationalError:  # no cases table: not filled (yet)
+    except DBAPIError:  # no cases table: not filled (yet)
         return None
     finally:
         await engine.dispose()
@@ -202,27 +224,134 @@ def bench_database(cases: int, database: Path) -> str:
     return url
 
 
-def arguments(prog: str, argv: list[str]) -> argparse.Namespace:
+def parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("cases", nargs="?", type=int, default=100_000)
     parser.add_argument("--db", type=Path, help="keep the database in this file and reuse it")
-    return parser.parse_args(argv)
+    return parser
+
+
+def arguments(prog: str, argv: list[str]) -> argparse.Namespace:
+    return parser(prog).parse_args(argv)
+
+
+def report(url: str, directory: Path) -> tuple[float, float, dict[str, Any]]:
+    """The report in a fresh process: seconds, peak memory in MB, the metrics."""
+    out = directory / "report"
+    elapsed, peak = timed_command(["report", *PERIOD, "-o", str(out)], url, directory)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    return elapsed, peak, metrics
+
+
+def baseline(writer: str, url: str, directory: Path) -> tuple[float, float]:
+    """The XLSX ledger written by `writer` (`bench.xlsx_baselines`) in a fresh process:
+    seconds and peak memory in MB."""
+    out = directory / f"ledger-{writer}.xlsx"
+    code = (
+        "from bench.xlsx_baselines import main\n"
+        f"main({[writer, url, str(out)]!r})\n"
+    )
+    return timed(code, url, directory)
+
+
+@contextmanager
+def postgres_database(given: str, cases: int) -> Iterator[str]:
+    """The URL of a PostgreSQL database holding `cases` cases: `given` (filled anew
+    unless it holds that many), or with `given` "start" a database in a throwaway cluster
+    (initdb and pg_ctl on a free loopback port, as the tests start theirs)."""
+    # The tests' cluster: the bench runs from the repository, like them.
+    from tests.support.postgres import PostgresCluster
+
+    if given != "start":
+        if asyncio.run(filled_cases(given)) != cases:
+            asyncio.run(_empty(given))
+            filled = asyncio.run(fill(given, cases))
+            print(f"filled {cases:,} cases on PostgreSQL in {filled:.1f} s")
+        yield given
+        return
+    with PostgresCluster() as cluster:
+        asyncio.run(cluster.create_database("bench"))
+        url = cluster.url("bench")
+        print(f"filled {cases:,} cases on PostgreSQL in {asyncio.run(fill(url, cases)):.1f} s")
+        yield url
+
+
+async def _empty(url: str) -> None:
+    """Drops what a bench database holds, for `fill` to make it anew."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        await engine.dispose()
+
+
+def _line(name: str, elapsed: float, peak: float, cases: int, more: str = "") -> str:
+    rate = cases / elapsed
+    return (
+        f"{name}: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
+        f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB{more}"
+    )
 
 
 def main(argv: list[str]) -> None:
-    args = arguments("python -m bench.ledger", argv)
+    options = parser("python -m bench.ledger")
+    options.add_argument(
+        "--postgres",
+        nargs="?",
+        const="start",
+        metavar="URL",
+        help="the CSV on PostgreSQL too: in a throwaway cluster, or in the database at URL "
+        "(postgresql+asyncpg://...; filled anew unless it holds CASES cases)",
+    )
+    options.add_argument(
+        "--no-baselines", action="store_true", help="without XlsxWriter and rustpy-xlsxwriter"
+    )
+    args = options.parse_args(argv)
     cases: int = args.cases
+    seconds: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+
+    def measured(name: str, figures: tuple[float, float], more: str = "") -> None:
+        seconds[name], peaks[name] = figures
+        print(_line(name, *figures, cases, more))
+
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         url = bench_database(cases, args.db.resolve() if args.db else directory / "bench.db")
         for kind in ("csv", "xlsx"):
             elapsed, peak, size = export(url, kind, directory)
-            rate = cases / elapsed
-            print(
-                f"{kind}: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
-                f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB, "
-                f"file {size / 1e6:,.1f} MB"
-            )
+            measured(kind, (elapsed, peak), f", file {size / 1e6:,.1f} MB")
+        elapsed, peak, metrics = report(url, directory)
+        assert metrics["cases"] == cases, metrics["cases"]
+        measured("report", (elapsed, peak), f", {metrics['checks_failed']} checks failed")
+        writers = () if args.no_baselines else ("own", "xlsxwriter", "rustpy")
+        for writer in writers:
+            measured(f"xlsx, one process, {writer}", baseline(writer, url, directory))
+        if args.postgres:
+            with postgres_database(args.postgres, cases) as postgres:
+                elapsed, peak, size = export(postgres, "csv", directory)
+                measured("csv on postgresql", (elapsed, peak), f", file {size / 1e6:,.1f} MB")
+    print(_ratios(seconds, peaks))
+
+
+def _ratios(seconds: dict[str, float], peaks: dict[str, float]) -> str:
+    """The figures of this run against each other, with the issue's goals."""
+    csv = seconds["csv"]
+    lines = [
+        f"xlsx / csv: {seconds['xlsx'] / csv:.2f} (goal ≤ 4)",
+        f"report / csv: {seconds['report'] / csv:.2f} (goal ≤ 3)",
+    ]
+    if "csv on postgresql" in seconds:
+        postgres = seconds["csv on postgresql"] / csv
+        lines.append(f"postgresql csv / sqlite csv: {postgres:.2f} (goal ≤ 1.5)")
+    own = seconds.get("xlsx, one process, own")
+    for writer in ("xlsxwriter", "rustpy"):
+        if own and (other := seconds.get(f"xlsx, one process, {writer}")):
+            lines.append(f"{writer} / own xlsx writer (one process each): {other / own:.2f}")
+    lines.append(f"peak memory: {max(peaks.values()):,.0f} MB (goal ≤ 300)")
+    return "ratios within this run:\n  " + "\n  ".join(lines)
 
 
 if __name__ == "__main__":

@@ -11,20 +11,11 @@ database, as for `bench.ledger` (the same file serves both).
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.ledger import PERIOD, arguments, bench_database, timed_command
-
-
-def report(url: str, directory: Path) -> tuple[float, float, dict[str, object]]:
-    """The report in a fresh process: seconds, peak memory in MB, the metrics."""
-    out = directory / "report"
-    elapsed, peak = timed_command(["report", *PERIOD, "-o", str(out)], url, directory)
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    return elapsed, peak, metrics
+from bench.ledger import arguments, bench_database, report
 
 
 def main(argv: list[str]) -> None:

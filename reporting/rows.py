@@ -19,9 +19,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bot.domain import CHANNELS, CaseStatus, Category
+from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
-from bot.labels import category_label, channel_label, status_label, verification_labels
+from bot.labels import category_label, status_label, verification_labels
+from channels.registry import CHANNEL_NAMES, channel_label
 from reporting import layout
 from reporting.layout import COLUMNS, NO_ANSWER, UNGUARDED, LedgerCase
 from reporting.masks import MASKS
@@ -86,7 +87,7 @@ class LedgerSheet:
         _ = self.tr.gettext
         # Labels are looked up once here, not once per row.
         self.labels: dict[str, dict[str, str]] = {
-            "channel": {c: channel_label(c, _) for c in CHANNELS},
+            "channel": {c: channel_label(c, _) for c in CHANNEL_NAMES},
             "category": {c.value: category_label(c, _) for c in Category},
             "status": {s.value: status_label(s, _) for s in CaseStatus},
             "verification": verification_labels(_),

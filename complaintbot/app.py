@@ -156,6 +156,8 @@ async def _serve(
     reads on; otherwise the dispatcher runs in the background, woken by each commit.
     """
     interactive = any(channel.interactive for channel in chosen)
+    # The console ends with its input; the others when told (a signal, or `stop`).
+    until = None if interactive else (stop or _signalled())
     dispatcher: Dispatcher | None = None
 
     async def settle() -> None:
@@ -186,18 +188,17 @@ async def _serve(
             await settle()
 
     sweeper = Sweeper(sweep, core.sweep_interval)
+    if until is not None:
+        core.repository.on_commit(dispatcher.wake)
     try:
         for channel in opened.values():
             await channel.start()
-        sending = None
-        if not interactive:
-            core.repository.on_commit(dispatcher.wake)
-            sending = asyncio.create_task(dispatcher.run())
+        sending = None if until is None else asyncio.create_task(dispatcher.run())
         sweeper.start()
-        if interactive:
+        if until is None:
             await asyncio.gather(*(channel.finished() for channel in opened.values()))
         else:
-            await (stop or _signalled()).wait()
+            await until.wait()
         await sweeper.shutdown()
         for channel in reversed(opened.values()):
             await channel.stop()

@@ -1,4 +1,7 @@
-"""`Update` → `Inbound`: what the bot sees of a Telegram update."""
+"""`Update` → `Inbound`: what the bot sees of a Telegram update.
+
+Private chats and groups are read; which group is the agents' is the bot's business.
+"""
 
 from __future__ import annotations
 

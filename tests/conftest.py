@@ -1,4 +1,11 @@
-"""Shared fixtures. Every database test runs on SQLite and on a throwaway PostgreSQL."""
+"""Shared fixtures. Every database test runs on SQLite and on a throwaway PostgreSQL.
+
+`TEST_DATABASES` names the backends (default `sqlite,postgresql`); `memory` adds the
+in-memory ports of `tests.support.memory`, on which every test runs that observes
+through the bot, the outbox or the `records` fixture (`tests.support.records`); a test
+that asks for `engine` or `database_url` reads SQL itself and stays on the database
+backends. Flow tests alone: `TEST_DATABASES=memory pytest tests/bot`.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +26,14 @@ from storage.database import create_engine
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.support.clock import FakeClock
+from tests.support.memory import MemoryOutbox, MemoryRepository, MemoryStore
+from tests.support.records import MemoryRecords, Records, SqlRecords
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresCluster
 
 BACKENDS = [b for b in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if b]
+SQL_BACKENDS = [b for b in BACKENDS if b != "memory"]
 _TEMPLATE = "complaintbot_template"
 _names = itertools.count(1)
 
@@ -51,10 +61,35 @@ def postgres() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves out the memory backend's run of a test that reads the database itself."""
+    sql_only = {"engine", "database_url"}
+    left_out = [
+        item
+        for item in items
+        if isinstance(item, pytest.Function)
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("backend") == "memory"
+        and sql_only & set(item.fixturenames)
+    ]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+
+
 @pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the bot keeps its data: "memory", "sqlite" or "postgresql"."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> AsyncIterator[str]:
     """A migrated, empty database of each backend."""
-    if request.param == "sqlite":
+    assert backend != "memory", "left out at collection"
+    if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'complaintbot.db'}"
         engine = create_engine(url)
         await migrate.upgrade(engine)
@@ -81,15 +116,38 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def repository(engine: AsyncEngine, tmp_path: Path) -> SqlRepository:
-    return SqlRepository(engine, tmp_path / "data")
+def memory_store() -> MemoryStore:
+    return MemoryStore()
 
 
 @pytest.fixture
-def outbox(engine: AsyncEngine, tmp_path: Path) -> SqlOutbox:
+def repository(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path, clock: FakeClock
+) -> SqlRepository | MemoryRepository:
+    if backend == "memory":
+        return MemoryRepository(clock, request.getfixturevalue("memory_store"))
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    return SqlRepository(engine, tmp_path / "data", clock)
+
+
+@pytest.fixture
+def records(request: pytest.FixtureRequest, backend: str) -> Records:
+    """What the bot stored, read back the same way on every backend."""
+    if backend == "memory":
+        return MemoryRecords(request.getfixturevalue("memory_store"))
+    return SqlRecords(request.getfixturevalue("engine"))
+
+
+@pytest.fixture
+def outbox(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> SqlOutbox | MemoryOutbox:
+    if backend == "memory":
+        return MemoryOutbox(request.getfixturevalue("memory_store"))
+    engine: AsyncEngine = request.getfixturevalue("engine")
     return SqlOutbox(engine, tmp_path / "data")
 
 
 @pytest.fixture
-def bot(repository: SqlRepository, clock: FakeClock) -> ComplaintBot:
+def bot(repository: SqlRepository | MemoryRepository, clock: FakeClock) -> ComplaintBot:
     return ComplaintBot(repository, BotConfig(), clock)

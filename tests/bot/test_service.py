@@ -1,4 +1,4 @@
-"""The intake as a person goes through it, on SQLite and PostgreSQL (no network)."""
+"""The intake as a person goes through it, on SQLite, PostgreSQL and in memory (no network)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import InboundKind
 from bot.router import BotConfig, ComplaintBot
-from storage.models import Case, Evidence, Message, TimelineEvent
+from storage.models import Case, Evidence
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.support.chat import Chat, texts
 from tests.support.clock import FakeClock
+from tests.support.records import Records
 
 # (what the person does, a text every reply to it must contain)
 ENGLISH_INTAKE = [
@@ -58,7 +59,7 @@ async def play(chat: Chat, script: list[tuple[str, str, str]]) -> str:
 
 
 async def test_english_intake_files_a_case_with_every_field(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock, language_code="en-GB")
     first_message_at = clock.now() + timedelta(seconds=5)
@@ -69,8 +70,7 @@ async def test_english_intake_files_a_case_with_every_field(
     assert "Category: Appeal" in receipt
     # Appeals get 48 hours from the first message; shown in Asia/Shanghai time.
     assert "We will respond by 2026-11-24 10:00 (Asia/Shanghai)." in receipt
-    async with AsyncSession(engine) as session:
-        case = (await session.scalars(select(Case))).one()
+    (case,) = await records.cases()
     assert case.case_no == case_no.group(1) == "TS-20261122-0001"
     assert case.status == "acknowledged"
     assert (case.contact_name, case.contact_phone, case.contact_email) == (
@@ -89,21 +89,20 @@ async def test_english_intake_files_a_case_with_every_field(
 
 
 async def test_chinese_intake_with_shared_contact(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock, language_code="zh-hans")
     receipt = await play(chat, CHINESE_INTAKE)
     assert "受理编号：TS-20261122-0001" in receipt
     assert "类型：举报" in receipt
-    async with AsyncSession(engine) as session:
-        case = (await session.scalars(select(Case))).one()
+    (case,) = await records.cases()
     assert case.contact_phone == "+8613812345678"
     assert case.category == "report"
     assert case.locale == "zh_CN"
 
 
 async def test_every_inbound_is_stored_raw_and_a_redelivery_changes_nothing(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock)
     inbound = chat.inbound(InboundKind.TEXT, text="My router was charged twice")
@@ -111,8 +110,7 @@ async def test_every_inbound_is_stored_raw_and_a_redelivery_changes_nothing(
     again = await chat.deliver(inbound)
     assert "Add more if you like" in texts(first)
     assert again == []
-    async with AsyncSession(engine) as session:
-        stored = (await session.scalars(select(Message).where(Message.direction == "in"))).all()
+    stored = await records.messages("in")
     assert [(m.text, m.raw) for m in stored] == [("My router was charged twice", inbound.raw)]
 
 
@@ -166,7 +164,7 @@ async def test_evidence_is_stored_with_its_checksum_and_linked_to_the_case(
 
 
 async def test_edit_a_field_from_the_summary_then_cancel_files_nothing(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock)
     for step in ENGLISH_INTAKE[:-1]:
@@ -181,8 +179,7 @@ async def test_edit_a_field_from_the_summary_then_cancel_files_nothing(
     assert "Nothing was filed" in texts(replies)
     replies = await chat.say("/status")
     assert "You have no cases yet" in texts(replies)
-    async with AsyncSession(engine) as session:
-        assert (await session.scalars(select(Case))).all() == []
+    assert await records.cases() == []
 
 
 @pytest.mark.parametrize(
@@ -205,7 +202,7 @@ async def test_bad_answers_get_one_clear_sentence_and_the_question_again(
 
 
 async def test_odd_input_is_answered_and_nothing_is_lost(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock)
     assert "Unknown command" in texts(await chat.say("/frobnicate"))
@@ -221,16 +218,12 @@ async def test_odd_input_is_answered_and_nothing_is_lost(
     # Shown literally: plain text, never interpreted as markup.
     assert "Name: <script>alert(1)</script> 🙂" in summary
     assert "About: Shop & Co <Ltd>" in summary
-    async with AsyncSession(engine) as session:
-        kinds = [
-            m.kind
-            for m in (await session.scalars(select(Message).where(Message.direction == "in"))).all()
-        ]
+    kinds = [m.kind for m in await records.messages("in")]
     assert kinds[:2] == ["command", "unsupported"]
 
 
 async def test_an_edited_description_keeps_both_versions_on_the_timeline(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chat = Chat(bot, outbox, clock)
     await chat.say("I was charged 50 yuan")
@@ -238,9 +231,8 @@ async def test_an_edited_description_keeps_both_versions_on_the_timeline(
     assert "description was updated" in texts(await chat.edit(described, "I was charged 80 yuan"))
     for action, value, _ in ENGLISH_INTAKE[2:]:
         await getattr(chat, action)(value)
-    async with AsyncSession(engine) as session:
-        case = (await session.scalars(select(Case))).one()
-        events = (await session.scalars(select(TimelineEvent).order_by(TimelineEvent.id))).all()
+    (case,) = await records.cases()
+    events = await records.events(case.case_no)
     assert case.description == "I was charged 80 yuan"
     edits = [e.payload for e in events if e.kind == "description_edited"]
     assert edits == [{"before": "I was charged 50 yuan", "after": "I was charged 80 yuan"}]
@@ -274,7 +266,7 @@ async def test_language_choice_overrides_the_telegram_language(
 
 
 async def test_concurrent_intakes_get_unique_gap_free_case_numbers(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     chats = [Chat(bot, outbox, clock, user=str(3000 + n)) for n in range(8)]
     for chat in chats:
@@ -282,8 +274,7 @@ async def test_concurrent_intakes_get_unique_gap_free_case_numbers(
             await getattr(chat, action)(value)
     # All confirm at once: the serials are allocated concurrently.
     await asyncio.gather(*(chat.press("Confirm") for chat in chats))
-    async with AsyncSession(engine) as session:
-        numbers = sorted((await session.scalars(select(Case.case_no))).all())
+    numbers = sorted(c.case_no for c in await records.cases())
     assert numbers == [f"TS-20261122-{n:04d}" for n in range(1, 9)]
 
 

@@ -6,17 +6,16 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.router import BotConfig, ComplaintBot
-from storage.models import Agent, Case, Survey, TimelineEvent
+from storage.models import Agent, Case, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.support.chat import AgentsGroup, Chat, texts
 from tests.support.clock import FakeClock
+from tests.support.records import Records
 
 DESK = DeskConfig(
     channel="test",
@@ -41,23 +40,16 @@ async def filed(desk_bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock):
     return alice, group, case_no
 
 
-async def case_row(engine: AsyncEngine, case_no: str) -> Case:
-    async with AsyncSession(engine) as session:
-        return (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+async def case_row(records: Records, case_no: str) -> Case:
+    return await records.case(case_no)
 
 
-async def timeline(engine: AsyncEngine, case_no: str) -> list[TimelineEvent]:
-    case = await case_row(engine, case_no)
-    async with AsyncSession(engine) as session:
-        return list(
-            (
-                await session.scalars(
-                    select(TimelineEvent)
-                    .where(TimelineEvent.case_id == case.id)
-                    .order_by(TimelineEvent.id)
-                )
-            ).all()
-        )
+async def timeline(records: Records, case_no: str) -> list[TimelineEvent]:
+    return await records.events(case_no)
+
+
+async def agent_row(records: Records, agent_id: int | None) -> Agent | None:
+    return next((a for a in await records.agents() if a.id == agent_id), None)
 
 
 async def test_a_new_case_gets_a_card_with_every_field_in_its_own_thread(filed) -> None:
@@ -78,7 +70,7 @@ async def test_a_new_case_gets_a_card_with_every_field_in_its_own_thread(filed) 
     assert [b.label for row in card.buttons for b in row] == ["Claim"]
 
 
-async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncEngine) -> None:
+async def test_the_full_loop_between_agent_and_complainant(filed, records: Records) -> None:
     alice, group, case_no = filed
     thread = group.thread_of(case_no)
 
@@ -91,7 +83,7 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     asked = texts(alice.mine()[mark:])
     assert "Agent No. 1 needs more information" in asked
     assert "Which phone number was charged?" in asked
-    assert (await case_row(engine, case_no)).status == "awaiting_user"
+    assert (await case_row(records, case_no)).status == "awaiting_user"
 
     posts = len(group.posts())
     answer = await alice.send_file("bill.jpg", b"\xff\xd8 bill", caption="This number")
@@ -99,13 +91,13 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     (relayed,) = group.posts()[posts:]
     assert relayed.thread == thread and "💬 Alice Wang:\nThis number" in relayed.text
     assert [(f.name, f.data) for f in relayed.files] == [("bill.jpg", b"\xff\xd8 bill")]
-    assert (await case_row(engine, case_no)).status == "in_progress"
+    assert (await case_row(records, case_no)).status == "in_progress"
 
     mark = len(alice.mine())
     await group.say("li", "We found a double charge and refunded it.", thread=thread)
     (reply,) = alice.mine()[mark:]
     assert reply.text == f"Agent No. 1 (case {case_no}):\nWe found a double charge and refunded it."
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.first_response_at is not None
 
     await group.say("li", "/note Refund ticket R-77 in billing", thread=thread)
@@ -122,7 +114,7 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     assert f"Your complaint {case_no} has been resolved." in told
     assert "Result: The double charge of 30 yuan was refunded." in told
 
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.status == "resolved" and case.resolved_at is not None
     assert case.verification == {
         "facts": "confirmed",
@@ -136,9 +128,9 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     mark = len(alice.mine())
     await group.say("wang", "/reopen", thread=thread)
     assert "has been reopened" in texts(alice.mine()[mark:])
-    assert (await case_row(engine, case_no)).status == "reopened"
+    assert (await case_row(records, case_no)).status == "reopened"
 
-    events = [(e.actor, e.kind) for e in await timeline(engine, case_no)]
+    events = [(e.actor, e.kind) for e in await timeline(records, case_no)]
     assert ("agent:1", "claimed") in events
     assert ("agent:1", "info_requested") in events
     assert ("agent:1", "note") in events
@@ -147,7 +139,7 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     assert [k for _a, k in events].count("complainant_message") == 1
     statuses = [
         (e.payload["from"], e.payload["to"])
-        for e in await timeline(engine, case_no)
+        for e in await timeline(records, case_no)
         if e.kind == "status_changed"
     ]
     assert statuses == [
@@ -159,7 +151,7 @@ async def test_the_full_loop_between_agent_and_complainant(filed, engine: AsyncE
     ]
 
 
-async def test_resolve_accepts_the_verification_as_arguments(filed, engine: AsyncEngine) -> None:
+async def test_resolve_accepts_the_verification_as_arguments(filed, records: Records) -> None:
     _alice, group, case_no = filed
     thread = group.thread_of(case_no)
     wrong = await group.say("li", "/resolve nature=bad Text", thread=thread)
@@ -169,15 +161,15 @@ async def test_resolve_accepts_the_verification_as_arguments(filed, engine: Asyn
         f"/resolve {case_no} facts=not_confirmed nature=misunderstood_policy "
         "responsibility=user severity=minor The fee is in the plan you chose.",
     )
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert (case.status, case.resolution) == ("resolved", "The fee is in the plan you chose.")
     assert case.verification and case.verification["nature"] == "misunderstood_policy"
     # Resolving an unclaimed case makes the resolver its handler, on the record.
-    kinds = [(e.actor, e.kind) for e in await timeline(engine, case_no)]
+    kinds = [(e.actor, e.kind) for e in await timeline(records, case_no)]
     assert kinds.index(("agent:1", "claimed")) < kinds.index(("agent:1", "resolved"))
 
 
-async def test_only_agents_work_cases(filed, engine: AsyncEngine) -> None:
+async def test_only_agents_work_cases(filed, records: Records) -> None:
     alice, group, case_no = filed
     thread = group.thread_of(case_no)
     refused = await group.say("stranger", "/resolve Closed by me", thread=thread)
@@ -187,7 +179,7 @@ async def test_only_agents_work_cases(filed, engine: AsyncEngine) -> None:
     relayed = len(alice.mine())
     await group.say("stranger", "Hello there", thread=thread)
     assert len(alice.mine()) == relayed  # a non-agent's message never reaches the user
-    assert (await case_row(engine, case_no)).status == "acknowledged"
+    assert (await case_row(records, case_no)).status == "acknowledged"
 
 
 async def test_commands_need_a_case_and_name_unknown_ones(filed) -> None:
@@ -198,16 +190,15 @@ async def test_commands_need_a_case_and_name_unknown_ones(filed) -> None:
     assert "No case TS-20990101-0001." in texts(unknown)
 
 
-async def test_assign_escalate_cases_and_case(filed, engine: AsyncEngine, clock: FakeClock) -> None:
+async def test_assign_escalate_cases_and_case(filed, records: Records, clock: FakeClock) -> None:
     _alice, group, case_no = filed
     thread = group.thread_of(case_no)
     await group.say("wang", "Morning all")  # wang is known from now on
     unknown = await group.say("li", "/assign @nobody", thread=thread)
     assert "Whom to?" in texts(unknown)
     await group.say("li", "/assign @wang", thread=thread)
-    case = await case_row(engine, case_no)
-    async with AsyncSession(engine) as session:
-        handler = await session.get(Agent, case.handler_id)
+    case = await case_row(records, case_no)
+    handler = await agent_row(records, case.handler_id)
     assert handler is not None and handler.external_id == "wang"
 
     escalated = await group.say("wang", "/escalate Customer threatens to go to MIIT", thread=thread)
@@ -238,7 +229,7 @@ async def test_a_blocked_complainant_shows_as_not_delivered(filed) -> None:
     )
 
 
-async def test_the_cli_works_cases_under_the_same_rules(filed, engine: AsyncEngine) -> None:
+async def test_the_cli_works_cases_under_the_same_rules(filed, records: Records) -> None:
     alice, group, case_no = filed
     bot = alice.bot
     answers = await bot.operate("Zhao", "reply", case_no, "We are checking your bill.")
@@ -257,9 +248,9 @@ async def test_the_cli_works_cases_under_the_same_rules(filed, engine: AsyncEngi
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
     )
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.status == "resolved"
-    actors = {e.actor for e in await timeline(engine, case_no) if e.kind == "resolved"}
+    actors = {e.actor for e in await timeline(records, case_no) if e.kind == "resolved"}
     assert len(actors) == 1 and actors.pop().startswith("agent:")
     again = await bot.operate(
         "Zhao",
@@ -273,7 +264,7 @@ async def test_the_cli_works_cases_under_the_same_rules(filed, engine: AsyncEngi
 
 
 async def test_a_complainants_edit_reaches_the_thread_with_both_versions(
-    filed, engine: AsyncEngine
+    filed, records: Records
 ) -> None:
     alice, group, case_no = filed
     await alice.say("The charge was 30 yuan")
@@ -284,35 +275,34 @@ async def test_a_complainants_edit_reaches_the_thread_with_both_versions(
     assert edit.thread == group.thread_of(case_no)
     assert "Before: The charge was 30 yuan" in edit.text
     assert "After: The charge was 50 yuan" in edit.text
-    (event,) = [e for e in await timeline(engine, case_no) if e.kind.endswith("_edited")]
+    (event,) = [e for e in await timeline(records, case_no) if e.kind.endswith("_edited")]
     assert event.payload == {"before": "The charge was 30 yuan", "after": "The charge was 50 yuan"}
 
 
-async def test_assign_by_replying_to_the_agents_message(filed, engine: AsyncEngine) -> None:
+async def test_assign_by_replying_to_the_agents_message(filed, records: Records) -> None:
     _alice, group, case_no = filed
     thread = group.thread_of(case_no)
     await group.say("li", "/claim", thread=thread)
     await group.say("wang", "I know this customer", thread=thread)
     wang_message = group.chat.last_message_id
     await group.say("li", "/assign", thread=thread, reply_to=wang_message)
-    case = await case_row(engine, case_no)
-    async with AsyncSession(engine) as session:
-        handler = await session.get(Agent, case.handler_id)
+    case = await case_row(records, case_no)
+    handler = await agent_row(records, case.handler_id)
     assert handler is not None and handler.external_id == "wang"
 
 
 async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_the_survey(
-    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     bot = ComplaintBot(repository, BotConfig(default_locale="en"), clock)
     alice = Chat(bot, outbox, clock)
     receipt = await play(alice, ENGLISH_INTAKE)
     case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
-    before = (await case_row(engine, case_no)).resolution_due_at
+    before = (await case_row(records, case_no)).resolution_due_at
     assert before is not None
 
     assert await bot.operate("Zhao", "extend", case_no, "2d Waiting for billing") == (True, [])
-    assert (await case_row(engine, case_no)).resolution_due_at == before + timedelta(days=2)
+    assert (await case_row(records, case_no)).resolution_due_at == before + timedelta(days=2)
     await alice.deliver_pending()
     assert "Reason: Waiting for billing" in texts(alice.mine())
 
@@ -323,7 +313,6 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
     )
     assert done == (True, [])
-    case = await case_row(engine, case_no)
-    async with AsyncSession(engine) as session:
-        surveys = (await session.scalars(select(Survey).where(Survey.case_id == case.id))).all()
+    case = await case_row(records, case_no)
+    surveys = [s for s in await records.surveys() if s.case_id == case.id]
     assert [s.round for s in surveys] == [1]

@@ -9,20 +9,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig, parse_rating
 from bot.router import BotConfig, ComplaintBot
 from scheduler.calendar import WorkdayCalendar
 from scheduler.sla import load_policy
-from storage.models import Case, Survey, TimelineEvent
+from storage.models import Case, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.support.chat import AgentsGroup, Chat, RecordingSender, texts
 from tests.support.clock import FakeClock
+from tests.support.records import Records
 
 DESK = DeskConfig(
     channel="test",
@@ -79,28 +78,22 @@ async def sweep(chat: Chat, bot: ComplaintBot | None = None) -> int:
     return handled
 
 
-async def events(engine: AsyncEngine, case_no: str, *kinds: str) -> list[TimelineEvent]:
-    async with AsyncSession(engine) as session:
-        case = (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
-        rows = await session.scalars(
-            select(TimelineEvent).where(TimelineEvent.case_id == case.id).order_by(TimelineEvent.id)
-        )
-        return [e for e in rows if not kinds or e.kind in kinds]
+async def events(records: Records, case_no: str, *kinds: str) -> list[TimelineEvent]:
+    return await records.events(case_no, *kinds)
 
 
-async def case_row(engine: AsyncEngine, case_no: str) -> Case:
-    async with AsyncSession(engine) as session:
-        return (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+async def case_row(records: Records, case_no: str) -> Case:
+    return await records.case(case_no)
 
 
 def sent_to(chat: Chat, conversation: str) -> list[str]:
     return [o.text for o in chat.sender.sent if o.conversation == conversation]
 
 
-async def test_the_receipt_states_the_deadlines_of_the_policy(filed, engine) -> None:
+async def test_the_receipt_states_the_deadlines_of_the_policy(filed, records) -> None:
     alice, _group, case_no = filed
     receipt = texts(alice.mine()[-1:])
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.response_due_at == case.received_at + timedelta(hours=1)
     assert case.resolution_due_at == case.received_at + timedelta(hours=10)
     assert case.receipt_due_at == case.received_at + timedelta(hours=1)
@@ -109,10 +102,10 @@ async def test_the_receipt_states_the_deadlines_of_the_policy(filed, engine) -> 
 
 
 async def test_reminders_fire_once_before_the_deadline_and_a_breach_escalates_once(
-    filed, engine, repository, clock, followup
+    filed, records, repository, clock, followup
 ) -> None:
     alice, group, case_no = filed
-    received = (await case_row(engine, case_no)).received_at
+    received = (await case_row(records, case_no)).received_at
     thread = group.thread_of(case_no)
 
     clock.current = received + timedelta(minutes=29)
@@ -146,29 +139,32 @@ async def test_reminders_fire_once_before_the_deadline_and_a_breach_escalates_on
     assert len(sent_to(alice, "boss")) == 1
     recorded = [
         (e.kind, e.payload["limit"])
-        for e in await events(engine, case_no, "reminder", "deadline_missed")
+        for e in await events(records, case_no, "reminder", "deadline_missed")
     ]
     assert recorded == [
         ("reminder", "first_response"),
         ("reminder", "first_response"),
         ("deadline_missed", "first_response"),
     ]
-    assert (await case_row(engine, case_no)).escalated_at == clock.now()
+    assert (await case_row(records, case_no)).escalated_at == clock.now()
 
 
-async def test_an_answered_case_is_not_reminded_of_its_first_response(filed, engine, clock) -> None:
+async def test_an_answered_case_is_not_reminded_of_its_first_response(
+    filed, records, clock
+) -> None:
     alice, group, case_no = filed
-    received = (await case_row(engine, case_no)).received_at
+    received = (await case_row(records, case_no)).received_at
     await group.say("li", "We are looking into it.", thread=group.thread_of(case_no))
     clock.current = received + timedelta(hours=2)
     await sweep(alice)
-    kinds = [(e.kind, e.payload.get("limit")) for e in await events(engine, case_no)]
+    kinds = [(e.kind, e.payload.get("limit")) for e in await events(records, case_no)]
     assert ("reminder", "first_response") not in kinds
     assert ("deadline_missed", "first_response") not in kinds
     # The resolution limit (10h) is still watched: its 50% reminder is not due yet.
     clock.current = received + timedelta(hours=5, minutes=1)
     await sweep(alice)
-    assert [e.payload["limit"] for e in await events(engine, case_no, "reminder")] == ["resolution"]
+    reminders = await events(records, case_no, "reminder")
+    assert [e.payload["limit"] for e in reminders] == ["resolution"]
 
 
 async def resolve(group: AgentsGroup, case_no: str) -> None:
@@ -179,7 +175,7 @@ async def resolve(group: AgentsGroup, case_no: str) -> None:
     )
 
 
-async def test_a_satisfied_rating_archives_and_a_comment_is_kept(filed, engine, clock) -> None:
+async def test_a_satisfied_rating_archives_and_a_comment_is_kept(filed, records, clock) -> None:
     alice, group, case_no = filed
     await resolve(group, case_no)
     clock.advance(minutes=9)
@@ -194,17 +190,16 @@ async def test_a_satisfied_rating_archives_and_a_comment_is_kept(filed, engine, 
 
     thanks = await alice.press("5 very satisfied")
     assert "Thank you for your rating (5/5)." in texts(thanks)
-    assert (await case_row(engine, case_no)).status == "archived"
+    assert (await case_row(records, case_no)).status == "archived"
     again = await alice.press("4 satisfied")
     assert "That button is no longer active." in texts(again)
 
     noted = await alice.say("Quick and polite, thanks.")
     assert "Thank you, your comment is on file." in texts(noted)
-    async with AsyncSession(engine) as session:
-        (row,) = (await session.scalars(select(Survey))).all()
+    (row,) = await records.surveys()
     assert (row.score, row.outcome, row.comment) == (5, "satisfied", "Quick and polite, thanks.")
     assert ["⭐" in p.text for p in group.posts()].count(True) == 1
-    kinds = [e.kind for e in await events(engine, case_no)]
+    kinds = [e.kind for e in await events(records, case_no)]
     for kind in ("survey_sent", "survey_answered", "archived", "survey_comment"):
         assert kinds.count(kind) == 1, kind
     # Nothing else is due for an archived case.
@@ -213,7 +208,7 @@ async def test_a_satisfied_rating_archives_and_a_comment_is_kept(filed, engine, 
 
 
 async def test_a_low_rating_reopens_escalates_and_the_next_resolution_asks_again(
-    filed, engine, clock
+    filed, records, clock
 ) -> None:
     alice, group, case_no = filed
     await resolve(group, case_no)
@@ -221,7 +216,7 @@ async def test_a_low_rating_reopens_escalates_and_the_next_resolution_asks_again
     await sweep(alice)
     sorry = await alice.say("２")  # a full-width digit typed as text counts
     assert f"Your complaint {case_no} has been reopened" in texts(sorry)
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert (case.status, case.reopened_count) == ("reopened", 1)
     assert case.escalated_at == clock.now()
     assert any("rated 2/5: reopened and escalated" in t for t in sent_to(alice, "boss"))
@@ -233,17 +228,13 @@ async def test_a_low_rating_reopens_escalates_and_the_next_resolution_asks_again
     await sweep(alice)
     assert "How satisfied" in alice.mine()[-1].text
     await alice.say("4")
-    async with AsyncSession(engine) as session:
-        rounds = [
-            (s.round, s.score, s.outcome)
-            for s in (await session.scalars(select(Survey).order_by(Survey.id))).all()
-        ]
+    rounds = [(s.round, s.score, s.outcome) for s in await records.surveys()]
     assert rounds == [(1, 2, "unsatisfied"), (2, 4, "satisfied")]
-    assert (await case_row(engine, case_no)).status == "archived"
+    assert (await case_row(records, case_no)).status == "archived"
 
 
 async def test_an_unanswered_survey_is_reminded_once_then_archived_as_no_answer(
-    filed, engine, clock
+    filed, records, clock
 ) -> None:
     alice, group, case_no = filed
     await resolve(group, case_no)
@@ -256,12 +247,11 @@ async def test_an_unanswered_survey_is_reminded_once_then_archived_as_no_answer(
     assert await sweep(alice) == 0
     clock.advance(hours=1)
     await sweep(alice)
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.status == "archived"
-    async with AsyncSession(engine) as session:
-        (row,) = (await session.scalars(select(Survey))).all()
+    (row,) = await records.surveys()
     assert (row.score, row.outcome) == (None, "no_answer")
-    assert [e.payload for e in await events(engine, case_no, "archived")] == [
+    assert [e.payload for e in await events(records, case_no, "archived")] == [
         {"reason": "no_answer"}
     ]
     assert sum("A reminder" in t for t in sent_to(alice, alice.user)) == 1
@@ -270,57 +260,60 @@ async def test_an_unanswered_survey_is_reminded_once_then_archived_as_no_answer(
     assert "Thank you for your rating" not in texts(late)
 
 
-async def test_waiting_for_the_complainant_stops_the_resolution_clock(filed, engine, clock) -> None:
+async def test_waiting_for_the_complainant_stops_the_resolution_clock(
+    filed, records, clock
+) -> None:
     alice, group, case_no = filed
-    before = (await case_row(engine, case_no)).resolution_due_at
+    before = (await case_row(records, case_no)).resolution_due_at
     assert before is not None
     await group.say("li", "/info Which number was charged?", thread=group.thread_of(case_no))
     clock.advance(hours=6)  # past the 50% reminder, which must not fire while waiting
     await sweep(alice)
-    assert await events(engine, case_no, "reminder") == []
+    assert await events(records, case_no, "reminder") == []
     await alice.say("13812345678")
-    after = (await case_row(engine, case_no)).resolution_due_at
+    after = (await case_row(records, case_no)).resolution_due_at
     assert after is not None and timedelta(hours=6) <= after - before <= timedelta(
         hours=6, seconds=10
     )
-    (resumed,) = await events(engine, case_no, "clock_resumed")
+    (resumed,) = await events(records, case_no, "clock_resumed")
     assert resumed.payload["resolution_due_at"] == after.isoformat()
 
 
 async def test_extend_and_category_change_move_deadlines_on_the_record(
-    filed, engine, clock
+    filed, records, clock
 ) -> None:
     alice, group, case_no = filed
     thread = group.thread_of(case_no)
     refused = await group.say("li", "/extend 2h", thread=thread)
     assert "Write how long and why" in texts(refused)
-    before = (await case_row(engine, case_no)).resolution_due_at
+    before = (await case_row(records, case_no)).resolution_due_at
     assert before is not None
     mark = len(alice.mine())
     await group.say("li", "/extend 2h Waiting for the billing department", thread=thread)
-    after = (await case_row(engine, case_no)).resolution_due_at
+    after = (await case_row(records, case_no)).resolution_due_at
     assert after == before + timedelta(hours=2)
     told = texts(alice.mine()[mark:])
     assert "We need more time for your complaint" in told
     assert "Reason: Waiting for the billing department" in told
-    (extended,) = await events(engine, case_no, "deadline_extended")
+    (extended,) = await events(records, case_no, "deadline_extended")
     assert extended.actor == "agent:1" and extended.payload["by"] == "2h"
 
     wrong = await group.say("li", "/category nonsense", thread=thread)
     assert "Which category? One of: consultation" in texts(wrong)
     await group.say("li", "/category suggestion", thread=thread)
-    case = await case_row(engine, case_no)
+    case = await case_row(records, case_no)
     assert case.category == "suggestion"
     # Recomputed from when the case was received, by the policy (the same here).
     assert case.resolution_due_at == case.received_at + timedelta(hours=10)
-    assert [e.kind for e in await events(engine, case_no, "category_changed", "deadlines_set")] == [
+    changed = await events(records, case_no, "category_changed", "deadlines_set")
+    assert [e.kind for e in changed] == [
         "category_changed",
         "deadlines_set",
     ]
 
 
 async def test_staff_notices_wait_for_working_hours(
-    tmp_path: Path, repository, outbox, clock, engine
+    tmp_path: Path, repository, outbox, clock, records
 ) -> None:
     shanghai = ZoneInfo("Asia/Shanghai")
     office = WorkdayCalendar(shanghai)
@@ -335,19 +328,19 @@ reminders = [0.5]
     clock.current = clock.current.replace(day=23, hour=9, minute=30)  # Mon 17:30 Shanghai
     receipt = await play(alice, ENGLISH_INTAKE)
     case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
-    received = (await case_row(engine, case_no)).received_at
+    received = (await case_row(records, case_no)).received_at
     # The reminder (due about 19:00) and the breach (about 20:30) fall at night: put off.
     clock.current = received + timedelta(hours=4)
     await sweep(alice)
     clock.current = received.replace(day=24, hour=0, minute=59)  # Tue 08:59
     await sweep(alice)
-    assert await events(engine, case_no, "reminder", "deadline_missed") == []
+    assert await events(records, case_no, "reminder", "deadline_missed") == []
     assert sent_to(alice, "boss") == []
     clock.current = received.replace(day=24, hour=1, minute=5)  # Tue 09:05
     await sweep(alice)
     # At the opening the deadline has passed: the escalation speaks, the stale
     # reminder is dropped.
-    fired = await events(engine, case_no, "reminder", "deadline_missed")
+    fired = await events(records, case_no, "reminder", "deadline_missed")
     assert [(e.kind, f"{e.at.astimezone(shanghai):%a %H:%M}") for e in fired] == [
         ("deadline_missed", "Tue 09:05")
     ]
@@ -362,7 +355,7 @@ def test_a_rating_is_one_digit(text: str, score: int | None) -> None:
 
 
 async def test_workers_sweeping_at_once_fire_each_timer_once(
-    engine, outbox, clock, followup, tmp_path: Path
+    engine, records, outbox, clock, followup, tmp_path: Path
 ) -> None:
     # Two processes: each its own repository (its own in-process locks) on one database.
     first = make_bot(SqlRepository(engine, tmp_path / "data"), clock, followup)
@@ -379,13 +372,13 @@ async def test_workers_sweeping_at_once_fire_each_timer_once(
     # dropped, the receipt's escalation dropped (sent), one breach escalated.
     assert sum(handled) == 3 * 4
     for case_no in numbers:
-        missed = await events(engine, case_no, "deadline_missed")
+        missed = await events(records, case_no, "deadline_missed")
         assert [e.payload["limit"] for e in missed] == ["first_response"]
     assert await first.sweep() == 0
 
 
 async def test_a_rating_reaches_only_the_raters_own_case(
-    repository, outbox, clock, followup, engine
+    repository, outbox, clock, followup, records
 ) -> None:
     # Two Telegram users who typed the same email are one complainant on record, but
     # neither may rate (or write into) the other's case.
@@ -402,13 +395,13 @@ async def test_a_rating_reaches_only_the_raters_own_case(
     clock.advance(minutes=11)
     await sweep(first)
     await first.say("2")
-    assert [(await case_row(engine, n)).status for n in numbers] == ["reopened", "resolved"]
+    assert [(await case_row(records, n)).status for n in numbers] == ["reopened", "resolved"]
     await second.say("5")
-    assert (await case_row(engine, numbers[1])).status == "archived"
+    assert (await case_row(records, numbers[1])).status == "archived"
 
 
 async def test_a_quiet_case_gets_a_progress_notice_counted_from_the_last_contact(
-    tmp_path: Path, repository, outbox, clock, engine
+    tmp_path: Path, repository, outbox, clock, records
 ) -> None:
     policy = POLICY.replace('quiet_notice = ""', 'quiet_notice = "2h"')
     bot = make_bot(repository, clock, timings(tmp_path, policy))
@@ -416,7 +409,7 @@ async def test_a_quiet_case_gets_a_progress_notice_counted_from_the_last_contact
     receipt = await play(alice, ENGLISH_INTAKE)
     case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
     group = AgentsGroup(alice)
-    received = (await case_row(engine, case_no)).received_at
+    received = (await case_row(records, case_no)).received_at
 
     def notices() -> int:
         return sum("is still being handled" in t for t in sent_to(alice, alice.user))
@@ -433,4 +426,4 @@ async def test_a_quiet_case_gets_a_progress_notice_counted_from_the_last_contact
     clock.current = received + timedelta(hours=5, minutes=2)
     await sweep(alice)
     assert notices() == 2
-    assert len(await events(engine, case_no, "progress_notice")) == 2
+    assert len(await events(records, case_no, "progress_notice")) == 2

@@ -114,6 +114,32 @@ async def test_every_inbound_is_stored_raw_and_a_redelivery_changes_nothing(
     assert [(m.text, m.raw) for m in stored] == [("My router was charged twice", inbound.raw)]
 
 
+async def test_a_fault_keeps_the_message_and_tells_the_person_in_their_language(
+    bot: ComplaintBot,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    records: Records,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chat = Chat(bot, outbox, clock, language_code="zh-hans")
+    await chat.say("/language")
+    await chat.press("English")
+
+    async def broken(turn: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.complainant, "handle", broken)
+    inbound = chat.inbound(InboundKind.TEXT, text="My router was charged twice")
+    await bot.handle_safely(inbound)
+    await chat.deliver_pending()
+    assert texts(chat.mine()[-1:]) == (
+        "Sorry, something went wrong on our side. Your message is saved; "
+        "please send it once more."
+    )
+    stored = await records.messages("in")
+    assert [m.text for m in stored][-1] == "My router was charged twice"
+
+
 async def test_a_restarted_bot_resumes_the_intake_without_asking_again(
     engine: AsyncEngine, outbox: SqlOutbox, clock: FakeClock, tmp_path
 ) -> None:

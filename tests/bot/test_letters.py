@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
@@ -17,13 +17,14 @@ from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from delivery.dispatcher import Dispatcher
 from delivery.sending import Sent
-from storage.models import Case, Complainant, TimelineEvent
+from storage.models import Case
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.channels import mail_corpus as corpus
 from tests.support.chat import Chat, RecordingSender
 from tests.support.clock import FakeClock
+from tests.support.records import Records
 
 USER = "wang@example.cn"
 DESK = DeskConfig(channel="test", conversation="agents")
@@ -75,18 +76,12 @@ def case_no_in(text: str) -> str:
     return re.search(r"TS-\d{8}-\d{4}", text).group(0)  # type: ignore[union-attr]
 
 
-async def cases(engine: AsyncEngine) -> list[Case]:
-    async with AsyncSession(engine) as session:
-        return list((await session.scalars(select(Case).order_by(Case.id))).all())
+async def cases(records: Records) -> list[Case]:
+    return await records.cases()
 
 
-async def events(engine: AsyncEngine, case_no: str) -> list[str]:
-    async with AsyncSession(engine) as session:
-        case_id = await session.scalar(select(Case.id).where(Case.case_no == case_no))
-        rows = await session.scalars(
-            select(TimelineEvent.kind).where(TimelineEvent.case_id == case_id)
-        )
-        return list(rows.all())
+async def events(records: Records, case_no: str) -> list[str]:
+    return [e.kind for e in await records.events(case_no)]
 
 
 def mid() -> str:
@@ -102,10 +97,10 @@ async def filed(mailbox: Mailbox) -> tuple[str, Outbound, str]:
 
 
 async def test_a_new_mail_is_a_case_at_once_with_a_receipt(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, receipt, first = await filed(mailbox)
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert (case.case_no, case.channel, case.conversation) == (case_no, "email", USER)
     assert (case.contact_name, case.contact_email, case.contact_phone) == (
         "王小明",
@@ -127,7 +122,7 @@ async def test_a_new_mail_is_a_case_at_once_with_a_receipt(
 
 
 async def test_the_answer_to_the_receipt_fills_the_expected_outcome(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, _receipt, first = await filed(mailbox)
     receipt_id = mailbox.last_id()
@@ -141,7 +136,7 @@ async def test_the_answer_to_the_receipt_fills_the_expected_outcome(
             message_id=mid(),
         )
     )
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert case.expectation == "希望退还多扣的30元。"
     thanks = mailbox.to(USER)[-1]
     assert case_no in thanks.text and thanks.references[-1] != receipt_id
@@ -157,13 +152,13 @@ async def test_the_answer_to_the_receipt_fills_the_expected_outcome(
         )
     )
     assert len(mailbox.to(USER)) == 2
-    assert (await cases(engine))[0].expectation == "希望退还多扣的30元。"
+    assert (await cases(records))[0].expectation == "希望退还多扣的30元。"
     assert "补充：上月也被扣了。" in mailbox.desk_texts()[-1]
-    assert (await events(engine, case_no)).count("complainant_message") == 2
+    assert (await events(records, case_no)).count("complainant_message") == 2
 
 
 async def test_outlook_reply_without_references_joins_by_the_case_number(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, _receipt, _first = await filed(mailbox)
     await mailbox.receive(
@@ -171,12 +166,12 @@ async def test_outlook_reply_without_references_joins_by_the_case_number(
             "希望退款。", sender=USER, subject=f"答复: [{case_no}]", message_id=mid()
         )
     )
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert case.expectation == "希望退款。"
 
 
 async def test_a_changed_subject_still_joins_by_in_reply_to(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     await filed(mailbox)
     receipt_id = mailbox.last_id()
@@ -185,11 +180,11 @@ async def test_a_changed_subject_still_joins_by_in_reply_to(
             "退款", sender=USER, subject="新的问题描述", message_id=mid(), in_reply_to=receipt_id
         )
     )
-    assert len(await cases(engine)) == 1
+    assert len(await cases(records)) == 1
 
 
 async def test_a_reply_from_a_second_address_joins_through_references(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     _case_no, _receipt, first = await filed(mailbox)
     receipt_id = mailbox.last_id()
@@ -203,18 +198,15 @@ async def test_a_reply_from_a_second_address_joins_through_references(
             message_id=mid(),
         )
     )
-    assert len(await cases(engine)) == 1
-    async with AsyncSession(engine) as session:
-        payload = (
-            await session.scalars(
-                select(TimelineEvent.payload).where(TimelineEvent.kind == "complainant_message")
-            )
-        ).one()
+    assert len(await cases(records)) == 1
+    (case,) = await cases(records)
+    (message,) = await records.events(case.case_no, "complainant_message")
+    payload = message.payload
     assert payload["from"] == "wang.work@corp.cn"
 
 
 async def test_someone_else_quoting_a_case_number_opens_their_own_case(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, _receipt, _first = await filed(mailbox)
     await mailbox.receive(
@@ -222,31 +214,31 @@ async def test_someone_else_quoting_a_case_number_opens_their_own_case(
             "我也被扣费了", sender="other@example.cn", subject=f"RE: [{case_no}]", message_id=mid()
         )
     )
-    first, second = await cases(engine)
+    first, second = await cases(records)
     assert first.case_no == case_no and first.expectation == ""
     assert second.conversation == "other@example.cn"
     assert case_no_in(mailbox.to("other@example.cn")[0].text) == second.case_no
 
 
 async def test_out_of_office_is_filed_on_the_case_and_not_answered(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, _receipt, _first = await filed(mailbox)
     await mailbox.receive(
         corpus.out_of_office(sender=USER, in_reply_to=mailbox.last_id(), message_id=mid())
     )
     assert len(mailbox.to(USER)) == 1
-    assert "automatic_mail" in await events(engine, case_no)
+    assert "automatic_mail" in await events(records, case_no)
     assert "自动回复" in mailbox.desk_texts()[-1]
-    assert (await cases(engine))[0].expectation == ""
+    assert (await cases(records))[0].expectation == ""
 
 
 async def test_a_bounce_is_attached_to_its_case_and_shown_to_agents(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, _receipt, _first = await filed(mailbox)
     await mailbox.receive(corpus.bounce(original_id=mailbox.last_id(), recipient=USER))
-    assert "delivery_bounced" in await events(engine, case_no)
+    assert "delivery_bounced" in await events(records, case_no)
     assert "退回" in mailbox.desk_texts()[-1] and "User unknown" in mailbox.desk_texts()[-1]
     assert len(mailbox.mail.sent) == 1
 
@@ -257,35 +249,35 @@ async def test_a_bounce_is_attached_to_its_case_and_shown_to_agents(
     ids=["list", "empty-return-path"],
 )
 async def test_robots_without_a_case_open_none_and_get_no_answer(
-    mailbox: Mailbox, engine: AsyncEngine, robot
+    mailbox: Mailbox, records: Records, robot
 ) -> None:
     assert await mailbox.receive(robot())
-    assert await cases(engine) == [] and mailbox.mail.sent == []
+    assert await cases(records) == [] and mailbox.mail.sent == []
 
 
-async def test_a_loop_is_cut_by_the_hourly_cap(mailbox: Mailbox, engine: AsyncEngine) -> None:
+async def test_a_loop_is_cut_by_the_hourly_cap(mailbox: Mailbox, records: Records) -> None:
     # A robot without any robot headers, writing new mails: cases yes, receipts only five.
     for _ in range(7):
         await mailbox.receive(corpus.big5_complaint(message_id=mid()))
-    assert len(await cases(engine)) == 7
+    assert len(await cases(records)) == 7
     assert len(mailbox.to("chan@example.tw")) == 5
-    assert "auto_reply_suppressed" in await events(engine, (await cases(engine))[-1].case_no)
+    assert "auto_reply_suppressed" in await events(records, (await cases(records))[-1].case_no)
     mailbox.clock.advance(hours=1)
     await mailbox.receive(corpus.big5_complaint(message_id=mid()))
     assert len(mailbox.to("chan@example.tw")) == 6
 
 
 async def test_the_same_mail_fetched_twice_is_filed_once(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     raw = corpus.gbk_complaint(message_id="<twice@example.cn>", sender=USER)
     assert await mailbox.receive(raw)
     assert not await mailbox.receive(raw)
-    assert len(await cases(engine)) == 1 and len(mailbox.to(USER)) == 1
+    assert len(await cases(records)) == 1 and len(mailbox.to(USER)) == 1
 
 
 async def test_a_reply_to_an_archived_case_opens_a_new_one(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, engine: AsyncEngine, records: Records
 ) -> None:
     case_no, _receipt, _first = await filed(mailbox)
     async with AsyncSession(engine) as session, session.begin():
@@ -299,11 +291,11 @@ async def test_a_reply_to_an_archived_case_opens_a_new_one(
             in_reply_to=mailbox.last_id(),
         )
     )
-    assert len(await cases(engine)) == 2
+    assert len(await cases(records)) == 2
 
 
 async def test_the_same_person_on_telegram_and_email_is_one_complainant(
-    mailbox: Mailbox, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    mailbox: Mailbox, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     # On the test chat channel, Alice gives alice@example.com as her contact.
     alice = Chat(mailbox.bot, outbox, clock)
@@ -311,11 +303,10 @@ async def test_the_same_person_on_telegram_and_email_is_one_complainant(
     await mailbox.receive(
         corpus.utf8_rfc2231_complaint().replace(b"alice@gmail.example", b"alice@example.com")
     )
-    chat_case, mail_case = await cases(engine)
+    chat_case, mail_case = await cases(records)
     assert chat_case.complainant_id == mail_case.complainant_id
-    async with AsyncSession(engine) as session:
-        assert await session.scalar(select(func.count(Complainant.id))) == 1
-        person = await session.get(Complainant, chat_case.complainant_id)
+    (person,) = await records.complainants()
+    assert person.id == chat_case.complainant_id
     assert person is not None and person.phone == "+8613812345678"  # kept from the chat
     # A typed address proves nothing: the chat's /status lists only the chat's case.
     (status,) = await alice.say("/status")
@@ -323,7 +314,7 @@ async def test_the_same_person_on_telegram_and_email_is_one_complainant(
 
 
 async def test_a_mail_with_nul_characters_is_filed_on_every_database(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     # PostgreSQL refuses NUL in text; a broken client's mail must not block the mailbox.
     raw = (
@@ -332,7 +323,7 @@ async def test_a_mail_with_nul_characters_is_filed_on_every_database(
         .replace(b"\r\n\r\n", b"\r\n\r\n\x00", 1)
     )
     assert await mailbox.receive(raw)
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert "\x00" not in case.description
 
 
@@ -355,7 +346,7 @@ async def resolved_by_mail(mailbox: Mailbox) -> tuple[str, Outbound, str]:
 
 
 async def test_a_survey_by_mail_is_answered_with_a_digit_and_a_comment(
-    mailbox: Mailbox, engine: AsyncEngine
+    mailbox: Mailbox, records: Records
 ) -> None:
     case_no, survey, survey_id = await resolved_by_mail(mailbox)
     assert "请回复数字 1 至 5" in survey.text and survey.automatic
@@ -369,15 +360,15 @@ async def test_a_survey_by_mail_is_answered_with_a_digit_and_a_comment(
             message_id=mid(),
         )
     )
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert case.status == "archived"
     assert "感谢您的评价（4/5）" in mailbox.to(USER)[-1].text
-    kinds = await events(engine, case_no)
+    kinds = await events(records, case_no)
     assert kinds.count("survey_answered") == 1 and kinds.count("survey_comment") == 1
     assert "complainant_message" not in kinds[kinds.index("survey_sent") :]
 
 
-async def test_a_low_score_by_mail_reopens_the_case(mailbox: Mailbox, engine: AsyncEngine) -> None:
+async def test_a_low_score_by_mail_reopens_the_case(mailbox: Mailbox, records: Records) -> None:
     case_no, _survey, _survey_id = await resolved_by_mail(mailbox)
     # Outlook sends no References: the case number in the subject joins the reply.
     await mailbox.receive(
@@ -388,13 +379,13 @@ async def test_a_low_score_by_mail_reopens_the_case(mailbox: Mailbox, engine: As
             message_id=mid(),
         )
     )
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert (case.status, case.reopened_count) == ("reopened", 1)
     assert "已重新打开" in mailbox.to(USER)[-1].text
 
 
 async def test_any_channel_that_declares_letters_is_filed_like_mail(
-    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
     """A letter is what the channel says it is, not a channel's name: a web form sending
     whole complaints needs nothing in bot/."""
@@ -419,7 +410,7 @@ async def test_any_channel_that_declares_letters_is_filed_like_mail(
     while await dispatcher.run_once():
         pass
     assert handled
-    (case,) = await cases(engine)
+    (case,) = await cases(records)
     assert (case.channel, case.conversation, case.subject) == ("webform", sender, "Charged twice")
     assert (case.contact_name, case.contact_phone) == ("Li Lei", "+8613812345678")
     (receipt,) = form.sent

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,8 @@ from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
+from bot.ports import Clock, SystemClock
+from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, run
 from complaintbot.settings import Settings, SettingsError, load_settings
@@ -46,6 +48,14 @@ def _settings() -> Settings:
         raise  # unreachable; for type checkers
 
 
+def _clock() -> Clock:
+    """The command's time: the system's, or the clock a caller passes to `main` as its
+    context object (`main(obj=clock)`; tests move it)."""
+    context = click.get_current_context(silent=True)
+    clock = context.find_root().obj if context is not None else None
+    return clock if clock is not None else SystemClock()
+
+
 def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
@@ -71,7 +81,7 @@ async def run_command() -> None:
     """Run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, email when IMAP_HOST is set
     (both when both are), otherwise a console chat."""
     settings = _settings()
-    console = not settings.TELEGRAM_BOT_TOKEN and not settings.IMAP_HOST
+    console = any(channel.interactive for channel in registry.configured(settings))
     logs.configure(
         settings.LOG_LEVEL,
         [
@@ -81,7 +91,7 @@ async def run_command() -> None:
         ],
         settings.DATA_DIR / "complaintbot.log" if console else None,
     )
-    await run(settings)
+    await run(settings, clock=_clock())
 
 
 @main.group()
@@ -173,7 +183,9 @@ async def cases_show(case_no: str, as_json: bool) -> None:
     if detail is None:
         _fail(_("No case {case_no}.").format(case_no=case_no), 1)
         return
-    document = case_document(detail, settings.zone, EvidenceFiles(settings.DATA_DIR))
+    document = case_document(
+        detail, settings.zone, EvidenceFiles(settings.DATA_DIR), now=_clock().now()
+    )
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
@@ -261,7 +273,7 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
     """Runs a desk command as `agent`; prints the answers; exits 1 when it was refused."""
 
     async def go() -> tuple[bool, list[str]]:
-        async with open_core(_settings()) as core:
+        async with open_core(_settings(), _clock()) as core:
             return await core.bot.operate(agent, command, case_no.strip().upper(), text)
 
     try:
@@ -347,14 +359,20 @@ async def audit_verify(case_no: str | None) -> None:
     number = case_no.strip().upper() if case_no else None
     async with open_core(settings) as core:
         result = await chain.verify_database(core.engine, number)
-    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    tr = Translator(settings.DEFAULT_LOCALE)
+    _, ngettext = tr.gettext, tr.ngettext
     if number and result.cases == 0:
         _fail(_("No case {case_no}.").format(case_no=case_no), 1)
         return
     if result.intact:
         click.echo(
-            _("Timeline intact: {events} events in {cases} cases.").format(
-                events=result.events, cases=result.cases
+            _("Timeline intact: {events} in {cases}.").format(
+                events=ngettext("{count} event", "{count} events", result.events).format(
+                    count=result.events
+                ),
+                cases=ngettext("{count} case", "{count} cases", result.cases).format(
+                    count=result.cases
+                ),
             )
         )
         return
@@ -383,13 +401,21 @@ async def audit_verify(case_no: str | None) -> None:
         )
     for gap in result.missing_cases:
         click.echo(
-            _("{day}: {issued} case numbers were issued but only {found} cases exist.").format(
-                day=gap.day, issued=gap.issued, found=gap.found
+            _("{day}: {issued} but {found}.").format(
+                day=gap.day,
+                issued=ngettext(
+                    "{count} case number was issued", "{count} case numbers were issued", gap.issued
+                ).format(count=gap.issued),
+                found=ngettext(
+                    "only {count} case exists", "only {count} cases exist", gap.found
+                ).format(count=gap.found),
             )
         )
-    summary = _("Timeline broken in {broken} of {cases} cases.").format(
-        broken=len(result.breaks), cases=result.cases
-    )
+    summary = ngettext(
+        "Timeline broken in {broken} of {cases} case.",
+        "Timeline broken in {broken} of {cases} cases.",
+        result.cases,
+    ).format(broken=len(result.breaks), cases=result.cases)
     _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
 
 
@@ -427,8 +453,9 @@ async def ledger_export(
     """Write one row per case received from --from to --to (default: the last six months
     up to today), in the language of DEFAULT_LOCALE and the time zone of TIMEZONE."""
     settings = _settings()
-    _ = Translator(settings.DEFAULT_LOCALE).gettext
-    now = datetime.now(UTC)
+    tr = Translator(settings.DEFAULT_LOCALE)
+    _, ngettext = tr.gettext, tr.ngettext
+    now = _clock().now()
     period = _period(first, last, now, settings.zone, _)
     first_day, last_day = period.first, period.last
     calendar = followup_config(settings).calendar
@@ -460,9 +487,11 @@ async def ledger_export(
             )
             return
     click.echo(
-        _("{count} cases received from {first} to {last} written to {path}.").format(
-            count=written, first=first_day, last=last_day, path=output
-        )
+        ngettext(
+            "{count} case received from {first} to {last} written to {path}.",
+            "{count} cases received from {first} to {last} written to {path}.",
+            written,
+        ).format(count=written, first=first_day, last=last_day, path=output)
     )
 
 
@@ -500,8 +529,9 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
     from reporting.report import quality_metrics, write_report
 
     settings = _settings()
-    _ = Translator(settings.DEFAULT_LOCALE).gettext
-    now = datetime.now(UTC)
+    tr = Translator(settings.DEFAULT_LOCALE)
+    _, ngettext = tr.gettext, tr.ngettext
+    now = _clock().now()
     period = _period(first, last, now, settings.zone, _)
     async with open_core(settings) as core:
         total = await count_cases(core.engine, *period.bounds(settings.zone))
@@ -521,15 +551,19 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
         _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
         return
     click.echo(
-        _("Quality report of {count} cases received from {first} to {last}: {path}").format(
-            count=metrics["cases"], first=period.first, last=period.last, path=page
-        )
+        ngettext(
+            "Quality report of {count} case received from {first} to {last}: {path}",
+            "Quality report of {count} cases received from {first} to {last}: {path}",
+            metrics["cases"],
+        ).format(count=metrics["cases"], first=period.first, last=period.last, path=page)
     )
     if metrics["checks_failed"]:
         click.echo(
-            _("{failed} consistency checks failed; the report lists them.").format(
-                failed=metrics["checks_failed"]
-            ),
+            ngettext(
+                "{failed} consistency check failed; the report lists it.",
+                "{failed} consistency checks failed; the report lists them.",
+                metrics["checks_failed"],
+            ).format(failed=metrics["checks_failed"]),
             err=True,
         )
 
@@ -596,7 +630,7 @@ async def privacy_export(contact: str, output: Path | None) -> None:
     _ = Translator(settings.DEFAULT_LOCALE).gettext
     wanted = _contact(contact, _)
     async with open_core(settings) as core:
-        document = await personal_data.export(core.engine, wanted, datetime.now(UTC))
+        document = await personal_data.export(core.engine, wanted, _clock().now())
     if document is None:
         _unknown_person(contact, _)
         return
@@ -615,35 +649,51 @@ async def privacy_export(contact: str, output: Path | None) -> None:
 async def privacy_erase(contact: str, yes: bool) -> None:
     """Erase one person's personal data; the cases, their times and the chain stay."""
     settings = _settings()
-    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    tr = Translator(settings.DEFAULT_LOCALE)
+    _, ngettext = tr.gettext, tr.ngettext
     wanted = _contact(contact, _)
     question = _("Erase the personal data of {contact}? This cannot be undone.")
     if not yes and not click.confirm(question.format(contact=contact)):
         _fail(_("Nothing was erased."), 1)
         return
     async with open_core(settings) as core:
-        done = await personal_data.erase(core.engine, settings.DATA_DIR, wanted, datetime.now(UTC))
+        done = await personal_data.erase(core.engine, settings.DATA_DIR, wanted, _clock().now())
     if done is None:
         _unknown_person(contact, _)
         return
     click.echo(
-        _("Personal data erased from {count} cases: {cases}.").format(
-            count=len(done.cases), cases=", ".join(done.cases)
-        )
+        ngettext(
+            "Personal data erased from {count} case: {cases}.",
+            "Personal data erased from {count} cases: {cases}.",
+            len(done.cases),
+        ).format(count=len(done.cases), cases=", ".join(done.cases))
     )
     click.echo(
-        _(
-            "{messages} messages emptied, {events} timeline events redacted, {files} files removed."
-        ).format(messages=done.messages, events=done.events, files=done.files_removed)
+        _("{messages}, {events}, {files}.").format(
+            messages=ngettext(
+                "{count} message emptied", "{count} messages emptied", done.messages
+            ).format(count=done.messages),
+            events=ngettext(
+                "{count} timeline event redacted", "{count} timeline events redacted", done.events
+            ).format(count=done.events),
+            files=ngettext(
+                "{count} file removed", "{count} files removed", done.files_removed
+            ).format(count=done.files_removed),
+        )
     )
 
 
 def case_document(
-    detail: queries.CaseDetail, zone: ZoneInfo, files: EvidenceFiles | None = None
+    detail: queries.CaseDetail,
+    zone: ZoneInfo,
+    files: EvidenceFiles | None = None,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The JSON object of `cases show --json` (its field names are a public interface)."""
+    """The JSON object of `cases show --json` (its field names are a public interface);
+    deadlines' outcomes are as of `now` (the system's time by default)."""
     case = detail.case
-    now = datetime.now(UTC)
+    now = now or SystemClock().now()
     return {
         "case_no": case.case_no,
         "status": case.status,
@@ -673,7 +723,7 @@ def case_document(
         "first_response_at": _iso(case.first_response_at, zone),
         "response_due_at": _iso(case.response_due_at, zone),
         "resolved_at": _iso(case.resolved_at, zone),
-        "satisfaction": case.satisfaction,
+        "satisfaction": detail.satisfaction,
         "handler": detail.handler,
         "escalated_at": _iso(case.escalated_at, zone),
         "resolution": case.resolution,

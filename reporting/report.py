@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
-from bot.labels import category_label, channel_label, status_label
+from bot.labels import category_label, status_label
+from channels.registry import channel_label
 from reporting import charts
 from reporting.export import Period, fewer_collections
 from reporting.reading import ledger_cases
@@ -192,6 +193,7 @@ def _page(metrics: dict[str, Any], drawn: dict[str, str], locale: str, _: Any) -
     return environment.get_template("report.html").render(
         m=metrics,
         _=_,
+        ngettext=Translator(locale).ngettext,
         lang="zh-CN" if locale.startswith("zh") else "en",
         images={
             name: "data:image/svg+xml;base64," + base64.b64encode(image.encode()).decode()

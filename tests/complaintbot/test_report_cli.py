@@ -20,9 +20,10 @@ from matplotlib import image
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import CHANNELS, Category
+from bot.domain import Category
 from bot.i18n import Translator
-from bot.labels import category_label, channel_label
+from bot.labels import category_label
+from channels.registry import CHANNEL_NAMES, channel_label
 from storage.models import Case
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
@@ -104,7 +105,7 @@ def share(part: int, whole: int) -> float | None:
 def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
     """Every figure of the report, from the ledger's cells alone."""
     _ = Translator("en").gettext
-    channel_of = {channel_label(c, _): c for c in (*CHANNELS, "test")}
+    channel_of = {channel_label(c, _): c for c in (*CHANNEL_NAMES, "test")}
     category_of = {category_label(c, _): c.value for c in Category}
     weeks: Counter[str] = Counter()
     for row in rows:
@@ -310,7 +311,7 @@ async def test_an_impossible_case_is_flagged_not_hidden(
         ["report", *NOVEMBER, "-o", str(out)], tmp_path, {**env, "DEFAULT_LOCALE": "en"}
     )
     assert run.returncode == 0, run.stderr
-    assert "1 consistency checks failed; the report lists them." in run.stderr
+    assert "1 consistency check failed; the report lists it." in run.stderr
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     failed = [c for c in metrics["checks"] if not c["passed"]]
     assert failed == [

@@ -1,10 +1,10 @@
 """Shared fixtures. Every database test runs on SQLite and on a throwaway PostgreSQL.
 
-`TEST_DATABASES` names the backends (default `sqlite,postgresql`); `memory` adds the
-in-memory ports of `tests.support.memory`, on which every test runs that observes
-through the bot, the outbox or the `records` fixture (`tests.support.records`); a test
-that asks for `engine` or `database_url` reads SQL itself and stays on the database
-backends. Flow tests alone: `TEST_DATABASES=memory pytest tests/bot`.
+`TEST_DATABASES` names the backends (default `memory,sqlite,postgresql`). `memory` is
+the in-memory ports of `tests.support.memory`: every test that observes through the
+bot, the outbox or the `records` fixture (`tests.support.records`) runs on it too; a
+test that asks for `engine` or `database_url` reads SQL itself and stays on the
+database backends. The flow tests alone, in seconds: `TEST_DATABASES=memory pytest tests/bot`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from tests.support.records import MemoryRecords, Records, SqlRecords
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresCluster
 
-BACKENDS = [b for b in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if b]
+BACKENDS = [
+    b for b in os.environ.get("TEST_DATABASES", "memory,sqlite,postgresql").split(",") if b
+]
 SQL_BACKENDS = [b for b in BACKENDS if b != "memory"]
 _TEMPLATE = "complaintbot_template"
 _names = itertools.count(1)

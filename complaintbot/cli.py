@@ -23,6 +23,7 @@ from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, run
+from complaintbot.case_json import case_document
 from complaintbot.settings import Settings, SettingsError, load_settings
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
@@ -681,89 +682,6 @@ async def privacy_erase(contact: str, yes: bool) -> None:
             ).format(count=done.files_removed),
         )
     )
-
-
-def case_document(
-    detail: queries.CaseDetail,
-    zone: ZoneInfo,
-    files: EvidenceFiles | None = None,
-    *,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The JSON object of `cases show --json` (its field names are a public interface);
-    deadlines' outcomes are as of `now` (the system's time by default)."""
-    case = detail.case
-    now = now or SystemClock().now()
-    return {
-        "case_no": case.case_no,
-        "status": case.status,
-        "channel": case.channel,
-        "category": case.category,
-        "complainant": {
-            "name": case.contact_name,
-            "phone": case.contact_phone,
-            "email": case.contact_email,
-        },
-        "subject": case.subject,
-        "description": case.description,
-        "expectation": case.expectation,
-        "evidence": [
-            {
-                "name": e.name,
-                "mime": e.mime,
-                "size": e.size,
-                "sha256": e.sha256,
-                "received_at": _iso(e.received_at, zone),
-                "file": files.check(e.path, e.sha256) if files else None,
-            }
-            for e in detail.evidence
-        ],
-        "received_at": _iso(case.received_at, zone),
-        "receipt_sent_at": _iso(case.receipt_sent_at, zone),
-        "first_response_at": _iso(case.first_response_at, zone),
-        "response_due_at": _iso(case.response_due_at, zone),
-        "resolved_at": _iso(case.resolved_at, zone),
-        "satisfaction": detail.satisfaction,
-        "handler": detail.handler,
-        "escalated_at": _iso(case.escalated_at, zone),
-        "resolution": case.resolution,
-        "verification": case.verification,
-        "timeline": [
-            {
-                **event.payload,
-                "at": _iso(event.at, zone),
-                "actor": event.actor,
-                "actor_name": detail.actors.get(event.actor),
-                "event": event.kind,
-                "event_id": event.id,
-                "seq": event.seq,
-                "hash": event.hash,
-            }
-            for event in detail.timeline
-        ],
-        "messages": [
-            {
-                "direction": m.direction,
-                "channel": m.channel,
-                "message_id": m.message_id,
-                "sender_id": m.sender_id,
-                "edited": len(m.versions) > 1,
-                "versions": [
-                    {"at": _iso(v.at, zone), "text": v.text, "kind": v.kind} for v in m.versions
-                ],
-            }
-            for m in detail.messages
-        ],
-        "deadlines": [
-            {
-                "name": d.name,
-                "due_at": _iso(d.due_at, zone),
-                "done_at": _iso(d.done_at, zone),
-                "outcome": outcome.value if (outcome := d.outcome(now)) else None,
-            }
-            for d in detail.deadlines
-        ],
-    }
 
 
 def _iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

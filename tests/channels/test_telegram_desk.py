@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from complaintbot.app import run
-from complaintbot.cli import case_document
+from complaintbot.case_json import case_document
 from complaintbot.settings import Settings
 from storage import queries
 from storage.database import create_engine

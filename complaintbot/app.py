@@ -57,7 +57,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
     engine = create_engine(settings.DATABASE_URL)
     try:
         await ensure_schema(engine, settings.DATABASE_URL)
-        repository = SqlRepository(engine, settings.DATA_DIR)
+        repository = SqlRepository(engine, settings.DATA_DIR, clock)
         desk = None
         if settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_AGENT_CHAT_ID is not None:
             desk = DeskConfig(

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from bot.router import ComplaintBot
 from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_followup import make_bot, resolve, timings
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
-from tests.support.chat import Chat
+from tests.support.chat import AgentsGroup, Chat
 from tests.support.clock import FakeClock
 
 BILL = b"\x89PNG bill of November"
@@ -106,3 +108,34 @@ async def test_a_response_in_time_is_met(
         ("resolution", "pending"),
     ]
     assert case["deadlines"][1]["done_at"] == case["first_response_at"] is not None
+
+
+async def test_a_rated_case_shows_its_latest_score(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    bot = make_bot(repository, clock, timings(tmp_path))
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    group = AgentsGroup(alice)
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+
+    def shown() -> dict[str, object]:
+        result = complaintbot(["cases", "show", case_no, "--json"], tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    # A low score reopens the case; the next resolution asks again and is rated 5.
+    for label, status in (("2 dissatisfied", "reopened"), ("5 very satisfied", "archived")):
+        await resolve(group, case_no)
+        clock.advance(minutes=11)
+        await bot.sweep()
+        await alice.deliver_pending()
+        assert shown()["satisfaction"] is None  # asked, not answered yet
+        await alice.press(label)
+        case = shown()
+        assert (case["status"], case["satisfaction"]) == (status, int(label[0]))

@@ -14,7 +14,7 @@ from typing import Protocol
 from bot.desk import AGENT_COMMANDS, Desk, DeskTurn
 from bot.lifecycle import VERIFICATION, parse_verification
 from bot.messages import Inbound, InboundKind, Outbound
-from bot.ports import CaseRecord, Clock, ConversationTx, Repository
+from bot.ports import CaseRecord, Clock, ConversationTx, ReplyQueue, Repository
 from bot.staff import StaffNotices
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class Agents:
         await tx.save_state(turn.state)
         await self._answer(tx, inbound, turn.answers)
 
-    async def _answer(self, tx: ConversationTx, inbound: Inbound, answers: list[str]) -> None:
+    async def _answer(self, tx: ReplyQueue, inbound: Inbound, answers: list[str]) -> None:
         for text in answers:
             await tx.enqueue(
                 Outbound(

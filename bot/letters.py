@@ -39,7 +39,7 @@ from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Inbound, Outbound
-from bot.ports import CaseRecord, Clock, ConversationTx
+from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx
 from bot.staff import StaffNotices
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class Letters:
         )
 
 
-async def _is_complainant(tx: ConversationTx, case: CaseRecord, inbound: Inbound) -> bool:
+async def _is_complainant(tx: CaseStore, case: CaseRecord, inbound: Inbound) -> bool:
     if case.email and case.email.lower() == inbound.sender_id.lower():
         return True
     return any(view.case_no == case.case_no for view in await tx.own_cases())

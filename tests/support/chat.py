@@ -13,8 +13,8 @@ from typing import Any
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.router import ComplaintBot
 from delivery.dispatcher import Dispatcher
+from delivery.ports import OutboxStore
 from delivery.sending import DeliveryError, Sent
-from storage.outbox import SqlOutbox
 from tests.support.clock import FakeClock
 
 _ids = itertools.count(1)
@@ -42,7 +42,7 @@ class Chat:
     def __init__(
         self,
         bot: ComplaintBot,
-        outbox: SqlOutbox,
+        outbox: OutboxStore,
         clock: FakeClock,
         sender: RecordingSender | None = None,
         *,

@@ -62,6 +62,12 @@ def text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _excel_time(moment: datetime) -> float:
+    """`moment` in days, as Excel counts them."""
+    delta = moment - _EXCEL_EPOCH
+    return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+
+
 class Sheet:
     """One worksheet being written, a row at a time."""
 
@@ -75,15 +81,50 @@ class Sheet:
         """The next row; its first `bold_columns` cells in bold. None leaves a cell empty."""
         self._rows += 1
         number = str(self._rows)
+        # Nearly every row has plain text only: one look at all of it for anything to
+        # escape, rather than one per cell.
+        texts = "\n".join([cell for cell in cells if cell.__class__ is str])
+        if bold_columns or _SPECIAL.search(texts):
+            xml = self._row(cells, number, bold_columns)
+        else:
+            xml = self._plain_row(cells, number)
+        self._pending.append(xml)
+        # Compressed a few hundred rows at a time: fewer, larger calls into zlib.
+        if len(self._pending) == 256:
+            self.flush()
+
+    def _plain_row(self, cells: Sequence[Cell], number: str) -> str:
+        """A row of text without anything to escape, numbers and date-times (none bold).
+        Styles are indexes into `_STYLES`' cellXfs: 2 date-time."""
         parts = [f'<row r="{number}">']
         add = parts.append
-        # Styles are indexes into `_STYLES`' cellXfs: 1 bold, 2 date-time.
-        special = _SPECIAL.search
+        for name, cell in zip(self._columns, cells, strict=True):
+            kind = cell.__class__
+            if kind is str:
+                add(
+                    f'<c r="{name}{number}" t="inlineStr">'
+                    f'<is><t xml:space="preserve">{cell}</t></is></c>'
+                )
+            elif cell is None:
+                continue
+            elif isinstance(cell, datetime):
+                add(f'<c r="{name}{number}" s="2"><v>{_excel_time(cell):.16G}</v></c>')
+            elif isinstance(cell, str):  # a kind of text (an enum's value): the full way
+                return self._row(cells, number, 0)
+            else:
+                add(f'<c r="{name}{number}"><v>{cell:.16G}</v></c>')
+        add("</row>")
+        return "".join(parts)
+
+    def _row(self, cells: Sequence[Cell], number: str, bold_columns: int) -> str:
+        """Any row. Styles are indexes into `_STYLES`' cellXfs: 1 bold, 2 date-time."""
+        parts = [f'<row r="{number}">']
+        add = parts.append
         for column, (name, cell) in enumerate(zip(self._columns, cells, strict=True)):
             if cell is None:
                 continue
             if isinstance(cell, str):
-                if special(cell):
+                if _SPECIAL.search(cell):
                     cell = text(cell)
                 style = ' s="1"' if column < bold_columns else ""
                 add(
@@ -91,16 +132,11 @@ class Sheet:
                     f'<is><t xml:space="preserve">{cell}</t></is></c>'
                 )
             elif isinstance(cell, datetime):
-                delta = cell - _EXCEL_EPOCH  # in days, as Excel counts them
-                moment = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
-                add(f'<c r="{name}{number}" s="2"><v>{moment:.16G}</v></c>')
+                add(f'<c r="{name}{number}" s="2"><v>{_excel_time(cell):.16G}</v></c>')
             else:
                 add(f'<c r="{name}{number}"><v>{cell:.16G}</v></c>')
         add("</row>")
-        self._pending.append("".join(parts))
-        # Compressed a few hundred rows at a time: fewer, larger calls into zlib.
-        if len(self._pending) == 256:
-            self.flush()
+        return "".join(parts)
 
     def append(self, rows: IO[bytes]) -> None:
         """The rows another `Sheet` wrote to a plain file, numbered to follow this one's,

@@ -234,8 +234,9 @@ class CaseStore(Protocol):
         """The newest case of this sender that is not archived."""
         ...
 
-    async def open_cases(self) -> list[CaseRecord]:
-        """Cases agents still owe an answer, soonest deadline first."""
+    async def open_cases(self, statuses: frozenset[CaseStatus]) -> list[CaseRecord]:
+        """Cases in these statuses (those agents still owe an answer), soonest deadline
+        first."""
         ...
 
     async def save_case(self, case: CaseRecord) -> None: ...

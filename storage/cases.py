@@ -10,7 +10,6 @@ from sqlalchemy import func, select, text, update
 
 from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
-from bot.lifecycle import is_open
 from bot.messages import Attachment
 from bot.ports import CaseRecord, CaseView, NewCase
 from storage.chain import append_event
@@ -195,12 +194,11 @@ class CaseRows(SqlTx):
         )
         return await self._record(row)
 
-    async def open_cases(self) -> list[CaseRecord]:
-        statuses = [s.value for s in CaseStatus if is_open(s)]
+    async def open_cases(self, statuses: frozenset[CaseStatus]) -> list[CaseRecord]:
         rows = (
             await self.session.scalars(
                 select(Case)
-                .where(Case.status.in_(statuses))  # type: ignore[attr-defined]
+                .where(Case.status.in_([s.value for s in statuses]))  # type: ignore[attr-defined]
                 .order_by(Case.response_due_at, Case.id)
             )
         ).all()

@@ -4,12 +4,15 @@ They change nothing, so they need no case from the context."""
 from __future__ import annotations
 
 from bot.desk.path import CommandPath, DeskTurn
-from bot.domain import looks_like_case_no
+from bot.domain import CaseStatus, looks_like_case_no
+from bot.lifecycle import is_open
+
+OPEN_STATUSES = frozenset(s for s in CaseStatus if is_open(s))
 
 
 async def cases(path: CommandPath, turn: DeskTurn, args: str) -> None:
     _ = path.tr.gettext
-    found = await turn.tx.open_cases()
+    found = await turn.tx.open_cases(OPEN_STATUSES)
     if not found:
         turn.answers.append(_("No open cases."))
         return

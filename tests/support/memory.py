@@ -31,7 +31,6 @@ from typing import Any
 
 from bot.domain import CaseStatus, format_case_no
 from bot.draft import EvidenceRef
-from bot.lifecycle import is_open
 from bot.messages import Attachment, Inbound, Outbound
 from bot.ports import (
     AgentRecord,
@@ -422,8 +421,8 @@ class MemoryTx:
         ]
         return self._record(max(mine, key=lambda c: c.id) if mine and complainant_id else None)
 
-    async def open_cases(self) -> list[CaseRecord]:
-        found = [c for c in self.t.cases.values() if is_open(c.status)]
+    async def open_cases(self, statuses: frozenset[CaseStatus]) -> list[CaseRecord]:
+        found = [c for c in self.t.cases.values() if c.status in statuses]
         found.sort(key=lambda c: (c.response_due_at is not None, c.response_due_at, c.id))
         return [r for r in map(self._record, found) if r is not None]
 

@@ -83,7 +83,7 @@ async def _arrow_reader(
         opened = partial(
             _ArrowReader,
             lambda: adbc_sqlite.connect(url.database),
-            _FRAMES,
+            _FRAMES["sqlite"],
             (_sqlite_time(start), _sqlite_time(end)),
             batch,
             # One Arrow batch per query (the driver's default is 1024 rows), and the
@@ -95,7 +95,7 @@ async def _arrow_reader(
         opened = partial(
             _ArrowReader,
             lambda: adbc_postgresql.connect(_libpq_uri(url)),
-            _FRAMES,
+            _FRAMES["postgresql"],
             (start.astimezone(UTC), end.astimezone(UTC)),
             batch,
             {},
@@ -184,13 +184,16 @@ class _ArrowReader:
         self._database.close()
 
 
-# One query for both databases (`reporting.reading.batch_query`, with the handlers from
-# the timeline). Each batch is a query of its own, read whole into one Arrow batch: the
-# SQLite driver gives a column the type of its values in the batch (an integer type when
-# all are NULL, which `_as_case_columns` casts; times stay SQLite's text), the PostgreSQL
-# driver that of its SQL type. SQLite takes `$1` as a parameter's name and numbers the
-# names in the order they first appear, which is their order in the query.
-_FRAMES = batch_query(("$1", "$2", "$3", "$4"), HANDLERS)
+# The query of `reporting.reading.batch_query`, with the handlers from the timeline. Each
+# batch is a query of its own, read whole into one Arrow batch: the SQLite driver gives a
+# column the type of its values in the batch (an integer type when all are NULL, which
+# `_as_case_columns` casts; times stay SQLite's text), the PostgreSQL driver that of its
+# SQL type. SQLite takes `$1` as a parameter's name and numbers the names in the order
+# they first appear, which is their order in the query.
+_FRAMES = {
+    database: batch_query(database, ("$1", "$2", "$3", "$4"), HANDLERS)
+    for database in ("sqlite", "postgresql")
+}
 
 
 def _sqlite_time(moment: datetime) -> str:

@@ -33,20 +33,30 @@ BATCH = 5000
 # The cases of a batch: those received in [after_time, until) after the case `after_id`
 # received at after_time (the keyset: received_at, then id), oldest first, `rows` of
 # them. The keyset is written out, not as a row comparison, from which PostgreSQL's
-# planner would not start the index range.
+# planner would not start the index range. The batch is chosen before anything is joined
+# to it: otherwise PostgreSQL, for the last batches of a period, joins every case left in
+# it (by hash) and sorts them all to keep `rows`.
 _BATCH = """
-WHERE c.received_at >= {after_time} AND (c.received_at > {after_time} OR c.id > {after_id})
-  AND c.received_at < {until}
-ORDER BY c.received_at, c.id
-LIMIT {rows}"""
+  SELECT {columns} FROM cases AS c
+  WHERE c.received_at >= {after_time} AND (c.received_at > {after_time} OR c.id > {after_id})
+    AND c.received_at < {until}
+  ORDER BY c.received_at, c.id
+  LIMIT {rows}"""
 
-# A case with its current handler and its latest survey (one per resolution).
-_JOINED = """
-FROM cases AS c
-LEFT JOIN agents AS a ON a.id = c.handler_id
-LEFT JOIN surveys AS s
-  ON s.case_id = c.id
-  AND s.round = (SELECT max(t.round) FROM surveys AS t WHERE t.case_id = c.id)"""
+# A case's latest survey (one per resolution), looked up case by case in the index.
+_LATEST_SURVEY = {
+    # A lateral join: with any join condition, PostgreSQL's planner reads all surveys
+    # for every batch and joins them by hash.
+    "postgresql": """
+LEFT JOIN LATERAL (
+  SELECT * FROM surveys AS t WHERE t.case_id = c.id ORDER BY t.round DESC LIMIT 1
+) AS s ON true""",
+    # SQLite has no lateral join; it looks the survey up by its id.
+    "sqlite": """
+LEFT JOIN surveys AS s ON s.id = (
+  SELECT t.id FROM surveys AS t WHERE t.case_id = c.id ORDER BY t.round DESC LIMIT 1
+)""",
+}
 
 # Timeline events that name the case's new handler in their payload.
 _HANDLER_EVENTS = "e.kind IN ('claimed', 'assigned')"
@@ -61,23 +71,33 @@ SQLite 3.44 and later (as its ADBC driver bundles it; Python's may be older) and
 PostgreSQL."""
 
 
-def batch_query(markers: Sequence[str], handlers: str | None = None) -> str:
-    """The query of a batch of cases: `c.id`, then each field of `LedgerCase` that SQL
-    selects, in their order, then the current handler's name as `handler` ('' for none),
-    then `handlers` as handlers if given. `markers` are the parameters after_time,
-    after_id, until and rows as the driver that runs it marks them."""
+def batch_query(database: str, markers: Sequence[str], handlers: str | None = None) -> str:
+    """The query of a batch of cases on `database` ("sqlite" or "postgresql"): `c.id`,
+    then each field of `LedgerCase` that SQL selects, in their order, then the current
+    handler's name as `handler` ('' for none), then `handlers` as handlers if given.
+    `markers` are the parameters after_time, after_id, until and rows as the driver that
+    runs it marks them."""
     selected = [
         "c.id",
         *(f"{field.sql} AS {field.name}" for field in FIELDS if field.sql),
         "coalesce(a.name, '') AS handler",
         *([f"{handlers} AS handlers"] if handlers else []),
     ]
-    return "SELECT\n  " + ",\n  ".join(selected) + _JOINED + _batch(markers)
+    return (
+        "SELECT\n  "
+        + ",\n  ".join(selected)
+        + f"\nFROM ({_batch(markers, '*')}\n) AS c"
+        + "\nLEFT JOIN agents AS a ON a.id = c.handler_id"
+        + _LATEST_SURVEY[database]
+        + "\nORDER BY c.received_at, c.id"
+    )
 
 
-def _batch(markers: Sequence[str]) -> str:
+def _batch(markers: Sequence[str], columns: str) -> str:
     after_time, after_id, until, rows = markers
-    return _BATCH.format(after_time=after_time, after_id=after_id, until=until, rows=rows)
+    return _BATCH.format(
+        columns=columns, after_time=after_time, after_id=after_id, until=until, rows=rows
+    )
 
 
 def _bound(sql: str) -> TextClause:
@@ -87,13 +107,13 @@ def _bound(sql: str) -> TextClause:
 
 
 _MARKERS = (":after_time", ":after_id", ":until", ":rows")
-_CASES = _bound(batch_query(_MARKERS))
+_CASES = {database: _bound(batch_query(database, _MARKERS)) for database in _LATEST_SURVEY}
 # The handlers of a batch's cases, chosen by the same condition rather than by a list
 # of thousands of ids, which would take longer to render than to run.
 _HANDLERS = _bound(
     "SELECT e.case_id, e.payload ->> 'handler'\nFROM timeline_events AS e\n"
-    f"WHERE {_HANDLER_EVENTS} AND e.case_id IN (SELECT c.id FROM cases AS c"
-    f"{_batch(_MARKERS)})\nORDER BY e.case_id, e.seq"
+    f"WHERE {_HANDLER_EVENTS} AND e.case_id IN ({_batch(_MARKERS, 'c.id')}\n)\n"
+    "ORDER BY e.case_id, e.seq"
 )
 
 
@@ -139,11 +159,12 @@ async def ledger_cases(
 ) -> AsyncIterator[LedgerCase]:
     """Every case received in [start, end), oldest first."""
     made = _case_maker(utc_reader(engine.dialect))
+    cases = _CASES[engine.dialect.name]
     after: tuple[datetime, int] = (start, 0)  # (received_at, id): from the start
     while True:
         period = {"after_time": after[0], "after_id": after[1], "until": end, "rows": batch}
         async with _reading(engine) as connection:
-            rows = (await connection.execute(_CASES, period)).all()
+            rows = (await connection.execute(cases, period)).all()
             handlers = await _handlers(connection, period) if rows else {}
         for row in rows:
             yield made(row, handlers.get(row[0], []))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -11,6 +13,7 @@ from sqlalchemy.engine import Connection
 from bot.ports import CaseThread
 from storage import migrate
 from storage.database import create_engine
+from tests.conftest import SQL_BACKENDS
 
 
 def test_a_reply_threads_under_the_complainants_latest_message() -> None:
@@ -25,10 +28,17 @@ def test_a_reply_threads_under_the_complainants_latest_message() -> None:
     assert CaseThread("", ()).references == ()
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
 async def test_messages_queued_before_the_answer_column_keep_their_meaning(
-    tmp_path: Path,
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    else:
+        cluster = request.getfixturevalue("postgres")
+        await cluster.create_database("before_0007")
+        url = cluster.url("before_0007")
+    engine = create_engine(url)
 
     def before_the_column(connection: Connection) -> None:
         command.upgrade(migrate._config(connection), "0006")
@@ -40,14 +50,16 @@ async def test_messages_queued_before_the_answer_column_keep_their_meaning(
                 text(
                     "INSERT INTO outbox (channel, conversation, kind, payload, status, attempts,"
                     " next_attempt_at, created_at) VALUES ('test', '1', :kind, '{}', 'pending',"
-                    " 0, '2026-11-22 02:00:00', '2026-11-22 02:00:00')"
+                    " 0, :at, :at)"
                 ),
-                {"kind": kind},
+                {"kind": kind, "at": datetime(2026, 11, 22, 2, tzinfo=UTC)},
             )
     await migrate.upgrade(engine)
     async with engine.connect() as connection:
         rows = (await connection.execute(text("SELECT kind, answer FROM outbox ORDER BY id"))).all()
     await engine.dispose()
+    if backend == "postgresql":
+        await cluster.drop_database("before_0007")
     assert [(kind, bool(answer)) for kind, answer in rows] == [
         ("receipt", False),
         ("agent_reply", True),

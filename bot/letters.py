@@ -19,7 +19,13 @@ Which case a letter belongs to, in this order:
 Letters from robots (auto-replies, bounces, lists; the channel says why in
 `Inbound.automated`) are filed under their case for the record and never answered; a
 bounce is shown to the agents. On top of that, at most `auto_reply_limit` automatic
-letters go to one address per hour, so a loop nobody foresaw dies out.
+letters go to one address per hour, so a loop nobody foresaw dies out, and the same
+letter sent again by the same sender within `DUPLICATE_WINDOW` (an auto-responder
+without robot headers, a client sending twice) is filed on the case the first one
+opened, unanswered.
+
+A letter is answered at its sender's address, and an address without a domain (`mal`)
+is not one: the case is filed as usual, nothing is sent, and the agents are told.
 """
 
 from __future__ import annotations
@@ -50,6 +56,15 @@ _CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
 # The category when the text does not make it obvious: a plain request for help,
 # whose limit is the shortest there is, so nothing is promised later than it should be.
 DEFAULT_CATEGORY = Category.HELP_REQUEST
+# The same subject and text from the same sender within this time is one letter sent twice.
+DUPLICATE_WINDOW = timedelta(minutes=10)
+# local@domain: the domain a host name (any script) or an address literal.
+_ADDRESS = re.compile(r"^[^@\s]+@(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9a-fA-F:.]+\])$")
+
+
+def answerable(address: str) -> bool:
+    """Whether a letter can be sent to `address`: a local part, `@` and a domain."""
+    return bool(_ADDRESS.match(address))
 
 
 class Letters:
@@ -86,6 +101,8 @@ class Letters:
         case = await self._case_of(tx, inbound)
         if inbound.automated:
             await self._robot(tx, inbound, case, stored)
+        elif case is None and (first := await self._sent_before(tx, inbound)) is not None:
+            await self._repeated(tx, inbound, first, stored)
         elif case is None or case.status is CaseStatus.ARCHIVED:
             await self._open(tx, inbound, stored, too_large)
         else:
@@ -99,6 +116,41 @@ class Letters:
             log.info("case number %s in the subject ignored: not the complainant", number)
         return await tx.case_by_references(inbound.references)
 
+    async def _sent_before(self, tx: ConversationTx, inbound: Inbound) -> CaseRecord | None:
+        """The case this sender's identical letter opened within `DUPLICATE_WINDOW`."""
+        text = inbound.text.strip()
+        summary = _summary(inbound.subject, text)
+        if not summary:
+            return None
+        since = inbound.received_at - DUPLICATE_WINDOW
+        for view in await tx.own_cases():  # newest first
+            if view.received_at < since:
+                break
+            if view.subject != summary:
+                continue
+            case = await tx.case(view.case_no)
+            if case is not None and case.description == (text or summary):
+                return case
+        return None
+
+    async def _repeated(
+        self,
+        tx: ConversationTx,
+        inbound: Inbound,
+        case: CaseRecord,
+        stored: tuple[EvidenceRef, ...],
+    ) -> None:
+        """The same letter again: kept on its case, not a new case, not answered."""
+        log.info("repeated mail filed on case %s, not answered", case.case_no)
+        await tx.attach_inbound(case, stored)
+        await tx.add_event(
+            case,
+            self.clock.now(),
+            "system",
+            "repeated_mail",
+            {"message_id": inbound.message_id, "subject": inbound.subject},
+        )
+
     # ----- new case ------------------------------------------------------------------
 
     async def _open(
@@ -110,7 +162,7 @@ class Letters:
     ) -> None:
         text = inbound.text.strip()
         subject = " ".join(inbound.subject.split())[:MAX_SUBJECT]
-        summary = subject or (text.splitlines()[0][:MAX_SUBJECT] if text else "")
+        summary = _summary(inbound.subject, text)
         locale = _locale(f"{subject}\n{text}", self.default_locale)
         tr = Translator(locale)
         _ = tr.gettext
@@ -247,8 +299,12 @@ class Letters:
     async def _reply(
         self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, text: str, kind: str
     ) -> None:
-        """An automatic letter to the sender, unless the hourly cap for the address is hit."""
+        """An automatic letter to the sender, unless the hourly cap for the address is hit
+        or the address is none."""
         now = self.clock.now()
+        if not answerable(inbound.conversation):
+            await self._unanswerable(tx, inbound, case, kind)
+            return
         limit = self.auto_reply_limit
         if await tx.automatic_replies_since(now - timedelta(hours=1)) >= limit:
             log.warning(
@@ -274,10 +330,37 @@ class Letters:
         )
 
 
+    async def _unanswerable(
+        self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, kind: str
+    ) -> None:
+        log.warning(
+            "no %s sent: the sender's address has no domain", kind, extra={"case_no": case.case_no}
+        )
+        await tx.add_event(
+            case,
+            self.clock.now(),
+            "system",
+            "auto_reply_not_sent",
+            {"kind": kind, "reason": "no domain", "address": inbound.conversation},
+        )
+        if self.staff.active:
+            note = self.staff.tr._(
+                "⚠️ The sender's address “{address}” has no domain: it is not a mail "
+                "address, so no mail was sent to it. Reach the complainant another way."
+            ).format(address=inbound.conversation)
+            await self.staff.post(tx, case, note)
+
+
 async def _is_complainant(tx: CaseStore, case: CaseRecord, inbound: Inbound) -> bool:
     if case.email and case.email.lower() == inbound.sender_id.lower():
         return True
     return any(view.case_no == case.case_no for view in await tx.own_cases())
+
+
+def _summary(subject: str, text: str) -> str:
+    """What a letter's case is titled: its subject, else its first line."""
+    subject = " ".join(subject.split())[:MAX_SUBJECT]
+    return subject or (text.splitlines()[0][:MAX_SUBJECT] if text else "")
 
 
 def _phone_in(text: str, region: str) -> str | None:

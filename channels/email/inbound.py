@@ -114,6 +114,7 @@ def _record(
         "message_id": mail.message_id,
         "from": mail.from_address,
         "from_name": mail.from_name,
+        "reply_to": mail.reply_to,
         "to": list(mail.to),
         "subject": mail.subject,
         "date": mail.date,

@@ -74,7 +74,12 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 def decode_header_value(raw: str) -> str:
-    """An RFC 2047 header (or raw 8-bit bytes a client put in one) as text."""
+    """An RFC 2047 header (or raw 8-bit bytes a client put in one) as text, on one line
+    and without control characters."""
+    return clean_header_text(_decoded_header(raw))
+
+
+def _decoded_header(raw: str) -> str:
     if "=?" not in raw and raw.isascii():
         return " ".join(raw.split())
     # BytesParser keeps undecodable header bytes as surrogates: get the bytes back.
@@ -119,20 +124,24 @@ class ParsedMail:
     # For a delivery report: the Message-IDs of the mail that could not be delivered.
     bounced: tuple[str, ...] = ()
     defects: tuple[str, ...] = field(default_factory=tuple)
+    # Recorded only: answers go to `from_address` (see the README's Email section).
+    reply_to: str = ""
 
 
 def parse_mail(raw: bytes, own_addresses: frozenset[str] = frozenset()) -> ParsedMail:
+    raw, injected = clean_header_block(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     headers = _RawHeaders(message)
-    from_name, from_address = parseaddr(headers.get("From"))
-    from_name = decode_header_value(from_name) if from_name else ""
+    from_name, from_address = sender_of(headers.get("From"))
     body, files, bounced = _contents(message)
+    defects = {type(d).__name__ for part in message.walk() for d in part.defects}
     parsed = ParsedMail(
         message_id=_first_id(headers.get("Message-ID")),
         subject=decode_header_value(headers.get("Subject")),
         from_name=from_name,
-        from_address=from_address.strip().lower(),
+        from_address=from_address,
+        reply_to=sender_of(headers.get("Reply-To"))[1],
         to=tuple(a.lower() for _n, a in getaddresses([headers.get("To")]) if a),
         in_reply_to=tuple(_MESSAGE_ID.findall(headers.get("In-Reply-To"))),
         references=tuple(_MESSAGE_ID.findall(headers.get("References"))),
@@ -141,11 +150,69 @@ def parse_mail(raw: bytes, own_addresses: frozenset[str] = frozenset()) -> Parse
         files=tuple(files),
         automated=None,
         bounced=tuple(bounced),
-        defects=tuple(sorted({type(d).__name__ for part in message.walk() for d in part.defects})),
+        defects=tuple(sorted(defects | ({"HeaderControlCharacters"} if injected else set()))),
     )
     reason = automated_reason(message, headers, parsed, own_addresses)
     # Enclosed messages name what bounced only in a delivery report (not in a forward).
     return replace(parsed, automated=reason, bounced=parsed.bounced if reason == "bounce" else ())
+
+
+# ----- headers -----------------------------------------------------------------------
+
+# A CR not followed by LF, or a NUL: inside a header section both only ever serve to
+# smuggle a second header into a value (`"Mal\rBcc: …" <mal@…>`), so they become a space
+# before the parser sees the headers. A line ending in the mail's own style stays one.
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def clean_header_block(raw: bytes) -> tuple[bytes, bool]:
+    """`raw` with the bare CRs and NULs of its top header section made spaces (and, in a
+    mail whose lines end in CRLF, bare LFs too); True when there were any."""
+    end = _HEADER_END.search(raw)
+    cut = end.start() if end else len(raw)
+    head = raw[:cut]
+    cleaned = _BARE_CR.sub(b" ", head).replace(b"\x00", b" ")
+    if b"\r\n" in cleaned:
+        # CRLF is the line ending here, so a lone LF is the smuggled one.
+        cleaned = re.sub(rb"(?<!\r)\n", b" ", cleaned)
+    if cleaned == head:
+        return raw, False
+    return cleaned + raw[cut:], True
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_header_text(value: str) -> str:
+    """A decoded header value on one line: an encoded word can still hide a CR, LF or
+    NUL (`=?utf-8?b?...?=`), which must never reach a stored field or an outgoing header."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+# The address is the last `<...>` of the value; a display name is only a name, even
+# when it looks like an address (`purchasing@example.com <do-not-reply@example.net>`).
+_ANGLE_ADDRESS = re.compile(r"<([^<>]*)>\s*$")
+
+
+def sender_of(value: str) -> tuple[str, str]:
+    """(display name, address) of a From value, the address lowercased. The address is
+    the one in angle brackets, never text from the display name; without brackets the
+    value is the address itself (`user@example.com (Comment)` included)."""
+    value = clean_header_text(value)
+    # A second mailbox in From (`a@x, b@y`) is not a second sender: only the first counts.
+    first = getaddresses([value])
+    angle = _ANGLE_ADDRESS.search(value)
+    if angle:
+        name = value[: angle.start()].strip()
+        name = name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
+        address = angle.group(1)
+    else:
+        name, address = parseaddr(value)
+        if not address and first:
+            name, address = first[0]
+    name = clean_header_text(decode_header_value(name)) if name else ""
+    return name, "".join(address.split()).lower()
 
 
 class _RawHeaders:
@@ -182,6 +249,10 @@ _AUTO_SUBJECTS = re.compile(
 )
 
 
+# noreply, no-reply, no_reply, donotreply, do-not-reply, do_not_reply (+tag or -suffix).
+_NO_REPLY = re.compile(r"^(no|do[-_.]?not)[-_.]?reply(?![a-z0-9])", re.IGNORECASE)
+
+
 def automated_reason(
     message: Message, headers: _RawHeaders, parsed: ParsedMail, own_addresses: frozenset[str]
 ) -> str | None:
@@ -209,6 +280,8 @@ def automated_reason(
         return "empty return-path"
     if local in ("mailer-daemon", "postmaster"):
         return f"sender {local}"
+    if _NO_REPLY.match(local):
+        return "no-reply sender"
     if not sender:
         return "no sender"
     if sender in own_addresses:

@@ -1,12 +1,15 @@
 """The email `Sender`: composes the message and hands it to the SMTP server.
 
 A 5xx answer (unknown recipient, refused sender) is permanent; a 4xx answer, a
-refused connection or a timeout is transient and the outbox tries again later.
+refused connection or a timeout is transient and the outbox tries again later. An
+address without a domain (`mal`, what a hostile From can leave) is never handed to the
+server: a local server would deliver it to a local user.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
@@ -18,6 +21,7 @@ from channels.email.compose import compose
 from delivery.sending import DeliveryError, Sent
 
 log = logging.getLogger(__name__)
+_RECIPIENT = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class SmtpSender:
 
     async def send(self, outbound: Outbound) -> Sent:
         config = self.config
+        if not _RECIPIENT.match(outbound.conversation):
+            raise DeliveryError("not a mail address (no domain)", permanent=True)
         message = compose(outbound, config.mail_from, self.clock.now())
         envelope_from = parseaddr(config.mail_from)[1]
         try:

@@ -256,14 +256,15 @@ async def test_robots_without_a_case_open_none_and_get_no_answer(
 
 
 async def test_a_loop_is_cut_by_the_hourly_cap(mailbox: Mailbox, records: Records) -> None:
-    # A robot without any robot headers, writing new mails: cases yes, receipts only five.
-    for _ in range(7):
-        await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    # A robot without any robot headers, writing new mails (each a little different, so
+    # not one mail repeated): cases yes, receipts only five.
+    for month in range(1, 8):
+        await mailbox.receive(corpus.big5_complaint(message_id=mid(), month=f"{month}月"))
     assert len(await cases(records)) == 7
     assert len(mailbox.to("chan@example.tw")) == 5
     assert "auto_reply_suppressed" in await events(records, (await cases(records))[-1].case_no)
     mailbox.clock.advance(hours=1)
-    await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    await mailbox.receive(corpus.big5_complaint(message_id=mid(), month="8月"))
     assert len(mailbox.to("chan@example.tw")) == 6
 
 
@@ -417,3 +418,68 @@ async def test_any_channel_that_declares_letters_is_filed_like_mail(
     assert receipt.text.startswith("Your complaint has been accepted.")
     assert case.case_no in receipt.text and "the outcome you expect" in receipt.text
     assert any(case.case_no in text for text in (o.text for o in desk.sent))
+
+
+# ----- hostile mail ------------------------------------------------------------------------
+
+
+async def test_identical_mails_within_minutes_are_one_case_with_one_receipt(
+    mailbox: Mailbox, records: Records
+) -> None:
+    """An auto-responder without robot headers sending the same mail again and again."""
+    for _ in range(3):  # 30 s apart
+        await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    (case,) = await cases(records)
+    assert len(mailbox.to("chan@example.tw")) == 1
+    assert (await events(records, case.case_no)).count("repeated_mail") == 2
+    inbound = await records.messages("in")
+    assert len(inbound) == 3 and {m.case_id for m in inbound} == {case.id}  # all kept
+    # The same mail again long after is a new complaint.
+    mailbox.clock.advance(minutes=30)
+    await mailbox.receive(corpus.big5_complaint(message_id=mid()))
+    assert len(await cases(records)) == 2 and len(mailbox.to("chan@example.tw")) == 2
+
+
+async def test_a_different_mail_within_minutes_is_its_own_case(
+    mailbox: Mailbox, records: Records
+) -> None:
+    await mailbox.receive(corpus.big5_complaint(message_id=mid(), month="5月"))
+    await mailbox.receive(corpus.big5_complaint(message_id=mid(), month="6月"))
+    assert len(await cases(records)) == 2 and len(mailbox.to("chan@example.tw")) == 2
+
+
+async def test_a_header_injection_files_the_real_sender_and_mails_nobody_else(
+    mailbox: Mailbox, records: Records
+) -> None:
+    await mailbox.receive(corpus.injected_from())
+    (case,) = await cases(records)
+    assert (case.conversation, case.contact_email) == ("mal@evil.example", "mal@evil.example")
+    assert [o.conversation for o in mailbox.mail.sent] == ["mal@evil.example"]
+
+
+async def test_an_address_without_a_domain_files_the_case_sends_nothing_and_tells_agents(
+    mailbox: Mailbox, records: Records
+) -> None:
+    assert await mailbox.receive(corpus.plain('"Mal" <mal>', mid()))
+    (case,) = await cases(records)
+    assert (case.conversation, case.subject) == ("mal", "Charged twice")
+    assert "charged twice" in case.description
+    assert mailbox.mail.sent == []
+    assert "auto_reply_not_sent" in await events(records, case.case_no)
+    card, notice = mailbox.desk_texts()
+    assert case.case_no in card
+    assert "“mal”" in notice and "没有域名" in notice
+
+
+async def test_the_address_in_a_display_name_gets_nothing(
+    mailbox: Mailbox, records: Records
+) -> None:
+    """mail-parser's phishing mail: the real sender is a no-reply robot."""
+    assert await mailbox.receive(corpus.phishing_display_name())
+    assert await cases(records) == [] and mailbox.mail.sent == []
+
+
+async def test_no_reply_senders_get_nothing(mailbox: Mailbox, records: Records) -> None:
+    await mailbox.receive(corpus.plain("Shop <noreply@shop.example>", mid()))
+    await mailbox.receive(corpus.plain("<do-not-reply@shop.example>", mid()))
+    assert await cases(records) == [] and mailbox.mail.sent == []

@@ -3,7 +3,9 @@
 Each builder returns the raw RFC 5322 bytes. They cover the charsets a Chinese mailbox
 sees (GB2312 labels on GBK text, Big5, ISO-2022-JP, UTF-8), RFC 2047 and RFC 2231
 names, the reply styles of Outlook, Gmail, Apple Mail, Foxmail and QQ Mail, HTML-only
-mail, attachments and inline images, broken MIME, auto-replies and bounces (DSN).
+mail, attachments and inline images, broken MIME, auto-replies and bounces (DSN), and
+hostile mail: header injection, senders without a domain, a third party's address in
+the display name, no-reply senders, large attachments.
 """
 
 from __future__ import annotations
@@ -117,10 +119,11 @@ def _single_part(sender: str, subject: str, message_id: str, charset: str, body:
     return _bytes(f"{head}\n\n{text}\n")
 
 
-def big5_complaint(message_id: str = "<big5-1@mail.example.tw>") -> bytes:
-    body = "您好，我的帳單被重複扣款，請協助退款。電話 0912345678。".encode("big5")
+def big5_complaint(message_id: str = "<big5-1@mail.example.tw>", month: str = "") -> bytes:
+    """`month` changes the text (and subject): a different complaint by the same person."""
+    body = f"您好，我的帳單{month}被重複扣款，請協助退款。電話 0912345678。".encode("big5")
     sender = f"{ew('陳大文', 'big5')} <chan@example.tw>"
-    return _single_part(sender, ew("帳單重複扣款", "big5"), message_id, "big5", body)
+    return _single_part(sender, ew(f"帳單{month}重複扣款", "big5"), message_id, "big5", body)
 
 
 def iso2022jp_complaint(message_id: str = "<jp-1@mail.example.jp>") -> bytes:
@@ -465,4 +468,67 @@ Message-ID: {original_id}
 
 --dsn--
 """
+    )
+
+
+# ----- hostile mail -------------------------------------------------------------------------
+
+
+def plain(sender: str, message_id: str, subject: str = "Charged twice", body: str = "") -> bytes:
+    """A plain English complaint from `sender`, the From value written as given."""
+    text = body or "I was charged twice for my line in May. Please refund it."
+    head = _headers(sender, subject, message_id, "Content-Type: text/plain; charset=utf-8")
+    return _bytes(f"{head}\n\n{text}\n")
+
+
+def injected_from(message_id: str = "<inject-1@evil.example>") -> bytes:
+    """A bare CR in the display name, to smuggle a Bcc header in (and leave `mal`)."""
+    head = _headers('"Mal\rBcc: victim@example.cn" <mal@evil.example>', "Refund", message_id)
+    return head.encode("ascii") + b"\r\nContent-Type: text/plain\r\n\r\nPlease refund.\r\n"
+
+
+def injected_subject(message_id: str = "<inject-2@evil.example>") -> bytes:
+    """A NUL and a bare LF in a CRLF mail's subject, and an encoded CRLF in another."""
+    head = _headers("Eve <eve@evil.example>", "Refund\x00now\nBcc: victim@example.cn", message_id)
+    crlf = ew("Overcharged\r\nBcc: victim@example.cn", "UTF-8")
+    return (
+        head.encode("ascii")
+        + f"\r\nKeywords: {crlf}\r\nContent-Type: text/plain\r\n\r\nPlease refund.\r\n".encode()
+    )
+
+
+def phishing_display_name(message_id: str = "<phish-1@ncs.gov.ng>") -> bytes:
+    """From mail-parser's corpus: a third party's address only in the display name."""
+    return plain("purchasing@aquillaindustries.com <do-not-reply@ncs.gov.ng>", message_id)
+
+
+def with_attachment(
+    size: int, message_id: str = "<big-1@example.cn>", name: str = "recording.mp3"
+) -> bytes:
+    """A complaint with one attachment of `size` bytes (base64, lines of 76)."""
+    head = _headers(
+        "Wang <wang@example.cn>",
+        "Recording of the call",
+        message_id,
+        'Content-Type: multipart/mixed; boundary="b1"',
+    )
+    data = base64.encodebytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    return (
+        _bytes(
+            f"""{head}
+
+--b1
+Content-Type: text/plain; charset=utf-8
+
+The agent was rude; the recording is attached.
+
+--b1
+Content-Type: audio/mpeg; name="{name}"
+Content-Disposition: attachment; filename="{name}"
+Content-Transfer-Encoding: base64
+
+"""
+        )
+        + data.replace(b"\n", b"\r\n")
+        + b"\r\n--b1--\r\n"
     )

@@ -207,3 +207,64 @@ def test_unparseable_bytes_still_arrive_for_the_record() -> None:
     inbound = read(b"\x00\xff garbage without headers")
     assert inbound.attachments[0].data == b"\x00\xff garbage without headers"
     assert inbound.transport_id.startswith("sha256:")
+
+
+# ----- hostile mail ------------------------------------------------------------------------
+
+
+def test_a_bare_cr_in_the_display_name_smuggles_nothing() -> None:
+    inbound = read(corpus.injected_from())
+    # The sender is the address in brackets, not what is left before the smuggled line.
+    assert (inbound.sender_id, inbound.conversation) == ("mal@evil.example", "mal@evil.example")
+    assert inbound.sender_name == "Mal Bcc: victim@example.cn"
+    assert "HeaderControlCharacters" in inbound.raw["defects"]
+    assert inbound.text == "Please refund."
+
+
+def test_nul_and_line_breaks_never_reach_a_header_value() -> None:
+    inbound = read(corpus.injected_subject())
+    assert inbound.subject == "Refund now Bcc: victim@example.cn"
+    assert inbound.sender_id == "eve@evil.example"
+    for value in (inbound.subject, inbound.sender_name, inbound.raw["subject"]):
+        assert not any(ch in value for ch in "\r\n\x00")
+
+
+def test_an_encoded_line_break_in_a_name_is_a_space() -> None:
+    name = corpus.ew("Eve\r\nBcc: victim@example.cn", "UTF-8")
+    inbound = read(corpus.plain(f"{name} <eve@evil.example>", "<enc-1@evil.example>"))
+    assert (inbound.sender_name, inbound.sender_id) == (
+        "Eve Bcc: victim@example.cn",
+        "eve@evil.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("from_value", "address"),
+    [
+        ("purchasing@aquillaindustries.com <do-not-reply@ncs.gov.ng>", "do-not-reply@ncs.gov.ng"),
+        ('"billing@bank.example" <Eve@Evil.Example>', "eve@evil.example"),
+        ("Wang <wang@example.cn>", "wang@example.cn"),
+        ("wang@example.cn (Wang)", "wang@example.cn"),
+        ("wang@example.cn", "wang@example.cn"),
+        ('"Mal" <mal>', "mal"),
+        ("wang@example.cn, eve@evil.example", "wang@example.cn"),
+    ],
+)
+def test_the_sender_is_the_address_in_brackets_never_the_display_name(
+    from_value: str, address: str
+) -> None:
+    assert read(corpus.plain(from_value, "<from-1@example.cn>")).sender_id == address
+
+
+@pytest.mark.parametrize(
+    "local",
+    ["noreply", "no-reply", "no_reply", "NoReply", "donotreply", "do-not-reply", "noreply+x"],
+)
+def test_no_reply_senders_are_robots(local: str) -> None:
+    inbound = read(corpus.plain(f"Shop <{local}@shop.example>", "<nr-1@shop.example>"))
+    assert inbound.automated == "no-reply sender"
+
+
+@pytest.mark.parametrize("local", ["noreplyer", "reply", "nora", "do-reply"])
+def test_people_whose_name_merely_resembles_no_reply_are_no_robots(local: str) -> None:
+    assert read(corpus.plain(f"<{local}@example.cn>", "<nr-2@example.cn>")).automated is None

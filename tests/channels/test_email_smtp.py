@@ -98,6 +98,16 @@ async def test_an_unknown_recipient_fails_for_good(smtp_server: SmtpServer) -> N
     assert failure.value.permanent
 
 
+@pytest.mark.parametrize("address", ["mal", "mal@", "@evil.example", "a b@example.cn"])
+async def test_an_address_without_a_domain_is_never_handed_to_the_server(
+    smtp_server: SmtpServer, address: str
+) -> None:
+    with pytest.raises(DeliveryError) as failure:
+        await sender(smtp_server).send(reply(conversation=address))
+    assert failure.value.permanent
+    assert smtp_server.messages == []
+
+
 async def test_a_server_that_is_down_is_a_transient_failure(smtp_server: SmtpServer) -> None:
     smtp_server.stop()
     with pytest.raises(DeliveryError) as failure:

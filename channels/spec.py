@@ -10,10 +10,10 @@ end stops and closes them, the same way for all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.messages import Inbound
 from bot.ports import Clock
@@ -38,6 +38,28 @@ class CursorStore(Protocol):
     async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
 
 
+class RawUpdates(Protocol):
+    """Where a channel keeps each update as it arrived, under the transport's key for it,
+    before it lets the transport forget it (raw first, parse second).
+
+    Any exception means nothing was stored (the database is unavailable): the channel
+    must not acknowledge the updates and tries again later.
+    """
+
+    async def keep(self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Stores the updates not stored yet (all or none); returns the keys among them
+        still to be handled, in the order given."""
+        ...
+
+    async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
+        """Stored updates neither handled nor undecodable, oldest first (after a crash)."""
+        ...
+
+    async def mark(
+        self, channel: str, key: str, state: Literal["handled", "undecodable"]
+    ) -> None: ...
+
+
 class Leadership(Protocol):
     """Only one worker reads an input; `hold` yields whether this one does, for as long
     as the context lasts."""
@@ -57,7 +79,7 @@ class ChannelContext:
 
     `handle` takes every `Inbound` (stored first, then answered); `settle` delivers what
     is queued now (an interactive channel calls it before it reads the next input);
-    `running` names every channel of this run.
+    `running` names every channel of this run; `raw_updates` keeps updates as received.
     """
 
     handle: Handle
@@ -67,6 +89,7 @@ class ChannelContext:
     command_menu: Callable[[], dict[str, list[tuple[str, str]]]]
     settle: Callable[[], Awaitable[None]]
     running: frozenset[str]
+    raw_updates: RawUpdates
 
 
 class OpenChannel(Protocol):

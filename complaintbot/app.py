@@ -30,6 +30,7 @@ from storage import migrate
 from storage.database import create_engine, is_sqlite
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
+from storage.raw_updates import SqlRawUpdates
 from storage.repository import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ async def _serve(
         command_menu=core.bot.command_menu,
         settle=settle,
         running=frozenset(channel.name for channel in chosen),
+        raw_updates=SqlRawUpdates(core.engine, core.clock),
     )
     opened = {channel.name: channel.open(settings, context) for channel in chosen}
     dispatcher = Dispatcher(

@@ -255,3 +255,22 @@ class MailCursor(SQLModel, table=True):
     uidvalidity: int
     last_uid: int
     updated_at: datetime = _time()
+
+
+class RawUpdate(SQLModel, table=True):
+    """A transport's update as received, kept before anything reads it (raw first).
+
+    `state`: `stored` (not yet handled), `handled` (the bot has it) or `undecodable`
+    (kept, never handled). The id orders updates as they were received.
+    """
+
+    __tablename__ = "raw_updates"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    update_key: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="stored", index=True)
+    received_at: datetime = _time()
+    handled_at: datetime | None = _time(nullable=True)

@@ -4,6 +4,9 @@
   telegram library until the channel is opened.
 - `application`: the python-telegram-bot `Application` and the `TelegramChannel` that
   hands updates to the bot and checks the agents' group.
+- `polling`: `getUpdates` read as JSON; `intake`: each update stored raw before it is
+  acknowledged, then decoded and handed to the bot (an undecodable one is kept and
+  skipped; while the database is unavailable nothing is acknowledged).
 - `updates`: `Update` → `Inbound`.
 - `sender`: `Outbound` → Bot API calls (topics, long texts, files).
 - `pacing`: Telegram's published rate limits.

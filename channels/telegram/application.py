@@ -1,8 +1,10 @@
-"""The python-telegram-bot `Application` and what the channel does with it: hand each
-update to the bot, publish the command menu, check the agents' group."""
+"""The python-telegram-bot `Application` (its bot; no Updater) and what the channel does
+with it: prepare each update for the bot, publish the command menu, check the agents'
+group."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ChatAction, ChatMemberStatus
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.messages import Inbound, Outbound
 from bot.ports import Clock, SystemClock
@@ -26,7 +28,15 @@ Handle = Callable[[Inbound], Awaitable[Any]]
 def build_application(token: str, base_url: str, base_file_url: str) -> Application:
     # No AIORateLimiter: the dispatcher paces sends itself (`telegram_pacing`), per
     # private chat too, which the library's limiter does not.
-    return ApplicationBuilder().token(token).base_url(base_url).base_file_url(base_file_url).build()
+    # No Updater: the channel polls itself (`intake`), storing each update raw first.
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .updater(None)
+        .build()
+    )
 
 
 class TelegramChannel:
@@ -39,7 +49,6 @@ class TelegramChannel:
         self.handle = handle
         self.reader = UpdateReader(application.bot, clock or SystemClock())
         self.sender = TelegramSender(application.bot)
-        application.add_handler(TypeHandler(Update, self._on_update))
 
     async def send(self, outbound: Outbound) -> Sent:
         return await self.sender.send(outbound)
@@ -80,17 +89,17 @@ class TelegramChannel:
                 language_code=language or None,
             )
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def prepare(self, update: Update) -> Callable[[], Awaitable[object]] | None:
+        """What handing `update` to the bot takes (None: nothing for the bot); raises when
+        the update cannot be read. A person sees the bot typing meanwhile."""
         inbound = await self.reader.to_inbound(update)
         if inbound is None:
-            return
-        if inbound.group:
-            await self.handle(inbound)
-            return
-        try:
-            await self.application.bot.send_chat_action(
-                int(inbound.conversation), ChatAction.TYPING
-            )
-        except TelegramError as error:
-            log.debug("typing action not shown: %s", error)
-        await self.handle(inbound)
+            return None
+        if not inbound.group:
+            try:
+                await self.application.bot.send_chat_action(
+                    int(inbound.conversation), ChatAction.TYPING
+                )
+            except TelegramError as error:
+                log.debug("typing action not shown: %s", error)
+        return functools.partial(self.handle, inbound)

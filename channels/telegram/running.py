@@ -6,12 +6,13 @@ import asyncio
 import logging
 from typing import Protocol
 
-from telegram import Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from channels.spec import ChannelContext, ChannelStartError
 from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.intake import TelegramIntake
 from channels.telegram.pacing import telegram_pacing
+from channels.telegram.polling import UpdateFeed
 from delivery.sending import ChannelPacing
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ class TelegramSettings(Protocol):
 
 
 class RunningTelegram:
-    """Polls the Bot API between `start` and `stop`; the channel is also the sender."""
+    """Polls the Bot API between `start` and `stop` (`intake`: raw first, nothing
+    acknowledged that is not stored); the channel is also the sender."""
 
     def __init__(self, settings: TelegramSettings, context: ChannelContext) -> None:
         assert settings.TELEGRAM_BOT_TOKEN
@@ -46,7 +48,8 @@ class RunningTelegram:
             settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
         )
         self._initialized = False
-        self._running = False
+        self.intake: TelegramIntake | None = None
+        self._polling: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
     @property
@@ -78,10 +81,17 @@ class RunningTelegram:
             log.warning(
                 "TELEGRAM_AGENT_CHAT_ID is not set: new cases are not posted to any agents' group"
             )
-        await self.application.start()
-        self._running = True
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        try:  # polling and a webhook exclude each other
+            await self.application.bot.delete_webhook()
+        except TelegramError as error:
+            raise ChannelStartError(f"Cannot switch Telegram to polling: {error}") from None
+        self.intake = TelegramIntake(
+            UpdateFeed(self.application.bot.base_url),
+            self.context.raw_updates,
+            self.application.bot,
+            self.channel.prepare,
+        )
+        self._polling = asyncio.create_task(self.intake.run())
         log.info("polling Telegram as @%s", self.application.bot.username)
 
     async def finished(self) -> None:
@@ -89,12 +99,11 @@ class RunningTelegram:
 
     async def stop(self) -> None:
         self._stopped.set()
-        if self._running:
-            self._running = False
-            updater = self.application.updater
-            if updater is not None and updater.running:
-                await updater.stop()
-            await self.application.stop()
+        if self.intake is not None and self._polling is not None:
+            self.intake.stop()
+            await self._polling
+            await self.intake.feed.close()
+            self._polling = None
 
     async def close(self) -> None:
         if self._initialized:

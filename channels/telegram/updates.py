@@ -51,7 +51,10 @@ class UpdateReader:
         """The bot's view of an update, or None for what is not a message to us."""
         query = update.callback_query
         if query is not None:
-            await query.answer()
+            try:
+                await query.answer()
+            except TelegramError as error:  # too old after an outage: the press still counts
+                log.debug("button press %s not acknowledged: %s", update.update_id, error)
             chat = query.message.chat if query.message else None
             user = query.from_user
             group = chat is not None and chat.type != ChatType.PRIVATE

@@ -1,0 +1,114 @@
+"""An update python-telegram-bot cannot decode, between two good ones, through
+`complaintbot run` against the Bot API stand-in: raw first, parse second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaintbot.app import run
+from complaintbot.settings import Settings
+from storage.database import create_engine
+from storage.models import Message, RawUpdate
+from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.waiting import eventually
+
+# A poll without its required fields: `Update.de_json` raises TypeError on it.
+POISON = {"poll": {"id": "poll-1", "question": "Ли Мин +8613800000000"}}
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    settings = Settings(
+        DATABASE_URL=database_url,
+        DATA_DIR=tmp_path / "data",
+        TELEGRAM_BOT_TOKEN=api.token,
+        **UNPACED,
+        TELEGRAM_BASE_URL=api.base_url,
+        TELEGRAM_BASE_FILE_URL=api.base_file_url,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
+    if task.done():
+        task.result()
+    yield settings
+    await api.end_polls()
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+async def _rows(settings: Settings, model: type) -> list:
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        async with AsyncSession(engine) as session:
+            return list((await session.scalars(select(model))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_an_undecodable_update_is_kept_raw_logged_once_and_the_next_ones_flow(
+    api: FakeBotApi, running: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    before, after = api.user(6001, "Ли Мин", "en"), api.user(6002, "Olga Petrova", "en")
+    first = await before.send_text("My broadband was cut off without notice")
+    poison = await api.push(dict(POISON))
+    second = await after.send_text("The shop kept my deposit of 300 yuan")
+
+    # Sent 3 (2 good, 1 undecodable); both good ones answered once each.
+    await before.expect("Add more if you like", since=0)
+    await after.expect("Add more if you like", since=0)
+    raw = await eventually(lambda: _settled(running, 3), within=10)
+    states = {row.update_key: row.state for row in raw}
+    assert states == {
+        str(first["update_id"]): "handled",
+        str(poison["update_id"]): "undecodable",
+        str(second["update_id"]): "handled",
+    }
+    kept = next(row for row in raw if row.state == "undecodable")
+    assert kept.payload == {**POISON, "update_id": poison["update_id"]}
+    inbound = [m for m in await _rows(running, Message) if m.direction == "in"]
+    assert sorted(m.transport_id for m in inbound) == sorted(
+        [str(first["update_id"]), str(second["update_id"])]
+    )
+    for person in (before, after):  # answered (a greeting, then the question), once
+        assert len(person.texts()) == 2 and "Add more if you like" in person.texts()[1]
+    # The next poll acknowledged all three: nothing is asked for again.
+    await api.wait_until(
+        lambda: int(api.calls_of("getUpdates")[-1].get("offset") or 0) == second["update_id"] + 1
+    )
+
+    about_poison = [r for r in caplog.records if f"update {poison['update_id']}" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in about_poison] == [
+        (
+            "WARNING",
+            f"Telegram update {poison['update_id']} cannot be read (TypeError): "
+            "kept raw and skipped",
+        )
+    ]
+    private = ("Ли Мин", "Olga", "broadband", "deposit", "+8613800000000")
+    leaked = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and any(word in r.getMessage() for word in private)
+    ]
+    assert leaked == []
+
+
+async def _settled(settings: Settings, count: int) -> list[RawUpdate]:
+    rows = await _rows(settings, RawUpdate)
+    done = [row for row in rows if row.state != "stored"]
+    return rows if len(done) == count else []

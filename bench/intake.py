@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.limits import InboundLimit
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.router import BotConfig, ComplaintBot
 from delivery.dispatcher import Dispatcher
@@ -76,7 +77,9 @@ async def measure(people: int, at_once: bool) -> tuple[float, list[float], int]:
         engine = create_engine(f"sqlite+aiosqlite:///{directory}/bench.db")
         await upgrade(engine)
         repository = SqlRepository(engine, Path(directory))
-        bot = ComplaintBot(repository, BotConfig(default_locale="en"))
+        # A load test: the per-complainant inbound limit is off (0).
+        config = BotConfig(default_locale="en", inbound_limit=InboundLimit(0, 0))
+        bot = ComplaintBot(repository, config)
         sender = CountingSender()
         dispatcher = Dispatcher(SqlOutbox(engine, Path(directory)), {"bench": sender})
         repository.on_commit(dispatcher.wake)

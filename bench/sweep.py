@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.desk import DeskConfig
+from bot.limits import InboundLimit
 from bot.router import BotConfig, ComplaintBot
 from storage.database import create_engine
 from storage.migrate import upgrade
@@ -99,7 +100,8 @@ async def measure(cases: int) -> tuple[float, float]:
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         clock = FixedClock()
         desk = DeskConfig(channel="bench", conversation="agents")
-        bot = ComplaintBot(SqlRepository(engine, Path(directory)), BotConfig(desk=desk), clock)
+        config = BotConfig(desk=desk, inbound_limit=InboundLimit(0, 0))  # a load test: off
+        bot = ComplaintBot(SqlRepository(engine, Path(directory)), config, clock)
         # The due reminders are pushed to the future while measuring the empty sweep.
         clock.current = NOW - timedelta(hours=1)
         await bot.sweep()  # warm caches and connections

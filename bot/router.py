@@ -4,6 +4,7 @@
 two quick messages from one person never race), records the inbound message (a
 redelivery changes nothing), and hands it to one of:
 
+    bot.limits       first: a complainant over the inbound limit is stored, not served
     bot.agents       a message in a group: the agents' desk
     bot.letters      a letter (mail): a whole complaint, or a reply to one
     bot.surveys      a chat message answering a satisfaction survey
@@ -29,6 +30,7 @@ from bot.conversation import ChatTurn, ConversationState
 from bot.desk import Desk, DeskConfig
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.letters import Letters
+from bot.limits import InboundLimit, InboundLimits
 from bot.messages import ConversationStyle, Inbound, Outbound
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
@@ -48,6 +50,8 @@ class BotConfig:
     followup: FollowUpConfig = field(default_factory=FollowUpConfig)
     # Automatic mails (receipts, notices) to one address per hour, whatever happens.
     mail_auto_reply_limit: int = 5
+    # How fast one complainant may write (see bot.limits); agents are never limited.
+    inbound_limit: InboundLimit = field(default_factory=InboundLimit)
 
 
 class ComplaintBot:
@@ -82,6 +86,13 @@ class ComplaintBot:
         self.commands = Commands(zone, locale)
         self.complainant = Complainant(cases, staff, clock)
         self.timers = TimerSweep(repository, timekeeper, clock)
+        self.limits = InboundLimits(
+            config.inbound_limit,
+            clock,
+            default_locale=locale,
+            desk=config.desk,
+            auto_reply_limit=config.mail_auto_reply_limit,
+        )
 
     async def handle(self, inbound: Inbound) -> bool:
         """Handles one inbound message; False when it was a redelivery and changed nothing."""
@@ -91,13 +102,20 @@ class ComplaintBot:
             if not await tx.record_inbound(inbound):
                 log.info("duplicate %s message %s ignored", inbound.channel, inbound.transport_id)
                 return False
-            if inbound.group:
-                await self.agents.handle(tx, inbound)
-            elif inbound.style is ConversationStyle.LETTER:
-                await self.letters.handle(tx, inbound)
-            else:
-                await self._chat(tx, inbound)
+            admission = await self.limits.admit(tx, inbound)
+            # Over the limit: stored above, neither answered nor acted on.
+            if admission.serve:
+                await self._route(tx, inbound)
+            await self.limits.keep(tx, admission)
         return True
+
+    async def _route(self, tx: ConversationTx, inbound: Inbound) -> None:
+        if inbound.group:
+            await self.agents.handle(tx, inbound)
+        elif inbound.style is ConversationStyle.LETTER:
+            await self.letters.handle(tx, inbound)
+        else:
+            await self._chat(tx, inbound)
 
     async def _chat(self, tx: ConversationTx, inbound: Inbound) -> None:
         state = ConversationState.from_json(await tx.load_state())

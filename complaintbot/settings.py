@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     MAIL_FROM: str | None = None
     MAIL_AUTO_REPLY_LIMIT: int = 5
     SMTP_MESSAGES_PER_MINUTE: float = Field(default=60, gt=0)
+    # How fast one complainant may write, on every channel (agents never limited); 0: off.
+    INBOUND_MESSAGES_PER_MINUTE: int = 60
+    INBOUND_BURST: int = 20
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -218,6 +221,14 @@ class Settings(BaseSettings):
         if value < 1:
             raise ValueError("must be at least 1")
         return value
+
+    @field_validator("INBOUND_MESSAGES_PER_MINUTE", "INBOUND_BURST", mode="before")
+    @classmethod
+    def _inbound_limit(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError("must be a whole number of messages, or 0 to turn the limit off")
+        return int(text)
 
     @field_validator("MAIL_FROM")
     @classmethod

@@ -151,6 +151,8 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
         ("SWEEP_INTERVAL_SECONDS", "0", "Setting SWEEP_INTERVAL_SECONDS is wrong"),
         ("SATISFIED_THRESHOLD", "6", "Setting SATISFIED_THRESHOLD is wrong"),
         ("AUTO_ARCHIVE_SECONDS", "60", "Settings are wrong: AUTO_ARCHIVE_SECONDS must be longer"),
+        ("INBOUND_MESSAGES_PER_MINUTE", "-5", "Setting INBOUND_MESSAGES_PER_MINUTE is wrong"),
+        ("INBOUND_BURST", "many", "Setting INBOUND_BURST is wrong: must be a whole number"),
     ],
 )
 def test_a_wrong_setting_stops_start_up_with_one_line(

@@ -1,0 +1,81 @@
+"""The inbound limit through the real Telegram channel: a flooder is told once, and a
+person writing at the same time is answered as usual."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaintbot.app import run
+from complaintbot.settings import Settings
+from storage.database import create_engine
+from storage.models import Message
+from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.waiting import eventually
+
+NOTICE = "You are sending messages faster than we can read them"
+ANSWER = "Add more if you like"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    # One message a minute after a burst of three: the real clock cannot refill a token
+    # while the test runs, so what is over the limit does not depend on the machine's speed.
+    settings = Settings(
+        DATABASE_URL=database_url,
+        DATA_DIR=tmp_path / "data",
+        TELEGRAM_BOT_TOKEN=api.token,
+        **UNPACED,
+        TELEGRAM_BASE_URL=api.base_url,
+        TELEGRAM_BASE_FILE_URL=api.base_file_url,
+        INBOUND_MESSAGES_PER_MINUTE=1,
+        INBOUND_BURST=3,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
+    if task.done():
+        task.result()
+    yield settings
+    await api.end_polls()
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+async def test_one_flooder_gets_one_notice_and_slows_nobody(
+    api: FakeBotApi, running: Settings
+) -> None:
+    flo = api.user(7001, "Flo", "en")
+    ann = api.user(7002, "Ann", "en")
+    for n in range(10):
+        await flo.send_text(f"complaint number {n}")
+    mark = len(ann.messages)
+    await ann.send_text("My parcel never came")
+    assert ANSWER in await ann.expect(ANSWER, since=mark)
+
+    async def all_stored() -> bool:
+        engine = create_engine(running.DATABASE_URL)
+        try:
+            async with AsyncSession(engine) as session:
+                rows = await session.scalars(select(Message).where(Message.direction == "in"))
+                return len(rows.all()) == 11
+        finally:
+            await engine.dispose()
+
+    await eventually(all_stored)
+    await flo.expect(NOTICE, since=0)
+    await api.wait_until(lambda: sum(ANSWER in text for text in flo.texts()) == 3)
+    assert sum(NOTICE in text for text in flo.texts()) == 1
+    assert sum(ANSWER in text for text in flo.texts()) == 3
+    assert not any(NOTICE in text for text in ann.texts())

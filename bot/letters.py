@@ -264,7 +264,9 @@ class Letters:
         stored: tuple[EvidenceRef, ...],
     ) -> None:
         log.info(
-            "automatic mail from %s (%s) filed, not answered", inbound.sender_id, inbound.automated
+            "automatic mail (%s) for case %s filed, not answered",
+            inbound.automated,
+            case.case_no if case else "-",
         )
         if case is None:
             return  # kept in the message log; no case to add it to
@@ -308,9 +310,9 @@ class Letters:
         limit = self.auto_reply_limit
         if await tx.automatic_replies_since(now - timedelta(hours=1)) >= limit:
             log.warning(
-                "no %s to %s: %d automatic mails in the last hour",
+                "no %s to the sender of case %s: %d automatic mails in the last hour",
                 kind,
-                inbound.conversation,
+                case.case_no,
                 limit,
                 extra={"case_no": case.case_no},
             )

@@ -73,5 +73,5 @@ class SmtpSender:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise DeliveryError(f"SMTP server unreachable: {error}", permanent=False) from error
         message_id = str(message["Message-ID"])
-        log.info("mail %s sent to %s", message_id, outbound.conversation)
+        log.info("mail sent (case %s)", outbound.case_no or "-")
         return Sent((message_id,))

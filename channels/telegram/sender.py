@@ -93,7 +93,7 @@ class TelegramSender:
         try:
             topic = await self.bot.create_forum_topic(chat_id, title)
         except BadRequest as error:
-            log.warning("no topic for %r (%s); posting a card message instead", title, error)
+            log.warning("no topic in chat %s (%s); posting a card message instead", chat_id, error)
             return None
         return f"topic:{topic.message_thread_id}"
 

@@ -1,0 +1,168 @@
+"""Log lines: no personal data at INFO and above, and a repeated error written once a while."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.limits import InboundLimit
+from bot.messages import ConversationStyle, Inbound, InboundKind
+from bot.router import BotConfig, ComplaintBot
+from bot.staff import DeskConfig
+from complaintbot.logs import RepeatFilter, _Redact
+from delivery.dispatcher import Dispatcher
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.bot.test_service import ENGLISH_INTAKE, play
+from tests.support.chat import AgentsGroup, Chat, RecordingSender
+from tests.support.clock import FakeClock
+
+DESK = DeskConfig(channel="test", conversation="agents", agent_ids=frozenset({"li"}))
+# What the person writes (ENGLISH_INTAKE) and the letter below: none of it may be logged.
+PERSONAL = [
+    "Alice Wang",
+    "13812345678",
+    "alice@example.com",
+    "charged 30 yuan",
+    "Example Telecom",
+    "A refund and an explanation",
+    "Test User",
+    "Mallory Mailer",
+    "mallory@example.org",
+    "13900001111",
+    "water meter",
+]
+
+
+def leaks(records: list[logging.LogRecord]) -> list[str]:
+    found = []
+    for record in records:
+        if record.levelno < logging.INFO:
+            continue
+        line = record.getMessage()
+        if record.exc_info:
+            line += logging.Formatter().formatException(record.exc_info)
+        found += [f"{value!r} in {line!r}" for value in PERSONAL if value in line]
+    return found
+
+
+async def test_a_whole_flow_logs_ids_and_case_numbers_only(
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = BotConfig(
+        desk=DESK, default_locale="en", inbound_limit=InboundLimit(60, 3), mail_auto_reply_limit=1
+    )
+    bot = ComplaintBot(repository, config, clock)
+    sender = RecordingSender()
+    chat = Chat(bot, outbox, clock, sender)
+    await play(chat, ENGLISH_INTAKE)
+    group = AgentsGroup(chat)
+    await group.say("li", "/cases")
+    # A letter with a name, an address, a phone and a complaint; then the same sender
+    # again (the hourly cap on automatic mails is logged) and an auto-reply (robots are).
+    mail = Dispatcher(outbox, {"email": sender, "test": sender}, clock)
+    for number, automated in ((1, None), (2, None), (3, "auto-replied")):
+        clock.advance(seconds=30)
+        await bot.handle(
+            Inbound(
+                channel="email",
+                transport_id=f"<m{number}@example.org>",
+                conversation="mallory@example.org",
+                sender_id="mallory@example.org",
+                sender_name="Mallory Mailer",
+                received_at=clock.now(),
+                kind=InboundKind.TEXT,
+                subject=f"water meter {number}",
+                text="The water meter is wrong. Call me on 13900001111.",
+                automated=automated,
+                style=ConversationStyle.LETTER,
+            )
+        )
+    while await mail.run_once():
+        pass
+    # A flood (over the limit: logged) from the person of the intake.
+    for _ in range(5):
+        await chat.deliver(chat.inbound(InboundKind.TEXT, text="Alice Wang charged 30 yuan"))
+        clock.advance(seconds=-5)
+    assert [r for r in caplog.records if "inbound limit" in r.getMessage()]
+    assert leaks(caplog.records) == []
+
+
+def test_an_address_in_a_line_is_masked_and_a_secret_too() -> None:
+    record = logging.LogRecord(
+        "delivery", logging.WARNING, __file__, 1,
+        "delivery %s failed for good: %s", (7, "SMTP 550: <bob@example.com> no; token 123:abc"),
+        None,
+    )  # fmt: skip
+    assert _Redact(["123:abc"]).filter(record)
+    masked = "delivery 7 failed for good: SMTP 550: <<address>> no; token ***"
+    assert record.getMessage() == masked
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def logger() -> tuple[logging.Logger, Lines, FakeClock]:
+    clock = FakeClock()
+    lines = Lines()
+    lines.addFilter(RepeatFilter(interval=60, monotonic=clock.monotonic))
+    log = logging.getLogger("tests.repeat")
+    log.handlers[:] = [lines]
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    return log, lines, clock
+
+
+def test_a_repeated_error_is_written_once_a_minute_with_its_count(
+    logger: tuple[logging.Logger, Lines, FakeClock],
+) -> None:
+    log, lines, clock = logger
+    for _ in range(330):  # a second's worth of the same failure
+        log.error("cannot reach the database (%s)", "ConnectionRefusedError")
+        clock.advance(seconds=0.003)
+    assert lines.lines == ["cannot reach the database (ConnectionRefusedError)"]
+    clock.advance(seconds=60)
+    log.error("cannot reach the database (%s)", "ConnectionRefusedError")
+    assert lines.lines[-1] == (
+        "cannot reach the database (ConnectionRefusedError) (repeated 329 times)"
+    )
+    log.error("cannot reach the database (%s)", "ConnectionRefusedError")
+    assert len(lines.lines) == 2
+
+
+def test_different_errors_and_info_lines_are_not_held_back(
+    logger: tuple[logging.Logger, Lines, FakeClock],
+) -> None:
+    log, lines, _clock = logger
+    log.error("delivery %s failed", 1)
+    log.error("delivery %s failed", 2)
+    log.error("delivery %s failed", 1)
+    for _ in range(3):
+        log.info("polling Telegram again")
+    try:
+        raise ValueError("one")
+    except ValueError:
+        log.exception("outbox pass failed")
+    try:
+        raise ValueError("two")
+    except ValueError:
+        log.exception("outbox pass failed")
+    assert lines.lines == [
+        "delivery 1 failed",
+        "delivery 2 failed",
+        *["polling Telegram again"] * 3,
+        "outbox pass failed",
+        "outbox pass failed",
+    ]

@@ -4,6 +4,7 @@ person writing at the same time is answered as usual."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,12 +55,13 @@ async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIt
 
 
 async def test_one_flooder_gets_one_notice_and_slows_nobody(
-    api: FakeBotApi, running: Settings
+    api: FakeBotApi, running: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    flo = api.user(7001, "Flo", "en")
-    ann = api.user(7002, "Ann", "en")
+    caplog.set_level(logging.INFO)
+    flo = api.user(7001, "Florentina Quux", "en")
+    ann = api.user(7002, "Annabel Quux", "en")
     for n in range(10):
-        await flo.send_text(f"complaint number {n}")
+        await flo.send_text(f"my meter reads {n} kWh too much")
     mark = len(ann.messages)
     await ann.send_text("My parcel never came")
     assert ANSWER in await ann.expect(ANSWER, since=mark)
@@ -79,3 +81,8 @@ async def test_one_flooder_gets_one_notice_and_slows_nobody(
     assert sum(NOTICE in text for text in flo.texts()) == 1
     assert sum(ANSWER in text for text in flo.texts()) == 3
     assert not any(NOTICE in text for text in ann.texts())
+    # The log names updates and chats, never people or what they wrote.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "over the inbound limit" in logged
+    for personal in ("Quux", "Florentina", "kWh", "parcel"):
+        assert personal not in logged

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
-from bot.limits import InboundLimit
+from bot.i18n import Translator
 from bot.ports import Clock, SystemClock
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
@@ -29,6 +31,7 @@ from scheduler.sla import PolicyError, load_policy
 from scheduler.sweeps import Sweeper
 from storage import migrate
 from storage.database import create_engine, is_sqlite
+from storage.files import EvidenceFiles
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
@@ -56,7 +59,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
     """Storage and the bot, with the schema checked (and brought up to date on SQLite);
     `clock` (the system's by default) is the time everything started from it uses."""
     clock = clock or SystemClock()
-    engine = create_engine(settings.DATABASE_URL)
+    engine = open_engine(settings)
     try:
         await ensure_schema(engine, settings.DATABASE_URL)
         repository = SqlRepository(engine, settings.DATA_DIR, clock)
@@ -76,9 +79,6 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             desk=desk,
             followup=followup_config(settings),
             mail_auto_reply_limit=settings.MAIL_AUTO_REPLY_LIMIT,
-            inbound_limit=InboundLimit(
-                settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
-            ),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR)
         yield Core(
@@ -91,6 +91,22 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
         )
     finally:
         await engine.dispose()
+
+
+def open_engine(settings: Settings) -> AsyncEngine:
+    """The database's engine; a SQLite file that cannot be made stops start-up."""
+    try:
+        return create_engine(settings.DATABASE_URL)
+    except OSError as error:
+        _ = Translator(settings.DEFAULT_LOCALE).gettext
+        if isinstance(error, FileNotFoundError) and error.filename:
+            missing = _("The directory of the database file in DATABASE_URL does not exist: {path}")
+            raise StartupError(missing.format(path=Path(error.filename).parent)) from None
+        raise StartupError(
+            _("Cannot open the database file of DATABASE_URL, {path}: {reason}").format(
+                path=error.filename, reason=error.strerror
+            )
+        ) from None
 
 
 def followup_config(settings: Settings) -> FollowUpConfig:
@@ -128,6 +144,8 @@ async def ensure_schema(engine: AsyncEngine, url: str) -> None:
         up_to_date = await migrate.is_up_to_date(engine)
     except OSError as error:
         raise StartupError(f"Cannot reach the database in DATABASE_URL: {error}") from None
+    except DBAPIError as error:
+        raise StartupError(f"Cannot use the database in DATABASE_URL: {error.orig}") from None
     if up_to_date:
         return
     if is_sqlite(url):
@@ -145,6 +163,15 @@ async def run(
     problems = registry.problems(settings)
     if problems:
         raise StartupError(problems[0])
+    try:
+        EvidenceFiles(settings.DATA_DIR).prepare()
+    except OSError as error:
+        _ = Translator(settings.DEFAULT_LOCALE).gettext
+        raise StartupError(
+            _("Cannot prepare DATA_DIR, {path}: {reason}").format(
+                path=error.filename, reason=error.strerror
+            )
+        ) from None
     async with open_core(settings, clock) as core:
         try:
             await _serve(settings, core, chosen, stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
@@ -31,7 +33,7 @@ from reporting.rows import LedgerSheet, six_months_before
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.database import create_engine
-from storage.files import EvidenceFiles
+from storage.files import EvidenceFiles, open_private, write_private_text
 
 T = TypeVar("T")
 
@@ -57,6 +59,21 @@ def _clock() -> Clock:
     return clock if clock is not None else SystemClock()
 
 
+def _gettext() -> Callable[[str], str]:
+    """The texts' language when no command has its settings at hand (DEFAULT_LOCALE,
+    or the default's when the settings do not load)."""
+    try:
+        locale = load_settings().DEFAULT_LOCALE
+    except SettingsError:
+        locale = Settings.model_fields["DEFAULT_LOCALE"].default
+    return Translator(locale).gettext
+
+
+def _database_failed(error: DBAPIError) -> None:
+    _ = _gettext()
+    _fail(_("The database failed: {error}").format(error=str(error.orig).strip()), 1)
+
+
 def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
@@ -64,6 +81,8 @@ def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | 
             return asyncio.run(command(*args, **kwargs))
         except StartupError as error:
             _fail(str(error), 2)
+        except DBAPIError as error:
+            _database_failed(error)
         except KeyboardInterrupt:
             return None
         return None
@@ -74,6 +93,10 @@ def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | 
 @click.group()
 def main() -> None:
     """complaintbot: complaint intake and follow-up for regulated companies."""
+    # Every file and directory a command creates holds personal data (the database,
+    # the log, evidence, exports): closed to other users whatever the caller's umask.
+    previous = os.umask(0o077)
+    click.get_current_context().call_on_close(lambda: os.umask(previous))
 
 
 @main.command("run")
@@ -282,6 +305,9 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
     except StartupError as error:
         _fail(str(error), 2)
         return
+    except DBAPIError as error:
+        _database_failed(error)
+        return
     for answer in answers:
         click.echo(answer, err=not done)
     if not done:
@@ -299,6 +325,9 @@ _AGENT = click.option(
 @_AGENT
 def cases_reply(case_no: str, text: str, agent: str) -> None:
     """Send TEXT to the complainant of CASE_NO."""
+    if not text.strip():
+        _ = _gettext()
+        _fail(_("Nothing was sent: the reply's TEXT is empty."), 2)
     _operate(agent, "reply", case_no, text)
 
 
@@ -461,6 +490,11 @@ async def ledger_export(
     first_day, last_day = period.first, period.last
     calendar = followup_config(settings).calendar
     sheet = LedgerSheet(settings.DEFAULT_LOCALE, settings.zone, masked=not unmasked)
+    try:
+        # Made (or emptied) 0600 now: the export then writes into a file only its owner reads.
+        open_private(output).close()
+    except OSError as error:
+        _fail(_("Cannot write {path}: {error}").format(path=output, error=_reason(error)), 1)
     async with open_core(settings) as core:
         total = await count_cases(core.engine, *period.bounds(settings.zone))
         try:
@@ -479,10 +513,11 @@ async def ledger_export(
         except OSError as error:
             _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
             return
-        except ExportFailed as error:
+        except (ExportFailed, DBAPIError) as error:
+            reason = error.orig if isinstance(error, DBAPIError) else error
             _fail(
                 _("The export stopped ({error}); {path} is incomplete.").format(
-                    path=output, error=error
+                    path=output, error=str(reason).strip()
                 ),
                 1,
             )
@@ -630,6 +665,8 @@ async def privacy_export(contact: str, output: Path | None) -> None:
     settings = _settings()
     _ = Translator(settings.DEFAULT_LOCALE).gettext
     wanted = _contact(contact, _)
+    if output is not None:
+        _directory_exists(output, _)  # before the export is made (and recorded)
     async with open_core(settings) as core:
         document = await personal_data.export(core.engine, wanted, _clock().now())
     if document is None:
@@ -639,7 +676,10 @@ async def privacy_export(contact: str, output: Path | None) -> None:
     if output is None:
         click.echo(text)
         return
-    await asyncio.to_thread(output.write_text, text + "\n", encoding="utf-8")
+    try:
+        await asyncio.to_thread(write_private_text, output, text + "\n")
+    except OSError as error:
+        _fail(_("Cannot write {path}: {error}").format(path=output, error=_reason(error)), 1)
     click.echo(_("Written to {path}.").format(path=output))
 
 
@@ -682,6 +722,22 @@ async def privacy_erase(contact: str, yes: bool) -> None:
             ).format(count=done.files_removed),
         )
     )
+
+
+def _directory_exists(output: Path, _: Callable[[str], str]) -> None:
+    directory = output.absolute().parent
+    if not directory.is_dir():
+        _fail(
+            _("Cannot write {path}: the directory {directory} does not exist.").format(
+                path=output, directory=directory
+            ),
+            1,
+        )
+
+
+def _reason(error: OSError) -> str:
+    """What went wrong with a file, without the errno and the path said again."""
+    return error.strerror or str(error)
 
 
 def _iso(moment: datetime | None, zone: ZoneInfo) -> str | None:

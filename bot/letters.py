@@ -382,6 +382,11 @@ def _locale(text: str, default: str) -> str:
     return default
 
 
+def letter_locale(inbound: Inbound, default: str) -> str:
+    """The language a letter is written in (its subject and text), for what we send back."""
+    return _locale(f"{inbound.subject}\n{inbound.text}", default)
+
+
 def _too_large_lines(tr: Translator, names: tuple[str, ...]) -> list[str]:
     return [
         tr._("“{name}” is larger than 20 MB and could not be received.").format(name=name)

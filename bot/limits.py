@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.conversation import ConversationState
 from bot.i18n import Translator, locale_for
+from bot.letters import letter_locale
 from bot.messages import ConversationStyle, Inbound, Outbound
 from bot.ports import Clock, ConversationTx
 from bot.staff import DeskConfig
@@ -163,10 +164,13 @@ class InboundLimits:
         return True
 
     def _notice(self, inbound: Inbound, stored: dict[str, Any]) -> str:
-        state = ConversationState.from_json(stored)
-        if inbound.language_code:
-            state.language_code = inbound.language_code
-        locale = state.locale or locale_for(state.language_code, self.default_locale)
+        if inbound.style is ConversationStyle.LETTER:
+            locale = letter_locale(inbound, self.default_locale)
+        else:
+            state = ConversationState.from_json(stored)
+            if inbound.language_code:
+                state.language_code = inbound.language_code
+            locale = state.locale or locale_for(state.language_code, self.default_locale)
         tr = Translator(locale)
         return tr._(
             "You are sending messages faster than we can read them. Everything you sent "

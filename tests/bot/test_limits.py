@@ -186,8 +186,8 @@ async def test_a_flood_of_letters_is_kept_and_told_once(
                 sender_id="flo@example.com",
                 received_at=clock.now(),
                 kind=InboundKind.TEXT,
-                subject=f"Complaint {n}",
-                text="My bill is wrong, please check it.",
+                subject=f"投诉 {n}",
+                text="我的账单有误，请核实。",
                 style=ConversationStyle.LETTER,
             )
         )
@@ -196,7 +196,7 @@ async def test_a_flood_of_letters_is_kept_and_told_once(
     assert len(await records.cases()) == 3
     assert len([m for m in await records.messages("in") if m.channel == "email"]) == 6
     sent = mail.sent
-    assert notices(sent) == 1
+    assert notices(sent, NOTICE_ZH) == 1  # in the letter's language, not the default (en)
     assert len(sent) == 4  # three receipts and the notice
 
 

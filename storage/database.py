@@ -61,11 +61,13 @@ def create_engine(url: str) -> AsyncEngine:
     while upgrading from a read lock; its files closed to other users (see
     `close_sqlite_files`: OSError when the file cannot be made). A connection with the
     `READ_ONLY` execution option begins plain read transactions instead, which under WAL
-    read a snapshot and hold no lock a writer waits for (a long export does not stall the bot)."""
+    read a snapshot and hold no lock a writer waits for (a long export does not stall the bot).
+    A database error never quotes the values it was given (`hide_parameters`): they are
+    what people wrote, and the error goes to the log."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     close_sqlite_files(url)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.limits import InboundLimit
 from bot.messages import ConversationStyle, Inbound, InboundKind
@@ -90,6 +93,38 @@ async def test_a_whole_flow_logs_ids_and_case_numbers_only(
         await chat.deliver(chat.inbound(InboundKind.TEXT, text="Alice Wang charged 30 yuan"))
         clock.advance(seconds=-5)
     assert [r for r in caplog.records if "inbound limit" in r.getMessage()]
+    assert leaks(caplog.records) == []
+
+
+# A write the database refuses, on each backend: the error must not quote the values.
+_REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'no'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END $$ "
+        "LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+async def test_a_database_error_logs_no_values(
+    engine: AsyncEngine,
+    repository: SqlRepository,
+    clock: FakeClock,
+    outbox: SqlOutbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with engine.begin() as connection:
+        for statement in _REFUSE[engine.dialect.name]:
+            await connection.execute(text(statement))
+    caplog.set_level(logging.INFO)
+    chat = Chat(ComplaintBot(repository, BotConfig(), clock), outbox, clock)
+    inbound = chat.inbound(InboundKind.TEXT, text="Alice Wang charged 30 yuan")
+    with pytest.raises(DBAPIError):  # the fallback cannot store it either
+        await chat.bot.handle_safely(inbound)
+    assert any(r.exc_info for r in caplog.records)
     assert leaks(caplog.records) == []
 
 

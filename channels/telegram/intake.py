@@ -51,13 +51,13 @@ class TelegramIntake:
         store: RawUpdates,
         bot: Bot,
         prepare: Deliver,
-        retry_cap: float = RETRY_CAP,
+        retry_cap: float | None = None,
     ) -> None:
         self.feed = feed
         self.store = store
         self.bot = bot
         self.prepare = prepare
-        self.retry_cap = retry_cap
+        self.retry_cap = retry_cap or RETRY_CAP
         self.undecodable = 0
         self.waiting_for_store = False
         self._polling_failed = False

@@ -78,28 +78,36 @@ class PostgresCluster:
         log = self.root / "server.log"
         for _attempt in range(5):
             self.port = _free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200"
-            )
-            started = self._run(
-                "pg_ctl",
-                "-D",
-                str(self.data),
-                "-l",
-                str(log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            )
+            started = self._pg_ctl_start()
             if started.returncode == 0:
                 return
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr
         raise RuntimeError(f"PostgreSQL did not start:\n{tail}")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        log = self.root / "server.log"
+        return self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def pause(self) -> None:
+        """Stops the server as `systemctl stop` does (clients lose their connections,
+        what was committed stays: `fast`, not `immediate`, as commits are asynchronous
+        here) until `resume`."""
+        stopped = self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        if stopped.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not stop: {stopped.stderr.strip()}")
+
+    def resume(self) -> None:
+        """Starts the server paused by `pause` again, on the same port."""
+        started = self._pg_ctl_start()
+        if started.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again: {started.stderr.strip()}")
 
     def stop(self) -> None:
         if self.data.exists():

@@ -101,6 +101,8 @@ class FakeBotApi:
         self._documents: dict[str, tuple[str | None, str | None]] = {}  # name, mime type
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0
+        # (offset, when): each time getUpdates let Telegram forget the updates below offset
+        self.acknowledged: list[tuple[int, float]] = []
         self._update_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
@@ -274,8 +276,9 @@ class FakeBotApi:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
-        if offset:
-            self._confirmed = max(self._confirmed, offset)
+        if offset > self._confirmed:
+            self.acknowledged.append((offset, time.time()))
+            self._confirmed = offset
 
         def pending() -> list[dict[str, Any]]:
             return [u for u in self._updates if u["update_id"] >= self._confirmed][:limit]

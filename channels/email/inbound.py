@@ -40,7 +40,9 @@ def mail_to_inbound(
     try:
         mail = parse_mail(raw, own_addresses)
     except Exception as error:  # the standard library should not raise, but never lose mail
-        log.exception("mail %s could not be parsed", digest[:12])
+        # The error's text may quote the mail: only its kind at ERROR, the rest at DEBUG.
+        log.error("mail %s could not be parsed (%s)", digest[:12], type(error).__name__)
+        log.debug("mail %s could not be parsed", digest[:12], exc_info=True)
         return Inbound(
             channel=CHANNEL,
             transport_id=f"sha256:{digest}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from bot.limits import InboundLimit
 from bot.messages import ConversationStyle, Inbound, InboundKind
 from bot.router import BotConfig, ComplaintBot
 from bot.staff import DeskConfig
-from complaintbot.logs import RepeatFilter, _Redact
+from complaintbot.logs import RepeatFilter, _Redact, configure
 from delivery.dispatcher import Dispatcher
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
@@ -201,3 +202,27 @@ def test_different_errors_and_info_lines_are_not_held_back(
         "outbox pass failed",
         "outbox pass failed",
     ]
+
+
+def test_the_log_file_holds_one_line_of_a_repeated_error_and_no_address(
+    tmp_path: Path,
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure("INFO", ["123:secret"], tmp_path / "bot.log")
+        for _ in range(50):
+            logging.getLogger("delivery").warning(
+                "delivery %s failed for good: %s", 9, "550 <mallory@example.org> unknown"
+            )
+        logging.getLogger("bot").info("case %s opened", "TS-20261122-0001")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level
+    lines = (tmp_path / "bot.log").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("delivery 9 failed for good: 550 <<address>> unknown")
+    assert lines[1].endswith("[-] case TS-20261122-0001 opened")

@@ -44,7 +44,7 @@ from bot.draft import EvidenceRef
 from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
-from bot.messages import Inbound, Outbound
+from bot.messages import Attachment, Inbound, Outbound
 from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx
 from bot.staff import StaffNotices
 
@@ -94,10 +94,10 @@ class Letters:
             [
                 await tx.store_evidence(a, inbound.received_at)
                 for a in inbound.attachments
-                if a.data is not None
+                if a.received
             ]
         )
-        too_large = tuple(a.name for a in inbound.attachments if a.data is None)
+        too_large = tuple(a for a in inbound.attachments if not a.received)
         case = await self._case_of(tx, inbound)
         if inbound.automated:
             await self._robot(tx, inbound, case, stored)
@@ -158,7 +158,7 @@ class Letters:
         tx: ConversationTx,
         inbound: Inbound,
         stored: tuple[EvidenceRef, ...],
-        too_large: tuple[str, ...],
+        too_large: tuple[Attachment, ...],
     ) -> None:
         text = inbound.text.strip()
         subject = " ".join(inbound.subject.split())[:MAX_SUBJECT]
@@ -194,6 +194,7 @@ class Letters:
         ]
         case = await tx.case(opened.case_no)
         assert case is not None
+        await self._not_kept(tx, case, too_large)
         await self._reply(tx, inbound, case, "\n".join(lines), "receipt")
 
     # ----- reply to a case -------------------------------------------------------------
@@ -204,13 +205,14 @@ class Letters:
         inbound: Inbound,
         case: CaseRecord,
         stored: tuple[EvidenceRef, ...],
-        too_large: tuple[str, ...],
+        too_large: tuple[Attachment, ...],
     ) -> None:
         text = inbound.text.strip()
         if await self._rating(tx, inbound, case, text):
             return
         extra = {} if inbound.sender_id == case.conversation else {"from": inbound.sender_id}
         await self.cases.add_message(tx, case, text, stored, extra)
+        await self._not_kept(tx, case, too_large)
         lines: list[str] = []
         tr = Translator(case.locale)
         if not case.expectation and text:
@@ -253,6 +255,25 @@ class Letters:
         # is invited in the survey itself (below the digit), not here.
         await self._reply(tx, inbound, case, answers[0], "survey_answer")
         return True
+
+    async def _not_kept(
+        self, tx: ConversationTx, case: CaseRecord, too_large: tuple[Attachment, ...]
+    ) -> None:
+        """Files the channel did not fetch (over its limit): on the timeline, and told to
+        the agents, who may need to ask for them another way."""
+        for attachment in too_large:
+            await tx.add_event(
+                case,
+                self.clock.now(),
+                "system",
+                "evidence_not_kept",
+                {"name": attachment.name, "size": attachment.size, "reason": "too large"},
+            )
+            if self.staff.active:
+                note = self.staff.tr._(
+                    "📎 “{name}” not kept as evidence: too large ({size} MB)."
+                ).format(name=attachment.name, size=megabytes(attachment.size))
+                await self.staff.post(tx, case, note)
 
     # ----- robots ----------------------------------------------------------------------
 
@@ -387,8 +408,15 @@ def letter_locale(inbound: Inbound, default: str) -> str:
     return _locale(f"{inbound.subject}\n{inbound.text}", default)
 
 
-def _too_large_lines(tr: Translator, names: tuple[str, ...]) -> list[str]:
+def megabytes(size: int) -> int:
+    """A file's size in whole megabytes, at least 1."""
+    return max(1, round(size / 2**20))
+
+
+def _too_large_lines(tr: Translator, files: tuple[Attachment, ...]) -> list[str]:
     return [
-        tr._("“{name}” is larger than 20 MB and could not be received.").format(name=name)
-        for name in names
+        tr._("“{name}” ({size} MB) is too large and could not be received.").format(
+            name=a.name, size=megabytes(a.size)
+        )
+        for a in files
     ]

@@ -42,7 +42,9 @@ class Attachment:
     """A file a person sent, already fetched from the transport.
 
     `data` is None when the transport refused to hand the file over (too large);
-    the bot then tells the person instead of storing an empty file.
+    the bot then tells the person instead of storing an empty file. A large file the
+    channel already wrote to disk (a mail's original) has `path` instead of `data`, and
+    its `size` and `sha256`; storage copies it from there.
     """
 
     name: str
@@ -51,6 +53,12 @@ class Attachment:
     size: int
     transport_file_id: str = ""
     sha256: str = ""
+    path: str | None = None
+
+    @property
+    def received(self) -> bool:
+        """Whether the file is at hand (in memory or on disk) to be stored."""
+        return self.data is not None or self.path is not None
 
     def to_ref(self) -> dict[str, Any]:
         return {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256}

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     SMTP_SECURITY: str = "ssl"
     MAIL_FROM: str | None = None
     MAIL_AUTO_REPLY_LIMIT: int = 5
+    # A mail's attachment larger than this is not fetched (the mail itself is kept).
+    MAIL_MAX_ATTACHMENT_MB: int = 20
     SMTP_MESSAGES_PER_MINUTE: float = Field(default=60, gt=0)
     # How fast one complainant may write, on every channel (agents never limited); 0: off.
     INBOUND_MESSAGES_PER_MINUTE: int = 60
@@ -228,6 +230,14 @@ class Settings(BaseSettings):
         text = str(value).strip()
         if not text.isdigit():
             raise ValueError("must be a whole number of messages, or 0 to turn the limit off")
+        return int(text)
+
+    @field_validator("MAIL_MAX_ATTACHMENT_MB", mode="before")
+    @classmethod
+    def _attachment_limit(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError("must be a whole number of megabytes, at least 1")
         return int(text)
 
     @field_validator("MAIL_FROM")

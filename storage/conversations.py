@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -54,14 +55,19 @@ class ConversationRows(SqlTx):
         self.session.add(self.row)
 
     async def store_evidence(self, attachment: Attachment, received_at: datetime) -> EvidenceRef:
-        assert attachment.data is not None
-        sha256, path = self.files.put(attachment.data)
+        if attachment.path is not None:  # written to disk by the channel, too large to hold
+            sha256, path = self.files.put_file(Path(attachment.path), attachment.sha256)
+            size = attachment.size
+        else:
+            assert attachment.data is not None
+            sha256, path = self.files.put(attachment.data)
+            size = len(attachment.data)
         row = Evidence(
             channel=self.row.channel,
             conversation=self.row.conversation,
             name=attachment.name,
             mime=attachment.mime,
-            size=len(attachment.data),
+            size=size,
             sha256=sha256,
             path=path,
             received_at=received_at,

@@ -30,9 +30,10 @@ from typing import Any
 
 import aioimaplib
 
-from bot.messages import Inbound
+from bot.messages import Attachment, Inbound
 from bot.ports import Clock, SystemClock
-from channels.email.inbound import MAX_FILE, mail_to_inbound
+from channels.email.fetching import OMITTED_HEADER, FetchError, MailFetcher, parse_bodystructure
+from channels.email.inbound import MAX_FILE, RAW_NAME, mail_to_inbound
 from channels.spec import AlwaysLeader, CursorStore, Leadership
 
 log = logging.getLogger(__name__)
@@ -220,22 +221,12 @@ class ImapPoller:
         for uid in sorted(uids):
             if self._stop.is_set():
                 return False
-            fetched = await self._fetch(imap, uid)
-            if fetched is not None:
-                raw, arrived = fetched
-                location: dict[str, str | int] = {
-                    "mailbox": self.config.mailbox,
-                    "uidvalidity": uidvalidity,
-                    "uid": uid,
-                }
-                inbound = mail_to_inbound(
-                    raw,
-                    arrived,
-                    own_addresses=self.own_addresses,
-                    max_file=self.max_file,
-                    location=location,
-                )
-                await self.handle(inbound)  # committed when this returns
+            location: dict[str, str | int] = {
+                "mailbox": self.config.mailbox,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+            }
+            if await self._fetch(imap, uid, location):
                 await self._mark(imap, uid)
             last = max(last, uid)
             await self.cursors.save(account, uidvalidity, last)
@@ -244,18 +235,55 @@ class ImapPoller:
             return True
         return bool(uids)
 
-    async def _fetch(self, imap: aioimaplib.IMAP4, uid: int) -> tuple[bytes, datetime] | None:
-        """The mail's bytes and when it arrived in the mailbox (INTERNALDATE): the time
+    async def _fetch(
+        self, imap: aioimaplib.IMAP4, uid: int, location: dict[str, str | int]
+    ) -> bool:
+        """Fetches the mail (see `fetching`) and hands it to the bot; False when it
+        vanished first. It arrived when it reached the mailbox (INTERNALDATE): the time
         the complaint was received, even when the poller was down then."""
-        response = await self._command(imap.uid("fetch", str(uid), "(INTERNALDATE BODY.PEEK[])"))
+        response = await self._command(
+            imap.uid("fetch", str(uid), "(RFC822.SIZE INTERNALDATE BODYSTRUCTURE)")
+        )
         if response.result != "OK":
             raise ImapError(f"fetching UID {uid} failed: {response.lines[-1]!r}")
-        # The literal is the one bytearray among the lines (aioimaplib 2.0).
-        literals = [bytes(line) for line in response.lines if isinstance(line, bytearray)]
-        if not literals:
+        if not any(b"FETCH" in bytes(line) for line in response.lines[:-1]):
             log.warning("UID %s vanished before it was fetched", uid)
-            return None
-        return literals[0], _internal_date(response.lines) or self.clock.now()
+            return False
+        arrived = _internal_date(response.lines) or self.clock.now()
+        fetcher = MailFetcher(imap, self._command, self.max_file)
+        try:
+            spooled = await fetcher.spool(uid)
+        except FetchError as error:
+            raise ImapError(str(error)) from error
+        try:
+            structure = parse_bodystructure(response.lines)
+            if structure is not None and spooled.size > self.max_file:
+                raw = await fetcher.rebuild(uid, structure)
+            else:  # no larger than one file may be: nothing to leave out, read as it came
+                raw = await asyncio.to_thread(spooled.path.read_bytes)
+            original = Attachment(
+                RAW_NAME,
+                "message/rfc822",
+                None,
+                spooled.size,
+                sha256=spooled.sha256,
+                path=str(spooled.path),
+            )
+            inbound = mail_to_inbound(
+                raw,
+                arrived,
+                own_addresses=self.own_addresses,
+                max_file=self.max_file,
+                location=location,
+                original=original,
+                omitted_header=OMITTED_HEADER,
+            )
+            await self.handle(inbound)  # committed when this returns
+        except FetchError as error:
+            raise ImapError(str(error)) from error
+        finally:
+            spooled.path.unlink(missing_ok=True)
+        return True
 
     async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:
         folder = self.config.processed_folder

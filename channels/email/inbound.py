@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.messages import Attachment, ConversationStyle, Inbound, InboundKind
 from channels.email import CHANNEL
-from channels.email.mime import ParsedMail, parse_mail
+from channels.email.mime import MailFile, ParsedMail, parse_mail
 from channels.email.quotes import strip_quoted
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,19 @@ def mail_to_inbound(
     own_addresses: frozenset[str] = frozenset(),
     max_file: int = MAX_FILE,
     location: dict[str, str | int] | None = None,
+    original: Attachment | None = None,
+    omitted_header: str = "",
 ) -> Inbound:
-    """`location` (mailbox, UIDVALIDITY, UID) is kept with the message for the record."""
-    digest = hashlib.sha256(raw).hexdigest()
-    original = Attachment(RAW_NAME, "message/rfc822", raw, len(raw), sha256=digest)
+    """`location` (mailbox, UIDVALIDITY, UID) is kept with the message for the record.
+    `original` is the mail as received when `raw` is not (the IMAP poller spools the
+    original to disk and hands over the mail with its large parts left out, marked by
+    `omitted_header`)."""
+    if original is None:
+        digest = hashlib.sha256(raw).hexdigest()
+        original = Attachment(RAW_NAME, "message/rfc822", raw, len(raw), sha256=digest)
+    digest = original.sha256
     try:
-        mail = parse_mail(raw, own_addresses)
+        mail = parse_mail(raw, own_addresses, omitted_header)
     except Exception as error:  # the standard library should not raise, but never lose mail
         # The error's text may quote the mail: only its kind at ERROR, the rest at DEBUG.
         log.error("mail %s could not be parsed (%s)", digest[:12], type(error).__name__)
@@ -64,7 +71,7 @@ def mail_to_inbound(
         date=_no_nul(mail.date),
         message_id=_no_nul(mail.message_id) if mail.message_id else None,
     )
-    files = tuple(_attachment(f.name, f.mime, f.data, max_file) for f in mail.files)
+    files = tuple(_attachment(f, max_file) for f in mail.files)
     replying = bool(mail.in_reply_to or mail.references or _REPLY_SUBJECT.match(mail.subject))
     # A new mail keeps everything (a forwarded history is part of the complaint).
     text = strip_quoted(mail.text) if replying else mail.text
@@ -95,11 +102,14 @@ def _no_nul(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def _attachment(name: str, mime: str, data: bytes, max_file: int) -> Attachment:
+def _attachment(file: MailFile, max_file: int) -> Attachment:
+    if file.omitted is not None:  # never fetched: only its size is known
+        return Attachment(file.name, file.mime, None, file.omitted)
+    data = file.data
     digest = hashlib.sha256(data).hexdigest()
     if len(data) > max_file:
-        return Attachment(name, mime, None, len(data), sha256=digest)
-    return Attachment(name, mime, data, len(data), sha256=digest)
+        return Attachment(file.name, file.mime, None, len(data), sha256=digest)
+    return Attachment(file.name, file.mime, data, len(data), sha256=digest)
 
 
 def _references(mail: ParsedMail) -> tuple[str, ...]:
@@ -125,7 +135,10 @@ def _record(
         "automated": mail.automated,
         "bounced": list(mail.bounced),
         "full_text": mail.text,
-        "files": [{"name": f.name, "mime": f.mime, "size": len(f.data)} for f in mail.files],
+        "files": [
+            {"name": f.name, "mime": f.mime, "size": f.omitted or len(f.data)}
+            for f in mail.files
+        ],
         "defects": list(mail.defects),
         **(location or {}),
     }

@@ -104,6 +104,8 @@ class MailFile:
     mime: str
     data: bytes
     inline: bool = False
+    # Not fetched (over the attachment limit): its size; `data` is empty.
+    omitted: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +130,17 @@ class ParsedMail:
     reply_to: str = ""
 
 
-def parse_mail(raw: bytes, own_addresses: frozenset[str] = frozenset()) -> ParsedMail:
+def parse_mail(
+    raw: bytes, own_addresses: frozenset[str] = frozenset(), omitted_header: str = ""
+) -> ParsedMail:
+    """`omitted_header` names the header the fetcher puts on a part it left out (see
+    `channels.email.fetching`): such a part is a file not received, of the size it says."""
     raw, injected = clean_header_block(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     headers = _RawHeaders(message)
     from_name, from_address = sender_of(headers.get("From"))
-    body, files, bounced = _contents(message)
+    body, files, bounced = _contents(message, omitted_header)
     defects = {type(d).__name__ for part in message.walk() for d in part.defects}
     parsed = ParsedMail(
         message_id=_first_id(headers.get("Message-ID")),
@@ -294,7 +300,9 @@ def automated_reason(
 # ----- body and files --------------------------------------------------------------------
 
 
-def _contents(message: EmailMessage) -> tuple[str, list[MailFile], list[str]]:
+def _contents(
+    message: EmailMessage, omitted_header: str = ""
+) -> tuple[str, list[MailFile], list[str]]:
     if _unsplit(message):
         return _part_text(message).strip(), [], []
     plain = _safe_body(message, ("plain",))
@@ -308,7 +316,7 @@ def _contents(message: EmailMessage) -> tuple[str, list[MailFile], list[str]]:
     body_parts = {id(p) for p in (plain, html) if p is not None}
     files: list[MailFile] = []
     bounced: list[str] = []
-    _collect(message, body_parts, files, bounced, [])
+    _collect(message, body_parts, files, bounced, [], omitted_header)
     if not text and not message.is_multipart() and message.get_content_maintype() == "text":
         text = _part_text(message)
     return text.strip(), files, bounced
@@ -355,11 +363,17 @@ def _collect(
     files: list[MailFile],
     bounced: list[str],
     seen: list[int],
+    omitted_header: str = "",
 ) -> None:
     if id(part) in seen:
         return
     seen.append(id(part))
     content_type = part.get_content_type()
+    omitted = str(part.get(omitted_header, "")) if omitted_header else ""
+    if omitted.isdigit():
+        name = _file_name(part, len(files), content_type)
+        files.append(MailFile(name, content_type, b"", omitted=int(omitted)))
+        return
     if content_type in ("message/rfc822", "message/global", "text/rfc822-headers"):
         inner = _inner_headers(part)
         bounced.extend(_MESSAGE_ID.findall(str(inner.get("Message-ID", "") or "")))
@@ -375,7 +389,7 @@ def _collect(
     if part.is_multipart():
         for child in part.get_payload():  # type: ignore[union-attr]
             if isinstance(child, Message):
-                _collect(child, body_parts, files, bounced, seen)
+                _collect(child, body_parts, files, bounced, seen, omitted_header)
         return
     if id(part) in body_parts:
         return

@@ -30,6 +30,7 @@ class MailSettings(Protocol):
     SMTP_PASSWORD: str | None
     SMTP_SECURITY: str
     MAIL_FROM: str | None
+    MAIL_MAX_ATTACHMENT_MB: int
     SMTP_MESSAGES_PER_MINUTE: float
 
 
@@ -73,6 +74,7 @@ class RunningMail:
             context.handle,
             context.cursors,
             own_addresses=frozenset(own),
+            max_file=settings.MAIL_MAX_ATTACHMENT_MB * 2**20,
             leadership=context.leadership,
             clock=context.clock,
         )

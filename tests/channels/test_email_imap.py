@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import aioimaplib
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Inbound
 from bot.router import ComplaintBot
+from channels.email.fetching import MailFetcher, parse_bodystructure
 from channels.email.imap import ImapConfig, ImapPoller
+from channels.email.inbound import mail_to_inbound
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.models import Case, Message
 from tests.channels import mail_corpus as corpus
 from tests.support.dovecot import PASSWORD, USER, Dovecot
 from tests.support.waiting import eventually
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
 def config(dovecot: Dovecot, **changes: object) -> ImapConfig:
@@ -96,7 +102,9 @@ async def test_a_drop_after_the_commit_and_a_server_restart_lose_nothing_and_fil
     dovecot: Dovecot, engine: AsyncEngine, bot: ComplaintBot
 ) -> None:
     for number in range(3):
-        dovecot.append(corpus.big5_complaint(message_id=f"<drop-{number}@example.tw>"))
+        dovecot.append(
+            corpus.big5_complaint(message_id=f"<drop-{number}@example.tw>", month=f"{number + 1}月")
+        )
     seen: list[str] = []
 
     async def handle_then_crash_once(inbound: Inbound) -> None:
@@ -252,7 +260,7 @@ async def test_on_postgresql_one_worker_reads_a_mailbox_and_another_takes_over(
         workers[leader].stop()
         await asyncio.wait_for(tasks[leader], 10)
         await eventually(lambda: _is_set(workers[follower].connected), within=10)
-        dovecot.append(corpus.big5_complaint(message_id="<lead-2@example.tw>"))
+        dovecot.append(corpus.big5_complaint(message_id="<lead-2@example.tw>", month="2月"))
         await eventually(lambda: _handled(handled[follower], 1), within=10)
     finally:
         for name, w in workers.items():
@@ -333,3 +341,69 @@ def _mark_all_unseen(dovecot: Dovecot) -> None:
         client.store("1:*", "-FLAGS", "(\\Seen)")
     finally:
         client.logout()
+
+
+# ----- fetching by structure ------------------------------------------------------------------
+
+CORPUS = [
+    corpus.gbk_complaint,
+    corpus.big5_complaint,
+    corpus.iso2022jp_complaint,
+    corpus.utf8_rfc2231_complaint,
+    corpus.gb2312_rfc2231_name,
+    corpus.html_only,
+    corpus.inline_image,
+    # Not broken_mime: its text is outside any part, which only the original keeps.
+    corpus.raw_8bit_headers,
+    corpus.mailing_list,
+    corpus.injected_from,  # (dovecot stores injected_subject's NUL as 0x80: not the same)
+    lambda: corpus.bounce(original_id="<r@corp.example>", recipient="wang@example.cn"),
+    lambda: corpus.with_attachment(5000),
+    lambda: corpus.outlook_reply(
+        "好的", sender="wang@example.cn", subject="Re: x", message_id="<o@example.cn>"
+    ),
+]
+
+
+async def test_a_mail_fetched_part_by_part_reads_as_the_mail_itself(dovecot: Dovecot) -> None:
+    """Every corpus mail through BODYSTRUCTURE, the spool and the rebuilt sections (what
+    the poller does with a mail over the attachment limit) gives the bot what the whole
+    mail gives it; `message.eml` is the mail byte for byte."""
+    for build in CORPUS:
+        dovecot.append(build())
+    imap = aioimaplib.IMAP4(host="127.0.0.1", port=dovecot.port, timeout=10)
+    await imap.wait_hello_from_server()
+    await imap.login(USER, PASSWORD)
+    await imap.select("INBOX")
+    found = await imap.uid_search("ALL", charset=None)
+    uids = sorted(int(token) for token in found.lines[0].split())
+    try:
+        for uid, build in zip(uids, CORPUS, strict=True):
+            # As stored: imaplib's APPEND makes every line ending CRLF (a bare CR too).
+            raw = re.sub(rb"\r\n|\r|\n", b"\r\n", build())
+            whole = mail_to_inbound(raw, NOW)
+            response = await imap.uid("fetch", str(uid), "(BODYSTRUCTURE)")
+            fetcher = MailFetcher(imap, _direct, 20 << 20)
+            spooled = await fetcher.spool(uid)
+            try:
+                assert spooled.path.read_bytes() == raw
+            finally:
+                spooled.path.unlink()
+            structure = parse_bodystructure(response.lines)
+            rebuilt = raw if structure is None else await fetcher.rebuild(uid, structure)
+            parts = mail_to_inbound(rebuilt, NOW)
+            assert (parts.sender_id, parts.subject, parts.text) == (
+                whole.sender_id,
+                whole.subject,
+                whole.text,
+            ), build
+            assert [(a.name, a.data) for a in parts.attachments[1:]] == [
+                (a.name, a.data) for a in whole.attachments[1:]
+            ], build
+            assert (parts.automated, parts.references) == (whole.automated, whole.references)
+    finally:
+        await imap.logout()
+
+
+async def _direct(command: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
+    return await command

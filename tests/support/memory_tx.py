@@ -3,10 +3,12 @@ on the memory tables, with the semantics of `storage/`'s SQL (see `tests.support
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.domain import CaseStatus, format_case_no
@@ -86,16 +88,19 @@ class MemoryTx:
         self.t.states[(self.channel, self.conversation)] = as_json(state)
 
     async def store_evidence(self, attachment: Attachment, received_at: datetime) -> EvidenceRef:
-        assert attachment.data is not None
-        sha256 = hashlib.sha256(attachment.data).hexdigest()
-        self.files[sha256] = attachment.data
+        data = attachment.data
+        if attachment.path is not None:  # a file the channel wrote to disk
+            data = await asyncio.to_thread(Path(attachment.path).read_bytes)
+        assert data is not None
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.files[sha256] = data
         row = StoredEvidence(
             self.t.new_id("evidence"),
             self.channel,
             self.conversation,
             attachment.name,
             attachment.mime,
-            len(attachment.data),
+            len(data),
             sha256,
             received_at,
         )

@@ -1,0 +1,147 @@
+"""A mail with an attachment over MAIL_MAX_ATTACHMENT_MB, read from a real dovecot:
+the original is kept whole (streamed to disk), the attachment is not fetched, the case
+and the agents say so, and the process never holds the mail in memory.
+
+Figure (stated by the test): peak resident size of a process reading a 30 MB mail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.desk import DeskConfig
+from bot.messages import Inbound
+from bot.router import BotConfig, ComplaintBot
+from channels.email.imap import ImapConfig, ImapPoller
+from delivery.dispatcher import Dispatcher
+from storage.mail_cursors import SqlMailCursors
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.channels import mail_corpus as corpus
+from tests.support.chat import RecordingSender
+from tests.support.clock import FakeClock
+from tests.support.dovecot import PASSWORD, USER, Dovecot
+from tests.support.records import Records
+
+MB = 1 << 20
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.in_temp_dir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Dovecot:
+    dovecot.clear()
+    return dovecot
+
+
+async def read_one(
+    dovecot: Dovecot, bot: ComplaintBot, engine: AsyncEngine, limit: int
+) -> None:
+    """Runs the real poller until the first mail is handled."""
+    handled = asyncio.Event()
+
+    async def handle(inbound: Inbound) -> None:
+        await bot.handle_safely(inbound)
+        handled.set()
+
+    config = ImapConfig("127.0.0.1", dovecot.port, "none", USER, PASSWORD, timeout=30.0)
+    poller = ImapPoller(config, handle, SqlMailCursors(engine), max_file=limit * MB)
+    task = asyncio.create_task(poller.run())
+    try:
+        await asyncio.wait_for(handled.wait(), 60)
+    finally:
+        poller.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def test_an_attachment_over_the_limit_is_recorded_not_kept_and_agents_see_it(
+    mailbox: Dovecot,
+    engine: AsyncEngine,
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    records: Records,
+) -> None:
+    raw = corpus.with_attachment(3 * MB, message_id="<big-3@example.cn>")
+    mailbox.append(raw)
+    bot = ComplaintBot(repository, BotConfig(desk=DeskConfig("test", "agents")), clock)
+    await read_one(mailbox, bot, engine, limit=2)
+
+    (case,) = await records.cases()
+    assert "rude" in case.description
+    # The original whole, byte for byte; the recording not at all.
+    (original,) = await records.evidence()
+    assert (original.name, original.size) == ("message.eml", len(raw))
+    assert repository.files.path(original.path).read_bytes() == raw
+    (not_kept,) = await records.events(case.case_no, "evidence_not_kept")
+    assert not_kept.payload["name"] == "recording.mp3"
+    assert not_kept.payload["size"] == pytest.approx(3 * MB, rel=0.01)
+
+    mail, desk = RecordingSender(), RecordingSender()
+    dispatcher = Dispatcher(outbox, {"email": mail, "test": desk}, clock)
+    while await dispatcher.run_once():
+        pass
+    # The agents' group speaks Chinese by default.
+    assert any("recording.mp3" in o.text and "3 MB" in o.text for o in desk.sent)
+    (receipt,) = mail.sent
+    assert "recording.mp3" in receipt.text and "3 MB" in receipt.text
+
+
+async def test_an_attachment_under_the_limit_is_kept(
+    mailbox: Dovecot,
+    engine: AsyncEngine,
+    repository: SqlRepository,
+    clock: FakeClock,
+    records: Records,
+) -> None:
+    raw = corpus.with_attachment(300_000, message_id="<small-1@example.cn>")
+    mailbox.append(raw)
+    await read_one(mailbox, ComplaintBot(repository, BotConfig(), clock), engine, limit=2)
+    (case,) = await records.cases()
+    kept = {e.name: e for e in await records.evidence()}
+    assert set(kept) == {"message.eml", "recording.mp3"}
+    assert kept["recording.mp3"].size == 300_000
+    assert kept["message.eml"].size == len(raw)
+    assert await records.events(case.case_no, "evidence_not_kept") == []
+
+
+async def test_a_30_mb_mail_is_read_in_under_150_mb(mailbox: Dovecot, tmp_path: Path) -> None:
+    """In a process of its own, so that the test runner's memory does not count."""
+    raw = corpus.with_attachment(30 * MB, message_id="<big-30@example.cn>")
+    mailbox.append(raw)
+    size = len(raw)
+    del raw
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.faults.mail_memory",
+        str(mailbox.port),
+        str(tmp_path),
+        "20",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _err = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode == 0
+    figures = json.loads(out.decode().strip().splitlines()[-1])
+    print(f"30 MB mail ({size / MB:.1f} MB on the wire): {figures}")
+    assert figures["cases"] == 1
+    assert figures["evidence"] == [["message.eml", size]]
+    assert figures["peak_mb"] < 150
+    # The mail never in memory: the process grows by far less than its size.
+    assert figures["peak_mb"] - figures["before_mb"] < size / MB / 2

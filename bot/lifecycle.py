@@ -104,6 +104,13 @@ VERIFICATION: dict[str, type[StrEnum]] = {
 }
 
 
+def is_verification(name: str, value: str) -> bool:
+    """Whether `value` is one of the answers of the verification's part `name` (what a
+    button carries can be forged)."""
+    kind = VERIFICATION.get(name)
+    return kind is not None and value in {v.value for v in kind}
+
+
 def parse_verification(args: str) -> tuple[dict[str, str], str, list[str]]:
     """Splits `facts=confirmed nature=system_fault … the summary` into the verification
     given, the remaining text, and the problems found (unknown field or value)."""

@@ -47,8 +47,9 @@ class SurveyAnswers:
     async def _rate_button(self, turn: ChatTurn, data: str) -> None:
         _prefix, case_no, score = [*data.split(":"), "", ""][:3]
         case = await turn.tx.case(case_no)
-        own = (
+        own = (  # the channel gives a button's sender's own conversation (not a group's)
             case is not None
+            and not turn.inbound.group
             and case.channel == turn.inbound.channel
             and case.conversation == turn.inbound.conversation
         )

@@ -16,7 +16,7 @@ from bot.domain import looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.followup import CaseClock
 from bot.i18n import Translator
-from bot.lifecycle import VERIFICATION, IllegalTransition
+from bot.lifecycle import VERIFICATION, IllegalTransition, is_verification
 from bot.messages import InboundKind
 from bot.ports import CaseRecord, Clock
 from bot.staff import DeskConfig, StaffNotices
@@ -98,8 +98,10 @@ class Desk:
         parts = data.split(":")
         if parts[0] == "desk" and len(parts) == 3 and parts[1] == "claim":
             case = await turn.tx.case(parts[2])
-            if case is not None:
-                await self._on_case(turn, case, taking.claim(self.path, turn, case, ""))
+            if case is None:
+                turn.refuse(self.tr._("That button is no longer active."))
+                return
+            await self._on_case(turn, case, taking.claim(self.path, turn, case, ""))
             return
         if parts[0] != "res" or len(parts) != 4:
             turn.refuse(self.tr._("That button is no longer active."))
@@ -107,7 +109,7 @@ class Desk:
         case_no, name, value = parts[1], parts[2], parts[3]
         pending = turn.state.get("resolving", {}).get(case_no)
         case = await turn.tx.case(case_no)
-        if pending is None or case is None or name not in VERIFICATION:
+        if pending is None or case is None or not is_verification(name, value):
             turn.refuse(self.tr._("That button is no longer active."))
             return
         pending["answers"][name] = value

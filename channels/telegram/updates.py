@@ -67,7 +67,9 @@ class UpdateReader:
                 sender_username=user.username,
                 channel=CHANNEL,
                 transport_id=str(update.update_id),
-                conversation=str(chat.id if chat else user.id),
+                # Out of a group, the sender's own chat: never the chat the callback's
+                # message names, which a client can forge.
+                conversation=str(chat.id if chat is not None and group else user.id),
                 sender_id=str(user.id),
                 sender_name=user.full_name,
                 language_code=user.language_code,

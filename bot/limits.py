@@ -11,8 +11,12 @@ enough for a whole new burst — then the flood is over, and a later one is told
 The bucket is kept in the conversation's stored state (under `STATE_KEY`), read and
 written in the conversation's transaction, which holds its lock: it costs no query of
 its own, survives a restart, and several workers share it. Agents — the agents' group,
-or a member of the desk writing to the bot — are never limited. Time is the injected
-clock's, never the message's own date (a client's clock may be anything).
+or a member of the desk writing to the bot — are never limited.
+
+A message counts at the time it was received by the transport's server (Telegram's date,
+the IMAP server's arrival; never a client's clock), capped at the injected clock's now:
+what piled up while the bot was stopped or the database down, handled at once when it
+is back, is judged by how fast the person wrote, not by how fast we catch up.
 """
 
 from __future__ import annotations
@@ -82,19 +86,21 @@ class Admission:
 SERVE = Admission(serve=True, notify=False, bucket=None)
 
 
-def take(limit: InboundLimit, bucket: Bucket | None, now: datetime) -> Admission:
-    """Takes a token for a message arriving at `now` (pure: no I/O)."""
+def take(limit: InboundLimit, bucket: Bucket | None, at: datetime) -> Admission:
+    """Takes a token for a message sent at `at` (pure: no I/O). A message older than the
+    bucket's last one (handled out of order) refills nothing and moves no time back."""
     if bucket is None:
         tokens = float(limit.burst)
         noticed = False
     else:
-        elapsed = max((now - bucket.at).total_seconds(), 0.0)
+        elapsed = max((at - bucket.at).total_seconds(), 0.0)
+        at = max(at, bucket.at)
         tokens = min(float(limit.burst), bucket.tokens + elapsed * limit.per_minute / 60)
         # Full again: the person has been quiet for a whole burst; the flood is over.
         noticed = bucket.noticed and tokens < limit.burst
     if tokens >= 1:
-        return Admission(True, False, Bucket(tokens - 1, now, noticed))
-    return Admission(False, not noticed, Bucket(tokens, now, True))
+        return Admission(True, False, Bucket(tokens - 1, at, noticed))
+    return Admission(False, not noticed, Bucket(tokens, at, True))
 
 
 class InboundLimits:
@@ -127,7 +133,9 @@ class InboundLimits:
             return SERVE
         now = self.clock.now()
         stored = await tx.load_state() or {}
-        admission = take(self.limit, Bucket.from_json(stored.get(STATE_KEY)), now)
+        # When it was sent, as the transport's server saw it, but never in our future.
+        sent = min(inbound.received_at, now)
+        admission = take(self.limit, Bucket.from_json(stored.get(STATE_KEY)), sent)
         if not admission.serve:
             log.info(
                 "%s message %s over the inbound limit: stored, not answered",

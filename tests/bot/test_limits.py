@@ -4,6 +4,7 @@ nobody else notices. Runs on every backend."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,6 +123,21 @@ async def test_served_again_at_the_allowed_rate_and_told_again_only_after_a_quie
     assert notices(await flood(flo, 21)) == 1
 
 
+async def test_a_backlog_is_judged_by_when_it_was_written(
+    limited_bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock
+) -> None:
+    """Thirty messages written at one every two seconds while the bot was stopped (or the
+    database down), all handled at once a quarter of an hour later: nobody flooded."""
+    ann = Chat(limited_bot, outbox, clock, user="ann")
+    written = [clock.now() + timedelta(seconds=2 * n) for n in range(30)]
+    clock.advance(minutes=15)
+    replies: list[Outbound] = []
+    for n, at in enumerate(written):
+        replies += await ann.deliver(replace(at_once(ann, f"part {n}"), received_at=at))
+    assert sum("Add more if you like" in reply.text for reply in replies) == 30
+    assert notices(replies) == 0
+
+
 async def test_the_notice_is_in_the_persons_language(
     limited_bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock
 ) -> None:
@@ -215,6 +231,12 @@ def test_a_full_bucket_lets_the_burst_through_then_one_a_second() -> None:
     assert verdicts == [(True, False)] * 3 + [(False, True), (False, False)]
     admission = take(limit, bucket, T0 + timedelta(seconds=1))
     assert (admission.serve, admission.notify) == (True, False)
+
+
+def test_a_message_handled_out_of_order_refills_nothing_and_keeps_the_time() -> None:
+    later = take(InboundLimit(60, 3), Bucket(0.5, T0 + timedelta(seconds=10)), T0)
+    assert (later.serve, later.notify) == (False, True)
+    assert later.bucket == Bucket(0.5, T0 + timedelta(seconds=10), noticed=True)
 
 
 def test_a_stored_bucket_reads_back_and_a_broken_one_is_a_new_one() -> None:

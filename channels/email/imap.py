@@ -255,6 +255,10 @@ class ImapPoller:
             spooled = await fetcher.spool(uid)
         except FetchError as error:
             raise ImapError(str(error)) from error
+        if spooled.size == 0:  # expunged between the two fetches
+            spooled.path.unlink(missing_ok=True)
+            log.warning("UID %s vanished before it was fetched", uid)
+            return False
         try:
             structure = parse_bodystructure(response.lines)
             if structure is not None and spooled.size > self.max_file:

@@ -407,3 +407,30 @@ async def test_a_mail_fetched_part_by_part_reads_as_the_mail_itself(dovecot: Dov
 
 async def _direct(command: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
     return await command
+
+
+def test_a_structure_with_literals_and_nesting_is_read() -> None:
+    """dovecot sends a name with 8-bit or quoted characters as a literal."""
+    lines = [
+        b'1 FETCH (UID 1 BODYSTRUCTURE ((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" '
+        b'2 0 NIL NIL NIL NIL)("text" "html" NIL NIL NIL "base64" 8 1 NIL NIL NIL NIL) '
+        b'"alternative" ("boundary" "in") NIL NIL NIL)("application" "pdf" ("name" {15}',
+        bytearray("报告 \"q\" .pdf".encode()),
+        b') NIL NIL "base64" 4000 NIL ("attachment" ("filename" "x")) NIL NIL) "mixed" '
+        b'("boundary" "out") NIL NIL NIL))',
+        b"Fetch completed.",
+    ]
+    structure = parse_bodystructure(lines)
+    assert structure is not None
+    assert (structure.mime, structure.params) == ("multipart/mixed", {"boundary": "out"})
+    inner, pdf = structure.children
+    assert (inner.mime, inner.params["boundary"]) == ("multipart/alternative", "in")
+    assert [c.mime for c in inner.children] == ["text/plain", "text/html"]
+    assert (pdf.mime, pdf.params["name"], pdf.encoding, pdf.size) == (
+        "application/pdf",
+        '报告 "q" .pdf',
+        "base64",
+        4000,
+    )
+    assert pdf.decoded_size == 4000 * 57 // 78
+    assert parse_bodystructure([b"1 FETCH (UID 1)", b"done"]) is None

@@ -61,6 +61,7 @@ class TelegramIntake:
         self.undecodable = 0
         self.waiting_for_store = False
         self._polling_failed = False
+        self._poll_delay = FIRST_RETRY
         self._stopping = asyncio.Event()
         self._offset: int | None = None
 
@@ -107,8 +108,10 @@ class TelegramIntake:
                 self._polling_failed = True
                 log.warning("cannot poll Telegram (%s); trying again", reason)
             wait = error.retry_after if isinstance(error, FeedError) else None
-            await self._pause(wait or self.retry_cap)
+            await self._pause(wait or self._poll_delay)
+            self._poll_delay = min(self._poll_delay * 2, self.retry_cap)
             return None
+        self._poll_delay = FIRST_RETRY
         if self._polling_failed:
             self._polling_failed = False
             log.info("polling Telegram again")
@@ -133,16 +136,24 @@ class TelegramIntake:
                 await handle()
             await self.store.mark(CHANNEL, key, "handled")
 
-        await self._patiently(handled)
+        # The bot logs each failed attempt: retry it once the store answers a read again.
+        await self._patiently(handled, probe=lambda: self.store.unhandled(CHANNEL))
 
-    async def _patiently(self, action: Callable[[], Awaitable[T]]) -> T | None:
+    async def _patiently(
+        self,
+        action: Callable[[], Awaitable[T]],
+        probe: Callable[[], Awaitable[object]] | None = None,
+    ) -> T | None:
         """`action`'s result, retried with a capped backoff while it fails (the database
-        is unavailable); None when stopped first."""
-        delay = FIRST_RETRY
+        is unavailable) - after `probe` works again, when given; None when stopped first."""
+        delay, failed = FIRST_RETRY, False
         while True:
             try:
+                if failed and probe is not None:
+                    await probe()
                 result = await action()
             except Exception as error:
+                failed = True
                 if not self.waiting_for_store:
                     self.waiting_for_store = True
                     log.warning(

@@ -1,0 +1,152 @@
+"""`TelegramIntake` on the Bot API stand-in with a store that can be switched off: nothing
+is acknowledged before it is stored, a failed hand-over is retried once the store reads
+again, a failed poll is retried, and each is said once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal
+
+import pytest
+from telegram import Bot, Update
+
+from channels.telegram.intake import TelegramIntake
+from channels.telegram.polling import UpdateFeed
+from tests.support.telegram_api import FakeBotApi
+from tests.support.waiting import eventually
+
+WAITING = "Telegram intake is waiting for the database"
+
+
+class SwitchableStore:
+    """`RawUpdates` in memory; while `down`, every call fails as a stopped database does."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.rows: dict[str, tuple[dict[str, Any], str]] = {}
+        self.calls: list[str] = []
+
+    def _check(self, call: str) -> None:
+        self.calls.append(call)
+        if self.down:
+            raise ConnectionRefusedError("the database is down")
+
+    async def keep(self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        self._check("keep")
+        for key, payload in updates:
+            self.rows.setdefault(key, (payload, "stored"))
+        return [key for key, _ in updates if self.rows[key][1] == "stored"]
+
+    async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
+        self._check("unhandled")
+        return [(key, payload) for key, (payload, state) in self.rows.items() if state == "stored"]
+
+    async def mark(
+        self, channel: str, key: str, state: Literal["handled", "undecodable"]
+    ) -> None:
+        self._check("mark")
+        self.rows[key] = (self.rows[key][0], state)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as stand_in:
+        yield stand_in
+
+
+class Intake:
+    def __init__(self, api: FakeBotApi, store: SwitchableStore) -> None:
+        self.handled: list[int] = []
+        self.failing = 0  # hand-overs still to fail
+        self.store = store
+        bot = Bot(api.token, base_url=api.base_url)
+        self.intake = TelegramIntake(
+            UpdateFeed(f"{api.base_url}{api.token}", poll_timeout=1), store, bot, self.prepare
+        )
+
+    async def prepare(self, update: Update) -> Callable[[], Awaitable[object]]:
+        async def handle() -> None:
+            if self.failing:
+                self.failing -= 1
+                raise ConnectionRefusedError("the bot could not commit")
+            self.handled.append(update.update_id)
+
+        return handle
+
+    async def __aenter__(self) -> Intake:
+        self.task = asyncio.create_task(self.intake.run())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.intake.stop()
+        await asyncio.wait_for(self.task, 10)
+        await self.intake.feed.close()
+
+
+def _said(caplog: pytest.LogCaptureFixture, fragment: str) -> list[str]:
+    return [r.levelname for r in caplog.records if fragment in r.getMessage()]
+
+
+async def test_nothing_is_acknowledged_while_the_store_is_down(
+    api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = SwitchableStore()
+    people = [api.user(7100 + n, f"P{n}", "en") for n in range(3)]
+    async with Intake(api, store) as intake:
+        await api.wait_until(lambda: bool(api.calls_of("getUpdates")))
+        store.down = True
+        sent = [(await person.send_text("hello"))["update_id"] for person in people]
+        await eventually(lambda: _count(store.calls, "keep", 3))
+        assert api.acknowledged == [] and intake.handled == []
+        assert intake.intake.waiting_for_store
+        store.down = False
+        await eventually(lambda: _equal(intake.handled, sent))
+        await api.wait_until(lambda: bool(api.acknowledged))
+    # sent 3, stored 3, handled 3 (in order), duplicated 0; Telegram told only after.
+    assert {key: state for key, (_, state) in store.rows.items()} == {
+        str(i): "handled" for i in sent
+    }
+    assert api.acknowledged[0][0] == sent[-1] + 1
+    assert _said(caplog, WAITING) == ["WARNING"]
+    assert _said(caplog, "the database is back") == ["INFO"]
+
+
+async def test_a_failed_hand_over_is_retried_once_the_store_reads_again(
+    api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SwitchableStore()
+    person = api.user(7200, "Q", "en")
+    async with Intake(api, store) as intake:
+        intake.failing = 1
+        update_id = (await person.send_text("hello"))["update_id"]
+        await eventually(lambda: _equal(intake.handled, [update_id]))
+        await eventually(lambda: _equal(store.rows[str(update_id)][1], "handled"))
+    # keep, the failed hand-over, then the probe (a read) before the one that worked.
+    assert store.calls[store.calls.index("keep") :][:3] == ["keep", "unhandled", "mark"]
+    assert _said(caplog, WAITING) == ["WARNING"]
+
+
+async def test_a_failed_poll_is_said_once_and_polling_goes_on(
+    api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = SwitchableStore()
+    person = api.user(7300, "R", "en")
+    api.fail_next("getUpdates", 502, "Bad Gateway")
+    api.fail_next("getUpdates", 502, "Bad Gateway")
+    async with Intake(api, store) as intake:
+        update_id = (await person.send_text("hello"))["update_id"]
+        await eventually(lambda: _equal(intake.handled, [update_id]))
+    assert _said(caplog, "cannot poll Telegram") == ["WARNING"]
+    assert _said(caplog, "polling Telegram again") == ["INFO"]
+
+
+async def _count(calls: list[str], name: str, at_least: int) -> bool:
+    return calls.count(name) >= at_least
+
+
+async def _equal(value: object, expected: object) -> bool:
+    return value == expected

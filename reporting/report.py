@@ -31,6 +31,7 @@ from reporting.reading import ledger_cases
 from reporting.rows import ledger_row
 from reporting.tally import LIMITS, QualityTally
 from scheduler.calendar import Calendar
+from storage.files import private_directory, write_private_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CATEGORIES = {c.value for c in Category}
@@ -64,14 +65,15 @@ def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> Path:
     returns the page's path."""
     _ = Translator(locale).gettext
     drawn = _charts(metrics, _)
-    (directory / "charts").mkdir(parents=True, exist_ok=True)
+    # Closed to other users, whatever the umask: the report is about the complainants.
+    private_directory(directory / "charts")
     for name, image in drawn.items():
-        (directory / "charts" / f"{name}.svg").write_text(image, encoding="utf-8")
-    (directory / "metrics.json").write_text(
-        json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8"
+        write_private_text(directory / "charts" / f"{name}.svg", image)
+    write_private_text(
+        directory / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2)
     )
     page = directory / "report.html"
-    page.write_text(_page(metrics, drawn, locale, _), encoding="utf-8")
+    write_private_text(page, _page(metrics, drawn, locale, _))
     return page
 
 

@@ -100,3 +100,18 @@ def test_what_the_commands_write_is_0600(tmp_path: Path) -> None:
     assert mode(tmp_path / "person.json") == 0o600
     (found,) = json.loads((tmp_path / "person.json").read_text(encoding="utf-8"))["complainants"]
     assert found["phone"] == "+8613812345678"
+
+    # The report: a directory it makes is 0700; every file in it 0600, also one that
+    # was there before, readable by everyone.
+    (tmp_path / "old-report").mkdir()
+    (tmp_path / "old-report" / "report.html").write_text("old", encoding="utf-8")
+    os.chmod(tmp_path / "old-report" / "report.html", 0o644)
+    for directory in ("report", "old-report"):
+        report = complaintbot(["report", "-o", directory], tmp_path)
+        assert report.returncode == 0, report.stderr
+        written = [p for p in (tmp_path / directory).rglob("*") if p.is_file()]
+        assert {p.name for p in written} >= {"report.html", "metrics.json"}
+        assert any(p.suffix == ".svg" for p in written)
+        assert {p.name: mode(p) for p in written} == {p.name: 0o600 for p in written}
+        assert mode(tmp_path / directory / "charts") == 0o700
+    assert mode(tmp_path / "report") == 0o700

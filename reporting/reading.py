@@ -15,6 +15,7 @@ are made UTC-aware here (`storage.types.utc_reader`) and every row is taken by p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -157,20 +158,39 @@ async def _reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def ledger_cases(
     engine: AsyncEngine, start: datetime, end: datetime, batch: int = BATCH
 ) -> AsyncIterator[LedgerCase]:
-    """Every case received in [start, end), oldest first."""
+    """Every case received in [start, end), oldest first. The next batch is read while
+    the caller takes this one (the database works in its driver's thread or its server
+    meanwhile, on the other core)."""
     made = _case_maker(utc_reader(engine.dialect))
     cases = _CASES[engine.dialect.name]
-    after: tuple[datetime, int] = (start, 0)  # (received_at, id): from the start
-    while True:
+
+    async def read(after: tuple[datetime, int]) -> tuple[Sequence[Any], dict[int, list[str]]]:
         period = {"after_time": after[0], "after_id": after[1], "until": end, "rows": batch}
         async with _reading(engine) as connection:
             rows = (await connection.execute(cases, period)).all()
-            handlers = await _handlers(connection, period) if rows else {}
-        for row in rows:
-            yield made(row, handlers.get(row[0], []))
-        if len(rows) < batch:
-            return
-        after = (made(rows[-1], []).received_at, rows[-1][0])
+            return rows, await _handlers(connection, period) if rows else {}
+
+    # (received_at, id): from the start
+    upcoming: asyncio.Future[Any] | None = asyncio.ensure_future(read((start, 0)))
+    try:
+        while upcoming is not None:
+            rows, handlers = await upcoming
+            upcoming = None
+            if len(rows) == batch:
+                after = (made(rows[-1], []).received_at, rows[-1][0])
+                upcoming = asyncio.ensure_future(read(after))
+            for number, row in enumerate(rows):
+                if number % _NUDGE == 0:
+                    # The caller takes the rows without waiting for anything: let the
+                    # next batch's read take its next step.
+                    await asyncio.sleep(0)
+                yield made(row, handlers.get(row[0], []))
+    finally:
+        if upcoming is not None:  # the caller stopped early: the read ends first
+            await asyncio.gather(upcoming, return_exceptions=True)
+
+
+_NUDGE = 250
 
 
 async def _handlers(connection: AsyncConnection, period: dict[str, Any]) -> dict[int, list[str]]:

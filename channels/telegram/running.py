@@ -60,6 +60,16 @@ class RunningTelegram:
     def pacing(self) -> ChannelPacing:
         return self._pacing
 
+    @property
+    def undecodable(self) -> int:
+        """Updates kept raw this run because they could not be read (for metrics)."""
+        return self.intake.undecodable if self.intake is not None else 0
+
+    @property
+    def waiting_for_store(self) -> bool:
+        """True while intake waits for the database (for readiness)."""
+        return self.intake is not None and self.intake.waiting_for_store
+
     async def start(self) -> None:
         try:
             await self.application.initialize()

@@ -150,3 +150,19 @@ async def _count(calls: list[str], name: str, at_least: int) -> bool:
 
 async def _equal(value: object, expected: object) -> bool:
     return value == expected
+
+
+async def test_an_undecodable_update_is_counted_and_the_next_one_handled(
+    api: FakeBotApi,
+) -> None:
+    store = SwitchableStore()
+    person = api.user(7400, "S", "en")
+    async with Intake(api, store) as intake:
+        poison = await api.push({"poll": {"id": "p-1"}})
+        update_id = (await person.send_text("hello"))["update_id"]
+        await eventually(lambda: _equal(intake.handled, [update_id]))
+        assert intake.intake.undecodable == 1
+    assert store.rows[str(poison["update_id"])] == (
+        {"poll": {"id": "p-1"}, "update_id": poison["update_id"]},
+        "undecodable",
+    )

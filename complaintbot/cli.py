@@ -24,7 +24,7 @@ from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
-from complaintbot.app import StartupError, followup_config, open_core, run
+from complaintbot.app import StartupError, followup_config, open_core, open_engine, run
 from complaintbot.case_json import case_document
 from complaintbot.settings import Settings, SettingsError, load_settings
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
@@ -32,7 +32,6 @@ from reporting.reading import count_cases
 from reporting.rows import LedgerSheet, six_months_before
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
-from storage.database import create_engine
 from storage.files import EvidenceFiles, open_private, write_private_text
 
 T = TypeVar("T")
@@ -128,7 +127,7 @@ def db() -> None:
 async def db_upgrade() -> None:
     """Bring the database schema up to date."""
     settings = _settings()
-    engine = create_engine(settings.DATABASE_URL)
+    engine = open_engine(settings)
     try:
         await migrate.upgrade(engine)
         click.echo(f"schema at revision {await migrate.current_revision(engine)}")
@@ -490,12 +489,12 @@ async def ledger_export(
     first_day, last_day = period.first, period.last
     calendar = followup_config(settings).calendar
     sheet = LedgerSheet(settings.DEFAULT_LOCALE, settings.zone, masked=not unmasked)
-    try:
-        # Made (or emptied) 0600 now: the export then writes into a file only its owner reads.
-        open_private(output).close()
-    except OSError as error:
-        _fail(_("Cannot write {path}: {error}").format(path=output, error=_reason(error)), 1)
     async with open_core(settings) as core:
+        try:
+            # Made (or emptied) 0600 first: the export writes into a file only its owner reads.
+            open_private(output).close()
+        except OSError as error:
+            _fail(_("Cannot write {path}: {error}").format(path=output, error=_reason(error)), 1)
         total = await count_cases(core.engine, *period.bounds(settings.zone))
         try:
             with _progress(total, _("Exporting the ledger")) as progress:

@@ -48,7 +48,7 @@ def test_privacy_export_into_a_directory_that_does_not_exist(filed: str, tmp_pat
     assert "personal_data_exported" not in shown.stdout
 
 
-@pytest.mark.parametrize("command", [["cases", "list"], ["run"]])
+@pytest.mark.parametrize("command", [["cases", "list"], ["run"], ["db", "upgrade"]])
 def test_a_database_whose_directory_does_not_exist(command: list[str], tmp_path: Path) -> None:
     env = {"DATABASE_URL": "sqlite+aiosqlite:////nonexistent/dir/complaintbot.db"}
     run = complaintbot(command, tmp_path, env)

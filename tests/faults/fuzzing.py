@@ -33,3 +33,8 @@ settings.register_profile(
     suppress_health_check=_SLOW_IS_FINE,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def cheap(factor: int = 4) -> settings:
+    """More examples for a property that is cheap to check (a parser, not a whole bot)."""
+    return settings(max_examples=settings.default.max_examples * factor)

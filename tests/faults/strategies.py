@@ -406,7 +406,13 @@ FILE_NAMES = [
 CHARSETS = [
     "utf-8", "us-ascii", "gb2312", "gbk", "big5", "iso-2022-jp", "utf-7", "utf-16",
     "x-bogus-42", "", '"utf-8"', "utf-8'en'", "unicode-1-1-utf-7", "cp65001", "../../x",
+    "utf-32", "koi8-r", "latin-1", "windows-1252", "x-mac-chinesesimp",
+]
+# Python codec names that are no text encodings, as a charset: a property of their own
+# (tests/faults/test_fuzz_mail.py), so that the general ones find other things.
+CODEC_NAMES = [
     "idna", "rot13", "base64", "zlib", "hex", "punycode", "undefined", "raw_unicode_escape",
+    "uu", "bz2", "quopri", "unicode_escape", "charmap",
 ]
 
 

@@ -63,10 +63,15 @@ class SqlRawUpdates:
     async def mark(
         self, channel: str, key: str, state: Literal["handled", "undecodable"]
     ) -> None:
-        """Records what became of a stored update (`handled` or `undecodable`)."""
+        """Records what became of a stored update (`handled` or `undecodable`). A handled
+        one's payload is dropped: the bot keeps the message (raw too) where privacy
+        export and erasure find it; the key stays, so a redelivery is recognised."""
+        values: dict[str, Any] = {"state": state, "handled_at": self.clock.now()}
+        if state == "handled":
+            values["payload"] = {}
         async with AsyncSession(self.engine) as session, session.begin():
             await session.execute(
                 update(RawUpdate)
                 .where(RawUpdate.channel == channel, RawUpdate.update_key == key)
-                .values(state=state, handled_at=self.clock.now())
+                .values(**values)
             )

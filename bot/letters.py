@@ -21,8 +21,8 @@ Letters from robots (auto-replies, bounces, lists; the channel says why in
 bounce is shown to the agents. On top of that, at most `auto_reply_limit` automatic
 letters go to one address per hour, so a loop nobody foresaw dies out, and the same
 letter sent again by the same sender within `DUPLICATE_WINDOW` (an auto-responder
-without robot headers, a client sending twice) is filed on the case the first one
-opened, unanswered.
+without robot headers, a client sending twice), new or as a reply to the receipt, is
+filed on the case the first one opened, unanswered.
 
 A letter is answered at its sender's address, and an address without a domain (`mal`)
 is not one: the case is filed as usual, nothing is sent, and the agents are told.
@@ -133,6 +133,10 @@ class Letters:
                 return case
         return None
 
+    @staticmethod
+    def _soon_after(case: CaseRecord, inbound: Inbound) -> bool:
+        return inbound.received_at - case.received_at <= DUPLICATE_WINDOW
+
     async def _repeated(
         self,
         tx: ConversationTx,
@@ -208,6 +212,11 @@ class Letters:
         too_large: tuple[Attachment, ...],
     ) -> None:
         text = inbound.text.strip()
+        if text and text == case.description and self._soon_after(case, inbound):
+            # The letter that opened the case again, as a reply to our receipt: what an
+            # auto-responder without robot headers sends. Not an answer to anything.
+            await self._repeated(tx, inbound, case, stored)
+            return
         if await self._rating(tx, inbound, case, text):
             return
         extra = {} if inbound.sender_id == case.conversation else {"from": inbound.sender_id}

@@ -440,6 +440,39 @@ async def test_identical_mails_within_minutes_are_one_case_with_one_receipt(
     assert len(await cases(records)) == 2 and len(mailbox.to("chan@example.tw")) == 2
 
 
+async def test_an_auto_responder_answering_the_receipt_with_its_text_gets_nothing_more(
+    mailbox: Mailbox, records: Records
+) -> None:
+    robot = "office@example.cn"
+    await mailbox.receive(corpus.plain(f"Office <{robot}>", mid(), "Hello", "We are closed."))
+    (receipt,) = mailbox.to(robot)
+    await mailbox.receive(
+        corpus.auto_responder_reply(
+            sender=robot,
+            subject=receipt.subject,
+            in_reply_to=mailbox.last_id(),
+            text="We are closed.",
+            message_id=mid(),
+        )
+    )
+    (case,) = await cases(records)
+    assert len(mailbox.to(robot)) == 1
+    assert case.expectation == ""  # its text is no answer to the receipt's question
+    assert "repeated_mail" in await events(records, case.case_no)
+    # A person answering the receipt within minutes is answered as before.
+    await mailbox.receive(
+        corpus.auto_responder_reply(
+            sender=robot,
+            subject=receipt.subject,
+            in_reply_to=mailbox.last_id(),
+            text="A refund.",
+            message_id=mid(),
+        )
+    )
+    assert (await cases(records))[0].expectation == "A refund."
+    assert len(mailbox.to(robot)) == 2
+
+
 async def test_a_different_mail_within_minutes_is_its_own_case(
     mailbox: Mailbox, records: Records
 ) -> None:

@@ -532,3 +532,10 @@ Content-Transfer-Encoding: base64
         + data.replace(b"\n", b"\r\n")
         + b"\r\n--b1--\r\n"
     )
+
+
+def auto_responder_reply(
+    *, sender: str, subject: str, in_reply_to: str, text: str, message_id: str
+) -> bytes:
+    """An auto-responder without robot headers answering our receipt with its one text."""
+    return _plain_reply(sender, f"Re: {subject}", message_id, text, in_reply_to, None)

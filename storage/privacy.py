@@ -34,6 +34,7 @@ from storage.models import (
     Identity,
     Message,
     OutboxItem,
+    RawUpdate,
     TimelineEvent,
 )
 
@@ -214,6 +215,7 @@ async def erase(
         ).all():
             events += erase_fields(event, PERSONAL_EVENT_FIELDS)
         unused_files = await _erase_evidence(session, person)
+        await _erase_raw_updates(session, person)
         for item in (
             await session.scalars(
                 select(OutboxItem).where(
@@ -252,6 +254,26 @@ async def erase(
     for path in unused_files:
         await asyncio.to_thread(files.remove, path)
     return Erasure([c.case_no for c in person.cases], len(messages), events, len(unused_files))
+
+
+async def _erase_raw_updates(session: AsyncSession, person: Person) -> None:
+    """Updates kept as received and not handled (undecodable ones, mostly) that carry one
+    of the person's accounts keep only their key: a handled one has no payload left."""
+    accounts = {(i.channel, i.external_id) for i in person.identities}
+    kept = await session.scalars(select(RawUpdate).where(RawUpdate.state != "handled"))
+    for row in kept.all():
+        if any((row.channel, found) in accounts for found in _ids_in(row.payload)):
+            row.payload = {}
+
+
+def _ids_in(value: Any) -> set[str]:
+    """Every `id` in a transport's JSON (the sender's, the chat's, …), as text."""
+    if isinstance(value, list):
+        return set().union(*(_ids_in(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    found = {str(value["id"])} if "id" in value else set()
+    return found.union(*(_ids_in(item) for item in value.values()))
 
 
 async def _erase_evidence(session: AsyncSession, person: Person) -> list[str]:

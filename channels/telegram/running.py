@@ -101,8 +101,19 @@ class RunningTelegram:
             self.application.bot,
             self.channel.prepare,
         )
-        self._polling = asyncio.create_task(self.intake.run())
+        self._polling = asyncio.create_task(self._poll(self.intake))
         log.info("polling Telegram as @%s", self.application.bot.username)
+
+    async def _poll(self, intake: TelegramIntake) -> None:
+        """Runs the intake until stopped; a fault of its own does not end Telegram intake
+        while the process looks healthy: it is logged and the intake starts again (with
+        what was stored but not handled)."""
+        while not self._stopped.is_set():
+            try:
+                await intake.run()
+            except Exception:
+                log.exception("Telegram intake failed; starting it again")
+                await asyncio.sleep(1.0)
 
     async def finished(self) -> None:
         await self._stopped.wait()
@@ -116,6 +127,7 @@ class RunningTelegram:
             self._polling = None
 
     async def close(self) -> None:
+        await self.stop()  # when another channel failed to start, nobody stopped this one
         if self._initialized:
             self._initialized = False
             await self.application.shutdown()

@@ -20,7 +20,8 @@ from tests.support.clock import FakeClock
 
 
 def _update(n: int) -> tuple[str, dict[str, object]]:
-    return str(n), {"update_id": n, "message": {"text": f"text {n}"}}
+    # A NUL, as a hostile client may send: PostgreSQL keeps it escaped in the JSON.
+    return str(n), {"update_id": n, "message": {"text": f"text\x00 {n}"}}
 
 
 async def test_raw_updates_are_stored_once_and_handed_back_until_handled(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -49,6 +50,10 @@ class UpdateReader:
 
     async def to_inbound(self, update: Update) -> Inbound | None:
         """The bot's view of an update, or None for what is not a message to us."""
+        inbound = await self._read(update)
+        return None if inbound is None else _without_nul(inbound)
+
+    async def _read(self, update: Update) -> Inbound | None:
         query = update.callback_query
         if query is not None:
             try:
@@ -161,6 +166,28 @@ class UpdateReader:
             size=len(data) if data else size,
             transport_file_id=file_id,
         )
+
+
+_TEXTS = (
+    "text", "sender_name", "sender_username", "language_code", "command_args", "phone",
+    "button_data",
+)
+
+
+def _without_nul(inbound: Inbound) -> Inbound:
+    """`inbound` without NUL characters, which PostgreSQL stores in no text column (a
+    hostile client can send them; the raw update keeps them, escaped in its JSON)."""
+    changed: dict[str, Any] = {
+        name: value.replace("\x00", "")
+        for name in _TEXTS
+        if isinstance(value := getattr(inbound, name), str) and "\x00" in value
+    }
+    if any("\x00" in a.name or "\x00" in a.mime for a in inbound.attachments):
+        changed["attachments"] = tuple(
+            replace(a, name=a.name.replace("\x00", ""), mime=a.mime.replace("\x00", ""))
+            for a in inbound.attachments
+        )
+    return replace(inbound, **changed) if changed else inbound
 
 
 def _reply_to(message: Message) -> str | None:

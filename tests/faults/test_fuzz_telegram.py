@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from hypothesis import given
 from telegram import Bot, Update
 
 from bot.messages import Inbound
+from bot.ports import Repository
 from bot.router import BotConfig, ComplaintBot
 from bot.staff import DeskConfig
 from channels.telegram import CHANNEL
 from channels.telegram.sender import TelegramSender
 from channels.telegram.updates import UpdateReader
 from delivery.dispatcher import Dispatcher
+from delivery.ports import OutboxStore
 from tests.faults import fuzzing  # noqa: F401  (the Hypothesis profiles)
 from tests.faults.offline_bot import OfflineBotApi
 from tests.faults.strategies import AGENT_GROUP, BOT_ID, Action, telegram_session
@@ -39,23 +41,37 @@ from tests.support.memory import MemoryOutbox, MemoryRepository, MemoryStore
 DESK = DeskConfig(channel=CHANNEL, conversation=str(AGENT_GROUP))
 
 
-class Session:
-    """One bot with its own memory store, the real Telegram adapter and sender."""
+class Stored(Protocol):
+    """The inbound messages stored under a transport id (their raw JSON each)."""
 
-    def __init__(self, locale: str = "en") -> None:
-        self.clock = FakeClock()
+    async def __call__(self, transport_id: str) -> list[dict[str, Any]]: ...
+
+
+class Session:
+    """One bot with its own store, the real Telegram adapter and sender."""
+
+    def __init__(
+        self,
+        locale: str = "en",
+        backend: tuple[Repository, OutboxStore, Stored] | None = None,
+        clock: FakeClock | None = None,
+    ) -> None:
+        self.clock = clock or FakeClock()
         self.store = MemoryStore()
-        self.bot = ComplaintBot(
+        repository, outbox, self.stored = backend or (
             MemoryRepository(self.clock, self.store),
-            BotConfig(desk=DESK, default_locale=locale),
-            self.clock,
+            MemoryOutbox(self.store),
+            self._in_memory,
+        )
+        self.bot = ComplaintBot(
+            repository, BotConfig(desk=DESK, default_locale=locale), self.clock
         )
         self.api = OfflineBotApi()
         self.telegram = Bot("123:fuzz", request=self.api, get_updates_request=self.api)
         self.reader = UpdateReader(self.telegram, self.clock)
         self.failures: list[str] = []
         self.dispatcher = Dispatcher(
-            MemoryOutbox(self.store),
+            outbox,
             {CHANNEL: TelegramSender(self.telegram)},
             self.clock,
             on_failure=self._failed,
@@ -84,7 +100,7 @@ class Session:
                 assert action.broken or not _addressed_to_bot(raw), f"dropped: {raw}"
                 continue
             await self.bot.handle(inbound)
-            self._assert_stored(inbound)
+            await self._assert_stored(inbound)
             while await self.dispatcher.run_once():
                 pass
 
@@ -121,20 +137,36 @@ class Session:
 
     def _latest_case(self) -> str:
         cases = self.store.tables.cases
+        # On a database, the first case of the day is the one there is.
         return cases[max(cases)].case_no if cases else "TS-20261122-0001"
 
     def _topic(self) -> int:
         return self.api.topics[-1] if self.api.topics else 1
 
-    def _assert_stored(self, inbound: Inbound) -> None:
-        stored = [
-            m
+    async def _in_memory(self, transport_id: str) -> list[dict[str, Any]]:
+        return [
+            m.raw
             for m in self.store.tables.messages
-            if m.direction == "in" and m.transport_id == inbound.transport_id
+            if m.channel == CHANNEL and m.direction == "in" and m.transport_id == transport_id
         ]
+
+    async def _assert_stored(self, inbound: Inbound) -> None:
+        texts = [v for v in (getattr(inbound, f) for f in inbound.__slots__) if isinstance(v, str)]
+        texts += [t for a in inbound.attachments for t in (a.name, a.mime)]
+        # What no database stores as text: NUL (PostgreSQL) and lone surrogates.
+        assert not [t for t in texts if "\x00" in t or _unencodable(t)]
+        stored = await self.stored(inbound.transport_id)
         assert len(stored) == 1, f"update {inbound.transport_id} stored {len(stored)} times"
-        assert stored[0].raw == json.loads(json.dumps(inbound.raw))
-        assert stored[0].raw.get("update_id") == int(inbound.transport_id)
+        assert stored[0] == json.loads(json.dumps(inbound.raw))
+        assert stored[0].get("update_id") == int(inbound.transport_id)
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _addressed_to_bot(raw: dict[str, Any]) -> bool:

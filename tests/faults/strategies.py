@@ -79,6 +79,8 @@ class Action:
     broken: bool = False
     press: int | None = None
     label: str | None = None
+    # Telegram sends an earlier update again (the `again`-th last): nothing may change.
+    again: int | None = None
 
 
 def _user(draw: st.DrawFn, user_id: int) -> dict[str, Any]:
@@ -283,13 +285,15 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
     what = draw(
         st.sampled_from(
             ["message"] * 5 + ["press"] * 4
-            + ["edit", "callback", "group", "group", "unknown", "bot", "broken"]
+            + ["edit", "callback", "group", "group", "unknown", "bot", "broken", "again"]
         )
     )
     if what == "message":
         return Action({"message": draw(_private_message(chat, message_id))[0]}, chat)
     if what == "press":
         return Action({}, chat, press=draw(st.integers(0, 20)))
+    if what == "again":
+        return Action({}, chat, again=draw(st.integers(1, 5)))
     if what == "edit":
         message, _what = draw(_private_message(chat, draw(st.integers(1, message_id + 5))))
         message["edit_date"] = 1767225600 + message_id + 1

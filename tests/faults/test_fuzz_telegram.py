@@ -81,11 +81,17 @@ class Session:
         self.failures.append(error)
 
     async def play(self, actions: list[Action]) -> None:
+        sent: list[dict[str, Any]] = []
         for update_id, action in enumerate(actions, start=5000):
             self.clock.advance(seconds=7)
+            if action.again is not None:
+                if sent:
+                    await self._again(sent[-min(action.again, len(sent))])
+                continue
             raw = self._raw(action, update_id)
             if raw is None:
                 continue
+            sent.append(raw)
             # What the Bot API sends is JSON: what python-telegram-bot decodes, and
             # what the raw-first polling stores before decoding.
             raw = json.loads(json.dumps(raw))
@@ -103,6 +109,22 @@ class Session:
             await self._assert_stored(inbound)
             while await self.dispatcher.run_once():
                 pass
+
+    async def _again(self, raw: dict[str, Any]) -> None:
+        """An update handled before, sent again: stored once, answered once."""
+        calls = len(self.api.calls)
+        try:
+            inbound = await self.reader.to_inbound(Update.de_json(raw, self.telegram))
+        except Exception:
+            return  # refused the first time too
+        if inbound is None:
+            return
+        assert not await self.bot.handle(inbound), "a redelivered update was handled again"
+        while await self.dispatcher.run_once():
+            pass
+        said = [c for c in self.api.calls[calls:] if c.method != "answerCallbackQuery"]
+        assert said == [], f"a redelivered update was answered again: {said}"
+        assert len(await self.stored(inbound.transport_id)) == 1
 
     def _raw(self, action: Action, update_id: int) -> dict[str, Any] | None:
         if action.press is None:

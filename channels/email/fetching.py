@@ -3,21 +3,25 @@
 `BODYSTRUCTURE` tells what the mail is made of and how large each part is. The
 original is then streamed to a spool file in `CHUNK`-sized partial fetches
 (`BODY.PEEK[]<offset.length>`), hashed on the way: it becomes the case's
-`message.eml` straight from disk. A mail no larger than the attachment limit is then
-read back from there as it came (it cannot have a part to leave out). A larger one is
+`message.eml` straight from disk. A mail no larger than `CHUNK` (1 MB) is then read
+back from there as it came. A larger one is
 rebuilt for the parser from its sections (the header, each part's MIME header and
-body), in which a part larger than the limit keeps its MIME header but not its body; a
-header named with a per-process secret carries its size, so the parser records it as a
-file not received. Memory thus holds at most about the limit, never the whole mail.
+body), in which a part larger than the limit keeps its MIME header but not its body,
+and a file larger than `CHUNK` is fetched in chunks, decoded on the way to a file on
+disk, and handed over from there. A header named with a per-process secret tells the
+parser which: the size of a file not received, or where one on disk is. Memory thus
+holds the mail's text and small parts, never the whole mail nor a large file.
 (What a rebuilt mail loses: text outside its parts, which only broken MIME has; the
 original keeps it. A server whose BODYSTRUCTURE cannot be read gets the original read.)
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import os
+import quopri
 import re
 import secrets
 import tempfile
@@ -29,8 +33,9 @@ from typing import Any
 import aioimaplib
 
 CHUNK = 1 << 20
-# Set on an omitted part's MIME header; unguessable, so a mail cannot claim it.
-OMITTED_HEADER = f"X-Complaintbot-Omitted-{secrets.token_hex(8)}"
+# Set on the MIME header of a part left out or written to disk; unguessable, so a mail
+# cannot claim it (and with it, a file of ours).
+MARK_HEADER = f"X-Complaintbot-Part-{secrets.token_hex(8)}"
 Command = Callable[[Awaitable[aioimaplib.Response]], Awaitable[aioimaplib.Response]]
 _TOKEN = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|\{\d+\}$|[^\s()"]+')
 
@@ -145,6 +150,8 @@ class MailFetcher:
         self.imap = imap
         self.command = command
         self.max_file = max_file
+        # Large files written to disk by `rebuild`: the caller deletes them when done.
+        self.files: list[Path] = []
 
     async def _section(self, uid: int, section: str, offset: int, length: int) -> bytes:
         response = await self.command(
@@ -185,12 +192,15 @@ class MailFetcher:
         return Spooled(Path(name), size, digest.hexdigest())
 
     async def rebuild(self, uid: int, structure: Part) -> bytes:
-        """The mail as the parser should read it: every part over the limit emptied."""
+        """The mail as the parser should read it: every part over the limit emptied,
+        every large file written to disk (`files`) instead of carried along."""
         if structure.children:
             return await self.section(uid, "HEADER") + await self._children(uid, "", structure)
         header = await self.section(uid, "HEADER")
         if self._omitted(structure):
-            return _mark(header, structure.decoded_size)
+            return _mark(header, str(structure.decoded_size))
+        if _to_disk(structure):
+            return _mark(header, await self._file(uid, "TEXT", structure.encoding))
         return header + await self.section(uid, "TEXT")
 
     async def _children(self, uid: int, prefix: str, node: Part) -> bytes:
@@ -203,7 +213,9 @@ class MailFetcher:
             if child.children:
                 out += header + await self._children(uid, f"{path}.", child)
             elif self._omitted(child):
-                out += _mark(header, child.decoded_size)
+                out += _mark(header, str(child.decoded_size))
+            elif _to_disk(child):
+                out += _mark(header, await self._file(uid, path, child.encoding))
             else:
                 out += header + await self.section(uid, path) + b"\r\n"
         out += b"--" + boundary + b"--\r\n"
@@ -212,8 +224,64 @@ class MailFetcher:
     def _omitted(self, part: Part) -> bool:
         return part.decoded_size > self.max_file
 
+    async def _file(self, uid: int, section: str, encoding: str) -> str:
+        """Fetches a part in chunks, decoding as it goes, to a private temporary file
+        (kept in `files`, for the caller to delete); the mark's value for it."""
+        digest = hashlib.sha256()
+        decoder = _Decoder(encoding)
+        handle, name = tempfile.mkstemp(prefix="part-", suffix=".bin")
+        self.files.append(Path(name))
+        size = offset = 0
+        with os.fdopen(handle, "wb") as out:
+            while True:
+                chunk = await self._section(uid, section, offset, CHUNK)
+                offset += len(chunk)
+                last = len(chunk) < CHUNK
+                data = decoder.feed(chunk, last)
+                out.write(data)
+                digest.update(data)
+                size += len(data)
+                if last:
+                    break
+        return f"file {size} {digest.hexdigest()} {name}"
 
-def _mark(header: bytes, size: int) -> bytes:
-    """A part's header with the omitted mark and no body."""
+
+def _to_disk(part: Part) -> bool:
+    """A large file: not text (the body may be one) nor an enclosed mail (read for
+    what bounced), larger than one chunk."""
+    return part.size > CHUNK and part.mime.split("/")[0] not in ("text", "message")
+
+
+class _Decoder:
+    """Content-Transfer-Encoding undone piece by piece, as the email package would:
+    base64 ignoring what is not of its alphabet, quoted-printable by whole lines."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.rest = b""
+
+    def feed(self, chunk: bytes, last: bool) -> bytes:
+        if self.encoding == "base64":
+            data = self.rest + _NOT_BASE64.sub(b"", chunk)
+            cut = len(data) if last else len(data) - len(data) % 4
+            self.rest = data[cut:]
+            try:
+                return binascii.a2b_base64(data[:cut] + b"=" * (-cut % 4) * last)
+            except binascii.Error:
+                return b""
+        if self.encoding == "quoted-printable":
+            data = self.rest + chunk
+            cut = len(data) if last else data.rfind(b"\n") + 1
+            self.rest = data[cut:]
+            return quopri.decodestring(data[:cut])
+        return chunk
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
+
+
+def _mark(header: bytes, value: str) -> bytes:
+    """A part's header with the fetcher's mark and no body: the omitted part's size,
+    or `file SIZE SHA256 PATH` for one on disk."""
     head = header.rstrip(b"\r\n")
-    return head + f"\r\n{OMITTED_HEADER}: {size}\r\n\r\n\r\n".encode("ascii")
+    return head + f"\r\n{MARK_HEADER}: {value}\r\n\r\n\r\n".encode("utf-8", "surrogateescape")

@@ -32,7 +32,13 @@ import aioimaplib
 
 from bot.messages import Attachment, Inbound
 from bot.ports import Clock, SystemClock
-from channels.email.fetching import OMITTED_HEADER, FetchError, MailFetcher, parse_bodystructure
+from channels.email.fetching import (
+    CHUNK,
+    MARK_HEADER,
+    FetchError,
+    MailFetcher,
+    parse_bodystructure,
+)
 from channels.email.inbound import MAX_FILE, RAW_NAME, mail_to_inbound
 from channels.spec import AlwaysLeader, CursorStore, Leadership
 
@@ -261,9 +267,9 @@ class ImapPoller:
             return False
         try:
             structure = parse_bodystructure(response.lines)
-            if structure is not None and spooled.size > self.max_file:
+            if structure is not None and spooled.size > CHUNK:
                 raw = await fetcher.rebuild(uid, structure)
-            else:  # no larger than one file may be: nothing to leave out, read as it came
+            else:  # a small mail: read as it came
                 raw = await asyncio.to_thread(spooled.path.read_bytes)
             original = Attachment(
                 RAW_NAME,
@@ -280,13 +286,14 @@ class ImapPoller:
                 max_file=self.max_file,
                 location=location,
                 original=original,
-                omitted_header=OMITTED_HEADER,
+                mark_header=MARK_HEADER,
             )
             await self.handle(inbound)  # committed when this returns
         except FetchError as error:
             raise ImapError(str(error)) from error
         finally:
-            spooled.path.unlink(missing_ok=True)
+            for path in (spooled.path, *fetcher.files):  # stored by now, or to be fetched again
+                path.unlink(missing_ok=True)
         return True
 
     async def _mark(self, imap: aioimaplib.IMAP4, uid: int) -> None:

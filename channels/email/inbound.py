@@ -34,18 +34,18 @@ def mail_to_inbound(
     max_file: int = MAX_FILE,
     location: dict[str, str | int] | None = None,
     original: Attachment | None = None,
-    omitted_header: str = "",
+    mark_header: str = "",
 ) -> Inbound:
     """`location` (mailbox, UIDVALIDITY, UID) is kept with the message for the record.
     `original` is the mail as received when `raw` is not (the IMAP poller spools the
-    original to disk and hands over the mail with its large parts left out, marked by
-    `omitted_header`)."""
+    original to disk and hands over the mail with its large parts left out or on disk,
+    marked by `mark_header`)."""
     if original is None:
         digest = hashlib.sha256(raw).hexdigest()
         original = Attachment(RAW_NAME, "message/rfc822", raw, len(raw), sha256=digest)
     digest = original.sha256
     try:
-        mail = parse_mail(raw, own_addresses, omitted_header)
+        mail = parse_mail(raw, own_addresses, mark_header)
     except Exception as error:  # the standard library should not raise, but never lose mail
         # The error's text may quote the mail: only its kind at ERROR, the rest at DEBUG.
         log.error("mail %s could not be parsed (%s)", digest[:12], type(error).__name__)
@@ -105,11 +105,22 @@ def _no_nul(text: str) -> str:
 def _attachment(file: MailFile, max_file: int) -> Attachment:
     if file.omitted is not None:  # never fetched: only its size is known
         return Attachment(file.name, file.mime, None, file.omitted)
+    if file.on_disk is not None:  # fetched to disk: stored from there
+        size, digest, path = file.on_disk
+        if size > max_file:
+            return Attachment(file.name, file.mime, None, size, sha256=digest)
+        return Attachment(file.name, file.mime, None, size, sha256=digest, path=path)
     data = file.data
     digest = hashlib.sha256(data).hexdigest()
     if len(data) > max_file:
         return Attachment(file.name, file.mime, None, len(data), sha256=digest)
     return Attachment(file.name, file.mime, data, len(data), sha256=digest)
+
+
+def _size(file: MailFile) -> int:
+    if file.omitted is not None:
+        return file.omitted
+    return file.on_disk[0] if file.on_disk is not None else len(file.data)
 
 
 def _references(mail: ParsedMail) -> tuple[str, ...]:
@@ -136,7 +147,7 @@ def _record(
         "bounced": list(mail.bounced),
         "full_text": mail.text,
         "files": [
-            {"name": f.name, "mime": f.mime, "size": f.omitted or len(f.data)}
+            {"name": f.name, "mime": f.mime, "size": _size(f)}
             for f in mail.files
         ],
         "defects": list(mail.defects),

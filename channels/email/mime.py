@@ -106,6 +106,8 @@ class MailFile:
     inline: bool = False
     # Not fetched (over the attachment limit): its size; `data` is empty.
     omitted: int | None = None
+    # Fetched to disk, decoded: (size, sha256, path); `data` is empty.
+    on_disk: tuple[int, str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +133,17 @@ class ParsedMail:
 
 
 def parse_mail(
-    raw: bytes, own_addresses: frozenset[str] = frozenset(), omitted_header: str = ""
+    raw: bytes, own_addresses: frozenset[str] = frozenset(), mark_header: str = ""
 ) -> ParsedMail:
-    """`omitted_header` names the header the fetcher puts on a part it left out (see
-    `channels.email.fetching`): such a part is a file not received, of the size it says."""
+    """`mark_header` names the header the fetcher puts on a part it left out or wrote to
+    disk (see `channels.email.fetching`): a file not received, of the size it says, or
+    one on disk."""
     raw, injected = clean_header_block(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     headers = _RawHeaders(message)
     from_name, from_address = sender_of(headers.get("From"))
-    body, files, bounced = _contents(message, omitted_header)
+    body, files, bounced = _contents(message, mark_header)
     defects = {type(d).__name__ for part in message.walk() for d in part.defects}
     parsed = ParsedMail(
         message_id=_first_id(headers.get("Message-ID")),
@@ -301,7 +304,7 @@ def automated_reason(
 
 
 def _contents(
-    message: EmailMessage, omitted_header: str = ""
+    message: EmailMessage, mark_header: str = ""
 ) -> tuple[str, list[MailFile], list[str]]:
     if _unsplit(message):
         return _part_text(message).strip(), [], []
@@ -316,7 +319,7 @@ def _contents(
     body_parts = {id(p) for p in (plain, html) if p is not None}
     files: list[MailFile] = []
     bounced: list[str] = []
-    _collect(message, body_parts, files, bounced, [], omitted_header)
+    _collect(message, body_parts, files, bounced, [], mark_header)
     if not text and not message.is_multipart() and message.get_content_maintype() == "text":
         text = _part_text(message)
     return text.strip(), files, bounced
@@ -363,16 +366,15 @@ def _collect(
     files: list[MailFile],
     bounced: list[str],
     seen: list[int],
-    omitted_header: str = "",
+    mark_header: str = "",
 ) -> None:
     if id(part) in seen:
         return
     seen.append(id(part))
     content_type = part.get_content_type()
-    omitted = str(part.get(omitted_header, "")) if omitted_header else ""
-    if omitted.isdigit():
-        name = _file_name(part, len(files), content_type)
-        files.append(MailFile(name, content_type, b"", omitted=int(omitted)))
+    marked = _marked_file(part, mark_header, len(files)) if mark_header else None
+    if marked is not None:
+        files.append(marked)
         return
     if content_type in ("message/rfc822", "message/global", "text/rfc822-headers"):
         inner = _inner_headers(part)
@@ -389,7 +391,7 @@ def _collect(
     if part.is_multipart():
         for child in part.get_payload():  # type: ignore[union-attr]
             if isinstance(child, Message):
-                _collect(child, body_parts, files, bounced, seen, omitted_header)
+                _collect(child, body_parts, files, bounced, seen, mark_header)
         return
     if id(part) in body_parts:
         return
@@ -410,6 +412,23 @@ def _collect(
             inline=disposition == "inline" or part.get("Content-ID") is not None,
         )
     )
+
+
+def _marked_file(part: Message, mark_header: str, position: int) -> MailFile | None:
+    """The file the fetcher's mark stands for: `SIZE` (left out) or `file SIZE SHA256
+    PATH` (on disk); None for a part without the mark."""
+    mark = next((str(v) for k, v in part.raw_items() if k.lower() == mark_header.lower()), "")
+    if not mark:
+        return None
+    content_type = part.get_content_type()
+    name = _file_name(part, position, content_type)
+    disposition = (part.get_content_disposition() or "").lower()
+    inline = disposition == "inline" or part.get("Content-ID") is not None
+    kind, _sep, rest = mark.strip().partition(" ")
+    if kind.isdigit():
+        return MailFile(name, content_type, b"", inline, omitted=int(kind))
+    size, digest, path = rest.split(" ", 2)
+    return MailFile(name, content_type, b"", inline, on_disk=(int(size), digest, path))
 
 
 def _enclosed_bytes(part: Message) -> bytes:

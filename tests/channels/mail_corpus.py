@@ -502,6 +502,11 @@ def phishing_display_name(message_id: str = "<phish-1@ncs.gov.ng>") -> bytes:
     return plain("purchasing@aquillaindustries.com <do-not-reply@ncs.gov.ng>", message_id)
 
 
+def attachment_bytes(size: int) -> bytes:
+    """The bytes `with_attachment` attaches."""
+    return bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+
+
 def with_attachment(
     size: int, message_id: str = "<big-1@example.cn>", name: str = "recording.mp3"
 ) -> bytes:
@@ -512,7 +517,7 @@ def with_attachment(
         message_id,
         'Content-Type: multipart/mixed; boundary="b1"',
     )
-    data = base64.encodebytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    data = base64.encodebytes(attachment_bytes(size))
     return (
         _bytes(
             f"""{head}

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import imaplib
+import quopri
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from email.message import Message as MimePart
+from pathlib import Path
 
 import aioimaplib
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.messages import Inbound
+from bot.messages import Attachment, Inbound
 from bot.router import ComplaintBot
-from channels.email.fetching import MailFetcher, parse_bodystructure
+from channels.email.fetching import MARK_HEADER, MailFetcher, _Decoder, parse_bodystructure
 from channels.email.imap import ImapConfig, ImapPoller
 from channels.email.inbound import mail_to_inbound
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
@@ -359,6 +363,7 @@ CORPUS = [
     corpus.injected_from,  # (dovecot stores injected_subject's NUL as 0x80: not the same)
     lambda: corpus.bounce(original_id="<r@corp.example>", recipient="wang@example.cn"),
     lambda: corpus.with_attachment(5000),
+    lambda: corpus.with_attachment(1_500_000),  # fetched to disk by the rebuild
     lambda: corpus.outlook_reply(
         "好的", sender="wang@example.cn", subject="Re: x", message_id="<o@example.cn>"
     ),
@@ -391,18 +396,25 @@ async def test_a_mail_fetched_part_by_part_reads_as_the_mail_itself(dovecot: Dov
                 spooled.path.unlink()
             structure = parse_bodystructure(response.lines)
             rebuilt = raw if structure is None else await fetcher.rebuild(uid, structure)
-            parts = mail_to_inbound(rebuilt, NOW)
+            parts = mail_to_inbound(rebuilt, NOW, mark_header=MARK_HEADER)
             assert (parts.sender_id, parts.subject, parts.text) == (
                 whole.sender_id,
                 whole.subject,
                 whole.text,
             ), build
-            assert [(a.name, a.data) for a in parts.attachments[1:]] == [
+            assert [(a.name, _content(a)) for a in parts.attachments[1:]] == [
                 (a.name, a.data) for a in whole.attachments[1:]
             ], build
+            for path in fetcher.files:
+                path.unlink()
             assert (parts.automated, parts.references) == (whole.automated, whole.references)
     finally:
         await imap.logout()
+
+
+def _content(attachment: Attachment) -> bytes | None:
+    """A file's bytes, in memory or on disk."""
+    return Path(attachment.path).read_bytes() if attachment.path else attachment.data
 
 
 async def _direct(command: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
@@ -434,3 +446,21 @@ def test_a_structure_with_literals_and_nesting_is_read() -> None:
     )
     assert pdf.decoded_size == 4000 * 57 // 78
     assert parse_bodystructure([b"1 FETCH (UID 1)", b"done"]) is None
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable", "8bit"])
+def test_a_part_decoded_chunk_by_chunk_is_what_the_email_package_decodes(encoding: str) -> None:
+    data = corpus.attachment_bytes(70_001) + "退款 = refund\r\n".encode() * 500
+    encoded = {
+        "base64": base64.encodebytes(data).replace(b"\n", b"\r\n") + b"!*garbage",
+        "quoted-printable": quopri.encodestring(data),
+        "8bit": data,
+    }[encoding]
+    part = MimePart()
+    part["Content-Transfer-Encoding"] = encoding
+    part.set_payload(encoded.decode("latin-1"))
+    expected = part.get_payload(decode=True)
+    decoder = _Decoder(encoding)
+    pieces = [encoded[i : i + 4093] for i in range(0, len(encoded), 4093)]
+    decoded = b"".join(decoder.feed(p, i == len(pieces) - 1) for i, p in enumerate(pieces))
+    assert decoded == expected

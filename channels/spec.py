@@ -38,6 +38,11 @@ class CursorStore(Protocol):
     async def save(self, account: str, uidvalidity: int, last_uid: int) -> None: ...
 
 
+# stored: not handled yet; handled: the bot has it; undecodable: it cannot be read;
+# failed: the bot failed on it while the database worked. The last two are kept raw.
+RawState = Literal["stored", "handled", "undecodable", "failed"]
+
+
 class RawUpdates(Protocol):
     """Where a channel keeps each update as it arrived, under the transport's key for it,
     before it lets the transport forget it (raw first, parse second).
@@ -55,9 +60,10 @@ class RawUpdates(Protocol):
         """Stored updates neither handled nor undecodable, oldest first (after a crash)."""
         ...
 
-    async def mark(
-        self, channel: str, key: str, state: Literal["handled", "undecodable"]
-    ) -> None: ...
+    async def mark(self, channel: str, key: str, state: RawState) -> None:
+        """Records what became of a stored update; `stored` again is a write that
+        shows the store takes writes."""
+        ...
 
 
 class Leadership(Protocol):

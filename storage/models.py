@@ -261,8 +261,9 @@ class RawUpdate(SQLModel, table=True):
     """A transport's update as received, kept before anything reads it (raw first).
 
     `state`: `stored` (not yet handled), `handled` (the bot has it; the payload is then
-    emptied, the bot's message keeps it) or `undecodable` (kept, never handled). The id
-    orders updates as they were received.
+    emptied, the bot's message keeps it), `undecodable` (kept, cannot be read) or
+    `failed` (kept, the bot failed on it while the database worked). The id orders
+    updates as they were received.
     """
 
     __tablename__ = "raw_updates"

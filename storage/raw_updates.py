@@ -61,12 +61,14 @@ class SqlRawUpdates:
             return [(key, payload) for key, payload in rows.all()]
 
     async def mark(
-        self, channel: str, key: str, state: Literal["handled", "undecodable"]
+        self, channel: str, key: str, state: Literal["stored", "handled", "undecodable", "failed"]
     ) -> None:
-        """Records what became of a stored update (`handled` or `undecodable`). A handled
+        """Records what became of a stored update (`stored` again only writes). A handled
         one's payload is dropped: the bot keeps the message (raw too) where privacy
         export and erasure find it; the key stays, so a redelivery is recognised."""
-        values: dict[str, Any] = {"state": state, "handled_at": self.clock.now()}
+        values: dict[str, Any] = {"state": state}
+        if state != STORED:
+            values["handled_at"] = self.clock.now()
         if state == "handled":
             values["payload"] = {}
         async with AsyncSession(self.engine) as session, session.begin():

@@ -11,6 +11,8 @@ id and the error's class only, counted, and skipped: the next ones flow.
 
 While the database is unavailable nothing is acknowledged: polling stops, one warning
 says so, and storing (or handling) is retried with a capped backoff until it works.
+An update the bot fails on while the database takes writes is, after a few tries,
+kept raw too (marked failed), logged once and counted, so it cannot stop intake.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ Deliver = Callable[[Update], Awaitable[Callable[[], Awaitable[object]] | None]]
 
 FIRST_RETRY = 0.2  # seconds; doubled after each failure up to the cap
 RETRY_CAP = 5.0
+GIVE_UP_AFTER = 3  # failed hand-overs while the store takes writes
 
 
 class TelegramIntake:
@@ -42,7 +45,8 @@ class TelegramIntake:
 
     `prepare(update)` turns a decoded update into the bot's call (None: nothing for the
     bot); raising means the update cannot be read. `undecodable` counts the updates kept
-    raw this run; `waiting_for_store` is true while the database is unavailable.
+    raw this run as unreadable, `failed` those the bot failed on while the database
+    worked; `waiting_for_store` is true while the database is unavailable.
     """
 
     def __init__(
@@ -59,6 +63,8 @@ class TelegramIntake:
         self.prepare = prepare
         self.retry_cap = retry_cap or RETRY_CAP
         self.undecodable = 0
+        self.failed = 0
+        self._store_failures = 0
         self.waiting_for_store = False
         self._polling_failed = False
         self._poll_delay = FIRST_RETRY
@@ -131,29 +137,59 @@ class TelegramIntake:
             await self._patiently(lambda: self.store.mark(CHANNEL, key, "undecodable"))
             return
 
-        async def handled() -> None:
-            if handle is not None:
+        if handle is not None and not await self._hand_over(key, handle):
+            return
+        await self._patiently(lambda: self.store.mark(CHANNEL, key, "handled"))
+
+    async def _hand_over(self, key: str, handle: Callable[[], Awaitable[object]]) -> bool:
+        """Hands a decoded update to the bot; True once the bot has it.
+
+        The bot logs a failed attempt itself. Before the next one the store must take a
+        write again (while it does not, this waits for the database); when the bot fails
+        `GIVE_UP_AFTER` times though the store takes writes, the fault is the update's:
+        it is kept raw (marked failed), counted, and skipped.
+        """
+
+        async def probe() -> bool:
+            await self.store.mark(CHANNEL, key, "stored")
+            return True
+
+        failures = 0
+        while True:
+            if failures:
+                outages = self._store_failures
+                if not await self._patiently(probe):
+                    return False  # stopped
+                if self._store_failures != outages:
+                    failures = 0  # the database was away: that failure was not the update's
+            try:
                 await handle()
-            await self.store.mark(CHANNEL, key, "handled")
+                return True
+            except Exception as error:
+                failures += 1
+                if failures < GIVE_UP_AFTER:
+                    if not await self._pause(FIRST_RETRY * failures):
+                        return False
+                    continue
+                self.failed += 1
+                log.error(
+                    "Telegram update %s could not be handled (%s) though the database "
+                    "answers: kept raw and skipped",
+                    key,
+                    type(error).__name__,
+                )
+                await self._patiently(lambda: self.store.mark(CHANNEL, key, "failed"))
+                return False
 
-        # The bot logs each failed attempt: retry it once the store answers a read again.
-        await self._patiently(handled, probe=lambda: self.store.unhandled(CHANNEL))
-
-    async def _patiently(
-        self,
-        action: Callable[[], Awaitable[T]],
-        probe: Callable[[], Awaitable[object]] | None = None,
-    ) -> T | None:
+    async def _patiently(self, action: Callable[[], Awaitable[T]]) -> T | None:
         """`action`'s result, retried with a capped backoff while it fails (the database
-        is unavailable) - after `probe` works again, when given; None when stopped first."""
-        delay, failed = FIRST_RETRY, False
+        is unavailable); None when stopped first."""
+        delay = FIRST_RETRY
         while True:
             try:
-                if failed and probe is not None:
-                    await probe()
                 result = await action()
             except Exception as error:
-                failed = True
+                self._store_failures += 1
                 if not self.waiting_for_store:
                     self.waiting_for_store = True
                     log.warning(

@@ -66,6 +66,11 @@ class RunningTelegram:
         return self.intake.undecodable if self.intake is not None else 0
 
     @property
+    def failed(self) -> int:
+        """Updates kept raw this run because the bot failed on them (for metrics)."""
+        return self.intake.failed if self.intake is not None else 0
+
+    @property
     def waiting_for_store(self) -> bool:
         """True while intake waits for the database (for readiness)."""
         return self.intake is not None and self.intake.waiting_for_store

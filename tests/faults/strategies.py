@@ -291,7 +291,9 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
     if what == "message":
         return Action({"message": draw(_private_message(chat, message_id))[0]}, chat)
     if what == "press":
-        return Action({}, chat, press=draw(st.integers(0, 20)))
+        # An agent presses the group's buttons now and then (claim, resolution).
+        where = draw(st.sampled_from([chat, chat, chat, AGENT_GROUP]))
+        return Action({}, where, press=draw(st.integers(0, 20)))
     if what == "again":
         return Action({}, chat, again=draw(st.integers(1, 5)))
     if what == "edit":
@@ -336,7 +338,7 @@ def _intake(draw: st.DrawFn, chat: int) -> list[Action]:
     """A whole complaint in English with hostile answers, as far as the receipt."""
     # Words first, so that most answers count as answers; the rest is hostile.
     said = [
-        draw(st.one_of(any_text(), st.builds(_after, st.just(word), any_text())))
+        draw(st.one_of(any_text(), *[st.builds(_after, st.just(word), hostile_text(6))] * 3))
         for word in ("Charged twice", "Li", "a@example.com", "Telecom", "A refund")
     ]
     return [
@@ -344,7 +346,7 @@ def _intake(draw: st.DrawFn, chat: int) -> list[Action]:
         _said(chat, 2, said[0]),
         Action({}, chat, press=0, label="Continue"),
         _said(chat, 3, said[1][:80]),
-        _said(chat, 4, draw(st.sampled_from(["13812345678", said[2]]))),
+        _said(chat, 4, draw(st.sampled_from(["13812345678", "13812345678", said[2]]))),
         Action({}, chat, press=0),  # the category the bot suggests
         _said(chat, 5, said[3]),
         Action({}, chat, press=0, label="Skip"),

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
+from bot.limits import InboundLimit
 from bot.ports import Clock, SystemClock
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
@@ -79,6 +80,9 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             desk=desk,
             followup=followup_config(settings),
             mail_auto_reply_limit=settings.MAIL_AUTO_REPLY_LIMIT,
+            inbound_limit=InboundLimit(
+                settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
+            ),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR)
         yield Core(

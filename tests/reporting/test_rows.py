@@ -168,6 +168,21 @@ async def test_batches_and_the_period_bound_the_rows(
     assert await count_cases(engine, *DAY) == len(STATES)
 
 
+async def test_a_reader_stopped_early_lets_its_next_batch_finish(
+    every_state: dict[str, str], engine: AsyncEngine
+) -> None:
+    # Batches of 3: the second batch is being read when the caller stops after the first case.
+    cases = ledger_cases(engine, *DAY, batch=3)
+    async for first in cases:
+        assert first.case_no == every_state[STATES[0]]
+        break
+    await cases.aclose()
+    assert await count_cases(engine, *DAY) == len(STATES)  # the database is free again
+    assert [c.case_no async for c in ledger_cases(engine, *DAY, batch=3)] == [
+        every_state[s] for s in STATES
+    ]
+
+
 async def test_times_are_read_as_the_orm_reads_them(
     every_state: dict[str, str], engine: AsyncEngine, clock: FakeClock
 ) -> None:

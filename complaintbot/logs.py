@@ -101,6 +101,7 @@ def configure(level: str, secrets: list[str], log_file: Path | None = None) -> N
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_file, encoding="utf-8")
+        log_file.chmod(0o600)  # an earlier log, made under a looser umask, closed too
     else:
         handler = logging.StreamHandler()
     handler.addFilter(RepeatFilter())

@@ -62,11 +62,14 @@ async def test_an_existing_database_readable_by_others_is_closed_on_start(tmp_pa
     os.chmod(database, 0o644)
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
+    (data / "complaintbot.log").write_text("an earlier run\n", encoding="utf-8")
+    os.chmod(data / "complaintbot.log", 0o644)
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}", "DATA_DIR": str(data)}
     run = complaintbot(["run"], tmp_path, env, stdin="")
     assert run.returncode == 0, run.stderr
     assert mode(database) == 0o600
     assert mode(data) == 0o700
+    assert mode(data / "complaintbot.log") == 0o600
 
 
 def test_evidence_files_and_their_directories(tmp_path: Path) -> None:

@@ -81,6 +81,8 @@ class Action:
     label: str | None = None
     # Telegram sends an earlier update again (the `again`-th last): nothing may change.
     again: int | None = None
+    # Time passes (hours) and the timers due act: reminders, deadlines, surveys.
+    later: int | None = None
 
 
 def _user(draw: st.DrawFn, user_id: int) -> dict[str, Any]:
@@ -285,7 +287,7 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
     what = draw(
         st.sampled_from(
             ["message"] * 5 + ["press"] * 4
-            + ["edit", "callback", "group", "group", "unknown", "bot", "broken", "again"]
+            + ["edit", "callback", "group", "group", "unknown", "bot", "broken", "again", "later"]
         )
     )
     if what == "message":
@@ -296,6 +298,8 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
         return Action({}, where, press=draw(st.integers(0, 20)))
     if what == "again":
         return Action({}, chat, again=draw(st.integers(1, 5)))
+    if what == "later":
+        return Action({}, chat, later=draw(st.sampled_from([1, 5, 25, 73, 200])))
     if what == "edit":
         message, _what = draw(_private_message(chat, draw(st.integers(1, message_id + 5))))
         message["edit_date"] = 1767225600 + message_id + 1

@@ -84,6 +84,16 @@ class Session:
         sent: list[dict[str, Any]] = []
         for update_id, action in enumerate(actions, start=5000):
             self.clock.advance(seconds=7)
+            if action.later is not None:
+                self.clock.advance(hours=action.later)
+                for _round in range(10):  # a timer is never due again at once
+                    if not await self.bot.sweep():
+                        break
+                else:
+                    raise AssertionError("timers keep coming due at the same time")
+                while await self.dispatcher.run_once():
+                    pass
+                continue
             if action.again is not None:
                 if sent:
                     await self._again(sent[-min(action.again, len(sent))])

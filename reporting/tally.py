@@ -178,21 +178,20 @@ class QualityTally:
         self.weeks[day - timedelta(days=day.weekday())] += 1
         self.channels[case.channel] += 1
         self.categories[case.category] += 1
-        for limit, value in zip(
-            LIMITS,
-            (
-                row.minutes_to_receipt,
-                row.minutes_to_first_response,
-                row.working_hours_to_resolution,
-            ),
-            strict=True,
-        ):
-            if value is not None:
-                self.times[limit].append(value)
-        for limit, outcome in zip(
-            LIMITS, (row.receipt, row.first_response, row.resolution), strict=True
-        ):
-            self.outcomes[case.category, limit, outcome.value if outcome else "none"] += 1
+        # Written out for the three limits (`LIMITS`): this runs once per case.
+        receipt, first, resolution = self.times.values()
+        if (minutes := row.minutes_to_receipt) is not None:
+            receipt.append(minutes)
+        if (minutes := row.minutes_to_first_response) is not None:
+            first.append(minutes)
+        if (hours := row.working_hours_to_resolution) is not None:
+            resolution.append(hours)
+        outcomes, category = self.outcomes, case.category
+        outcomes[category, "receipt", row.receipt.value if row.receipt else "none"] += 1
+        outcomes[
+            category, "first_response", row.first_response.value if row.first_response else "none"
+        ] += 1
+        outcomes[category, "resolution", row.resolution.value if row.resolution else "none"] += 1
         if case.resolved_at is not None:
             self.resolved += 1
         else:

@@ -186,12 +186,11 @@ class QualityTally:
             first.append(minutes)
         if (hours := row.working_hours_to_resolution) is not None:
             resolution.append(hours)
+        # An `Outcome` is its value (a `StrEnum`): counted under "met", "missed", "pending".
         outcomes, category = self.outcomes, case.category
-        outcomes[category, "receipt", row.receipt.value if row.receipt else "none"] += 1
-        outcomes[
-            category, "first_response", row.first_response.value if row.first_response else "none"
-        ] += 1
-        outcomes[category, "resolution", row.resolution.value if row.resolution else "none"] += 1
+        outcomes[category, "receipt", row.receipt or "none"] += 1
+        outcomes[category, "first_response", row.first_response or "none"] += 1
+        outcomes[category, "resolution", row.resolution or "none"] += 1
         if case.resolved_at is not None:
             self.resolved += 1
         else:

@@ -229,7 +229,9 @@ def test_hostile_mail_is_filed_and_answered_only_at_real_addresses(mails: list[b
 # (reproducers in the reasons) and say so until it is fixed.
 UNDECODED_FROM = (
     "channels/email: raw 8-bit bytes in a From address stay undecoded (lone surrogates) "
-    "in sender_id/sender_name/raw; SQLite and PostgreSQL then refuse the whole mail. "
+    "in sender_id/sender_name/raw; SQLite and PostgreSQL then refuse the whole mail, "
+    "handle_safely raises, and (by imap.py) the poller retries it for ever before any later "
+    "mail. "
     "mail_to_inbound(b'From: Li <l\\xffi@example.com>\\r\\n\\r\\nhi', now).sender_id "
     "== 'l\\udcffi@example.com'"
 )

@@ -182,8 +182,9 @@ def clean_header_block(raw: bytes) -> tuple[bytes, bool]:
     cut = end.start() if end else len(raw)
     head = raw[:cut]
     cleaned = _BARE_CR.sub(b" ", head).replace(b"\x00", b" ")
-    if b"\r\n" in cleaned:
-        # CRLF is the line ending here, so a lone LF is the smuggled one.
+    crlf = cleaned.count(b"\r\n")
+    if crlf and crlf >= cleaned.count(b"\n") - crlf:
+        # CRLF is the line ending here (most lines end so), so a lone LF is smuggled.
         cleaned = re.sub(rb"(?<!\r)\n", b" ", cleaned)
     if cleaned == head:
         return raw, False

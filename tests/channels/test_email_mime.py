@@ -268,3 +268,18 @@ def test_no_reply_senders_are_robots(local: str) -> None:
 @pytest.mark.parametrize("local", ["noreplyer", "reply", "nora", "do-reply"])
 def test_people_whose_name_merely_resembles_no_reply_are_no_robots(local: str) -> None:
     assert read(corpus.plain(f"<{local}@example.cn>", "<nr-2@example.cn>")).automated is None
+
+
+def test_a_mail_with_unix_line_endings_keeps_its_headers_apart() -> None:
+    """Lone LFs are line endings where most lines end so (one stray CRLF or not)."""
+    raw = (
+        b"From: Wang <wang@example.cn>\nSubject: Charged twice\r\nTo: support@corp.example\n"
+        b"Message-ID: <lf-1@example.cn>\n\nPlease refund.\n"
+    )
+    inbound = read(raw)
+    assert (inbound.sender_id, inbound.subject, inbound.message_id) == (
+        "wang@example.cn",
+        "Charged twice",
+        "<lf-1@example.cn>",
+    )
+    assert "HeaderControlCharacters" not in inbound.raw["defects"]

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from bot.messages import Inbound, Outbound
@@ -124,6 +124,8 @@ _DISPLAY = st.one_of(
 
 
 @given(_DISPLAY, st.sampled_from(_ADDRESSES), st.booleans())
+@example("Mal\rBcc: victim@example.org", "mal@example.com", True)
+@example("purchasing@aquillaindustries.com", "do-not-reply@ncs.gov.ng", False)
 def test_the_sender_is_the_address_in_angle_brackets(
     display: str, address: str, quoted: bool
 ) -> None:
@@ -252,6 +254,8 @@ CODEC_CHARSETS = (
 @pytest.mark.xfail(strict=False, reason=UNDECODED_FROM)
 @cheap()
 @given(any_mail())
+@example(b"From: \xe2\x80\x8b\r\nSubject: x\r\n\r\nhi\r\n")
+@example(b"From: Li <l\xffi@example.com>\r\nSubject: x\r\n\r\nhi\r\n")
 def test_every_field_of_a_mail_can_be_stored(raw: bytes) -> None:
     """What the bot stores of a mail is text a database takes: a mail with raw 8-bit
     bytes in its From must not leave them undecoded (lone surrogates), or the store
@@ -278,6 +282,7 @@ def _from_header(raw: bytes) -> str:
 @pytest.mark.xfail(strict=False, reason=MIXED_LINE_ENDINGS)
 @cheap()
 @given(any_mail())
+@example(b"From: \nTo: desk@example.com\nSubject: \nMIME-Version: 1.0\r\n\r\nhi")
 def test_the_sender_comes_from_the_from_header(raw: bytes) -> None:
     """The complainant's address is text of the From header, never of another header
     (a receipt to an address from To or Cc is mail to a third party)."""
@@ -290,6 +295,8 @@ def test_the_sender_comes_from_the_from_header(raw: bytes) -> None:
 
 @pytest.mark.xfail(strict=False, reason=CODEC_CHARSETS)
 @given(st.sampled_from(CHARSETS + CODEC_NAMES), st.binary(max_size=40), st.booleans())
+@example("rot13", b"hi", True)
+@example("punycode", b"a b", False)
 def test_any_declared_charset_is_read(charset: str, body: bytes, plain: bool) -> None:
     """Whatever a part says its charset is, the mail is read and its sender kept."""
     if plain:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,7 @@ from storage.repository import SqlRepository
 from tests.conftest import _TEMPLATE, SQL_BACKENDS
 from tests.faults.strategies import Action, any_mail, telegram_session
 from tests.faults.test_fuzz_mail import UNDECODED_FROM
-from tests.faults.test_fuzz_telegram import Session
+from tests.faults.test_fuzz_telegram import NUL_MESSAGE, Session
 from tests.support.clock import FakeClock
 
 Fresh = Callable[[], AbstractAsyncContextManager[str]]
@@ -108,6 +108,7 @@ async def _play_on(fresh: Fresh, data_dir: Path, actions: list[Action]) -> Sessi
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(telegram_session(max_actions=8))
+@example(actions=[Action(NUL_MESSAGE, 1001)])
 def test_hostile_updates_are_stored_raw_on_the_databases(
     fresh_database: Fresh, tmp_path: Path, actions: list[Action]
 ) -> None:
@@ -147,6 +148,7 @@ async def _file_mail_on(fresh: Fresh, data_dir: Path, mails: list[bytes]) -> Non
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(any_mail(), min_size=1, max_size=3))
+@example(mails=[b"From: \xe2\x80\x8b\r\nSubject: x\r\n\r\nhi\r\n"])
 def test_hostile_mail_is_stored_on_the_databases(
     fresh_database: Fresh, tmp_path: Path, mails: list[bytes]
 ) -> None:

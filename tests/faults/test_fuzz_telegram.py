@@ -20,7 +20,7 @@ import asyncio
 import json
 from typing import Any, Protocol
 
-from hypothesis import given
+from hypothesis import example, given
 from telegram import Bot, Update
 
 from bot.messages import Inbound
@@ -215,7 +215,19 @@ def _addressed_to_bot(raw: dict[str, Any]) -> bool:
     return bool(sender) and not sender.get("is_bot")
 
 
+NUL_MESSAGE = {
+    "message": {
+        "message_id": 10,
+        "date": 1767225610,
+        "chat": {"id": 1001, "type": "private"},
+        "from": {"id": 1001, "is_bot": False, "first_name": "Li\x00"},
+        "text": "charged\x00 twice",
+    }
+}
+
+
 @given(telegram_session())
+@example([Action(NUL_MESSAGE, 1001)])
 def test_hostile_updates_are_stored_and_answered_validly(actions: list[Action]) -> None:
     session = Session()
     asyncio.run(session.play(actions))

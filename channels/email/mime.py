@@ -58,8 +58,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     if label:
         name = _SUPERSETS.get(label, label)
         try:
-            codecs.lookup(name)
-            tried.append(name)
+            # Not rot13, base64, zlib...: codecs, but no charsets.
+            if getattr(codecs.lookup(name), "_is_text_encoding", True):
+                tried.append(name)
         except LookupError:
             pass
     for fallback in ("utf-8", "gb18030"):
@@ -68,9 +69,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     for name in tried:
         try:
             return data.decode(name)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):  # punycode raises plain UnicodeError
             continue
-    return data.decode(tried[0], errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def decode_header_value(raw: str) -> str:
@@ -203,26 +204,30 @@ def clean_header_text(value: str) -> str:
 # The address is the last `<...>` of the value; a display name is only a name, even
 # when it looks like an address (`purchasing@example.com <do-not-reply@example.net>`).
 _ANGLE_ADDRESS = re.compile(r"<([^<>]*)>\s*$")
+_COMMENT = re.compile(r"\([^()]*\)")
 
 
 def sender_of(value: str) -> tuple[str, str]:
     """(display name, address) of a From value, the address lowercased. The address is
-    the one in angle brackets, never text from the display name; without brackets the
-    value is the address itself (`user@example.com (Comment)` included)."""
+    the one in angle brackets, never text from the display name; without brackets it is
+    the value itself (`user@example.com (Comment)`, the first of `a@x, b@y`), never an
+    address the parser pieced together from other words (what a header smuggled into
+    From by a bare CR leaves): otherwise there is none."""
     value = clean_header_text(value)
-    # A second mailbox in From (`a@x, b@y`) is not a second sender: only the first counts.
-    first = getaddresses([value])
     angle = _ANGLE_ADDRESS.search(value)
     if angle:
         name = value[: angle.start()].strip()
         name = name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
-        address = angle.group(1)
+        address = "".join(angle.group(1).split())
     else:
         name, address = parseaddr(value)
-        if not address and first:
-            name, address = first[0]
+        if not address:
+            name, address = next(iter(getaddresses([value])), ("", ""))
+        written = _COMMENT.sub("", value.split(",")[0]).strip()
+        if not address or written.lower() != address.lower():
+            name, address = "", ""
     name = clean_header_text(decode_header_value(name)) if name else ""
-    return name, "".join(address.split()).lower()
+    return name, address.lower()
 
 
 class _RawHeaders:
@@ -235,7 +240,12 @@ class _RawHeaders:
             self._values.setdefault(name.lower(), str(value))
 
     def get(self, name: str) -> str:
-        return re.sub(r"\r?\n[ \t]+", " ", self._values.get(name.lower(), "")).strip()
+        value = re.sub(r"\r?\n[ \t]+", " ", self._values.get(name.lower(), "")).strip()
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            # Raw 8-bit bytes (the parser keeps them as lone surrogates, which no database
+            # stores): read as a mail client would, UTF-8 or else GB18030.
+            value = decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+        return value
 
     def has(self, name: str) -> bool:
         return name.lower() in self._values

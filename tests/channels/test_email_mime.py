@@ -283,3 +283,25 @@ def test_a_mail_with_unix_line_endings_keeps_its_headers_apart() -> None:
         "<lf-1@example.cn>",
     )
     assert "HeaderControlCharacters" not in inbound.raw["defects"]
+
+
+def test_raw_8bit_bytes_in_from_are_read_as_text_not_kept_undecoded() -> None:
+    inbound = read(b"From: Li <l\xc3\xafi@example.com>\r\nSubject: x\r\n\r\nhi\r\n")
+    assert inbound.sender_id == "lïi@example.com"
+    inbound = read(b"From: \xe6\x9d\x8e <li@example.com>\r\nTo: a@\xffb.example\r\n\r\nhi\r\n")
+    assert (inbound.sender_name, inbound.sender_id) == ("李", "li@example.com")
+    for value in (inbound.sender_name, inbound.sender_id, *inbound.raw["to"]):
+        value.encode("utf-8")  # no lone surrogates: every database stores it
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "punycode", "hex"])
+def test_a_codec_that_is_no_charset_still_yields_the_text(charset: str) -> None:
+    raw = f"From: li@example.com\r\nContent-Type: text/plain; charset={charset}\r\n\r\nhi\r\n"
+    inbound = read(raw.encode())
+    assert (inbound.sender_id, inbound.text) == ("li@example.com", "hi")
+
+
+def test_headers_split_by_bare_crs_give_no_sender_pieced_from_them() -> None:
+    raw = b"From: \rTo: desk@example.com\rSubject: \rMIME-Version: 1.0\r\n\r\nhi"
+    inbound = read(raw)
+    assert inbound.sender_id == "unknown" and inbound.automated == "no sender"

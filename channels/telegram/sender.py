@@ -135,7 +135,11 @@ def _placement(thread: str | None) -> dict[str, Any]:
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` characters, cut at line breaks where possible."""
+    """Pieces of at most `limit` characters, cut at line breaks where possible.
+
+    A piece of nothing but white space is left out: Telegram refuses it ("message text
+    is empty"), which would fail the whole message (a long run of spaces in a mail's
+    text, posted to the agents' group, does it)."""
     if len(text) <= limit:
         return [text]
     pieces: list[str] = []
@@ -147,4 +151,4 @@ def split_text(text: str, limit: int) -> list[str]:
         rest = rest[cut:].lstrip("\n")
     if rest:
         pieces.append(rest)
-    return pieces
+    return [piece for piece in pieces if piece.strip()] or pieces[-1:]

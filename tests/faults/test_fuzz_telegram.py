@@ -21,6 +21,7 @@ import json
 from typing import Any, Protocol
 
 from hypothesis import example, given
+from hypothesis import strategies as st
 from telegram import Bot, Update
 
 from bot.messages import Inbound
@@ -28,13 +29,21 @@ from bot.ports import Repository
 from bot.router import BotConfig, ComplaintBot
 from bot.staff import DeskConfig
 from channels.telegram import CHANNEL
-from channels.telegram.sender import TelegramSender
+from channels.telegram.sender import TelegramSender, split_text
 from channels.telegram.updates import UpdateReader
 from delivery.dispatcher import Dispatcher
 from delivery.ports import OutboxStore
-from tests.faults import fuzzing  # noqa: F401  (the Hypothesis profiles)
+from tests.faults.fuzzing import cheap
 from tests.faults.offline_bot import OfflineBotApi
-from tests.faults.strategies import AGENT_GROUP, AGENTS, BOT_ID, Action, telegram_session
+from tests.faults.strategies import (
+    AGENT_GROUP,
+    AGENTS,
+    BOT_ID,
+    Action,
+    any_text,
+    hostile_text,
+    telegram_session,
+)
 from tests.support.clock import FakeClock
 from tests.support.memory import MemoryOutbox, MemoryRepository, MemoryStore
 
@@ -247,3 +256,30 @@ def test_hostile_updates_in_chinese(actions: list[Action]) -> None:
     asyncio.run(session.play(actions))
     assert session.api.problems == []
     assert session.failures == []
+
+
+_WHITE = st.sampled_from([" ", "\n", "\t", "\u3000", "\xa0", "\n\n"])
+
+
+@cheap()
+@given(
+    st.lists(
+        st.one_of(any_text(), st.builds(lambda w, n: w * n, _WHITE, st.integers(1, 300))),
+        max_size=6,
+    ).map("".join),
+    st.integers(20, 200),
+)
+@example("a" + " " * 50 + "b" + " " * 60, 20)
+def test_every_piece_of_a_long_text_can_be_sent(text: str, limit: int) -> None:
+    """Long texts are cut into pieces Telegram takes (none over the limit, none blank),
+    and nothing but white space is lost."""
+    pieces = split_text(text, limit)
+    assert all(len(piece) <= limit for piece in pieces)
+    if text.strip():
+        assert all(piece.strip() for piece in pieces), pieces
+    assert "".join("".join(pieces).split()) == "".join(text.split())
+
+
+@given(hostile_text(min_pieces=1))
+def test_a_short_text_is_sent_as_it_is(text: str) -> None:
+    assert split_text(text, 4096) == [text]

@@ -35,7 +35,6 @@ from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.conftest import _TEMPLATE, SQL_BACKENDS
 from tests.faults.strategies import Action, any_mail, telegram_session
-from tests.faults.test_fuzz_mail import UNDECODED_FROM
 from tests.faults.test_fuzz_telegram import NUL_MESSAGE, Session
 from tests.support.clock import FakeClock
 
@@ -142,7 +141,6 @@ async def _file_mail_on(fresh: Fresh, data_dir: Path, mails: list[bytes]) -> Non
             await engine.dispose()
 
 
-@pytest.mark.xfail(strict=False, reason=UNDECODED_FROM)
 @settings(
     max_examples=max(settings.default.max_examples // 4, 5),
     suppress_health_check=[HealthCheck.function_scoped_fixture],

@@ -218,7 +218,7 @@ def sender_of(value: str) -> tuple[str, str]:
     if angle:
         name = value[: angle.start()].strip()
         name = name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
-        address = "".join(angle.group(1).split())
+        address = angle.group(1).strip()
     else:
         name, address = parseaddr(value)
         if not address:
@@ -226,6 +226,8 @@ def sender_of(value: str) -> tuple[str, str]:
         written = _COMMENT.sub("", value.split(",")[0]).strip()
         if not address or written.lower() != address.lower():
             name, address = "", ""
+    if any(ch.isspace() for ch in address):
+        address = ""  # `"a b"@example.com`: no mail is sent to such an address
     name = clean_header_text(decode_header_value(name)) if name else ""
     return name, address.lower()
 
@@ -338,7 +340,7 @@ def _contents(
 
 def _unsplit(message: EmailMessage) -> bool:
     """A multipart whose boundary never comes: the parser leaves it one string."""
-    return message.get_content_maintype() == "multipart" and isinstance(message.get_payload(), str)
+    return message.get_content_maintype() == "multipart" and isinstance(_held(message), str)
 
 
 def _safe_body(message: EmailMessage, preference: tuple[str, ...]) -> EmailMessage | None:
@@ -354,8 +356,19 @@ def _safe_body(message: EmailMessage, preference: tuple[str, ...]) -> EmailMessa
 def _part_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
-        payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+        payload = _raw_payload(part).encode("utf-8", "surrogateescape")
     return decode_bytes(payload, part.get_content_charset()).replace("\r\n", "\n")
+
+
+def _held(part: Message) -> object:
+    """The payload as the parser holds it. `get_payload()` decodes 8-bit text with the
+    declared charset first, which raises for a codec such as punycode."""
+    return getattr(part, "_payload", None)
+
+
+def _raw_payload(part: Message) -> str:
+    payload = _held(part)
+    return payload if isinstance(payload, str) else ""
 
 
 def html_to_text(html: str) -> str:
@@ -444,7 +457,7 @@ def _marked_file(part: Message, mark_header: str, position: int) -> MailFile | N
 
 def _enclosed_bytes(part: Message) -> bytes:
     """The enclosed message's own bytes, without the wrapping part's headers."""
-    payload = part.get_payload()
+    payload = _held(part)
     try:
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             return bytes(payload[0].as_bytes(policy=policy.SMTP))
@@ -454,7 +467,7 @@ def _enclosed_bytes(part: Message) -> bytes:
 
 
 def _inner_headers(part: Message) -> Message:
-    payload = part.get_payload()
+    payload = _held(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return payload[0]
     text = _part_text(part) if isinstance(payload, str) else ""

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Bots may download files up to 20 MB through the public Bot API.
 MAX_DOWNLOAD = 20 * 1024 * 1024
+MAX_FILE_NAME = 200
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 _UNSUPPORTED = (
     "sticker",
@@ -150,7 +151,7 @@ class UpdateReader:
             if media is None:
                 return None
             file_id, size = media.file_id, media.file_size or 0
-            name = getattr(media, "file_name", None) or f"file-{message.message_id}"
+            name = _file_name(getattr(media, "file_name", None)) or f"file-{message.message_id}"
             mime = media.mime_type or "application/octet-stream"
         data: bytes | None = None
         if size <= MAX_DOWNLOAD:
@@ -166,6 +167,23 @@ class UpdateReader:
             size=len(data) if data else size,
             transport_file_id=file_id,
         )
+
+
+# Control characters and the marks that turn text around ("report\u202egnp.exe" shows
+# as "reportexe.png"), which a file name has no business holding.
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def _file_name(name: str | None) -> str:
+    """The name a person gave a file, without any path or control characters: agents
+    see it on the case, and a name like `../../etc/passwd` must never act as a path."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_IN_NAME.sub("_", name).strip(" .")
+    if len(name) > MAX_FILE_NAME:  # shortened before its extension
+        _stem, dot, extension = name.rpartition(".")
+        keep = dot + extension if dot and len(extension) <= 10 else ""
+        name = name[: MAX_FILE_NAME - len(keep)] + keep
+    return name
 
 
 _TEXTS = (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any, Protocol
 
 from hypothesis import example, given
@@ -199,10 +200,17 @@ class Session:
         texts += [t for a in inbound.attachments for t in (a.name, a.mime)]
         # What no database stores as text: NUL (PostgreSQL) and lone surrogates.
         assert not [t for t in texts if "\x00" in t or _unencodable(t)]
+        for attachment in inbound.attachments:
+            name = attachment.name
+            assert name and name not in (".", "..") and not _UNSAFE_NAME.search(name), name
         stored = await self.stored(inbound.transport_id)
         assert len(stored) == 1, f"update {inbound.transport_id} stored {len(stored)} times"
         assert stored[0] == json.loads(json.dumps(inbound.raw))
         assert stored[0].get("update_id") == int(inbound.transport_id)
+
+
+# A path, a control character or a mark that turns the text around.
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _unencodable(text: str) -> bool:

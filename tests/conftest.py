@@ -30,7 +30,10 @@ from tests.support.memory import MemoryOutbox, MemoryRepository, MemoryStore
 from tests.support.records import MemoryRecords, Records, SqlRecords
 
 if TYPE_CHECKING:
+    from tests.support.dovecot import Dovecot
     from tests.support.postgres import PostgresCluster
+    from tests.support.smtp_server import SmtpServer
+    from tests.support.telegram_api import FakeBotApi
 
 BACKENDS = [
     b for b in os.environ.get("TEST_DATABASES", "memory,sqlite,postgresql").split(",") if b
@@ -153,3 +156,47 @@ def outbox(
 @pytest.fixture
 def bot(repository: SqlRepository | MemoryRepository, clock: FakeClock) -> ComplaintBot:
     return ComplaintBot(repository, BotConfig(), clock)
+
+
+# ----- mail servers: one dovecot for the session, an SMTP server per test -----------------
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    from tests.support.dovecot import Dovecot
+
+    server = Dovecot.in_temp_dir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The session's dovecot, running, with an empty INBOX."""
+    dovecot_server.start_if_stopped()
+    dovecot_server.clear()
+    return dovecot_server
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    from tests.support.smtp_server import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """The Bot API stand-in on 127.0.0.1."""
+    from tests.support.telegram_api import FakeBotApi
+
+    async with FakeBotApi() as stand_in:
+        yield stand_in

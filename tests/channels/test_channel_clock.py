@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Update
@@ -18,12 +16,6 @@ from storage.mail_cursors import SqlMailCursors
 from storage.models import MailCursor
 from tests.support.clock import FakeClock
 from tests.support.telegram_api import FakeBotApi
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
 
 
 async def test_a_telegram_button_press_is_received_at_the_clocks_time(

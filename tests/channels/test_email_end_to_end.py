@@ -21,7 +21,6 @@ from tests.channels import mail_corpus as corpus
 from tests.channels.test_telegram_desk import (
     AGENT_ID,
     GROUP_ID,
-    api,  # noqa: F401 (fixture)
     bot_running,
     document,
     on_desk,
@@ -36,7 +35,7 @@ USER_ADDRESS = "wang@example.cn"
 
 
 @pytest.fixture
-def agents(api: FakeBotApi) -> FakeGroup:  # noqa: F811
+def agents(api: FakeBotApi) -> FakeGroup:
     group = api.group(GROUP_ID, "客服组", forum=True)
     group.join(api.user(AGENT_ID, "李雷", "zh-hans"))
     return group
@@ -44,7 +43,7 @@ def agents(api: FakeBotApi) -> FakeGroup:  # noqa: F811
 
 @pytest.fixture
 async def running(
-    api: FakeBotApi,  # noqa: F811
+    api: FakeBotApi,
     agents: FakeGroup,
     dovecot: Dovecot,
     smtp_server: SmtpServer,

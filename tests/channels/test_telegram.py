@@ -9,44 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.telegram.sender import split_text
-from complaintbot.app import run
 from complaintbot.settings import Settings
-from storage.database import create_engine
 from storage.models import Case, Evidence, Message, TimelineEvent
-from tests.support.telegram_api import UNPACED, FakeBotApi, FakeUser
+from tests.support.telegram_api import FakeBotApi, FakeUser
+from tests.support.telegram_run import running_telegram, stored_rows, telegram_settings
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture
 async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
     """`complaintbot run` with Telegram configured, in this process."""
-    settings = Settings(
-        DATABASE_URL=database_url,
-        DATA_DIR=tmp_path / "data",
-        TELEGRAM_BOT_TOKEN=api.token,
-        **UNPACED,
-        TELEGRAM_BASE_URL=api.base_url,
-        TELEGRAM_BASE_FILE_URL=api.base_file_url,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
-    if task.done():
-        task.result()
-    yield settings
-    await api.end_polls()
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    settings = telegram_settings(api, database_url, tmp_path / "data")
+    async with running_telegram(api, settings):
+        yield settings
 
 
 async def step(user: FakeUser, action: str, value: str, expect: str) -> str:
@@ -61,12 +38,7 @@ async def step(user: FakeUser, action: str, value: str, expect: str) -> str:
 
 
 async def stored(settings: Settings, model: type, *where: object) -> list:
-    engine = create_engine(settings.DATABASE_URL)
-    try:
-        async with AsyncSession(engine) as session:
-            return list((await session.scalars(select(model).where(*where))).all())
-    finally:
-        await engine.dispose()
+    return await stored_rows(settings.DATABASE_URL, model, *where)
 
 
 CHINESE = [

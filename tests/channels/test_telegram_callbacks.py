@@ -10,7 +10,6 @@ from complaintbot.settings import Settings
 from tests.channels import test_telegram
 from tests.support.telegram_api import FakeBotApi, FakeUser
 
-api = test_telegram.api
 running = test_telegram.running
 
 

@@ -25,12 +25,6 @@ GROUP_ID = -1001234567
 AGENT_ID, OTHER_AGENT_ID, SUPERVISOR_ID, OUTSIDER_ID = 9101, 9102, 9103, 9199
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
-
-
 @pytest.fixture(params=[True, False], ids=["forum", "plain-group"])
 def group(request: pytest.FixtureRequest, api: FakeBotApi) -> FakeGroup:
     agents = api.group(GROUP_ID, "客服组", forum=request.param)

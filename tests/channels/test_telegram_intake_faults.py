@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import pytest
@@ -48,12 +48,6 @@ class SwitchableStore:
     ) -> None:
         self._check("mark")
         self.rows[key] = (self.rows[key][0], state)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
 
 
 class Intake:

@@ -3,7 +3,6 @@ person writing at the same time is answered as usual."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage.database import create_engine
 from storage.models import Message
-from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.telegram_api import FakeBotApi
+from tests.support.telegram_run import running_telegram, telegram_settings
 from tests.support.waiting import eventually
 
 NOTICE = "You are sending messages faster than we can read them"
@@ -24,34 +23,14 @@ ANSWER = "Add more if you like"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
 async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
     # One message a minute after a burst of three: the real clock cannot refill a token
     # while the test runs, so what is over the limit does not depend on the machine's speed.
-    settings = Settings(
-        DATABASE_URL=database_url,
-        DATA_DIR=tmp_path / "data",
-        TELEGRAM_BOT_TOKEN=api.token,
-        **UNPACED,
-        TELEGRAM_BASE_URL=api.base_url,
-        TELEGRAM_BASE_FILE_URL=api.base_file_url,
-        INBOUND_MESSAGES_PER_MINUTE=1,
-        INBOUND_BURST=3,
+    settings = telegram_settings(
+        api, database_url, tmp_path / "data", INBOUND_MESSAGES_PER_MINUTE=1, INBOUND_BURST=3
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
-    if task.done():
-        task.result()
-    yield settings
-    await api.end_polls()
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    async with running_telegram(api, settings):
+        yield settings
 
 
 async def test_one_flooder_gets_one_notice_and_slows_nobody(

@@ -31,12 +31,6 @@ from tests.support.telegram_api import FakeBotApi
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
 async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
     application = build_application(api.token, api.base_url, api.base_file_url)
 

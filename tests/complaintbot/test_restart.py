@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,12 +14,6 @@ from storage.database import create_engine
 from storage.models import OutboxItem
 from tests.support.telegram_api import FakeBotApi, FakeUser
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
 
 
 async def start_bot(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:

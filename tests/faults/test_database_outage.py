@@ -5,53 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.telegram import intake
-from complaintbot.app import run
-from complaintbot.settings import Settings
-from storage import migrate
-from storage.database import create_engine
 from storage.models import Message, RawUpdate
 from tests.support.postgres import PostgresCluster
-from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.telegram_api import FakeBotApi
+from tests.support.telegram_run import running_telegram, stored_rows, telegram_settings
 from tests.support.waiting import eventually
 
 WAITING = "Telegram intake is waiting for the database"
 WRITERS = 10
 
 
-@pytest.fixture
-async def cluster() -> AsyncIterator[PostgresCluster]:
-    """A cluster this test may stop: the session's serves the other tests meanwhile."""
-    server = PostgresCluster()
-    await asyncio.to_thread(server.start)
-    try:
-        await server.create_database("outage")
-        engine = create_engine(server.url("outage"))
-        await migrate.upgrade(engine)
-        await engine.dispose()
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
-async def _rows(url: str, model: type) -> list:
-    engine = create_engine(url)
-    try:
-        async with AsyncSession(engine) as session:
-            return list((await session.scalars(select(model))).all())
-    finally:
-        await engine.dispose()
-
-
 async def test_messages_sent_while_postgresql_is_down_are_all_stored_and_answered_once(
+    api: FakeBotApi,
     cluster: PostgresCluster,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -60,20 +31,8 @@ async def test_messages_sent_while_postgresql_is_down_are_all_stored_and_answere
     caplog.set_level(logging.INFO)
     monkeypatch.setattr(intake, "RETRY_CAP", 1.0)  # the test's seconds, not production's
     url = cluster.url("outage")
-    async with FakeBotApi() as api:
-        settings = Settings(
-            DATABASE_URL=url,
-            DATA_DIR=tmp_path / "data",
-            TELEGRAM_BOT_TOKEN=api.token,
-            **UNPACED,
-            TELEGRAM_BASE_URL=api.base_url,
-            TELEGRAM_BASE_FILE_URL=api.base_file_url,
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(run(settings, stop))
-        await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
-        assert not task.done()
-
+    settings = telegram_settings(api, url, tmp_path / "data")
+    async with running_telegram(api, settings):
         await asyncio.to_thread(cluster.pause)
         people = [api.user(8000 + n, f"Writer {n}", "en") for n in range(WRITERS)]
         sent = [await person.send_text(f"Complaint number {n}") for n, person in enumerate(people)]
@@ -87,10 +46,7 @@ async def test_messages_sent_while_postgresql_is_down_are_all_stored_and_answere
         for person in people:
             await person.expect("Add more if you like", since=0, within=30)
         raw = await eventually(lambda: _all_handled(url), within=15)
-        stored = [m for m in await _rows(url, Message) if m.direction == "in"]
-        await api.end_polls()
-        stop.set()
-        await asyncio.wait_for(task, 30)
+        stored = await stored_rows(url, Message, Message.direction == "in")
 
     ids = sorted(str(update["update_id"]) for update in sent)
     answered = [p for p in people if sum("Add more if you like" in t for t in p.texts()) == 1]
@@ -110,7 +66,7 @@ async def test_messages_sent_while_postgresql_is_down_are_all_stored_and_answere
 
 
 async def _all_handled(url: str) -> list[RawUpdate]:
-    rows = await _rows(url, RawUpdate)
+    rows = await stored_rows(url, RawUpdate)
     return rows if len(rows) == WRITERS and all(r.state == "handled" for r in rows) else []
 
 

@@ -18,9 +18,7 @@ from complaintbot.settings import Settings
 from storage.database import create_engine
 from storage.models import Case
 from tests.channels import mail_corpus as corpus
-from tests.channels.conftest import dovecot, dovecot_server, smtp_server  # noqa: F401
 from tests.channels.test_email_end_to_end import _mail_settings
-from tests.faults.test_database_outage import cluster  # noqa: F401 (fixture)
 from tests.support.dovecot import Dovecot
 from tests.support.postgres import PostgresCluster
 from tests.support.smtp_server import SmtpServer
@@ -43,9 +41,9 @@ def _address(n: int) -> str:
 
 
 async def test_mail_arriving_while_postgresql_is_down_is_filed_once_when_it_is_back(
-    cluster: PostgresCluster,  # noqa: F811
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    cluster: PostgresCluster,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,6 @@ from tests.support.dovecot import PASSWORD, USER, Dovecot
 from tests.support.records import Records
 
 MB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot.in_temp_dir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 async def test_a_restart_mid_fetch_files_the_mail_once_and_whole(

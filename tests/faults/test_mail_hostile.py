@@ -8,9 +8,7 @@ auto-responder, once).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
@@ -28,26 +26,6 @@ from tests.support.clock import FakeClock
 from tests.support.dovecot import PASSWORD, USER, Dovecot
 from tests.support.records import Records
 from tests.support.smtp_server import SmtpServer
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot.in_temp_dir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_hostile_mail_is_filed_and_answers_go_only_to_real_senders(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,22 +33,6 @@ MB = 1 << 20
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot.in_temp_dir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Dovecot:
-    dovecot.clear()
-    return dovecot
-
-
 async def read_one(
     dovecot: Dovecot, bot: ComplaintBot, engine: AsyncEngine, limit: int
 ) -> None:
@@ -71,7 +54,7 @@ async def read_one(
 
 
 async def test_an_attachment_over_the_limit_is_recorded_not_kept_and_agents_see_it(
-    mailbox: Dovecot,
+    dovecot: Dovecot,
     engine: AsyncEngine,
     repository: SqlRepository,
     outbox: SqlOutbox,
@@ -79,9 +62,9 @@ async def test_an_attachment_over_the_limit_is_recorded_not_kept_and_agents_see_
     records: Records,
 ) -> None:
     raw = corpus.with_attachment(3 * MB, message_id="<big-3@example.cn>")
-    mailbox.append(raw)
+    dovecot.append(raw)
     bot = ComplaintBot(repository, BotConfig(desk=DeskConfig("test", "agents")), clock)
-    await read_one(mailbox, bot, engine, limit=2)
+    await read_one(dovecot, bot, engine, limit=2)
 
     (case,) = await records.cases()
     assert "rude" in case.description
@@ -104,7 +87,7 @@ async def test_an_attachment_over_the_limit_is_recorded_not_kept_and_agents_see_
 
 
 async def test_a_large_attachment_under_the_limit_is_kept_byte_for_byte(
-    mailbox: Dovecot,
+    dovecot: Dovecot,
     engine: AsyncEngine,
     repository: SqlRepository,
     clock: FakeClock,
@@ -113,8 +96,8 @@ async def test_a_large_attachment_under_the_limit_is_kept_byte_for_byte(
     """Fetched in chunks and decoded on the way to disk, stored from there."""
     size = 3 * MB + 5
     raw = corpus.with_attachment(size, message_id="<kept-1@example.cn>")
-    mailbox.append(raw)
-    await read_one(mailbox, ComplaintBot(repository, BotConfig(), clock), engine, limit=20)
+    dovecot.append(raw)
+    await read_one(dovecot, ComplaintBot(repository, BotConfig(), clock), engine, limit=20)
     (case,) = await records.cases()
     kept = {e.name: e for e in await records.evidence()}
     assert set(kept) == {"message.eml", "recording.mp3"}
@@ -128,18 +111,18 @@ async def test_a_large_attachment_under_the_limit_is_kept_byte_for_byte(
 
 @pytest.mark.parametrize("megabytes", [30, 19])
 async def test_a_large_mail_is_read_in_under_150_mb(
-    mailbox: Dovecot, tmp_path: Path, megabytes: int
+    dovecot: Dovecot, tmp_path: Path, megabytes: int
 ) -> None:
     """In a process of its own, so that the test runner's memory does not count."""
     raw = corpus.with_attachment(megabytes * MB, message_id=f"<big-{megabytes}@example.cn>")
-    mailbox.append(raw)
+    dovecot.append(raw)
     size = len(raw)
     del raw
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.faults.mail_memory",
-        str(mailbox.port),
+        str(dovecot.port),
         str(tmp_path),
         "20",
         cwd=ROOT,

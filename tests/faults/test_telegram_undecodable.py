@@ -3,20 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaintbot.app import run
 from complaintbot.settings import Settings
-from storage.database import create_engine
 from storage.models import Message, RawUpdate
-from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.telegram_api import FakeBotApi
+from tests.support.telegram_run import running_telegram, stored_rows, telegram_settings
 from tests.support.waiting import eventually
 
 # A poll without its required fields: `Update.de_json` raises TypeError on it.
@@ -24,39 +20,14 @@ POISON = {"poll": {"id": "poll-1", "question": "Ли Мин +8613800000000"}}
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
 async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
-    settings = Settings(
-        DATABASE_URL=database_url,
-        DATA_DIR=tmp_path / "data",
-        TELEGRAM_BOT_TOKEN=api.token,
-        **UNPACED,
-        TELEGRAM_BASE_URL=api.base_url,
-        TELEGRAM_BASE_FILE_URL=api.base_file_url,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
-    await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
-    if task.done():
-        task.result()
-    yield settings
-    await api.end_polls()
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    settings = telegram_settings(api, database_url, tmp_path / "data")
+    async with running_telegram(api, settings):
+        yield settings
 
 
 async def _rows(settings: Settings, model: type) -> list:
-    engine = create_engine(settings.DATABASE_URL)
-    try:
-        async with AsyncSession(engine) as session:
-            return list((await session.scalars(select(model))).all())
-    finally:
-        await engine.dispose()
+    return await stored_rows(settings.DATABASE_URL, model)
 
 
 async def test_an_undecodable_update_is_kept_raw_logged_once_and_the_next_ones_flow(

@@ -97,6 +97,10 @@ class Arrivals(list[dict[str, Any]]):
                 await self.changed.wait()
 
 
+class NoAnswer(Exception):
+    """A person waited `Person.within` seconds for an answer in vain."""
+
+
 @dataclass
 class Turn:
     step: str  # what the person sent or pressed
@@ -112,6 +116,7 @@ class Person:
     user: FakeUser
     arrivals: Arrivals = field(default_factory=Arrivals)
     turns: list[Turn] = field(default_factory=list)
+    within: float = WITHIN
 
     def __post_init__(self) -> None:
         self.user.messages = self.arrivals
@@ -126,11 +131,11 @@ class Person:
         else:
             await self.user.send_text(value)
         try:
-            await self.arrivals.wait_for(lambda: len(self.arrivals) > mark, WITHIN)
-            await self.arrivals.wait_for(lambda: self._answer(mark, expect) >= 0, WITHIN)
+            await self.arrivals.wait_for(lambda: len(self.arrivals) > mark, self.within)
+            await self.arrivals.wait_for(lambda: self._answer(mark, expect) >= 0, self.within)
         except TimeoutError:
             got = self.user.texts(mark)
-            raise SystemExit(f"{self.user.first_name} got no answer to {value!r}: {got}") from None
+            raise NoAnswer(f"{self.user.first_name} got no answer to {value!r}: {got}") from None
         done = self.arrivals.times[self._answer(mark, expect)]
         self.turns.append(Turn(step, sent, self.arrivals.times[mark], done))
 
@@ -373,14 +378,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--flood", action="store_true", help="one person floods while others file")
     parser.add_argument("--flood-messages", type=int, default=FLOOD_MESSAGES)
     options = parser.parse_args(argv)
-    if options.flood:
-        users = options.users or 5
-        intakes = options.intakes or 2
-        asyncio.run(flood(users, intakes, options.think, options.flood_messages))
-        return
-    users = options.users or 10
-    intakes = options.intakes or max(1, 40 // users)
-    asyncio.run(compare(users, intakes, options.think))
+    try:
+        if options.flood:
+            users = options.users or 5
+            intakes = options.intakes or 2
+            asyncio.run(flood(users, intakes, options.think, options.flood_messages))
+        else:
+            users = options.users or 10
+            intakes = options.intakes or max(1, 40 // users)
+            asyncio.run(compare(users, intakes, options.think))
+    except NoAnswer as error:
+        raise SystemExit(f"bench stopped: {error}") from None
 
 
 if __name__ == "__main__":

@@ -1,37 +1,61 @@
-"""Keeping each channel to its rate limits, with sliding windows of send times.
+"""Keeping each channel to its rate limits, with token buckets.
 
 The dispatcher asks `Pacer.wait` before each send: 0 takes the slot now, anything
 else is how long to wait. A 429's `retry_after` is a `hold` on that conversation.
+Each channel has an overall bucket, each conversation its own (`ChannelPacing`); a
+message goes when both have a token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from delivery.sending import ChannelPacing, Rate
 
+# Less than this is float rounding, not waiting: a tenth of a microsecond, far below
+# what a request's way to the transport varies, and a clock counting microseconds
+# (ours in tests, a datetime's) never sends a whole one early because of it.
+_ROUNDING = 1e-7
+# Idle conversations' state is dropped once this many are kept (then at twice as many
+# as survived), so a day of one-off chats costs no memory and a sweep is rare.
+_SWEEP_AT = 1024
 
-class _Window:
-    """A sliding window of send times (monotonic seconds)."""
+
+class _Bucket:
+    """A token bucket kept as one moment, `full_at`: when it holds `capacity` tokens
+    again (the generic cell rate algorithm). One float instead of a count and a time,
+    and a bucket whose moment has passed is full, so it can be forgotten."""
+
+    __slots__ = ("full_at", "interval", "slack")
 
     def __init__(self, rate: Rate) -> None:
-        self.rate = rate
-        self.times: deque[float] = deque()
+        self.interval = rate.interval
+        # A token is free while the bucket is at most capacity - 1 tokens short.
+        self.slack = (rate.capacity - 1) * rate.interval
+        self.full_at = -math.inf
 
     def wait(self, now: float) -> float:
-        while self.times and self.times[0] <= now - self.rate.seconds:
-            self.times.popleft()
-        if len(self.times) < self.rate.count:
-            return 0.0
-        wait = self.times[0] + self.rate.seconds - now
-        # Below a microsecond is rounding, not waiting (clocks keep microseconds).
-        return wait if wait > 1e-6 else 0.0
+        wait = self.full_at - self.slack - now
+        return wait if wait > _ROUNDING else 0.0
 
     def take(self, now: float) -> None:
-        self.times.append(now)
+        self.full_at = max(self.full_at, now) + self.interval
+
+    def full(self, now: float) -> bool:
+        return self.full_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLoad:
+    """What the pacer keeps for one channel, for metrics and tests."""
+
+    overall_wait: float  # seconds until the channel's overall budget has a message
+    conversations: int  # conversations whose bucket is not full (their state is kept)
+    held: int  # conversations held back by the transport (a 429)
 
 
 class Pacer:
@@ -44,49 +68,85 @@ class Pacer:
     ) -> None:
         self.pacing = pacing
         self.monotonic = monotonic
-        self._overall: dict[str, _Window] = {}
-        self._chats: dict[tuple[str, str], _Window] = {}
+        self._overall: dict[str, _Bucket] = {}
+        self._chats: dict[tuple[str, str], _Bucket] = {}
         self._held: dict[tuple[str, str], float] = {}
         self._turns: dict[str, asyncio.Lock] = {}
+        self._sweep_at = _SWEEP_AT
+        # Times are kept from here: small numbers keep the sums of intervals exact
+        # enough (a monotonic clock can be at 10^7 s, where a float's step is 2 ns).
+        self._origin = monotonic()
 
     def turn(self, channel: str) -> asyncio.Lock:
         """Waiting for the channel's overall budget is one queue, not everyone polling."""
         return self._turns.setdefault(channel, asyncio.Lock())
 
-    def _windows(self, channel: str, conversation: str) -> tuple[_Window | None, _Window | None]:
-        """The channel's overall window and the conversation's own, as configured."""
-        pacing = self.pacing[channel]
-        overall = None
-        if pacing.overall is not None:
-            overall = self._overall.setdefault(channel, _Window(pacing.overall))
-        key = (channel, conversation)
-        chat = self._chats.get(key)
-        if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
-            chat = self._chats[key] = _Window(rate)
-        return overall, chat
-
     def chat_wait(self, channel: str, conversation: str) -> float:
         """Seconds until this conversation's own limit allows a message (takes nothing)."""
         if channel not in self.pacing:
             return 0.0
-        now = self.monotonic()
-        _overall, chat = self._windows(channel, conversation)
-        held = max(self._held.get((channel, conversation), 0.0) - now, 0.0)
+        now = self._now()
+        key = (channel, conversation)
+        held = max(self._held.get(key, now) - now, 0.0)
+        chat = self._chats.get(key)
         return held if chat is None else max(held, chat.wait(now))
 
     def wait(self, channel: str, conversation: str) -> float:
         """Seconds until a message to this conversation may go; 0 takes the slot now."""
         if channel not in self.pacing:
             return 0.0
-        overall = self._windows(channel, conversation)[0]
-        now = self.monotonic()
+        now = self._now()
+        overall = self._overall.get(channel)
         wait = max(self.chat_wait(channel, conversation), overall.wait(now) if overall else 0.0)
         if wait <= 0:
-            for window in self._windows(channel, conversation):
-                if window is not None:
-                    window.take(now)
+            self._take(channel, conversation, now)
         return wait
+
+    def spend(self, channel: str, conversation: str, at: float | None = None) -> None:
+        """Counts a message that went without asking (another worker sent it, at `at`
+        on this pacer's clock): the budgets pay for it, even below empty."""
+        if channel in self.pacing:
+            self._take(channel, conversation, self._now() if at is None else at - self._origin)
 
     def hold(self, channel: str, conversation: str, seconds: float) -> None:
         """The transport asked us to wait (a 429): nothing to this conversation until then."""
-        self._held[(channel, conversation)] = self.monotonic() + seconds
+        self._held[(channel, conversation)] = self._now() + seconds
+
+    def _now(self) -> float:
+        return self.monotonic() - self._origin
+
+    def snapshot(self) -> dict[str, ChannelLoad]:
+        """Per paced channel: its overall wait, and how many conversations it tracks."""
+        now = self._now()
+        self._sweep(now)
+        loads = {}
+        for channel in self.pacing:
+            overall = self._overall.get(channel)
+            loads[channel] = ChannelLoad(
+                overall_wait=overall.wait(now) if overall else 0.0,
+                conversations=sum(1 for c, _ in self._chats if c == channel),
+                held=sum(1 for c, _ in self._held if c == channel),
+            )
+        return loads
+
+    def _take(self, channel: str, conversation: str, now: float) -> None:
+        pacing = self.pacing[channel]
+        if pacing.overall is not None:
+            overall = self._overall.get(channel)
+            if overall is None:
+                overall = self._overall[channel] = _Bucket(pacing.overall)
+            overall.take(now)
+        key = (channel, conversation)
+        chat = self._chats.get(key)
+        if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
+            chat = self._chats[key] = _Bucket(rate)
+        if chat is not None:
+            chat.take(now)
+            if len(self._chats) + len(self._held) > self._sweep_at:
+                self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forgets full buckets and ended holds: they say the same as no state at all."""
+        self._chats = {key: b for key, b in self._chats.items() if not b.full(now)}
+        self._held = {key: until for key, until in self._held.items() if until > now}
+        self._sweep_at = max(_SWEEP_AT, 2 * (len(self._chats) + len(self._held)))

@@ -46,15 +46,38 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """At most `count` messages in any `seconds`."""
+    """A token bucket: `count` messages every `seconds` on average, at most `burst` of
+    them at once (the bucket holds `burst` tokens and refills one every
+    `seconds / count`). Without a `burst`, a whole period's `count` may go at once.
+
+    `burst=1` spaces messages evenly, so that no window of `seconds` ever holds more
+    than `count`: the shape for a limit that counts messages per window.
+    """
 
     count: int
     seconds: float
+    burst: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or self.seconds <= 0 or (self.burst is not None and self.burst < 1):
+            raise ValueError(f"not a rate: {self.count} in {self.seconds}s, burst {self.burst}")
+
+    @property
+    def capacity(self) -> int:
+        """How many messages may go at once after a quiet spell."""
+        return self.count if self.burst is None else self.burst
+
+    @property
+    def interval(self) -> float:
+        """Seconds for the bucket to win back one message."""
+        return self.seconds / self.count
 
     @classmethod
-    def per(cls, count: float, seconds: float) -> Rate:
+    def per(cls, count: float, seconds: float, burst: int | None = None) -> Rate:
         """`count` messages per `seconds`, also when `count` is a fraction (0.5 a minute)."""
-        return cls(int(count), seconds) if count >= 1 else cls(1, seconds / count)
+        if count >= 1:
+            return cls(int(count), seconds, burst)
+        return cls(1, seconds / count, burst)
 
 
 @dataclass(frozen=True, slots=True)

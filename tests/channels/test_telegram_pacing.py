@@ -1,4 +1,6 @@
-"""The dispatcher against a Bot API stand-in that enforces Telegram's rate limits.
+"""The dispatcher against a Bot API stand-in that enforces Telegram's rate limits (30 a
+second overall, one a second per private chat with bursts of three, 20 a minute per
+group, edits counted like sends).
 
 Time is the test's clock: the dispatcher paces (and the stand-in measures) on it, so a
 burst that would take Telegram a minute takes the test none. The clock moves only
@@ -8,6 +10,7 @@ while no send is on its way, as real time does not jump during a request.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +19,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from telegram.error import RetryAfter
 
 from bot.messages import Outbound
 from channels.telegram import CHANNEL
 from channels.telegram.application import TelegramChannel, build_application
 from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
-from delivery.sending import Sent
+from delivery.sending import ChannelPacing, Sent
 from storage.models import OutboxItem
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
@@ -67,12 +71,14 @@ class Paced:
         await self.idle.wait()
         await self.clock.sleep(seconds)
 
-    def dispatcher(self, engine: AsyncEngine, data: Path, **options: Any) -> Dispatcher:
+    def dispatcher(
+        self, engine: AsyncEngine, data: Path, pacing: ChannelPacing | None = None, **options: Any
+    ) -> Dispatcher:
         return Dispatcher(
             SqlOutbox(engine, data),
             {CHANNEL: self},
             self.clock,
-            pacing={CHANNEL: telegram_pacing()},
+            pacing={CHANNEL: pacing or telegram_pacing()},
             monotonic=self.clock.monotonic,
             sleep=self.sleep,
             **options,
@@ -172,3 +178,100 @@ async def test_failures_are_retried_and_everything_arrives_once(
         rows = (await session.scalars(select(OutboxItem))).all()
     assert {r.status for r in rows} == {"sent"}
     assert sum(r.attempts for r in rows) == 20 + 4 + 1 + 2
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [round(later - earlier, 6) for earlier, later in itertools.pairwise(times)]
+
+
+async def test_a_person_gets_three_at_once_then_one_a_second_and_a_group_one_per_3_s(
+    api: FakeBotApi,
+    channel: TelegramChannel,
+    repository: SqlRepository,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    limits = api.enforce_limits(now=clock.monotonic)
+    person = api.user(7001, "Mei")
+    api.group(-100888, "Agents", forum=False)
+    await queue(repository, clock, [(person.id, f"reply {n}") for n in range(6)])
+    await queue(repository, clock, [(-100888, f"post {n}") for n in range(4)])
+
+    await drain(Paced(channel, clock).dispatcher(engine, tmp_path / "data"), engine, clock)
+
+    assert api.too_many == 0
+    assert [m["text"] for m in person.messages] == [f"reply {n}" for n in range(6)]
+    assert [m["text"] for m in api.groups[-100888].messages] == [f"post {n}" for n in range(4)]
+    to_person = [t for t, chat, _method in limits.sent if chat == person.id]
+    # Three at once (as fast as the overall 30 a second lets them), then one a second:
+    # each message at least a second after the one three before it, none much later.
+    assert to_person[2] - to_person[0] < 0.2
+    assert min(gaps(to_person)[2:]) >= 1 - 2e-6
+    three_apart = zip(to_person, to_person[3:], strict=False)
+    assert all(later - earlier >= 1 - 2e-6 for earlier, later in three_apart)
+    assert to_person[5] - to_person[0] < 3 + 1.5
+    to_group = [t for t, chat, _method in limits.sent if chat == -100888]
+    # 20 a minute, evenly: one every 3 s.
+    assert min(gaps(to_group)) >= 3 - 2e-6
+    assert to_group[3] - to_group[0] < 9 + 3
+
+
+async def test_the_stand_in_answers_a_burst_beyond_telegrams_with_429(
+    api: FakeBotApi,
+    channel: TelegramChannel,
+    repository: SqlRepository,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    """A pacer that lets a fourth message into a private chat at once meets Telegram's
+    answer: the tests measure the pacing against the stand-in's rules, not its own."""
+    api.enforce_limits(now=clock.monotonic)
+    person = api.user(7002, "Lei")
+    await queue(repository, clock, [(person.id, f"reply {n}") for n in range(5)])
+
+    dispatcher = Paced(channel, clock).dispatcher(
+        engine, tmp_path / "data", telegram_pacing(chat_burst=4)
+    )
+    await drain(dispatcher, engine, clock)
+
+    assert api.too_many == 1  # the fourth, held back for its retry_after
+    assert [m["text"] for m in person.messages] == [f"reply {n}" for n in range(5)]
+
+
+async def test_edits_count_like_sends(
+    api: FakeBotApi, channel: TelegramChannel, clock: FakeClock
+) -> None:
+    api.enforce_limits(now=clock.monotonic)
+    person = api.user(7003, "Fang")
+    bot = channel.application.bot
+    sent = [await bot.send_message(person.id, f"message {n}") for n in range(3)]
+    with pytest.raises(RetryAfter) as too_many:
+        await bot.edit_message_text("edited", chat_id=person.id, message_id=sent[0].message_id)
+    assert too_many.value.retry_after == 1  # whole seconds, as Telegram says it
+    clock.advance(seconds=1)
+    await bot.edit_message_text("edited", chat_id=person.id, message_id=sent[0].message_id)
+    assert person.messages[0]["text"] == "edited"
+    assert api.too_many == 1
+
+
+async def test_a_group_gets_20_a_minute_and_telegram_counts_overall_per_second(
+    api: FakeBotApi, channel: TelegramChannel, clock: FakeClock
+) -> None:
+    api.enforce_limits(now=clock.monotonic)
+    group = api.group(-100999, "Agents", forum=False)
+    bot = channel.application.bot
+    for n in range(20):
+        await bot.send_message(group.id, f"post {n}")
+    with pytest.raises(RetryAfter) as too_many:
+        await bot.send_message(group.id, "post 20")
+    assert too_many.value.retry_after == 60
+    users = [api.user(7100 + n, f"User {n}") for n in range(10)]
+    for user in users:  # 20 + 10 in this second: Telegram's 30
+        await bot.send_message(user.id, "hello")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(api.user(7200, "One too many").id, "hello")
+    clock.advance(seconds=1)
+    await bot.send_message(7200, "hello")
+    assert api.too_many == 2

@@ -167,10 +167,16 @@ class FakeBotApi:
         group: tuple[int, float] = (20, 60.0),
         now: Callable[[], float] = time.monotonic,
         tolerance: float = 0.0,
-    ) -> None:
-        """Answers sends beyond Telegram's limits with 429 and `retry_after`, as Telegram
-        does; `tolerance` forgives network jitter when the sender paces by real time."""
-        self._limits = _Limits(overall, private, group, now, tolerance)
+        private_burst: int = 3,
+    ) -> _Limits:
+        """Answers sends (and edits) beyond Telegram's limits with 429 and an integer
+        `retry_after`, as Telegram does: at most `overall` messages in any window,
+        `group` to one group in any window, and `private` to one private chat on
+        average with short bursts of `private_burst` tolerated. `tolerance` forgives
+        network jitter when the sender paces by real time. Returns the record of the
+        sends let through (`sent`)."""
+        self._limits = _Limits(overall, private, group, now, tolerance, private_burst)
+        return self._limits
 
     async def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queues an update (with a fresh update_id unless it has one: a redelivery)."""
@@ -227,8 +233,8 @@ class FakeBotApi:
         try:
             if self._failures.get(method):
                 raise self._failures[method].pop(0)
-            if self._limits is not None and method in _SENDS:
-                wait = self._limits.admit(int(params["chat_id"]))
+            if self._limits is not None and method in _SENDS and "chat_id" in params:
+                wait = self._limits.admit(int(params["chat_id"]), method)
                 if wait:
                     self.too_many += 1
                     raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
@@ -1096,11 +1102,22 @@ def _visible(text: str, parse_mode: str | None) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-_SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+# What Telegram's limits count: every message the bot sends, and edits too.
+_SENDS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+    }
+)
 
 
 class _Limits:
-    """Telegram's rate limits as sliding windows of accepted sends."""
+    """Telegram's rate limits: sliding windows of accepted sends overall and per group,
+    and per private chat a token bucket (one a second, `private_burst` at once)."""
 
     def __init__(
         self,
@@ -1109,26 +1126,41 @@ class _Limits:
         group: tuple[int, float],
         now: Callable[[], float],
         tolerance: float,
+        private_burst: int = 3,
     ) -> None:
         self.overall, self.private, self.group = overall, private, group
-        self.now, self.tolerance = now, tolerance
-        self.sent: list[tuple[float, int]] = []
+        # Under a microsecond is float rounding (test clocks count microseconds, from
+        # a large epoch), not a send too early.
+        self.now, self.tolerance = now, tolerance + 1e-6
+        self.private_burst = private_burst
+        # (when, chat_id, method) of every send let through, oldest first
+        self.sent: list[tuple[float, int, str]] = []
+        # per private chat: when its bucket is full again (one float, as in GCRA)
+        self._full_at: dict[int, float] = {}
 
-    def admit(self, chat_id: int) -> int:
+    def admit(self, chat_id: int, method: str = "sendMessage") -> int:
         """0 when the send may go (and counts it), else the seconds to wait."""
         now = self.now()
-        chat_limit = self.group if chat_id < 0 else self.private
-        for (count, seconds), times in (
-            (self.overall, [t for t, _c in self.sent]),
-            (chat_limit, [t for t, c in self.sent if c == chat_id]),
-        ):
+        windows = [(self.overall, [t for t, _c, _m in self.sent])]
+        if chat_id < 0:
+            windows.append((self.group, [t for t, c, _m in self.sent if c == chat_id]))
+        for (count, seconds), times in windows:
             recent = [t for t in times if t > now - seconds + self.tolerance]
             if len(recent) >= count:
                 return max(1, math.ceil(recent[0] + seconds - now))
-        self.sent.append((now, chat_id))
-        horizon = now - max(self.overall[1], self.private[1], self.group[1])
+        if chat_id >= 0:
+            count, seconds = self.private
+            interval = seconds / count
+            full_at = max(self._full_at.get(chat_id, now), now)
+            early = full_at - (self.private_burst - 1) * interval - now - self.tolerance
+            if early > 0:
+                return max(1, math.ceil(early))
+            self._full_at[chat_id] = full_at + interval
+        self.sent.append((now, chat_id, method))
+        horizon = now - max(self.overall[1], self.group[1])
         if len(self.sent) > 10000:
-            self.sent = [(t, c) for t, c in self.sent if t > horizon]
+            self.sent = [sent for sent in self.sent if sent[0] > horizon]
+            self._full_at = {c: t for c, t in self._full_at.items() if t > now}
         return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES
 from channels import registry
-from scheduler.calendar import parse_hours
+from scheduler.calendar import parse_duration, parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     TELEGRAM_MESSAGES_PER_SECOND: float = Field(default=30, gt=0)
     TELEGRAM_CHAT_MESSAGES_PER_SECOND: float = Field(default=1, gt=0)
     TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float = Field(default=20, gt=0)
+    TELEGRAM_CHAT_BURST: int = 3
+    # How long a reply that keeps failing is tried again before it is given up; given
+    # as "24h" (the SLA file's duration syntax), read as a timedelta.
+    DELIVERY_GIVE_UP_AFTER: timedelta = timedelta(hours=24)
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
     CALENDAR: str = "cn-workdays"
@@ -239,6 +243,32 @@ class Settings(BaseSettings):
         if not text.isdigit() or int(text) < 1:
             raise ValueError("must be a whole number of megabytes, at least 1")
         return int(text)
+
+    @field_validator("TELEGRAM_CHAT_BURST", mode="before")
+    @classmethod
+    def _chat_burst(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError("must be a whole number of messages, at least 1")
+        return int(text)
+
+    @field_validator("DELIVERY_GIVE_UP_AFTER", mode="before")
+    @classmethod
+    def _give_up_after(cls, value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            duration = value
+        else:
+            try:
+                parsed = parse_duration(str(value))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a duration (examples: 30m, 24h, 3d)") from None
+            if parsed.working:
+                # Retries go on round the clock; working time would need the calendar.
+                raise ValueError(f"{value!r} must be in s, m, h or d, not working time")
+            duration = parsed.amount
+        if duration <= timedelta(0):
+            raise ValueError("must be longer than 0 (examples: 30m, 24h, 3d)")
+        return duration
 
     @field_validator("MAIL_FROM")
     @classmethod

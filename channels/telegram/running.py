@@ -26,6 +26,7 @@ class TelegramSettings(Protocol):
     TELEGRAM_MESSAGES_PER_SECOND: float
     TELEGRAM_CHAT_MESSAGES_PER_SECOND: float
     TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float
+    TELEGRAM_CHAT_BURST: int
 
 
 class RunningTelegram:
@@ -46,6 +47,7 @@ class RunningTelegram:
             settings.TELEGRAM_MESSAGES_PER_SECOND,
             settings.TELEGRAM_CHAT_MESSAGES_PER_SECOND,
             settings.TELEGRAM_GROUP_MESSAGES_PER_MINUTE,
+            settings.TELEGRAM_CHAT_BURST,
         )
         self._initialized = False
         self.intake: TelegramIntake | None = None

@@ -85,11 +85,7 @@ class Pacer:
         """Seconds until this conversation's own limit allows a message (takes nothing)."""
         if channel not in self.pacing:
             return 0.0
-        now = self._now()
-        key = (channel, conversation)
-        held = max(self._held.get(key, now) - now, 0.0)
-        chat = self._chats.get(key)
-        return held if chat is None else max(held, chat.wait(now))
+        return self._chat_wait((channel, conversation), self._now())
 
     def wait(self, channel: str, conversation: str) -> float:
         """Seconds until a message to this conversation may go; 0 takes the slot now."""
@@ -97,7 +93,9 @@ class Pacer:
             return 0.0
         now = self._now()
         overall = self._overall.get(channel)
-        wait = max(self.chat_wait(channel, conversation), overall.wait(now) if overall else 0.0)
+        wait = max(
+            self._chat_wait((channel, conversation), now), overall.wait(now) if overall else 0.0
+        )
         if wait <= 0:
             self._take(channel, conversation, now)
         return wait
@@ -110,10 +108,9 @@ class Pacer:
 
     def hold(self, channel: str, conversation: str, seconds: float) -> None:
         """The transport asked us to wait (a 429): nothing to this conversation until then."""
-        self._held[(channel, conversation)] = self._now() + seconds
-
-    def _now(self) -> float:
-        return self.monotonic() - self._origin
+        now = self._now()
+        self._held[(channel, conversation)] = now + seconds
+        self._sweep_if_many(now)
 
     def snapshot(self) -> dict[str, ChannelLoad]:
         """Per paced channel: its overall wait, and how many conversations it tracks."""
@@ -129,6 +126,14 @@ class Pacer:
             )
         return loads
 
+    def _now(self) -> float:
+        return self.monotonic() - self._origin
+
+    def _chat_wait(self, key: tuple[str, str], now: float) -> float:
+        held = max(self._held.get(key, now) - now, 0.0)
+        chat = self._chats.get(key)
+        return held if chat is None else max(held, chat.wait(now))
+
     def _take(self, channel: str, conversation: str, now: float) -> None:
         pacing = self.pacing[channel]
         if pacing.overall is not None:
@@ -142,8 +147,11 @@ class Pacer:
             chat = self._chats[key] = _Bucket(rate)
         if chat is not None:
             chat.take(now)
-            if len(self._chats) + len(self._held) > self._sweep_at:
-                self._sweep(now)
+            self._sweep_if_many(now)
+
+    def _sweep_if_many(self, now: float) -> None:
+        if len(self._chats) + len(self._held) > self._sweep_at:
+            self._sweep(now)
 
     def _sweep(self, now: float) -> None:
         """Forgets full buckets and ended holds: they say the same as no state at all."""

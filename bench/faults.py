@@ -53,11 +53,12 @@ async def main(messages: int, people: int, outages: int) -> None:
     finally:
         await asyncio.to_thread(server.stop)
     sent, stored, answered, duplicated, waits = figures
-    print(f"sent {sent}, stored {stored}, answered {answered}, "
-          f"duplicated {duplicated}")
-    print(f"{outages} outages of {OUTAGE_SECONDS:.0f} s; longest wait after an outage ended "
-          f"until all was stored and answered: {max(waits, default=0):.1f} s "
-          f"(each: {', '.join(f'{w:.1f} s' for w in waits)})")
+    print(f"sent {sent}, stored {stored}, answered {answered}, duplicated {duplicated}")
+    print(
+        f"{outages} outages of {OUTAGE_SECONDS:.0f} s; longest wait after an outage ended "
+        f"until all was stored and answered: {max(waits, default=0):.1f} s "
+        f"(each: {', '.join(f'{w:.1f} s' for w in waits)})"
+    )
 
 
 async def _traffic(
@@ -105,9 +106,9 @@ async def _caught_up(url: str, sent: int) -> bool:
     except Exception:  # the database is still coming back
         return False
     handled = len(raw) == sent and all(r.state == "handled" for r in raw)
-    return handled and all(r.status != "pending" for r in outbox)
+    return handled and all(r.status in ("sent", "failed") for r in outbox)
 
 
 if __name__ == "__main__":
     arguments = [int(a) for a in sys.argv[1:4]]
-    asyncio.run(main(*arguments, *(1000, 50, 3)[len(arguments):]))
+    asyncio.run(main(*arguments, *(1000, 50, 3)[len(arguments) :]))

@@ -307,12 +307,20 @@ class ReplyQueue(Protocol):
     """The outbox, as the bot fills it."""
 
     async def enqueue(
-        self, outbound: Outbound, kind: str, at: datetime, *, answer: bool = False
+        self,
+        outbound: Outbound,
+        kind: str,
+        at: datetime,
+        *,
+        answer: bool = False,
+        notice: bool = False,
     ) -> None:
         """Queues a reply in the outbox, committed with the state change that caused it.
 
         `answer`: it answers the complainant on an agent's behalf (the first one
-        delivered is the case's first response); anything else is automatic."""
+        delivered is the case's first response); anything else is automatic.
+        `notice`: an automated notice (reminder, escalation, survey) that no one is
+        waiting for; answers to people's own actions go before it."""
         ...
 
     async def automatic_replies_since(self, since: datetime) -> int:

@@ -68,8 +68,9 @@ class ComplaintBot:
         # notices to staff, a case's clock (deadlines, timers), the surveys, the cases.
         staff = StaffNotices(config.desk, locale, zone, clock)
         case_clock = CaseClock(config.followup, clock)
-        surveys = Surveys(config.followup, case_clock, staff, clock)
-        timekeeper = Timekeeper(config.followup, surveys, staff, zone, clock)
+        notices = staff.as_notices()
+        surveys = Surveys(config.followup, case_clock, notices, clock)
+        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock)
         desk = Desk(staff, case_clock, clock)
         cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
         self.agents = Agents(repository, desk, staff, clock)

@@ -57,6 +57,14 @@ class StaffNotices:
         self.tr = Translator(locale)
         self.timezone = timezone
         self.clock = clock
+        self.notices = False
+
+    def as_notices(self) -> StaffNotices:
+        """The same staff, told by the follow-up: what it posts are automated notices
+        (reminders, escalations), queued behind the answers to people's own actions."""
+        notices = StaffNotices(self.config, self.tr.locale, self.timezone, self.clock)
+        notices.notices = True
+        return notices
 
     @property
     def active(self) -> bool:
@@ -106,6 +114,7 @@ class StaffNotices:
             ),
             "desk_post",
             self.clock.now(),
+            notice=self.notices,
         )
 
     async def privately(self, tx: ReplyQueue, who: str, text: str, kind: str) -> None:
@@ -114,6 +123,7 @@ class StaffNotices:
             Outbound(channel=self.config.channel, conversation=who, text=text),
             kind,
             self.clock.now(),
+            notice=self.notices,
         )
 
     async def to_supervisors(self, tx: ReplyQueue, case: CaseRecord, notice: str) -> None:

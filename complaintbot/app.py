@@ -218,6 +218,9 @@ async def _serve(
         core.clock,
         on_failure=None if interactive else core.bot.report_undelivered,
         pacing={n: c.pacing for n, c in opened.items() if c.pacing is not None},
+        give_up_after=settings.DELIVERY_GIVE_UP_AFTER,
+        # A slow send (a stuck connection) keeps only its own conversation waiting.
+        linger=1.0,
     )
 
     async def sweep() -> None:

@@ -1,15 +1,22 @@
 """The outbox's sender: delivers queued replies, retries transient failures, records delivery.
 
-Delivery is at-least-once: an item is leased before sending and marked delivered
-after; only a crash inside that window sends it again. Items of one conversation go
-out in order, one at a time; conversations are served concurrently.
+Delivery is at-least-once: an item is claimed before sending and marked delivered
+after; only a crash inside that window sends it again. One process dispatches at a
+time (`OutboxStore.exclusive`: `run` holds the outbox for its life); whatever a dead
+holder had claimed is taken over at the next pass, not after a lease runs out.
 
-Pacing: each channel states its rate limits (`ChannelPacing`: overall, and per
-conversation). The dispatcher keeps to them itself (`delivery.pacing`): a short wait
-is waited, a long one (a busy group) gives the rest of that conversation back to the
-outbox until its turn. A 429's `retry_after` holds the conversation back that long.
-On PostgreSQL several workers may run a dispatcher; the outbox lets one of them
-dispatch at a time (`OutboxStore.exclusive`), so the overall budget is shared.
+Fair and never stuck:
+- A pass claims round-robin across conversations, people's answers before automated
+  notices (`OutboxStore.claim`); within a conversation and lane, in order.
+- Pacing (`delivery.pacing`): a conversation with no budget left is given back to the
+  outbox until it has, instead of being waited for in place; only the channel's overall
+  budget is waited for, in one queue. Automated notices may use only part of a
+  conversation's budget (`NOTICE_SHARE`), so a person's own action always finds room.
+- A failing message backs off (with jitter, at most `_BACKOFF_CAP`) and holds back only
+  its own conversation's lane; a 429 holds back that conversation for `retry_after`.
+  It is given up after `give_up_after` from when it was queued, not after a count.
+- In `run`, a pass waits for slow sends at most `linger` seconds; what is still being
+  sent then goes on while the next pass serves everyone else.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -26,12 +32,16 @@ from bot.messages import Outbound
 from bot.ports import Clock, SystemClock
 from delivery.pacing import Pacer
 from delivery.ports import Delivery, OutboxStore
-from delivery.sending import ChannelPacing, DeliveryError, Sender
+from delivery.sending import ChannelPacing, DeliveryError, Rate, Sender, Sent
 
 log = logging.getLogger(__name__)
 
-# Waits up to this long are waited within a pass; longer ones go back to the outbox.
+# Waits for the overall budget up to this long are waited within a pass.
 _INLINE_WAIT = 1.5
+# Backoff after a transient failure: 1, 2, 4 … seconds, never more than this.
+_BACKOFF_CAP = 30.0
+# Of each conversation's budget, automated notices may use this share.
+NOTICE_SHARE = 2 / 3
 
 
 class Dispatcher:
@@ -41,9 +51,11 @@ class Dispatcher:
         senders: dict[str, Sender],
         clock: Clock | None = None,
         *,
-        max_attempts: int = 10,
+        give_up_after: timedelta = timedelta(hours=24),
         batch: int = 50,
+        per_conversation: int = 3,
         poll_seconds: float = 2.0,
+        linger: float | None = None,
         on_failure: Callable[[Delivery, str], Awaitable[None]] | None = None,
         pacing: dict[str, ChannelPacing] | None = None,
         jitter: Callable[[float, float], float] = random.uniform,
@@ -53,15 +65,25 @@ class Dispatcher:
         self.outbox = outbox
         self.senders = senders
         self.clock = clock or SystemClock()
-        self.max_attempts = max_attempts
+        self.give_up_after = give_up_after
         self.batch = batch
+        self.per_conversation = per_conversation
         self.poll_seconds = poll_seconds
+        self.linger = linger
         self.on_failure = on_failure
-        self.pacer = Pacer(pacing or {}, monotonic)
+        self.pacing = pacing or {}
+        self.pacer = Pacer(self.pacing, monotonic)
+        self.notices = Pacer(
+            {name: _notice_share(channel) for name, channel in self.pacing.items()}, monotonic
+        )
         self.jitter = jitter
+        self.monotonic = monotonic
         self.sleep = sleep
         self._wakeup = asyncio.Event()
         self._stopping = False
+        # Items being sent by this process (a lingering pass's included).
+        self._in_flight: set[int] = set()
+        self._lingering: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
         """Ends `run` after the pass in progress: cancelling it mid-pass would abandon a
@@ -74,39 +96,105 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Delivers until `stop` (or cancellation)."""
+        """Delivers until `stop` (or cancellation), holding the outbox while it does;
+        while another process holds it, looks again every `poll_seconds`."""
+        try:
+            while not self._stopping:
+                try:
+                    async with self.outbox.exclusive() as mine:
+                        if mine:
+                            await self._count_recent_sends()
+                            await self._dispatch_while_held()
+                            continue
+                except Exception as error:
+                    log.warning("could not take the outbox, trying again: %s", error)
+                await self._idle()
+        finally:
+            if self._lingering:
+                await asyncio.gather(*self._lingering, return_exceptions=True)
+
+    async def _dispatch_while_held(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
             try:
-                sent = await self.run_once()
+                handled = await self.run_once(linger=self.linger)
             except Exception:
                 log.exception("outbox pass failed; trying again")
-                sent = 0
-            if sent < self.batch and not self._stopping:
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
+                handled = 0
+                if not await self.outbox.still_held():
+                    return
+            if handled < self.batch:
+                await self._idle()
 
-    async def run_once(self) -> int:
-        """One pass over what is due; returns how many items it handled."""
+    async def _idle(self) -> None:
+        if self._stopping:
+            return
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+        except TimeoutError:
+            pass
+
+    async def _count_recent_sends(self) -> None:
+        """Another process may have been sending until a moment ago: what it sent in the
+        last minute counts against the budgets this one keeps from now on."""
+        now, monotonic = self.clock.now(), self.monotonic()
+        try:
+            sends = await self.outbox.recent_sends(now - timedelta(minutes=1))
+        except Exception:
+            log.exception("could not read recent sends; pacing from now on")
+            return
+        for channel, conversation, at in sends:
+            if channel in self.pacing:
+                ago = max((now - at).total_seconds(), 0.0)
+                self.pacer.spend(channel, conversation, monotonic - ago)
+
+    async def run_once(self, linger: float | None = None) -> int:
+        """One pass over what is due; returns how many items it took. With `linger`,
+        returns after at most that long and lets slow sends finish on their own."""
         async with self.outbox.exclusive() as mine:
             if not mine:
-                return 0  # another worker is dispatching
-            now = self.clock.now()
-            due = await self.outbox.claim(now, self.batch, lease=timedelta(seconds=60))
-            by_conversation: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+                return 0  # another process is dispatching
+            await self.outbox.release_stale(frozenset(self._in_flight))
+            room = self.batch - len(self._in_flight)
+            if room <= 0:
+                return 0
+            due = await self.outbox.claim(self.clock.now(), room, self.per_conversation)
+            self._in_flight.update(d.id for d in due)
+            by_conversation: dict[tuple[str, str], list[Delivery]] = {}
             for delivery in due:
                 key = (delivery.outbound.channel, delivery.outbound.conversation)
-                by_conversation[key].append(delivery)
-            await asyncio.gather(
-                *(self._deliver_in_order(items) for items in by_conversation.values())
-            )
+                by_conversation.setdefault(key, []).append(delivery)
+            tasks = [
+                asyncio.ensure_future(self._deliver_conversation(items))
+                for items in by_conversation.values()
+            ]
+            if not tasks:
+                return 0
+            done, pending = await asyncio.wait(tasks, timeout=linger)
+            for task in done:
+                task.result()
+            for task in pending:
+                self._lingering.add(task)
+                task.add_done_callback(self._lingered)
             return len(due)
 
-    async def _deliver_in_order(self, items: list[Delivery]) -> None:
+    def _lingered(self, task: asyncio.Task[None]) -> None:
+        self._lingering.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a slow delivery failed", exc_info=task.exception())
+        self._wakeup.set()  # its conversation's next items are free now
+
+    async def _deliver_conversation(self, items: list[Delivery]) -> None:
+        """A conversation's claimed items: people's lane first, each lane in order."""
+        try:
+            for lane in (False, True):
+                await self._deliver_lane([d for d in items if d.notice is lane])
+        finally:
+            self._in_flight.difference_update(d.id for d in items)
+
+    async def _deliver_lane(self, items: list[Delivery]) -> None:
         for position, delivery in enumerate(items):
-            wait = await self._turn(delivery.outbound)
+            wait = await self._turn(delivery)
             if wait:
                 later = self.clock.now() + timedelta(seconds=wait)
                 for item in items[position:]:
@@ -114,25 +202,30 @@ class Dispatcher:
                 return
             retry_at = await self._deliver(delivery)
             if retry_at is not None:
-                # Keep the order: later messages of this chat wait for the failed one.
+                # Keep the order: later messages of this lane wait for the failed one.
                 for later_item in items[position + 1 :]:
                     await self.outbox.postpone(later_item, retry_at)
                 return
 
-    async def _turn(self, outbound: Outbound) -> float:
-        """Waits for the message's turn under the channel's limits: 0 when it may go now
-        (its slot is taken), else the seconds after which to try again."""
+    async def _turn(self, delivery: Delivery) -> float:
+        """Takes the message's slot under the channel's limits and returns 0, or returns
+        the seconds after which to try again (its conversation has no budget now)."""
+        outbound = delivery.outbound
         channel, conversation = outbound.channel, outbound.conversation
+        if channel not in self.pacing:
+            return 0.0
         wait = self.pacer.chat_wait(channel, conversation)
-        if wait > _INLINE_WAIT:
-            return wait
+        if delivery.notice:
+            wait = max(wait, self.notices.chat_wait(channel, conversation))
         if wait > 0:
-            await self.sleep(wait)
+            return wait
         async with self.pacer.turn(channel):
             while (wait := self.pacer.wait(channel, conversation)) > 0:
                 if wait > _INLINE_WAIT:
                     return wait
                 await self.sleep(wait)
+        if delivery.notice:
+            self.notices.wait(channel, conversation)  # takes the notices' share
         return 0.0
 
     async def _deliver(self, delivery: Delivery) -> datetime | None:
@@ -142,34 +235,54 @@ class Dispatcher:
             await self.outbox.failed(delivery, self.clock.now(), "no sender for this channel")
             return None
         try:
-            try:
-                sent = await sender.send(delivery.outbound)
-            except DeliveryError:
-                raise
-            except Exception as unexpected:
-                log.exception("delivery %s: unexpected failure", delivery.id)
-                raise DeliveryError(repr(unexpected), permanent=False) from unexpected
+            sent = await self._send(sender, delivery)
         except DeliveryError as error:
-            now = self.clock.now()
-            if error.permanent or delivery.attempts >= self.max_attempts:
-                log.warning("delivery %s failed for good: %s", delivery.id, error)
-                await self.outbox.failed(delivery, now, str(error))
-                if self.on_failure is not None:
-                    await self.on_failure(delivery, str(error))
-                return None
-            if error.retry_after is not None:
-                wait = error.retry_after
-                self.pacer.hold(
-                    delivery.outbound.channel, delivery.outbound.conversation, error.retry_after
-                )
-            else:
-                # Exponential backoff with jitter, so many failed items do not come back
-                # at the same instant.
-                cap = min(2.0**delivery.attempts, 300.0)
-                wait = self.jitter(cap / 2, cap)
-            log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
-            retry_at = now + timedelta(seconds=wait)
-            await self.outbox.retry_later(delivery, retry_at, str(error))
-            return retry_at
+            return await self._failed_attempt(delivery, error)
         await self.outbox.delivered(delivery, sent, self.clock.now())
         return None
+
+    async def _send(self, sender: Sender, delivery: Delivery) -> Sent:
+        try:
+            return await sender.send(delivery.outbound)
+        except DeliveryError:
+            raise
+        except Exception as unexpected:
+            log.exception("delivery %s: unexpected failure", delivery.id)
+            raise DeliveryError(repr(unexpected), permanent=False) from unexpected
+
+    async def _failed_attempt(self, delivery: Delivery, error: DeliveryError) -> datetime | None:
+        now = self.clock.now()
+        queued_at = delivery.queued_at or now
+        if error.permanent or now - queued_at >= self.give_up_after:
+            log.warning("delivery %s failed for good: %s", delivery.id, error)
+            await self.outbox.failed(delivery, now, str(error))
+            if self.on_failure is not None:
+                await self.on_failure(delivery, str(error))
+            return None
+        outbound: Outbound = delivery.outbound
+        if error.retry_after is not None:
+            wait = error.retry_after
+            self.pacer.hold(outbound.channel, outbound.conversation, error.retry_after)
+        else:
+            # Exponential backoff with jitter, so many failed items do not come back
+            # at the same instant.
+            cap = min(2.0 ** min(delivery.attempts, 16), _BACKOFF_CAP)
+            wait = self.jitter(cap / 2, cap)
+        log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
+        retry_at = now + timedelta(seconds=wait)
+        await self.outbox.retry_later(delivery, retry_at, str(error))
+        return retry_at
+
+
+def _notice_share(pacing: ChannelPacing) -> ChannelPacing:
+    """The part of each conversation's budget automated notices may use."""
+
+    def per_conversation(conversation: str) -> Rate | None:
+        rate = pacing.per_conversation(conversation)
+        if rate is None:
+            return None
+        return Rate.per(
+            rate.count * NOTICE_SHARE, rate.seconds, max(1, int(rate.capacity * NOTICE_SHARE))
+        )
+
+    return ChannelPacing(overall=None, per_conversation=per_conversation)

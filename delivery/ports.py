@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from bot.messages import Outbound
@@ -19,10 +19,17 @@ class Delivery:
     kind: str
     attempts: int
     outbound: Outbound
+    # An automated notice, not the answer to someone's own action (see `claim`).
+    notice: bool = False
+    # When the bot queued it: a failing message is given up after a while from here.
+    queued_at: datetime | None = None
 
 
 class OutboxStore(Protocol):
-    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]: ...
+    async def claim(self, now: datetime, limit: int, per_conversation: int = 3) -> list[Delivery]:
+        """Marks due items as being sent and returns them: round-robin across
+        conversations, people's answers before notices, each lane in order."""
+        ...
 
     async def delivered(self, delivery: Delivery, sent: Sent, at: datetime) -> None: ...
 
@@ -35,5 +42,19 @@ class OutboxStore(Protocol):
         ...
 
     def exclusive(self) -> AbstractAsyncContextManager[bool]:
-        """True inside when this worker may dispatch now (one worker at a time)."""
+        """True inside when this process holds the outbox (one dispatcher at a time);
+        re-entrant, so a pass inside a held `run` keeps the hold."""
+        ...
+
+    async def still_held(self) -> bool:
+        """False when the hold was lost underneath (a dropped database connection)."""
+        ...
+
+    async def release_stale(self, in_flight: frozenset[int]) -> int:
+        """Items claimed but not in `in_flight` were left by a holder that is gone;
+        makes them due again. Only the holder calls it."""
+        ...
+
+    async def recent_sends(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(channel, conversation, sent at) of deliveries since `since`, oldest first."""
         ...

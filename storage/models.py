@@ -189,7 +189,10 @@ class OutboxItem(SQLModel, table=True):
     """A reply waiting to be sent; written in the transaction that decided it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_status_sent", "status", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str
@@ -200,7 +203,13 @@ class OutboxItem(SQLModel, table=True):
     # Answers the complainant for an agent (the bot says so when it queues it): the
     # first one delivered is the case's first response; all else is automatic.
     answer: bool = False
-    status: str = "pending"  # pending | sent | failed
+    # An automated notice (a reminder, an escalation, a survey) rather than the answer
+    # to someone's own action: it goes after those, and may use only part of a busy
+    # chat's budget.
+    notice: bool = False
+    # sending: claimed by the dispatcher holding the outbox; released to pending when
+    # that holder is gone.
+    status: str = "pending"  # pending | sending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime = _time()
     created_at: datetime = _time()

@@ -1,16 +1,16 @@
-"""The outbox: replies waiting to be sent, claimed by the dispatcher with a lease."""
+"""The outbox: replies waiting to be sent, claimed by the dispatcher holding it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import and_, exists, select, text, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.messages import Outbound
 from bot.ports import CaseThread
@@ -19,9 +19,7 @@ from delivery.sending import Sent
 from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem
-
-# Any fixed number ("compldis" in ASCII), recognisable in pg_locks.
-_DISPATCH_LOCK = 0x636F6D70_6C646973
+from storage.outbox_hold import OutboxHold
 
 
 class SqlOutbox:
@@ -32,6 +30,7 @@ class SqlOutbox:
         threaded_channels: frozenset[str] = frozenset({"email"}),
     ) -> None:
         self.engine = engine
+        self.hold = OutboxHold(engine)
         self.files = EvidenceFiles(data_dir)
         # Channels whose messages carry the case's subject and message ids (mail threads).
         self.threaded_channels = threaded_channels
@@ -41,69 +40,87 @@ class SqlOutbox:
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[bool]:
-        """One dispatching worker at a time on PostgreSQL (a session advisory lock, held
-        for the pass), so the channels' overall rate limits are kept across workers."""
-        if self.engine.dialect.name != "postgresql":
-            yield True
-            return
-        async with self.engine.connect() as connection:
-            mine = bool(
-                await connection.scalar(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": _DISPATCH_LOCK}
-                )
-            )
-            await connection.commit()
-            try:
-                yield mine
-            finally:
-                if mine:
-                    await connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": _DISPATCH_LOCK}
-                    )
-                    await connection.commit()
+        """True inside when this process holds the outbox (`storage.outbox_hold`); a
+        dispatcher's `run` holds it for its life, a lone pass for the pass."""
+        mine = await self.hold.take()
+        try:
+            yield mine
+        finally:
+            if mine:
+                await self.hold.give()
 
-    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
-        """Due items, oldest first, skipping a conversation whose earlier item is still
-        waiting; claimed items are leased so another worker leaves them alone."""
-        earlier = aliased(OutboxItem)
-        query = (
-            select(OutboxItem)
-            .where(
-                OutboxItem.status == "pending",
-                OutboxItem.next_attempt_at <= now,
-                ~exists().where(
-                    and_(
-                        earlier.channel == OutboxItem.channel,
-                        earlier.conversation == OutboxItem.conversation,
-                        earlier.status == "pending",
-                        earlier.id < OutboxItem.id,  # type: ignore[operator]
-                        earlier.next_attempt_at > now,
-                    )
-                ),
-            )
-            .order_by(OutboxItem.id)  # type: ignore[arg-type]
-            .limit(limit)
-        )
+    async def still_held(self) -> bool:
+        return await self.hold.still_held()
+
+    async def release_stale(self, in_flight: frozenset[int]) -> int:
+        """Claims not being worked on by the holder were left by a holder that is gone:
+        they are due again at once (their attempt counts)."""
         async with self._session() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=OutboxItem)
-            rows = (await session.scalars(query)).all()
-            cases = await _cases(session, {r.case_id for r in rows if r.case_id})
+            result = await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.status == "sending",
+                    OutboxItem.id.not_in(in_flight),  # type: ignore[union-attr]
+                )
+                .values(status="pending")
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def recent_sends(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(channel, conversation, sent at) of what was delivered since `since`, oldest
+        first: what a dispatcher taking over has to count against the rate limits."""
+        async with self._session() as session:
+            rows = await session.execute(
+                select(OutboxItem.channel, OutboxItem.conversation, OutboxItem.sent_at)
+                .where(OutboxItem.status == "sent", OutboxItem.sent_at >= since)  # type: ignore[operator]
+                .order_by(OutboxItem.sent_at)  # type: ignore[arg-type]
+            )
+            return [(channel, conversation, at) for channel, conversation, at in rows.all()]
+
+    async def claim(self, now: datetime, limit: int, per_conversation: int = 3) -> list[Delivery]:
+        """Due items taken round-robin across conversations: every conversation's first
+        due item before anyone's second, answers to people before automated notices,
+        at most `per_conversation` each. Within a conversation and lane, items go in the
+        order written: one waiting (or being sent) holds back those after it."""
+        chosen = _fair_choice(now, limit, per_conversation)
+        async with self._session() as session, session.begin():
+            ids = list((await session.scalars(chosen)).all())
+            if not ids:
+                return []
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids))  # type: ignore[union-attr]
+                .values(status="sending", attempts=OutboxItem.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            rows = {
+                row.id: row
+                for row in (
+                    await session.scalars(
+                        select(OutboxItem).where(OutboxItem.id.in_(ids))  # type: ignore[union-attr]
+                    )
+                ).all()
+            }
+            cases = await _cases(session, {r.case_id for r in rows.values() if r.case_id})
             threads = await _threads(
                 session,
-                {r.case_id for r in rows if r.case_id and r.channel in self.threaded_channels},
+                {
+                    r.case_id
+                    for r in rows.values()
+                    if r.case_id and r.channel in self.threaded_channels
+                },
             )
-            for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = now + lease
             return [
                 Delivery(
                     id=row.id,  # type: ignore[arg-type]
                     kind=row.kind,
                     attempts=row.attempts,
                     outbound=self._outbound(row, cases.get(row.case_id), threads.get(row.case_id)),
+                    notice=row.notice,
+                    queued_at=row.created_at,
                 )
-                for row in rows
+                for row in (rows[i] for i in ids)
             ]
 
     def _outbound(
@@ -191,7 +208,7 @@ class SqlOutbox:
             await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == delivery.id)  # type: ignore[arg-type]
-                .values(next_attempt_at=at, last_error=error[:500])
+                .values(status="pending", next_attempt_at=at, last_error=error[:500])
             )
 
     async def postpone(self, delivery: Delivery, at: datetime) -> None:
@@ -199,7 +216,7 @@ class SqlOutbox:
             await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == delivery.id)  # type: ignore[arg-type]
-                .values(next_attempt_at=at, attempts=OutboxItem.attempts - 1)
+                .values(status="pending", next_attempt_at=at, attempts=OutboxItem.attempts - 1)
             )
 
     async def failed(self, delivery: Delivery, at: datetime, error: str) -> None:
@@ -257,3 +274,31 @@ async def _cases(
         select(Case.id, Case.case_no, Case.agent_thread).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
     )
     return {case_id: (case_no, thread) for case_id, case_no, thread in rows.all()}
+
+
+def _fair_choice(now: datetime, limit: int, per_conversation: int) -> Select[Any]:
+    """The ids `claim` takes, in the order it takes them (see there)."""
+    outbox = OutboxItem.__table__
+    lane = (outbox.c.channel, outbox.c.conversation, outbox.c.notice)
+    holding_back = case(
+        (outbox.c.status == "sending", 1), (outbox.c.next_attempt_at > now, 1), else_=0
+    )
+    ranked = (
+        select(
+            outbox.c.id,
+            outbox.c.notice,
+            func.row_number().over(partition_by=lane, order_by=outbox.c.id).label("position"),
+            func.max(holding_back)
+            .over(partition_by=lane, order_by=outbox.c.id, rows=(None, 0))
+            .label("held"),
+            func.min(outbox.c.id).over(partition_by=lane).label("first"),
+        )
+        .where(outbox.c.status.in_(("pending", "sending")))
+        .subquery()
+    )
+    return (
+        select(ranked.c.id)
+        .where(ranked.c.held == 0, ranked.c.position <= per_conversation)
+        .order_by(ranked.c.notice, ranked.c.position, ranked.c.first)
+        .limit(limit)
+    )

@@ -229,7 +229,7 @@ async def erase(
             item.payload = {"text": ERASED}
             if _own_chat(person, item):
                 item.conversation = ERASED
-            if item.status == "pending":
+            if item.status in ("pending", "sending"):
                 item.status, item.last_error = "failed", "personal data erased"
         for draft in (
             await session.scalars(

@@ -18,7 +18,13 @@ class ReplyRows(SqlTx):
     """`bot.ports.ReplyQueue` on SQL."""
 
     async def enqueue(
-        self, outbound: Outbound, kind: str, at: datetime, *, answer: bool = False
+        self,
+        outbound: Outbound,
+        kind: str,
+        at: datetime,
+        *,
+        answer: bool = False,
+        notice: bool = False,
     ) -> None:
         case_id = None
         if outbound.case_no:
@@ -31,6 +37,7 @@ class ReplyRows(SqlTx):
                 conversation=outbound.conversation,
                 kind=kind,
                 answer=answer,
+                notice=notice,
                 case_id=case_id,
                 payload=outbound.to_payload(),
                 next_attempt_at=at,

@@ -55,4 +55,5 @@ async def tell_complainant(
         ),
         kind,
         clock.now(),
+        notice=True,
     )

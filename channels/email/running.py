@@ -36,7 +36,8 @@ class MailSettings(Protocol):
 
 def mail_pacing(messages_per_minute: float) -> ChannelPacing:
     """Outgoing mail at most SMTP_MESSAGES_PER_MINUTE (mail providers throttle senders)."""
-    return ChannelPacing(overall=Rate.per(messages_per_minute, 60.0))
+    # Evenly spaced (no burst), so no minute ever holds more than the setting allows.
+    return ChannelPacing(overall=Rate.per(messages_per_minute, 60.0, burst=1))
 
 
 class RunningMail:

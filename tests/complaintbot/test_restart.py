@@ -37,7 +37,7 @@ async def all_delivered(database_url: str) -> bool:
     try:
         async with AsyncSession(engine) as session:
             pending = await session.scalars(
-                select(OutboxItem.id).where(OutboxItem.status == "pending")
+                select(OutboxItem.id).where(OutboxItem.status.in_(("pending", "sending")))
             )
             return pending.first() is None
     finally:

@@ -1,53 +1,233 @@
-"""The outbox dispatcher: retries with backoff, gives up on permanent failures, keeps order."""
+"""The outbox dispatcher: fair rounds, people before notices, order per lane, retries
+that hold back only their own conversation, give-up after a time window, and claims
+that die with the process that made them. On every backend, time on the test's clock.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.messages import Outbound
 from bot.router import ComplaintBot
-from delivery.sending import DeliveryError
+from delivery.dispatcher import Dispatcher
+from delivery.ports import Delivery, OutboxStore
+from delivery.sending import ChannelPacing, DeliveryError, Rate, Sent
 from storage.models import Case, OutboxItem, TimelineEvent
 from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE
-from tests.support.chat import Chat, texts
+from tests.support.chat import Chat
 from tests.support.clock import FakeClock
+from tests.support.memory import MemoryRepository
+
+Repo = SqlRepository | MemoryRepository
 
 
-async def test_a_transient_failure_is_retried_after_backoff_and_order_is_kept(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+class ChatSender:
+    """Records what each conversation got; a conversation can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.failures: dict[str, list[DeliveryError]] = {}
+
+    async def send(self, outbound: Outbound) -> Sent:
+        failures = self.failures.get(outbound.conversation)
+        if failures:
+            raise failures.pop(0)
+        self.sent.append((outbound.conversation, outbound.text))
+        return Sent((str(len(self.sent)),))
+
+    def texts(self, conversation: str) -> list[str]:
+        return [text for who, text in self.sent if who == conversation]
+
+
+async def queue(
+    repository: Repo, clock: FakeClock, conversation: str, texts: list[str], notice: bool = False
 ) -> None:
-    chat = Chat(bot, outbox, clock)
-    chat.sender.failures.append(DeliveryError("Timed out", permanent=False))
-    assert await chat.say("/start") == []  # greeting and question both held back
+    async with repository.conversation("test", conversation, "test") as tx:
+        for text in texts:
+            await tx.enqueue(
+                Outbound("test", conversation, text), "reply", clock.now(), notice=notice
+            )
 
-    assert await chat.dispatcher.run_once() == 0  # not due yet: backoff
-    clock.advance(seconds=3)
-    while await chat.dispatcher.run_once():
+
+def dispatcher(
+    outbox: OutboxStore, sender: ChatSender, clock: FakeClock, **options: Any
+) -> Dispatcher:
+    """Paced on the test's clock; backoff at the top of its range."""
+    return Dispatcher(
+        outbox,
+        {"test": sender},
+        clock,
+        jitter=lambda _low, high: high,
+        monotonic=clock.monotonic,
+        **options,
+    )
+
+
+async def test_a_flooded_conversation_gets_its_turn_like_the_others(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    await queue(repository, clock, "flood", [f"flood {n}" for n in range(40)])
+    for person in ("a", "b", "c", "d", "e"):
+        await queue(repository, clock, person, [f"hello {person}"])
+    one_pass = dispatcher(outbox, sender, clock, batch=10, per_conversation=3)
+
+    assert await one_pass.run_once() == 8
+    # Everyone's first message went in the first pass; the flood only three of its 40.
+    assert {who for who, _text in sender.sent} == {"flood", "a", "b", "c", "d", "e"}
+    assert sender.texts("flood") == ["flood 0", "flood 1", "flood 2"]
+    while await one_pass.run_once():
         pass
-    greeting, question = chat.mine()
-    assert greeting.text.startswith("Hello!")
-    assert question.text.startswith("Please describe what happened")
-    async with AsyncSession(engine) as session:
-        items = (await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all()
-    assert [(i.status, i.attempts) for i in items] == [("sent", 2), ("sent", 1)]
+    assert sender.texts("flood") == [f"flood {n}" for n in range(40)]
 
 
-async def test_retry_after_from_the_channel_is_respected(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock
+async def test_a_persons_answer_goes_before_a_hundred_waiting_notices(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    await queue(repository, clock, "-100", [f"reminder {n}" for n in range(100)], notice=True)
+    await queue(repository, clock, "-100", ["claimed by you"])
+    group_paced = dispatcher(
+        outbox,
+        sender,
+        clock,
+        batch=10,
+        pacing={"test": ChannelPacing(per_conversation=lambda _c: Rate(20, 60.0, burst=3))},
+    )
+
+    await group_paced.run_once()
+    assert sender.texts("-100")[0] == "claimed by you"
+    answered_at = None
+    for second in range(300):
+        if second == 150:
+            await queue(repository, clock, "-100", ["resolved, thanks"])
+        await group_paced.run_once()
+        if answered_at is None and "resolved, thanks" in sender.texts("-100"):
+            answered_at = second
+        clock.advance(seconds=1)
+    # Notices had at most two thirds of the group's 20 a minute (and their burst of 2);
+    # the agent's next answer found room within one message's interval (3 s).
+    reminders = [t for t in sender.texts("-100") if t.startswith("reminder")]
+    assert 60 <= len(reminders) <= 2 + 300 * 20 * 2 / 3 / 60
+    assert reminders == [f"reminder {n}" for n in range(len(reminders))]
+    assert answered_at is not None and answered_at - 150 <= 3
+
+
+async def test_claims_of_a_process_that_died_are_taken_over_at_once(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    await queue(repository, clock, "a", ["one", "two"])
+    await queue(repository, clock, "b", ["three"])
+    # A process claimed everything and died before sending any of it.
+    assert len(await outbox.claim(clock.now(), 10)) == 3
+
+    restarted = dispatcher(outbox, sender, clock)
+    assert await restarted.run_once() == 3  # no lease to wait out: the clock never moved
+    assert sender.texts("a") == ["one", "two"]
+    assert sender.texts("b") == ["three"]
+
+
+async def test_a_live_dispatcher_in_another_process_keeps_its_claims(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock, tmp_path
+) -> None:
+    if not isinstance(outbox, SqlOutbox):
+        return  # one process's memory has no other process
+    sender = ChatSender()
+    await queue(repository, clock, "a", ["one"])
+    other = SqlOutbox(outbox.engine, tmp_path / "data")
+    async with other.exclusive() as mine:
+        assert mine
+        (claimed,) = await other.claim(clock.now(), 10)
+        # Another process (`run`, or a CLI command) finds the outbox held: it sends
+        # nothing and takes over nothing.
+        assert await dispatcher(outbox, sender, clock).run_once() == 0
+        await other.delivered(claimed, Sent(("other-1",)), clock.now())
+    assert sender.sent == []
+    await queue(repository, clock, "a", ["two"])
+    assert await dispatcher(outbox, sender, clock).run_once() == 1
+    assert sender.texts("a") == ["two"]
+
+
+async def test_a_429_holds_back_only_its_own_conversation(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    sender.failures["a"] = [DeliveryError("Too Many Requests", permanent=False, retry_after=30)]
+    await queue(repository, clock, "a", ["a1", "a2"])
+    await queue(repository, clock, "b", ["b1", "b2"])
+    paced = dispatcher(outbox, sender, clock, pacing={"test": ChannelPacing()})
+
+    await paced.run_once()
+    assert sender.texts("b") == ["b1", "b2"]
+    assert sender.texts("a") == []
+    await queue(repository, clock, "b", ["b3"])
+    clock.advance(seconds=29)
+    await paced.run_once()
+    assert sender.texts("b") == ["b1", "b2", "b3"]
+    assert sender.texts("a") == []
+    clock.advance(seconds=2)
+    await paced.run_once()
+    assert sender.texts("a") == ["a1", "a2"]
+
+
+async def test_transient_failures_back_off_at_most_30_seconds_and_keep_the_order(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    sender.failures["a"] = [DeliveryError("502 Bad Gateway", permanent=False) for _ in range(9)]
+    await queue(repository, clock, "a", ["first", "second", "third"])
+    retrying = dispatcher(outbox, sender, clock)
+
+    waited = []
+    while not sender.texts("a"):
+        assert await retrying.run_once() <= 3
+        before = clock.now()
+        while await retrying.run_once() == 0:
+            clock.advance(seconds=1)
+        waited.append((clock.now() - before).total_seconds())
+    assert max(waited) <= 30
+    assert sender.texts("a") == ["first", "second", "third"]
+
+
+async def test_a_message_failing_for_a_day_is_given_up(
+    bot: ComplaintBot, outbox: OutboxStore, clock: FakeClock
 ) -> None:
     chat = Chat(bot, outbox, clock)
-    chat.sender.failures.append(DeliveryError("Too Many Requests", permanent=False, retry_after=30))
-    await chat.say("/help")
-    clock.advance(seconds=29)
-    assert await chat.dispatcher.run_once() == 0
-    clock.advance(seconds=2)
-    assert await chat.dispatcher.run_once() == 1
-    assert "Commands:" in texts(chat.mine())
+    for action, value, _ in ENGLISH_INTAKE[:-1]:
+        await getattr(chat, action)(value)
+    given_up: list[tuple[Delivery, str]] = []
+
+    async def tell(delivery: Delivery, error: str) -> None:
+        given_up.append((delivery, error))
+
+    chat.dispatcher.on_failure = tell
+    chat.sender.failures.extend(
+        DeliveryError("502 Bad Gateway", permanent=False) for _ in range(10_000)
+    )
+    await chat.press("Confirm")
+    queued = clock.now()
+    for _ in range(20):  # more attempts than any count limit would allow
+        await chat.dispatcher.run_once()
+        clock.advance(seconds=31)
+    clock.current = queued + timedelta(hours=23, minutes=59)
+    await chat.dispatcher.run_once()
+    assert given_up == []  # still retried a minute before the day is out
+    clock.advance(seconds=61)
+    await chat.dispatcher.run_once()
+    ((delivery, error),) = given_up
+    assert (delivery.kind, error, delivery.attempts) == ("receipt", "502 Bad Gateway", 22)
+    assert delivery.queued_at == queued
 
 
 async def test_a_permanent_failure_is_recorded_on_the_case_and_not_retried(
-    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    bot: ComplaintBot, outbox: OutboxStore, clock: FakeClock, engine: AsyncEngine
 ) -> None:
     chat = Chat(bot, outbox, clock)
     for action, value, _ in ENGLISH_INTAKE[:-1]:

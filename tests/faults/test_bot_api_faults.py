@@ -68,4 +68,4 @@ async def _all_settled(url: str, inbound: int) -> list[OutboxItem]:
     if len(await stored_rows(url, Message, Message.direction == "in")) < inbound:
         return []
     rows = sorted(await stored_rows(url, OutboxItem), key=lambda r: r.id or 0)
-    return rows if rows and all(r.status != "pending" for r in rows) else []
+    return rows if rows and all(r.status in ("sent", "failed") for r in rows) else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -238,7 +238,7 @@ async def test_deliveries_and_desk_work_on_one_case_at_once_keep_one_chain(
         for n, kind in enumerate(kinds):
             outbound = Outbound("test", f"chat-{n}", f"text {n}", case_no=two_cases[0])
             await tx.enqueue(outbound, kind, clock.now())
-    deliveries = await outbox.claim(clock.now(), 20, timedelta(minutes=1))
+    deliveries = await outbox.claim(clock.now(), 20)
     assert len(deliveries) == len(kinds)
 
     async def note(worker: int) -> None:

@@ -125,7 +125,7 @@ async def test_only_an_answer_is_a_first_response_and_not_automatic(
                 Outbound("test", "7", kind, case_no=case_no), kind, clock.now(), answer=answer
             )
         assert await tx.automatic_replies_since(since) == 1
-    notice, reply = await outbox.claim(clock.now(), 10, timedelta(minutes=1))
+    notice, reply = await outbox.claim(clock.now(), 10)
     assert (notice.outbound.automatic, reply.outbound.automatic) == (True, False)
     clock.advance(minutes=1)
     await outbox.delivered(notice, Sent(("1",)), clock.now())
@@ -144,7 +144,7 @@ async def test_a_mail_reply_is_threaded_under_the_complainants_latest_message(
         await tx.record_inbound(inbound(clock, "email", message_id="<first@x>"))
         case_no = await open_case(tx, clock, "email")
         await tx.enqueue(Outbound("email", "7", "receipt", case_no=case_no), "receipt", clock.now())
-    (receipt,) = await outbox.claim(clock.now(), 10, timedelta(minutes=1))
+    (receipt,) = await outbox.claim(clock.now(), 10)
     assert receipt.outbound.references == ("<first@x>",)
     await outbox.delivered(receipt, Sent(("<receipt@us>",)), clock.now())
     async with repository.conversation("email", "7", "7") as tx:
@@ -153,11 +153,11 @@ async def test_a_mail_reply_is_threaded_under_the_complainants_latest_message(
         assert case is not None and case.case_no == case_no
         await tx.attach_inbound(case)
         await tx.enqueue(Outbound("email", "7", "noted", case_no=case_no), "ack", clock.now())
-    (noted,) = await outbox.claim(clock.now(), 10, timedelta(minutes=1))
+    (noted,) = await outbox.claim(clock.now(), 10)
     await outbox.delivered(noted, Sent(("<noted@us>",)), clock.now())
     async with repository.conversation("email", "7", "7") as tx:
         await tx.enqueue(Outbound("email", "7", "answer", case_no=case_no), "r", clock.now())
-    (answer,) = await outbox.claim(clock.now(), 10, timedelta(minutes=1))
+    (answer,) = await outbox.claim(clock.now(), 10)
     assert answer.outbound.subject == "Double charge"
     assert answer.outbound.references == (
         "<first@x>",

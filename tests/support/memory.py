@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.messages import Outbound
 from bot.ports import CaseThread, Clock, DueTimer
@@ -88,26 +88,55 @@ class MemoryOutbox:
     async def exclusive(self) -> AsyncIterator[bool]:
         yield True
 
-    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+    async def still_held(self) -> bool:
+        return True
+
+    async def release_stale(self, in_flight: frozenset[int]) -> int:
         async with self.store.transaction() as t:
-            waiting = {
-                (r.channel, r.conversation, r.id)
-                for r in t.outbox
-                if r.status == "pending" and r.next_attempt_at > now
-            }
-            due = [
-                r
-                for r in t.outbox
-                if r.status == "pending"
-                and r.next_attempt_at <= now
-                and not any(
-                    (c, v) == (r.channel, r.conversation) and i < r.id for c, v, i in waiting
-                )
-            ][:limit]
+            stale = [r for r in t.outbox if r.status == "sending" and r.id not in in_flight]
+            for row in stale:
+                row.status = "pending"
+            return len(stale)
+
+    async def recent_sends(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        sent = [r for r in self.store.tables.outbox if r.status == "sent"]
+        return sorted(
+            (
+                (r.channel, r.conversation, r.sent_at)
+                for r in sent
+                if r.sent_at and r.sent_at >= since
+            ),
+            key=lambda send: send[2],
+        )
+
+    async def claim(self, now: datetime, limit: int, per_conversation: int = 3) -> list[Delivery]:
+        """As `SqlOutbox.claim`: round-robin, people before notices, each lane in order."""
+        async with self.store.transaction() as t:
+            lanes: dict[tuple[str, str, bool], list[StoredReply]] = {}
+            for row in sorted(t.outbox, key=lambda r: r.id):
+                if row.status in ("pending", "sending"):
+                    lanes.setdefault((row.channel, row.conversation, row.notice), []).append(row)
+            ranked = []
+            for rows in lanes.values():
+                for position, row in enumerate(rows[:per_conversation], start=1):
+                    if row.status == "sending" or row.next_attempt_at > now:
+                        break
+                    ranked.append((row.notice, position, rows[0].id, row))
+            due = [row for *_order, row in sorted(ranked, key=lambda r: r[:3])][:limit]
             for row in due:
                 row.attempts += 1
-                row.next_attempt_at = now + lease
-            return [Delivery(r.id, r.kind, r.attempts, self._outbound(t, r)) for r in due]
+                row.status = "sending"
+            return [
+                Delivery(
+                    r.id,
+                    r.kind,
+                    r.attempts,
+                    self._outbound(t, r),
+                    notice=r.notice,
+                    queued_at=r.created_at,
+                )
+                for r in due
+            ]
 
     def _outbound(self, t: Tables, row: StoredReply) -> Outbound:
         case = t.cases.get(row.case_id) if row.case_id else None
@@ -178,12 +207,12 @@ class MemoryOutbox:
     async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None:
         async with self.store.transaction() as t:
             row = next(r for r in t.outbox if r.id == delivery.id)
-            row.next_attempt_at, row.last_error = at, error[:500]
+            row.status, row.next_attempt_at, row.last_error = "pending", at, error[:500]
 
     async def postpone(self, delivery: Delivery, at: datetime) -> None:
         async with self.store.transaction() as t:
             row = next(r for r in t.outbox if r.id == delivery.id)
-            row.next_attempt_at, row.attempts = at, row.attempts - 1
+            row.status, row.next_attempt_at, row.attempts = "pending", at, row.attempts - 1
 
     async def failed(self, delivery: Delivery, at: datetime, error: str) -> None:
         async with self.store.transaction() as t:

@@ -84,7 +84,8 @@ class StoredReply:
     payload: dict[str, Any]
     next_attempt_at: datetime
     created_at: datetime
-    status: str = "pending"  # pending | sent | failed
+    notice: bool = False
+    status: str = "pending"  # pending | sending | sent | failed
     attempts: int = 0
     sent_at: datetime | None = None
     transport_message_id: str | None = None

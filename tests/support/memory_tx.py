@@ -409,7 +409,13 @@ class MemoryTx:
     # ----- ReplyQueue ---------------------------------------------------------------
 
     async def enqueue(
-        self, outbound: Outbound, kind: str, at: datetime, *, answer: bool = False
+        self,
+        outbound: Outbound,
+        kind: str,
+        at: datetime,
+        *,
+        answer: bool = False,
+        notice: bool = False,
     ) -> None:
         case = self.t.case_by_no(outbound.case_no) if outbound.case_no else None
         self.t.outbox.append(
@@ -419,6 +425,7 @@ class MemoryTx:
                 conversation=outbound.conversation,
                 kind=kind,
                 answer=answer,
+                notice=notice,
                 case_id=case.id if case else None,
                 payload=as_json(outbound.to_payload()),
                 next_attempt_at=at,

@@ -107,6 +107,9 @@ class FakeBotApi:
         self._file_ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
         self._drops: dict[str, int] = {}
+        self._stalls: dict[str, int] = {}
+        self.stalled = 0  # calls that arrived and hang, unanswered
+        self._unstall = asyncio.Event()
         self._limits: _Limits | None = None
         self.too_many = 0  # 429 answers given for exceeding the limits
         self._changed = asyncio.Condition()
@@ -159,6 +162,14 @@ class FakeBotApi:
     def drop_next(self, method: str, times: int = 1) -> None:
         """The next calls of `method` lose their connection before any answer."""
         self._drops[method] = self._drops.get(method, 0) + times
+
+    def stall_next(self, method: str, times: int = 1) -> None:
+        """The next calls of `method` hang, unanswered, until `unstall`; one whose caller
+        hung up meanwhile is dropped (it never reached Telegram), the others go on."""
+        self._stalls[method] = self._stalls.get(method, 0) + times
+
+    def unstall(self) -> None:
+        self._unstall.set()
 
     def enforce_limits(
         self,
@@ -230,6 +241,14 @@ class FakeBotApi:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
+        if self._stalls.get(method):
+            self._stalls[method] -= 1
+            async with self._changed:
+                self.stalled += 1
+                self._changed.notify_all()
+            await self._unstall.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # the caller is gone: nothing happened
         try:
             if self._failures.get(method):
                 raise self._failures[method].pop(0)

@@ -25,6 +25,7 @@ from bot.ports import Clock, DueTimer, SystemClock
 from storage.agents import AgentRows
 from storage.cases import CaseRows
 from storage.conversations import ConversationRows
+from storage.database import READ_ONLY
 from storage.files import EvidenceFiles
 from storage.models import Case, CaseTimer, Conversation
 from storage.replies import ReplyRows
@@ -76,7 +77,8 @@ class SqlRepository:
             .order_by(CaseTimer.due_at, CaseTimer.id)
             .limit(limit)
         )
-        async with AsyncSession(self.engine) as session:
+        # Only reads: on SQLite it need not wait for the writers' turn.
+        async with AsyncSession(self.engine.execution_options(**{READ_ONLY: True})) as session:
             rows = (await session.execute(query)).all()
         return [DueTimer(*row) for row in rows]
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlmodel import col
 
 from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
@@ -241,9 +242,10 @@ class CaseRows(SqlTx):
     async def attach_inbound(
         self, case: CaseRecord, evidence: tuple[EvidenceRef, ...] = ()
     ) -> None:
-        if self._inbound is not None:
-            self._inbound.case_id = case.id
-            self.session.add(self._inbound)
+        if self._inbound_id is not None:
+            await self.session.execute(
+                update(Message).where(col(Message.id) == self._inbound_id).values(case_id=case.id)
+            )
         ids = [e.id for e in evidence]
         if ids:
             await self.session.execute(
@@ -257,4 +259,3 @@ class CaseRows(SqlTx):
             )
         ).all()
         return [Attachment(r.name, r.mime, None, r.size, sha256=r.sha256) for r in rows]
-

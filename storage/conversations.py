@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import col
 
 from bot.draft import EvidenceRef
 from bot.messages import Attachment, Inbound
@@ -19,30 +21,26 @@ class ConversationRows(SqlTx):
     """`bot.ports.ConversationStore` on SQL."""
 
     async def record_inbound(self, inbound: Inbound) -> bool:
-        exists = await self.session.scalar(
-            select(Message.id).where(
-                Message.channel == inbound.channel,
-                Message.direction == "in",
-                Message.transport_id == inbound.transport_id,
+        # One statement: a redelivery (same transport id) inserts nothing.
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        self._inbound_id = await self.session.scalar(
+            insert(Message)
+            .values(
+                channel=inbound.channel,
+                direction="in",
+                transport_id=inbound.transport_id,
+                conversation=inbound.conversation,
+                message_ref=inbound.message_id,
+                sender_id=inbound.sender_id,
+                kind=inbound.kind.value,
+                text=inbound.text,
+                raw=inbound.raw,
+                at=inbound.received_at,
             )
+            .on_conflict_do_nothing(index_elements=["channel", "direction", "transport_id"])
+            .returning(col(Message.id))
         )
-        if exists is not None:
-            return False
-        self._inbound = Message(
-            channel=inbound.channel,
-            direction="in",
-            transport_id=inbound.transport_id,
-            conversation=inbound.conversation,
-            message_ref=inbound.message_id,
-            sender_id=inbound.sender_id,
-            kind=inbound.kind.value,
-            text=inbound.text,
-            raw=inbound.raw,
-            at=inbound.received_at,
-        )
-        self.session.add(self._inbound)
-        await self.session.flush()
-        return True
+        return self._inbound_id is not None
 
     async def load_state(self) -> dict[str, Any] | None:
         return self.row.state
@@ -89,6 +87,6 @@ class ConversationRows(SqlTx):
             .order_by(Message.id.desc())  # type: ignore[union-attr]
             .limit(1)
         )
-        if self._inbound is not None and self._inbound.id is not None:
-            query = query.where(Message.id != self._inbound.id)
+        if self._inbound_id is not None:
+            query = query.where(Message.id != self._inbound_id)
         return await self.session.scalar(query)

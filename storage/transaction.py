@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ports import CaseRecord, Clock, NewCase
 from storage.files import EvidenceFiles
-from storage.models import Agent, Case, Complainant, Conversation, Identity, Message
+from storage.models import Agent, Case, Complainant, Conversation, Identity
 from storage.records import case_record
 
 
@@ -30,7 +30,7 @@ class SqlTx:
         self.sender_id = sender_id
         self.files = files
         self.clock = clock
-        self._inbound: Message | None = None
+        self._inbound_id: int | None = None  # the message this transaction handles
         self._locked_cases: set[int] = set()
 
     @property

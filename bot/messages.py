@@ -92,6 +92,7 @@ class Inbound:
     unsupported_what: str | None = None
     # Group chats: `group` is True; `thread_id` is the topic or thread the message is in
     # and `reply_to` the id of the message it answers, both as the channel names them.
+    # A button press (any chat) has in `reply_to` the id of the message the button is on.
     group: bool = False
     thread_id: str | None = None
     reply_to: str | None = None
@@ -132,6 +133,9 @@ class Outbound:
     thread up when it sends, so a message queued before the thread exists still lands
     in it); `new_thread` opens a thread with this title, starting with this message.
     `files` travel as references; the outbox loads their bytes when it sends.
+    `edit`, when set, is the chat-local id of an earlier bot message (as a button press's
+    `Inbound.reply_to` names it) that this one replaces in place, buttons included; a
+    channel that cannot edit sends it as a new message.
     """
 
     channel: str
@@ -149,6 +153,7 @@ class Outbound:
     subject: str | None = None
     references: tuple[str, ...] = ()
     automatic: bool = False
+    edit: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -164,6 +169,8 @@ class Outbound:
             payload["thread"] = self.thread
         if self.files:
             payload["files"] = [f.to_ref() for f in self.files]
+        if self.edit:
+            payload["edit"] = self.edit
         return payload
 
     @classmethod
@@ -187,4 +194,5 @@ class Outbound:
                 Attachment(f["name"], f["mime"], None, f["size"], sha256=f["sha256"])
                 for f in payload.get("files", [])
             ),
+            edit=payload.get("edit"),
         )

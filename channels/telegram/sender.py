@@ -1,7 +1,8 @@
 """`Outbound` → Bot API calls: the Telegram `Sender`.
 
 A case's thread in the agents' group is a forum topic where the group has topics, else
-the replies to the case's card message. Long texts are cut at line breaks.
+the replies to the case's card message. Long texts are cut at line breaks. An
+`Outbound` with `edit` changes that message in place (`editMessageText`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class TelegramSender:
             raise DeliveryError(str(error), permanent=False) from error
 
     async def _send(self, outbound: Outbound) -> Sent:
+        if outbound.edit and await self._edit(outbound, outbound.edit):
+            # Changed in place: no new message, so nothing new for the outbox to record.
+            return Sent(())
         chat_id = int(outbound.conversation)
         markup = _markup(outbound)
         thread = outbound.thread
@@ -83,6 +87,32 @@ class TelegramSender:
         for attachment in outbound.files:
             ids.append(await self._send_file(chat_id, attachment, where))
         return Sent(tuple(ids), thread)
+
+    async def _edit(self, outbound: Outbound, message_id: str) -> bool:
+        """Replaces an earlier message's text and inline buttons; False when that message
+        cannot be edited any more (deleted, too old), and it is to be sent anew.
+
+        A text longer than one message is not edited (it would have to be cut)."""
+        if len(outbound.text) > MessageLimit.MAX_TEXT_LENGTH:
+            return False
+        markup = _markup(outbound)
+        try:
+            await self.bot.edit_message_text(
+                outbound.text,
+                chat_id=int(outbound.conversation),
+                message_id=int(message_id),
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        except BadRequest as error:
+            reason = str(error).lower()
+            # A second attempt after a lost answer, or a press that changed nothing.
+            if "message is not modified" in reason:
+                return True
+            if "message to edit not found" in reason or "can't be edited" in reason:
+                log.warning("message %s can no longer be edited; sending anew", message_id)
+                return False
+            raise
+        return True
 
     async def _open_topic(self, chat_id: int, title: str) -> str | None:
         """A new forum topic, or None where there are no topics (or no right to make one)."""

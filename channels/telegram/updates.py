@@ -82,6 +82,8 @@ class UpdateReader:
                 received_at=self.clock.now(),
                 kind=InboundKind.BUTTON,
                 button_data=query.data or "",
+                # The message the button is on, which the answer may edit in place.
+                reply_to=str(query.message.message_id) if query.message else None,
                 raw=update.to_dict(),
             )
         message = update.message or update.edited_message

@@ -86,8 +86,9 @@ class ChatTurn:
         self.intake = Intake(self.tr, self.intake.phone_region)
 
     async def send(self, at: datetime) -> None:
-        """Queues the turn's replies to the person, in the order they were said."""
-        for reply, kind, case_no in self.replies:
+        """Queues the turn's replies to the person, in the order they were said, merged
+        into as few messages as fit (`merge_replies`)."""
+        for reply, kind, case_no in merge_replies(self.replies):
             await self.tx.enqueue(
                 Outbound(
                     channel=self.inbound.channel,
@@ -100,3 +101,42 @@ class ChatTurn:
                 kind,
                 at,
             )
+
+
+# Telegram's longest message; a merged message stays under it so that no merge makes
+# the channel cut a text that was said whole (a longer single reply is still cut).
+MAX_MERGED_TEXT = 4096
+
+QueuedReply = tuple[Reply, str, str | None]
+
+
+def merge_replies(replies: list[QueuedReply]) -> list[QueuedReply]:
+    """One message per turn where it fits: the acknowledgement, the next question and
+    its buttons arrive together instead of as two or three messages.
+
+    A run of button-less replies joins the next reply (texts apart by a blank line);
+    a reply with buttons or a contact button ends its message, so the controls stay
+    under the text they belong to. Replies about two different cases stay apart, and
+    so does a text that would make the message longer than `MAX_MERGED_TEXT`. A merged
+    message that holds the receipt is the receipt (the outbox marks it sent by kind).
+    """
+    merged: list[QueuedReply] = []
+    open_group = False  # whether the last merged message may take more text
+    for reply, kind, case_no in replies:
+        if open_group and _joinable(merged[-1], reply, case_no):
+            last, last_kind, last_case = merged[-1]
+            reply = Reply(f"{last.text}\n\n{reply.text}", reply.buttons, reply.contact_button)
+            kind = "receipt" if "receipt" in (kind, last_kind) else last_kind
+            case_no = case_no or last_case
+            merged[-1] = (reply, kind, case_no)
+        else:
+            merged.append((reply, kind, case_no))
+        open_group = not (reply.buttons or reply.contact_button)
+    return merged
+
+
+def _joinable(last: QueuedReply, reply: Reply, case_no: str | None) -> bool:
+    text, _kind, last_case = last
+    if last_case and case_no and last_case != case_no:
+        return False
+    return len(text.text) + 2 + len(reply.text) <= MAX_MERGED_TEXT

@@ -101,6 +101,45 @@ async def test_chinese_intake_with_shared_contact(
     assert case.locale == "zh_CN"
 
 
+@pytest.mark.parametrize(("script", "language"), [(ENGLISH_INTAKE, "en"), (CHINESE_INTAKE, "zh")])
+async def test_every_step_of_the_intake_is_answered_with_one_message(
+    bot: ComplaintBot,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    script: list[tuple[str, str, str]],
+    language: str,
+) -> None:
+    chat = Chat(bot, outbox, clock, language_code=language)
+    for action, value, expected in script:
+        (reply,) = await getattr(chat, action)(value)
+        assert expected in reply.text
+
+
+async def test_the_first_message_is_greeted_acknowledged_and_offered_continue_at_once(
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock
+) -> None:
+    chat = Chat(bot, outbox, clock)
+    (reply,) = await chat.say("I was charged 30 yuan and I don't know why")
+    greeting, noted = reply.text.split("\n\n")
+    assert greeting.startswith("Hello! This is the complaint service.")
+    assert noted == "Noted. Add more if you like, then press Continue."
+    assert [[b.label for b in row] for row in reply.buttons] == [["Continue"]]
+
+
+async def test_a_file_too_large_after_the_receipt_is_one_message_with_the_notice(
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
+) -> None:
+    chat = Chat(bot, outbox, clock)
+    receipt = await play(chat, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    (reply,) = await chat.send_file("huge.pdf", None, mime="application/pdf")
+    assert reply.text.split("\n\n") == [
+        "A file was too large (the limit is 20 MB) and was not received.",
+        f"Added to your case {case_no}. To file a new complaint, send /new.",
+    ]
+    assert reply.case_no is None or reply.case_no == case_no
+
+
 async def test_every_inbound_is_stored_raw_and_a_redelivery_changes_nothing(
     bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, records: Records
 ) -> None:
@@ -133,8 +172,7 @@ async def test_a_fault_keeps_the_message_and_tells_the_person_in_their_language(
     await bot.handle_safely(inbound)
     await chat.deliver_pending()
     assert texts(chat.mine()[-1:]) == (
-        "Sorry, something went wrong on our side. Your message is saved; "
-        "please send it once more."
+        "Sorry, something went wrong on our side. Your message is saved; please send it once more."
     )
     stored = await records.messages("in")
     assert [m.text for m in stored][-1] == "My router was charged twice"
@@ -222,9 +260,10 @@ async def test_bad_answers_get_one_clear_sentence_and_the_question_again(
     chat = Chat(bot, outbox, clock)
     await chat.say("Problem with my broadband")
     await chat.press("Continue")
-    replies = await chat.say(answer)
-    assert problem in replies[0].text
-    assert "What is your name" in replies[1].text
+    (reply,) = await chat.say(answer)
+    sentence, question = reply.text.split("\n\n")
+    assert problem in sentence
+    assert "What is your name" in question
 
 
 async def test_odd_input_is_answered_and_nothing_is_lost(

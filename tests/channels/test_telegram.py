@@ -103,6 +103,11 @@ async def test_an_english_complaint_with_a_wrong_phone_asked_again(
     await step(alice, "text", "Reconnect me", "Please check your complaint")
     receipt = await step(alice, "press", "Confirm", "Your complaint has been accepted")
     assert "Category: Help request" in receipt
+    # One message a turn: ten turns, ten messages, the first with its button under it.
+    assert len(alice.messages) == 10
+    assert alice.texts()[0].endswith("\n\nNoted. Add more if you like, then press Continue.")
+    assert alice.messages[0]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Continue"
+    assert alice.texts()[3] == asked
     status = await step(alice, "text", "/status", "Your cases:")
     assert "Help request · received, awaiting an agent" in status
 

@@ -57,13 +57,15 @@ class To(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """One message a command sends; `kind` is the outbox kind of a complainant's."""
+    """One message a command sends; `kind` is the outbox kind of a complainant's.
+    `edit` (the case's thread only): the earlier post this one replaces in place."""
 
     to: To
     text: str
     kind: str = "status_notice"
     files: tuple[Attachment, ...] = ()
     buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: str | None = None
 
 
 def _unchanged(case: CaseRecord) -> None:
@@ -153,12 +155,31 @@ class CommandPath:
                 # the first one delivered is the case's first response.
                 answer=say.kind in RESPONSE_KINDS,
             )
+        elif say.to is To.THREAD and say.edit is not None:
+            await self._edit_post(turn, case, say)
         elif say.to is To.THREAD:
             await self.staff.post(turn.tx, case, say.text, say.files, say.buttons)
         elif say.to is To.SUPERVISORS:
             await self.staff.to_supervisors(turn.tx, case, say.text)
         else:
             turn.answers.append(say.text)
+
+    async def _edit_post(self, turn: DeskTurn, case: CaseRecord, say: Say) -> None:
+        """Changes a post of the case's thread, which the agent acted on, in place."""
+        config = self.staff.config
+        await turn.tx.enqueue(
+            Outbound(
+                channel=config.channel,
+                conversation=config.conversation,
+                text=say.text,
+                case_no=case.case_no,
+                case_thread=True,
+                buttons=say.buttons,
+                edit=say.edit,
+            ),
+            "desk_post",
+            self.clock.now(),
+        )
 
     def agent_name(self, tr: Translator, agent: AgentRecord) -> str:
         """The agent as the complainant reads it: a number, unless names are shown."""

@@ -16,7 +16,7 @@ from bot.domain import looks_like_case_no
 from bot.draft import EvidenceRef
 from bot.followup import CaseClock
 from bot.i18n import Translator
-from bot.lifecycle import VERIFICATION, IllegalTransition, is_verification
+from bot.lifecycle import IllegalTransition
 from bot.messages import InboundKind
 from bot.ports import CaseRecord, Clock
 from bot.staff import DeskConfig, StaffNotices
@@ -103,24 +103,15 @@ class Desk:
                 return
             await self._on_case(turn, case, taking.claim(self.path, turn, case, ""))
             return
-        if parts[0] != "res" or len(parts) != 4:
+        if parts[0] != "res" or len(parts) not in (3, 4):
             turn.refuse(self.tr._("That button is no longer active."))
             return
-        case_no, name, value = parts[1], parts[2], parts[3]
-        pending = turn.state.get("resolving", {}).get(case_no)
-        case = await turn.tx.case(case_no)
-        if pending is None or case is None or not is_verification(name, value):
+        case = await turn.tx.case(parts[1])
+        if case is None:
             turn.refuse(self.tr._("That button is no longer active."))
             return
-        pending["answers"][name] = value
-        if len(pending["answers"]) < len(VERIFICATION):
-            await closing.ask_verification(self.path, turn, case, pending["answers"])
-            return
-        del turn.state["resolving"][case_no]
-        resolution = closing.resolved(
-            self.path, turn, case, pending["summary"], pending["answers"]
-        )
-        await self._on_case(turn, case, resolution)
+        value = parts[3] if len(parts) == 4 else None
+        await self._on_case(turn, case, closing.verify(self.path, turn, case, parts[2], value))
 
     async def _on_case(
         self, turn: DeskTurn, case: CaseRecord, change_of: Awaitable[Change | None]

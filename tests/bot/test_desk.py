@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.desk import DeskConfig
+from bot.messages import InboundKind
 from bot.router import BotConfig, ComplaintBot
 from storage.models import Agent, Case, TimelineEvent
 from storage.outbox import SqlOutbox
@@ -104,12 +105,20 @@ async def test_the_full_loop_between_agent_and_complainant(filed, records: Recor
     assert "R-77" not in texts(alice.mine())
 
     mark = len(alice.mine())
+    shown = len(group.shown(thread))
     await group.say("li", "/resolve The double charge of 30 yuan was refunded.", thread=thread)
-    await group.press("li", "Facts confirmed")
-    await group.press("li", "System fault")
-    await group.press("li", "Company responsible")
-    done = await group.press("li", "Minor")
-    assert f"✅ {case_no} resolved by Agent li" in texts(done)
+    for label in ("Facts confirmed", "System fault", "Company responsible", "Minor"):
+        await group.press("li", label)
+    assert "has been resolved" not in texts(alice.mine()[mark:])
+    await group.press("li", "Confirm and resolve")
+    # The verification was one message, changed in place; it ends showing the outcome.
+    (outcome,) = group.shown(thread)[shown:]
+    assert outcome.text == (
+        f"✅ {case_no} resolved by Agent li.\n"
+        "Result: The double charge of 30 yuan was refunded.\n"
+        "Facts confirmed · System fault · Company responsible · Minor"
+    )
+    assert outcome.buttons == ()
     told = texts(alice.mine()[mark:])
     assert f"Your complaint {case_no} has been resolved." in told
     assert "Result: The double charge of 30 yuan was refunded." in told
@@ -149,6 +158,75 @@ async def test_the_full_loop_between_agent_and_complainant(filed, records: Recor
         ("in_progress", "resolved"),
         ("resolved", "reopened"),
     ]
+
+
+async def test_the_verification_is_one_message_edited_in_place_across_a_restart(
+    filed, records: Records, repository: SqlRepository, clock: FakeClock
+) -> None:
+    alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    shown = len(group.shown(thread))
+    (asked,) = await group.say("li", f"/resolve {case_no} facts=confirmed Refunded.")
+    assert asked.text.split("\n") == [
+        "Result: Refunded.",
+        "Facts confirmed",
+        f"Verification of {case_no} — what was the nature of it?",
+    ]
+    assert [row[0].label for row in asked.buttons][-1] == "Cancel"
+    question = group.chat.message_id(asked)
+
+    (edit,) = await group.press("li", "System fault")
+    assert edit.edit == question and edit.text.endswith("who was responsible?")
+    # A new process: the answers so far are in the store, not in the bot.
+    alice.bot = ComplaintBot(repository, BotConfig(desk=DESK, default_locale="en"), clock)
+    (edit,) = await group.press("li", "Partner responsible")
+    assert edit.edit == question and "Facts confirmed · System fault · Partner responsible" in (
+        edit.text
+    )
+    (edit,) = await group.press("li", "Serious")
+    assert edit.text.endswith(f"Verification of {case_no} complete. Resolve the case with it?")
+    assert [[b.label for b in row] for row in edit.buttons] == [
+        ["Confirm and resolve"],
+        ["Change the answers", "Cancel"],
+    ]
+    assert (await case_row(records, case_no)).status != "resolved"
+
+    # Change: asked again from the first part, still in the same message.
+    (edit,) = await group.press("li", "Change the answers")
+    assert edit.edit == question and edit.text.endswith("are the facts confirmed?")
+    for label in ("Facts not confirmed", "User error", "User responsible", "Minor"):
+        (edit,) = await group.press("li", label)
+        assert edit.edit == question
+    await group.press("li", "Confirm and resolve")
+    (outcome,) = group.shown(thread)[shown:]
+    assert outcome.text.startswith(f"✅ {case_no} resolved by Agent li.")
+    case = await case_row(records, case_no)
+    assert (case.status, case.resolution) == ("resolved", "Refunded.")
+    assert case.verification == {
+        "facts": "not_confirmed",
+        "nature": "user_error",
+        "responsibility": "user",
+        "severity": "minor",
+    }
+    assert "has been resolved" in texts(alice.mine()[-1:])
+    # The message's old buttons do nothing more.
+    gone = await group.deliver(
+        group.inbound("li", InboundKind.BUTTON, button_data=f"res:{case_no}:confirm")
+    )
+    assert texts(gone) == "That button is no longer active."
+
+
+async def test_a_cancelled_verification_resolves_nothing(filed, records: Records) -> None:
+    _alice, group, case_no = filed
+    thread = group.thread_of(case_no)
+    shown = len(group.shown(thread))
+    await group.say("li", "/resolve Refunded.", thread=thread)
+    await group.press("li", "Facts confirmed")
+    await group.press("li", "Cancel")
+    (cancelled,) = group.shown(thread)[shown:]
+    assert cancelled.text == f"Resolution of {case_no} cancelled by Agent li."
+    assert cancelled.buttons == ()
+    assert (await case_row(records, case_no)).status == "acknowledged"
 
 
 async def test_resolve_accepts_the_verification_as_arguments(filed, records: Records) -> None:

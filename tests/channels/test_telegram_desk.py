@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -226,6 +227,10 @@ async def test_agent_commands_elsewhere_are_refused(
     assert "received, awaiting an agent" in status
 
 
+def _shows(message: dict, fragment: str) -> bool:
+    return fragment in message["text"]
+
+
 async def _async_value(value: bool) -> bool:
     return value
 
@@ -277,3 +282,44 @@ async def test_a_topic_deleted_by_hand_is_opened_again(
     mark = len(alice.messages)
     await group.say(group.members[AGENT_ID], "We are on it.", thread=reopened)
     await alice.expect("We are on it.", since=mark)
+
+
+async def test_the_verification_is_one_message_changed_in_place(
+    api: FakeBotApi, group: FakeGroup, running: Settings
+) -> None:
+    alice = api.user(5106, "Alice", "en")
+    li = group.members[AGENT_ID]
+    case_no = await file_case(alice)
+    await on_desk(group, running, case_no)
+    where = place(group, case_no)
+
+    mark = len(group.messages)
+    await group.say(li, "/resolve 重复扣除的30元已退还。", **where)
+    await group.expect("事实是否属实", since=mark)
+    (verification,) = group.messages[mark:]
+    for label, next_question in [
+        ("事实属实", "性质"),
+        ("系统故障", "责任"),
+        ("公司责任", "严重"),
+        ("轻微", "核实已完成"),
+    ]:
+        await group.press(li, label, since=mark)
+        await api.wait_until(partial(_shows, verification, next_question))
+    assert verification["text"].startswith("处理结果：重复扣除的30元已退还。\n事实属实 · 系统故障")
+
+    mark_alice = len(alice.messages)
+    await group.press(li, "确认并办结", since=mark)
+    await api.wait_until(lambda: verification["text"].startswith(f"✅ {case_no}"))
+    told = await alice.expect("has been resolved", since=mark_alice)
+    assert "重复扣除的30元已退还。" in told
+    # Asked, answered four times and confirmed: still the one message, now without buttons.
+    assert group.messages[mark:] == [verification]
+    assert not (verification.get("reply_markup") or {}).get("inline_keyboard")
+    case = await eventually(lambda: document(running, case_no))
+    assert case["status"] == "resolved"
+    assert case["verification"] == {
+        "facts": "confirmed",
+        "nature": "system_fault",
+        "responsibility": "company",
+        "severity": "minor",
+    }

@@ -31,6 +31,8 @@ class RecordingSender:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(outbound)
+        if outbound.edit:
+            return Sent((), outbound.thread)  # changed in place: no new message
         number = str(len(self.sent))
         # A new thread is named after the message that opens it, as in a Telegram group.
         return Sent((number,), number if outbound.new_thread else outbound.thread)
@@ -86,6 +88,13 @@ class Chat:
         while await self.dispatcher.run_once():
             pass
 
+    def message_id(self, outbound: Outbound) -> str:
+        """The id of the message shown for `outbound`: its own, or the one it edited."""
+        if outbound.edit:
+            return outbound.edit
+        # By identity: two messages may be equal (the same answer twice).
+        return str(next(n for n, o in enumerate(self.sender.sent, 1) if o is outbound))
+
     def mine(self) -> list[Outbound]:
         return [o for o in self.sender.sent if o.conversation == self.user]
 
@@ -103,7 +112,11 @@ class Chat:
                 for button in row:
                     if button.label == label:
                         return await self.deliver(
-                            self.inbound(InboundKind.BUTTON, button_data=button.data)
+                            self.inbound(
+                                InboundKind.BUTTON,
+                                button_data=button.data,
+                                reply_to=self.message_id(outbound),
+                            )
                         )
         raise AssertionError(f"no button {label!r} in {[o.text for o in self.mine()[-3:]]}")
 
@@ -178,6 +191,14 @@ class AgentsGroup:
             if o.conversation == self.conversation and (thread is None or o.thread == thread)
         ]
 
+    def shown(self, thread: str | None = None) -> list[Outbound]:
+        """The group's messages as its members see them: an edit changes its message
+        in place rather than adding one."""
+        shown: dict[str, Outbound] = {}
+        for outbound in self.posts(thread):
+            shown[self.chat.message_id(outbound)] = outbound
+        return list(shown.values())
+
     def thread_of(self, case_no: str) -> str:
         card = next(o for o in self.posts() if o.new_thread and o.case_no == case_no)
         return str(self.chat.sender.sent.index(card) + 1)
@@ -215,6 +236,12 @@ class AgentsGroup:
                 for button in row:
                     if button.label == label:
                         return await self.deliver(
-                            self.inbound(agent, InboundKind.BUTTON, button_data=button.data)
+                            self.inbound(
+                                agent,
+                                InboundKind.BUTTON,
+                                button_data=button.data,
+                                reply_to=self.chat.message_id(outbound),
+                                thread_id=outbound.thread,
+                            )
                         )
         raise AssertionError(f"no button {label!r} in the group")

@@ -4,7 +4,7 @@ one a second per private chat, 20 a minute per group), next to an echo bot in th
 run: a bare python-telegram-bot Application with `AIORateLimiter` answering each
 message with one message.
 
-    python -m bench.turns [--users N] [--intakes K] [--think SECONDS]
+    python -m bench.turns [--users N] [--intakes K] [--think SECONDS] [--echo-limiter KIND]
     python -m bench.turns --flood [--flood-messages 300] [--users 5] [--intakes 2]
 
 A turn is one message of a person in an intake and the bot's answer to it: each person
@@ -12,7 +12,9 @@ sends `/new`, describes the problem, presses Continue, gives a name and an addre
 picks a category, names the company, skips the evidence, states the outcome wanted and
 presses Confirm (10 turns an intake), waiting for the answer to each before thinking
 THINK seconds (1 s: within the one-message-a-second of a private chat) and sending the
-next. The echo bot's people send as many messages, with the same thinking time. The
+next. The echo bot's people send as many messages, with the same thinking time; its
+limiter lets one message go every 1/30 s (`--echo-limiter default`: the library's
+defaults, whose bursts after a quiet moment the stand-in answers with 429). The
 bot runs as `complaintbot run` does (`complaintbot.app.run`, in this process, on a
 SQLite file in a temporary directory, Telegram's limits as configured by default, an
 agents' forum group that gets a topic and a card per case); so does the echo bot, each
@@ -229,11 +231,22 @@ async def complaintbot(directory: Path, **more: Any) -> AsyncIterator[FakeBotApi
             yield api
 
 
+def echo_limiter(kind: str) -> AIORateLimiter:
+    """The echo bot's limiter. "default": the library's settings, 30 a second as a leaky
+    bucket that lets 30 go at once after a quiet moment, so up to about 60 fall into one
+    second and the stand-in answers 429 (the limiter then holds every send for
+    `retry_after`). "steady" (the default here): one send every 1/30 s, never more than
+    30 in any second, as the stand-in counts. Both try a send again after a 429."""
+    if kind == "default":
+        return AIORateLimiter(max_retries=5)
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=5)
+
+
 @asynccontextmanager
-async def echo_bot() -> AsyncIterator[FakeBotApi]:
+async def echo_bot(limiter: str = "steady") -> AsyncIterator[FakeBotApi]:
     """The baseline: python-telegram-bot's own way to a bot that keeps Telegram's
-    limits (`AIORateLimiter`, which retries after a 429), answering each message with
-    one message, updates handled concurrently."""
+    limits (`AIORateLimiter`), answering each message with one message, updates handled
+    concurrently."""
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None and update.effective_message is not None
@@ -248,7 +261,7 @@ async def echo_bot() -> AsyncIterator[FakeBotApi]:
             .token(api.token)
             .base_url(api.base_url)
             .base_file_url(api.base_file_url)
-            .rate_limiter(AIORateLimiter(max_retries=5))
+            .rate_limiter(echo_limiter(limiter))
             .concurrent_updates(True)
             .build()
         )
@@ -277,8 +290,8 @@ async def measure_bot(users: int, intakes: int, think: float) -> Figures:
         return Figures("complaintbot", _turns(people), elapsed, api.too_many)
 
 
-async def measure_echo(users: int, intakes: int, think: float) -> Figures:
-    async with echo_bot() as api:
+async def measure_echo(users: int, intakes: int, think: float, limiter: str) -> Figures:
+    async with echo_bot(limiter) as api:
         people = [Person(api.user(30_000 + n, f"Person {n}", "en")) for n in range(users)]
         started = time.perf_counter()
         await asyncio.gather(*(p.echo(intakes, think) for p in people))
@@ -309,12 +322,12 @@ def _goal(name: str, value: float, limit: float, at_least: bool) -> str:
     return f"{name} {value:.2f}x (goal {sign} {limit:.1f}x: {'met' if met else 'MISSED'})"
 
 
-async def compare(users: int, intakes: int, think: float) -> None:
+async def compare(users: int, intakes: int, think: float, limiter: str) -> None:
     print(
         f"{users} people, {intakes} intake(s) each of {len(INTAKE)} turns, "
-        f"{think:.1f} s thinking between turns"
+        f"{think:.1f} s thinking between turns; the echo bot's AIORateLimiter: {limiter}"
     )
-    echo = await measure_echo(users, intakes, think)
+    echo = await measure_echo(users, intakes, think, limiter)
     echo.show()
     bot = await measure_bot(users, intakes, think)
     bot.show()
@@ -375,6 +388,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--think", type=float, default=THINK, help="seconds between an answer and the next message"
     )
+    parser.add_argument(
+        "--echo-limiter",
+        choices=("steady", "default"),
+        default="steady",
+        help="the echo bot's AIORateLimiter: one send every 1/30 s, or the library's defaults",
+    )
     parser.add_argument("--flood", action="store_true", help="one person floods while others file")
     parser.add_argument("--flood-messages", type=int, default=FLOOD_MESSAGES)
     options = parser.parse_args(argv)
@@ -386,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             users = options.users or 10
             intakes = options.intakes or max(1, 40 // users)
-            asyncio.run(compare(users, intakes, options.think))
+            asyncio.run(compare(users, intakes, options.think, options.echo_limiter))
     except NoAnswer as error:
         raise SystemExit(f"bench stopped: {error}") from None
 

@@ -5,13 +5,14 @@ agents' forum group) is killed with SIGKILL and started again, twice, while peop
     python -m bench.crash [PEOPLE] [KILLS]
 
 Defaults: 50 people filing one intake each (the 10 turns of `bench.turns`, 1 s
-thinking between turns), 2 kills, at a third and two thirds of all turns answered; each
-restart is started as soon as the killed process is gone. Prints whether every intake
-completed (each person got a receipt and the database holds one case per person), per
-restart the start-up time (until its first getUpdates) and the longest wait for a reply
-(from the restart, or from the message when it was sent later, to the first answer, for
-every turn answered after the kill; goal at most 10 s), the receipts anyone got twice
-(goal 0), other messages anyone got twice and the stand-in's 429 answers.
+thinking between turns, starting spread over the first second), 2 kills, at a third
+and two thirds of all turns answered; each restart is started as soon as the killed
+process is gone. Prints whether every intake completed (each person got a receipt and
+the database holds one case per person), per restart the start-up time (until its
+first getUpdates) and the longest wait for a reply (from the restart, or from the
+message when it was sent later, to the first answer, for every turn answered after the
+kill; goal at most 10 s), the receipts anyone got twice (goal 0), other messages anyone
+got twice and the stand-in's 429 answers.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.turns import (
     Person,
     Turn,
     enforce_telegram_limits,
+    stagger,
 )
 from complaintbot.settings import Settings
 from storage.models import Case
@@ -145,7 +147,10 @@ async def main(people: int, kills: int) -> None:
                 persons = [Person(api.user(40_000 + n, f"Person {n}", "en")) for n in range(people)]
                 for person in persons:
                     person.within = WITHIN
-                filing = [asyncio.create_task(_file(person)) for person in persons]
+                filing = [
+                    asyncio.create_task(_file(person, stagger(n, people, THINK)))
+                    for n, person in enumerate(persons)
+                ]
                 restarts, kill_times = await _kill_and_restart(bot, persons, filing, kills)
                 completed = sum(await asyncio.gather(*filing))
             finally:
@@ -155,9 +160,9 @@ async def main(people: int, kills: int) -> None:
         _report(persons, completed, len(cases), restarts, kill_times, api.too_many)
 
 
-async def _file(person: Person) -> bool:
+async def _file(person: Person, delay: float) -> bool:
     try:
-        await person.file(1, THINK)
+        await person.file(1, THINK, delay)
     except NoAnswer as error:
         print(f"incomplete: {error}")
         return False

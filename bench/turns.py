@@ -12,7 +12,8 @@ sends `/new`, describes the problem, presses Continue, gives a name and an addre
 picks a category, names the company, skips the evidence, states the outcome wanted and
 presses Confirm (10 turns an intake), waiting for the answer to each before thinking
 THINK seconds (1 s: within the one-message-a-second of a private chat) and sending the
-next. The echo bot's people send as many messages, with the same thinking time; its
+next; the people start one after the other, spread evenly over the first THINK
+seconds. The echo bot's people send as many messages, with the same thinking time; its
 limiter lets one message go every 1/30 s (`--echo-limiter default`: the library's
 defaults, whose bursts after a quiet moment the stand-in answers with 429). The
 bot runs as `complaintbot run` does (`complaintbot.app.run`, in this process, on a
@@ -148,14 +149,16 @@ class Person:
                 return index
         return -1
 
-    async def file(self, intakes: int, think: float) -> None:
+    async def file(self, intakes: int, think: float, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
         for _ in range(intakes):
             for action, value, expect in INTAKE:
                 text = value.format(name=self.user.first_name, email=f"p{self.user.id}@example.com")
                 await self.turn(action, text, expect, value)
                 await asyncio.sleep(think)  # the person reads and types
 
-    async def echo(self, intakes: int, think: float) -> None:
+    async def echo(self, intakes: int, think: float, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
         for n in range(intakes * len(INTAKE)):
             await self.turn("text", f"Message {n}", None, "echo")
             await asyncio.sleep(think)
@@ -284,7 +287,9 @@ async def measure_bot(users: int, intakes: int, think: float) -> Figures:
         async with complaintbot(Path(directory)) as api:
             people = [Person(api.user(30_000 + n, f"Person {n}", "en")) for n in range(users)]
             started = time.perf_counter()
-            await asyncio.gather(*(p.file(intakes, think) for p in people))
+            await asyncio.gather(
+                *(p.file(intakes, think, stagger(n, users, think)) for n, p in enumerate(people))
+            )
             elapsed = _last(people) - started
         _check_receipts(people, intakes)
         return Figures("complaintbot", _turns(people), elapsed, api.too_many)
@@ -294,9 +299,17 @@ async def measure_echo(users: int, intakes: int, think: float, limiter: str) -> 
     async with echo_bot(limiter) as api:
         people = [Person(api.user(30_000 + n, f"Person {n}", "en")) for n in range(users)]
         started = time.perf_counter()
-        await asyncio.gather(*(p.echo(intakes, think) for p in people))
+        await asyncio.gather(
+            *(p.echo(intakes, think, stagger(n, users, think)) for n, p in enumerate(people))
+        )
         elapsed = _last(people) - started
     return Figures("echo bot", _turns(people), elapsed, api.too_many)
+
+
+def stagger(number: int, people: int, think: float) -> float:
+    """When person `number` starts: spread evenly over one thinking time, so people who
+    think equally long do not write in lockstep."""
+    return number * think / people
 
 
 def _turns(people: Sequence[Person]) -> list[Turn]:
@@ -361,7 +374,10 @@ async def flood(users: int, intakes: int, think: float, messages: int) -> None:
                 for n in range(messages):
                     await flooder.user.send_text(f"Flood message {n}")
 
-            await asyncio.gather(send_flood(), *(p.file(intakes, think) for p in people))
+            await asyncio.gather(
+                send_flood(),
+                *(p.file(intakes, think, stagger(n, users, think)) for n, p in enumerate(people)),
+            )
             elapsed = _last(people) - started
             answered = len(flooder.arrivals)
         _check_receipts(people, intakes)

@@ -107,7 +107,10 @@ async def append_event(
     kind: str,
     payload: dict[str, Any],
 ) -> TimelineEvent:
-    """Appends one event to the case's chain: the only way events are written."""
+    """Appends one event to the case's chain: the only way events are written.
+
+    The event and the moved head are added to the session, not flushed: the events of
+    a transaction go to the database together, at its next query or its commit."""
     head = await _locked_head(session, case_id)
     salts = new_salts(payload)
     digests = {key: field_digest(salts[key], value) for key, value in payload.items()}
@@ -126,11 +129,22 @@ async def append_event(
     session.add(event)
     head.seq, head.hash = seq, event.hash
     session.add(head)
-    await session.flush()
     return event
 
 
+# Where a session keeps the heads its transaction has locked: (transaction, heads by case).
+_HEADS = "complaintbot_timeline_heads"
+
+
 async def _locked_head(session: AsyncSession, case_id: int) -> TimelineHead:
+    """The case's head, locked for the rest of the transaction. Read and locked once per
+    transaction and case: while the lock is held, no one else can move the head, so the
+    next events of the transaction chain on from the head kept here."""
+    known = session.info.get(_HEADS)
+    if known is not None and known[0] is session.sync_session.get_transaction():
+        head: TimelineHead | None = known[1].get(case_id)
+        if head is not None:
+            return head
     if session.bind.dialect.name == "postgresql":
         # The case row is the chain's lock (the desk holds it already). FOR NO KEY UPDATE,
         # the lock an UPDATE of the case takes, so it does not wait for the key-share
@@ -146,6 +160,14 @@ async def _locked_head(session: AsyncSession, case_id: int) -> TimelineHead:
     )
     if head is None:
         head = TimelineHead(case_id=case_id, seq=0, hash=GENESIS)
+    # Begun by the queries above if it had not been.
+    transaction = session.sync_session.get_transaction()
+    if known is None or known[0] is not transaction:
+        heads: dict[int, TimelineHead] = {}
+        session.info[_HEADS] = (transaction, heads)
+    else:
+        heads = known[1]
+    heads[case_id] = head
     return head
 
 

@@ -114,6 +114,15 @@ class Dispatcher:
                 await asyncio.gather(*self._lingering, return_exceptions=True)
 
     async def _dispatch_while_held(self) -> None:
+        try:
+            await self._passes()
+        finally:
+            # What is still being sent is this holder's until settled: letting go of the
+            # outbox before would let another process take it over and send it twice.
+            if self._lingering:
+                await asyncio.gather(*self._lingering, return_exceptions=True)
+
+    async def _passes(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
             try:

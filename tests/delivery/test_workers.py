@@ -1,0 +1,108 @@
+"""Two dispatching workers on one database (two processes' worth: each its own outbox
+hold) against the Bot API stand-in enforcing Telegram's limits in real time.
+
+One holds the outbox and sends; when it stops, the other takes over at once and counts
+what the first sent in the last minute against the shared budgets (the chats the first
+had just given their burst of 3 wait their second): everything arrives once, in order,
+and Telegram never answers 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.messages import Outbound
+from bot.ports import SystemClock
+from channels.telegram import CHANNEL
+from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.pacing import telegram_pacing
+from delivery.dispatcher import Dispatcher
+from delivery.sending import Sent
+from storage.outbox import SqlOutbox
+from storage.repository import SqlRepository
+from tests.support.telegram_api import FakeBotApi
+from tests.support.waiting import eventually
+
+
+@pytest.fixture
+async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
+    application = build_application(api.token, api.base_url, api.base_file_url)
+
+    async def ignore(_inbound: object) -> None:
+        return None
+
+    await application.initialize()
+    yield TelegramChannel(application, ignore)
+    await application.shutdown()
+
+
+class Counting:
+    """The channel, counting what this worker sent."""
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel, self.sent = channel, 0
+
+    async def send(self, outbound: Outbound) -> Sent:
+        sent = await self.channel.send(outbound)
+        self.sent += 1
+        return sent
+
+
+async def test_two_workers_share_one_budget_and_take_over_from_each_other(
+    api: FakeBotApi,
+    channel: TelegramChannel,
+    engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    clock = SystemClock()
+    # A little slack for the time a request takes from the sender's clock to Telegram's.
+    api.enforce_limits(tolerance=0.02)
+    users = [api.user(8000 + n, f"User {n}") for n in range(8)]
+    repository = SqlRepository(engine, tmp_path / "data", clock)
+    async with repository.conversation(CHANNEL, "queue", "test") as tx:
+        for user in users:
+            for n in range(8):
+                outbound = Outbound(CHANNEL, str(user.id), f"{n} to {user.id}")
+                await tx.enqueue(outbound, "reply", clock.now())
+
+    senders = [Counting(channel), Counting(channel)]
+    workers = [
+        Dispatcher(
+            SqlOutbox(engine, tmp_path / "data"),
+            {CHANNEL: sender},
+            clock,
+            pacing={CHANNEL: telegram_pacing()},
+            poll_seconds=0.1,
+            linger=1.0,
+        )
+        for sender in senders
+    ]
+    running = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+
+        async def thirty_sent() -> bool:
+            return max(s.sent for s in senders) >= 30
+
+        async def all_arrived() -> bool:
+            return sum(len(u.messages) for u in users) == 8 * len(users)
+
+        await eventually(thirty_sent, within=30)
+        # Whoever holds the outbox stops; the other carries on from its budget.
+        first = 0 if senders[0].sent >= 30 else 1
+        workers[first].stop()
+        await running[first]
+        await eventually(all_arrived, within=60)
+    finally:
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    assert api.too_many == 0
+    assert all(sender.sent > 0 for sender in senders)
+    for user in users:  # each once, in order
+        assert [m["text"] for m in user.messages] == [f"{n} to {user.id}" for n in range(8)]

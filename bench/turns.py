@@ -1,8 +1,8 @@
 """Turns per second and reply latency of whole intakes through `complaintbot run`
 against the Bot API stand-in enforcing Telegram's limits (30 messages a second per bot,
-one a second per private chat, 20 a minute per group), next to an echo bot in the same
-run: a bare python-telegram-bot Application with `AIORateLimiter` answering each
-message with one message.
+one a second per private chat with bursts of 3, 20 a minute per group), next to an echo
+bot in the same run: a bare python-telegram-bot Application with `AIORateLimiter`
+answering each message with one message.
 
     python -m bench.turns [--users N] [--intakes K] [--think SECONDS] [--echo-limiter KIND]
     python -m bench.turns --flood [--flood-messages 300] [--users 5] [--intakes 2]
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import math
 import tempfile
 import time
@@ -198,18 +197,10 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 def enforce_telegram_limits(api: FakeBotApi) -> None:
-    """Telegram's limits on the stand-in, its defaults; forgiving a request's few
-    milliseconds on the way where the stand-in can (the sender paces by real time), and
-    a private chat's burst of 3 where it knows bursts."""
-    accepted = inspect.signature(api.enforce_limits).parameters
-    options: dict[str, Any] = {}
-    if "tolerance" in accepted:
-        options["tolerance"] = 0.05
-    for name in ("private_burst", "burst"):
-        if name in accepted:
-            options[name] = 3
-            break
-    api.enforce_limits(**options)
+    """Telegram's limits on the stand-in (a private chat's burst of 3 included),
+    forgiving a request's few milliseconds on the way, as the real-time tests do: the
+    senders pace by real time."""
+    api.enforce_limits(tolerance=0.02, private_burst=3)
 
 
 def paced_settings(api: FakeBotApi, directory: Path, **more: Any) -> Settings:

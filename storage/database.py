@@ -7,9 +7,12 @@ import contextlib
 import os
 import sqlite3
 import weakref
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -60,6 +63,46 @@ def close_sqlite_files(url: str) -> None:
         os.fchmod(handle, 0o600)  # exactly, whatever the umask
     finally:
         os.close(handle)
+
+
+class _TurnConnection(aiosqlite.Connection):
+    """aiosqlite's connection, which runs each call on a thread of its own; while
+    `inline`, on the event loop's thread instead.
+
+    Inline is for the statements of a write transaction that has its turn and SQLite's
+    lock (see `_take_over_transactions`): nothing can make them wait for another
+    connection, and SQLite answers them from its cache in microseconds, less than the
+    trip to the thread and back (three or four per statement). BEGIN, which may wait for
+    another process, COMMIT, which may write back and sync the log, and every read
+    transaction (a long export) stay on the thread."""
+
+    inline = False
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.inline:
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+
+def _inline(connection: Any, on: bool) -> None:
+    driver = getattr(connection, "driver_connection", None)
+    if isinstance(driver, _TurnConnection):
+        driver.inline = on
+
+
+def _connector(engine: Callable[[], AsyncEngine], url: str) -> Callable[[], Awaitable[Any]]:
+    """What SQLAlchemy's aiosqlite driver would connect with, as a `_TurnConnection`."""
+
+    async def connect() -> aiosqlite.Connection:
+        args, kwargs = engine().sync_engine.dialect.create_connect_args(make_url(url))
+        # Used by one caller at a time, from its thread or the loop's (`inline`).
+        kwargs.update(timeout=_BUSY_SECONDS, check_same_thread=False)
+        connection = _TurnConnection(partial(sqlite3.connect, *args, **kwargs), 64)
+        # As SQLAlchemy does: an unclosed connection must not keep the process alive.
+        getattr(connection, "_thread", connection).daemon = True
+        return await connection
+
+    return connect
 
 
 class _WriterGate:
@@ -149,8 +192,10 @@ def _take_over_transactions(dialect: Dialect, gate: _WriterGate) -> None:
         except BaseException:
             gate.leave(connection)
             raise
+        _inline(connection, True)
 
     def do_commit(connection: Any) -> None:
+        _inline(connection, False)
         try:
             commit(connection)
             _info(connection)[_IDLE] = True
@@ -158,6 +203,7 @@ def _take_over_transactions(dialect: Dialect, gate: _WriterGate) -> None:
             gate.leave(connection)
 
     def do_rollback(connection: Any) -> None:
+        _inline(connection, False)
         if _info(connection).get(_IDLE):
             return
         try:
@@ -184,7 +230,9 @@ def create_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     close_sqlite_files(url)
-    engine = create_async_engine(url, connect_args={"timeout": _BUSY_SECONDS}, hide_parameters=True)
+    engine = create_async_engine(
+        url, async_creator=_connector(lambda: engine, url), hide_parameters=True
+    )
     gate = _WriterGate()
     _take_over_transactions(engine.sync_engine.dialect, gate)
 
@@ -212,10 +260,12 @@ def create_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "invalidate")
     def _on_invalidate(dbapi_connection: Any, _record: Any, _error: Any) -> None:
+        _inline(dbapi_connection, False)
         gate.leave(dbapi_connection)  # a connection lost inside its transaction
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        _inline(dbapi_connection, False)
         gate.leave(dbapi_connection)  # returned without COMMIT or ROLLBACK reaching us
 
     return engine

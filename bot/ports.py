@@ -90,6 +90,15 @@ class CaseThread:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadOpening:
+    """A message queued to open a thread of its own (`Outbound.new_thread`): the thread
+    once it is delivered and the channel has threads there; None until then, or where
+    the channel posted it as a plain message."""
+
+    thread: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseView:
     """What a complainant may see of one of their own cases."""
 
@@ -326,6 +335,11 @@ class ReplyQueue(Protocol):
     async def automatic_replies_since(self, since: datetime) -> int:
         """How many automatic replies (not agents' answers) were queued to this
         conversation since `since`."""
+        ...
+
+    async def thread_opened_by(self, kind: str) -> ThreadOpening | None:
+        """The latest message of `kind` queued to this conversation, as the opener of a
+        thread; None when there was none."""
         ...
 
 

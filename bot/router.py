@@ -28,6 +28,7 @@ from bot.commands import Commands
 from bot.complainant import Complainant
 from bot.conversation import ChatTurn, ConversationState
 from bot.desk import Desk, DeskConfig
+from bot.digest import DeadlineDigest
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
@@ -86,7 +87,8 @@ class ComplaintBot:
         self.surveys = SurveyAnswers(surveys)
         self.commands = Commands(zone, locale)
         self.complainant = Complainant(cases, staff, clock)
-        self.timers = TimerSweep(repository, timekeeper, clock)
+        self.digest = DeadlineDigest(repository, notices, clock)
+        self.timers = TimerSweep(repository, timekeeper, clock, self.digest)
         self.limits = InboundLimits(
             config.inbound_limit,
             clock,
@@ -174,6 +176,10 @@ class ComplaintBot:
         """The outbox gave up on a message (see `Agents.report_undelivered`)."""
         await self.agents.report_undelivered(delivery, error)
 
+    async def open_desk(self) -> None:
+        """At start: the agents' group's deadlines thread (see `DeadlineDigest`)."""
+        await self.digest.open_thread()
+
     async def sweep(self, limit: int = 200) -> int:
         """Acts on every timer due now; returns how many it handled (see `TimerSweep`)."""
         return await self.timers.sweep(limit)
@@ -181,4 +187,3 @@ class ComplaintBot:
     def command_menu(self) -> dict[str, list[tuple[str, str]]]:
         """Command descriptions per language code, for a channel's command menu."""
         return self.commands.menu()
-

@@ -58,6 +58,8 @@ class StaffNotices:
         self.timezone = timezone
         self.clock = clock
         self.notices = False
+        # (case number, text) of each post to the group while a digest collects them.
+        self.posted: list[tuple[str, str]] | None = None
 
     def as_notices(self) -> StaffNotices:
         """The same staff, told by the follow-up: what it posts are automated notices
@@ -102,6 +104,8 @@ class StaffNotices:
         """Posts into the case's thread in the agents' group (if there is a group)."""
         if not self.active:
             return
+        if self.posted is not None:
+            self.posted.append((case.case_no, text))
         await tx.enqueue(
             Outbound(
                 channel=self.config.channel,

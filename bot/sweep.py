@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.digest import DeadlineDigest
 from bot.followup import Timekeeper
 from bot.ports import Clock, Repository
 
@@ -20,14 +21,30 @@ RETRY_FAILED = timedelta(hours=1)
 
 
 class TimerSweep:
-    def __init__(self, repository: Repository, timekeeper: Timekeeper, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        timekeeper: Timekeeper,
+        clock: Clock,
+        digest: DeadlineDigest | None = None,
+    ) -> None:
         self.repository = repository
         self.timekeeper = timekeeper
         self.clock = clock
+        self.digest = digest
 
     async def sweep(self, limit: int = 200) -> int:
         """Acts on every timer due now (reminders, escalations, surveys, archiving);
         returns how many it handled. Safe to run in several workers at once."""
+        if self.digest is None:
+            return await self._sweep(limit)
+        self.digest.begin()
+        try:
+            return await self._sweep(limit)
+        finally:
+            await self.digest.end()
+
+    async def _sweep(self, limit: int) -> int:
         handled = 0
         while True:
             due = await self.repository.due_timers(self.clock.now(), limit)

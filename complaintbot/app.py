@@ -233,6 +233,7 @@ async def _serve(
     try:
         for channel in opened.values():
             await channel.start()
+        await core.bot.open_desk()
         sending = None if until is None else asyncio.create_task(dispatcher.run())
         sweeper.start()
         if until is None:

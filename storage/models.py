@@ -215,6 +215,8 @@ class OutboxItem(SQLModel, table=True):
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
     transport_message_id: str | None = None
+    # The thread the message went into or opened, as the channel named it.
+    thread: str | None = None
     last_error: str | None = None
 
 

@@ -150,6 +150,7 @@ class SqlOutbox:
             transport_ids = [f"{row.conversation}:{m}" for m in sent.message_ids]
             transport_id = transport_ids[0] if transport_ids else f"{row.conversation}:-"
             row.status, row.sent_at, row.transport_message_id = "sent", at, transport_id
+            row.thread = sent.thread
             # One row per message taken, so a reply to any of them finds the case.
             for position, message_id in enumerate(sent.message_ids):
                 session.add(

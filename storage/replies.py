@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot.messages import Outbound
+from bot.ports import ThreadOpening
 from storage.models import Case, OutboxItem
 from storage.transaction import SqlTx
 
@@ -55,3 +56,21 @@ class ReplyRows(SqlTx):
             )
         )
         return int(count or 0)
+
+    async def thread_opened_by(self, kind: str) -> ThreadOpening | None:
+        row = (
+            await self.session.execute(
+                select(OutboxItem.status, OutboxItem.thread)
+                .where(
+                    OutboxItem.channel == self.row.channel,
+                    OutboxItem.conversation == self.row.conversation,
+                    OutboxItem.kind == kind,
+                )
+                .order_by(OutboxItem.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        status, thread = row
+        return ThreadOpening(thread if status == "sent" else None)

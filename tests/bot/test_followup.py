@@ -427,3 +427,46 @@ async def test_a_quiet_case_gets_a_progress_notice_counted_from_the_last_contact
     await sweep(alice)
     assert notices() == 2
     assert len(await events(records, case_no, "progress_notice")) == 2
+
+
+async def test_many_notices_at_once_are_digested_in_the_deadlines_thread(
+    repository, outbox, clock, followup, records
+) -> None:
+    bot = make_bot(repository, clock, followup)
+    await bot.open_desk()
+    await make_bot(repository, clock, followup).open_desk()  # a restart opens no second
+    first = Chat(bot, outbox, clock, user="2000")
+    await first.deliver_pending()
+    group = AgentsGroup(first)
+    (opener,) = [p for p in group.posts() if p.new_thread == "⏰ Deadlines"]
+    deadlines = str(first.sender.sent.index(opener) + 1)
+    others = (Chat(bot, outbox, clock, first.sender, user=str(2001 + n)) for n in range(5))
+    people = [first, *others]
+    case_nos = []
+    for person in people:
+        receipt = await play(person, ENGLISH_INTAKE)
+        case_nos.append(re.search(r"TS-\d{8}-\d{4}", receipt).group(0))  # type: ignore[union-attr]
+    earliest = (await case_row(records, case_nos[0])).received_at
+    before = len(first.sender.sent)
+
+    clock.current = earliest + timedelta(minutes=36)  # every case's first reminder is due
+    assert await sweep(first) == 6
+
+    posted = first.sender.sent[before:]
+    digest = posted[0]  # ahead of the notices it lists
+    assert digest.thread == deadlines
+    assert digest.text.startswith("⏰ 6 deadline notices")
+    listed = digest.text.splitlines()[1:]
+    assert sorted(line.split(":")[0] for line in listed) == sorted(
+        f"• ⏰ {case_no}" for case_no in case_nos
+    )
+    for case_no in case_nos:  # each case's thread still gets its own reminder
+        (reminder,) = [p for p in group.posts(group.thread_of(case_no)) if "⏰" in p.text]
+        assert reminder.text.startswith(f"⏰ {case_no}: first response due in")
+        assert f"• {reminder.text.splitlines()[0]}" in listed
+
+    # A sweep with only a few notices posts them without a digest.
+    clock.current = earliest + timedelta(minutes=49)
+    before = len(first.sender.sent)
+    assert 0 < await sweep(first) < 5
+    assert not [p for p in first.sender.sent[before:] if p.thread == deadlines]

@@ -168,6 +168,7 @@ class MemoryOutbox:
             transport_ids = [f"{row.conversation}:{m}" for m in sent.message_ids]
             transport_id = transport_ids[0] if transport_ids else f"{row.conversation}:-"
             row.status, row.sent_at, row.transport_message_id = "sent", at, transport_id
+            row.thread = sent.thread
             for position, message_id in enumerate(sent.message_ids):
                 t.messages.append(
                     StoredMessage(

@@ -89,6 +89,7 @@ class StoredReply:
     attempts: int = 0
     sent_at: datetime | None = None
     transport_message_id: str | None = None
+    thread: str | None = None
     last_error: str | None = None
 
 

@@ -21,6 +21,7 @@ from bot.ports import (
     Clock,
     NewCase,
     SurveyRecord,
+    ThreadOpening,
     TimerRecord,
 )
 from tests.support.memory_tables import (
@@ -432,6 +433,17 @@ class MemoryTx:
                 created_at=at,
             )
         )
+
+    async def thread_opened_by(self, kind: str) -> ThreadOpening | None:
+        mine = [
+            r
+            for r in self.t.outbox
+            if (r.channel, r.conversation, r.kind) == (self.channel, self.conversation, kind)
+        ]
+        if not mine:
+            return None
+        latest = max(mine, key=lambda r: r.id)
+        return ThreadOpening(latest.thread if latest.status == "sent" else None)
 
     async def automatic_replies_since(self, since: datetime) -> int:
         return sum(

@@ -5,7 +5,8 @@ after the answers to people's own actions. A claimed row is `sending` until it i
 settled; the dispatcher that holds the outbox releases any left by a dead one at once.
 Rows leased by the old scheme (pending with a lease in `next_attempt_at`) are simply
 pending. `ix_outbox_status_sent` finds the last minute's sends, to pace a dispatcher
-that takes over from another.
+that takes over from another. `thread` is where a delivered message went (the thread
+it opened, for one that opens a thread of its own).
 
 Revision ID: 0009
 Revises: 0008
@@ -28,6 +29,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("notice", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("thread", sa.String(), nullable=True))
     op.create_index("ix_outbox_status_sent", "outbox", ["status", "sent_at"])
 
 
@@ -35,4 +37,5 @@ def downgrade() -> None:
     op.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
     op.drop_index("ix_outbox_status_sent", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("thread")
         batch.drop_column("notice")

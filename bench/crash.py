@@ -64,6 +64,10 @@ class Restart:
         ]
         return max(waits, default=0.0)
 
+    def caught(self, turns: Sequence[Turn]) -> int:
+        """The turns sent before this process polled and answered only after the kill."""
+        return sum(1 for t in turns if t.sent < self.ready and t.first > self.killed)
+
 
 class BotProcess:
     """`complaintbot run` in a process of its own, its output in a file."""
@@ -212,8 +216,9 @@ def _report(
         wait = restart.longest_wait(turns, until)
         met = "met" if wait <= WAIT_GOAL else "MISSED"
         print(
-            f"restart {number}: started in {restart.ready - restart.started:.1f} s, longest "
-            f"wait for a reply {wait:.1f} s (goal <= {WAIT_GOAL:.0f} s: {met})"
+            f"restart {number}: started in {restart.ready - restart.started:.1f} s, "
+            f"{restart.caught(turns)} turns waiting across it, longest wait for a reply "
+            f"{wait:.1f} s (goal <= {WAIT_GOAL:.0f} s: {met})"
         )
     print(
         f"receipts got twice: {twice} (goal 0: {'met' if twice == 0 else 'MISSED'}); "

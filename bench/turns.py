@@ -169,6 +169,8 @@ class Figures:
     turns: list[Turn]
     elapsed: float
     too_many: int
+    sent: int = 0  # messages the stand-in accepted until the last turn's answer
+    to_desk: int = 0  # of them, into the agents' group
 
     @property
     def rate(self) -> float:
@@ -187,7 +189,9 @@ class Figures:
             f"{self.label:<12} {len(self.turns)} turns in {self.elapsed:.1f} s: "
             f"{self.rate:.2f} turns/s, reply latency p50 {self.latency(0.5) * 1000:.0f} ms, "
             f"p99 {self.latency(0.99) * 1000:.0f} ms, {self.too_many} x 429; slowest turn "
-            f"{slowest!r} (p99 {self.latency(0.99, slowest) * 1000:.0f} ms)"
+            f"{slowest!r} (p99 {self.latency(0.99, slowest) * 1000:.0f} ms); "
+            f"{self.sent} messages sent ({self.sent / self.elapsed:.1f}/s), "
+            f"{self.to_desk} of them to the agents' group"
         )
 
 
@@ -282,8 +286,9 @@ async def measure_bot(users: int, intakes: int, think: float) -> Figures:
                 *(p.file(intakes, think, stagger(n, users, think)) for n, p in enumerate(people))
             )
             elapsed = _last(people) - started
+            sent, to_desk = _sent(api, people)
         _check_receipts(people, intakes)
-        return Figures("complaintbot", _turns(people), elapsed, api.too_many)
+        return Figures("complaintbot", _turns(people), elapsed, api.too_many, sent, to_desk)
 
 
 async def measure_echo(users: int, intakes: int, think: float, limiter: str) -> Figures:
@@ -294,7 +299,7 @@ async def measure_echo(users: int, intakes: int, think: float, limiter: str) -> 
             *(p.echo(intakes, think, stagger(n, users, think)) for n, p in enumerate(people))
         )
         elapsed = _last(people) - started
-    return Figures("echo bot", _turns(people), elapsed, api.too_many)
+    return Figures("echo bot", _turns(people), elapsed, api.too_many, *_sent(api, people))
 
 
 def stagger(number: int, people: int, think: float) -> float:
@@ -305,6 +310,17 @@ def stagger(number: int, people: int, think: float) -> float:
 
 def _turns(people: Sequence[Person]) -> list[Turn]:
     return [turn for person in people for turn in person.turns]
+
+
+def _sent(api: FakeBotApi, people: Sequence[Person]) -> tuple[int, int]:
+    """The messages sent into the people's chats and the agents' group until the last
+    turn was answered (the group's backlog goes on after it), and those of the group."""
+    last = _last(people)
+    private = sum(sum(1 for t in p.arrivals.times if t <= last) for p in people)
+    desk = api.groups.get(DESK_ID)
+    # Group messages are not timed here: counted when the last answer has come.
+    to_desk = len(desk.messages) if desk is not None else 0
+    return private + to_desk, to_desk
 
 
 def _last(people: Sequence[Person]) -> float:

@@ -72,7 +72,7 @@ INTAKE: tuple[tuple[str, str, str], ...] = (
     ("press", "Confirm", "Your complaint has been accepted"),
 )
 RECEIPT = INTAKE[-1][2]
-TOO_FAST = "too fast"
+TOO_FAST = "faster than we can read them"  # the inbound limit's notice
 # Goals per number of people (issue #15): least turns/s ratio, most p99 ratio.
 GOALS: dict[int, tuple[float | None, float]] = {200: (1.0, 1.5), 10: (None, 3.0)}
 FLOOD_P99_GOAL = 5.0

@@ -387,8 +387,9 @@ async def flood(users: int, intakes: int, think: float, messages: int) -> None:
             )
             elapsed = _last(people) - started
             answered = len(flooder.arrivals)
+            sent, to_desk = _sent(api, [flooder, *people])
         _check_receipts(people, intakes)
-    others = Figures("others", _turns(people), elapsed, api.too_many)
+    others = Figures("others", _turns(people), elapsed, api.too_many, sent, to_desk)
     others.show()
     p99 = others.latency(0.99)
     met = "met" if p99 <= FLOOD_P99_GOAL else "MISSED"

@@ -132,7 +132,7 @@ class _WriterGate:
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
         try:
-            await_only(asyncio.wait_for(lock.acquire(), _BUSY_SECONDS))
+            await_only(_acquire(lock))
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._holder = (_dbapi(connection), lock)
@@ -143,6 +143,12 @@ class _WriterGate:
             lock = self._holder[1]
             self._holder = None
             lock.release()
+
+
+async def _acquire(lock: asyncio.Lock) -> None:
+    # Not `wait_for`, which would start a task for each turn.
+    async with asyncio.timeout(_BUSY_SECONDS):
+        await lock.acquire()
 
 
 def _dbapi(connection: Any) -> Any:

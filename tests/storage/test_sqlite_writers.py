@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import READ_ONLY, create_engine
@@ -72,3 +73,16 @@ async def test_a_reader_does_not_wait_for_a_writer(impatient: AsyncEngine) -> No
             seen = await asyncio.wait_for(reader.scalar(text("SELECT n FROM counter")), 5)
     assert seen == 0
     assert await _count(impatient) == 7
+
+
+async def test_a_writer_kept_waiting_too_long_gets_a_database_error(
+    impatient: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As SQLite's own busy timeout would: the bot treats it as the database unavailable.
+    monkeypatch.setattr("storage.database._BUSY_SECONDS", 0.2)
+    async with impatient.begin() as holder:
+        await holder.execute(text("UPDATE counter SET n = 5"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            await _add_one(impatient)
+    await asyncio.wait_for(_add_one(impatient), 5)
+    assert await _count(impatient) == 6

@@ -78,6 +78,8 @@ class _TurnConnection(aiosqlite.Connection):
 
     inline = False
 
+    # aiosqlite's one funnel for every call of a connection and its cursors (a private
+    # method: were it renamed, calls would simply all go to the thread again).
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.inline:
             return fn(*args, **kwargs)

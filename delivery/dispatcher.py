@@ -84,6 +84,9 @@ class Dispatcher:
         # Items being sent by this process (a lingering pass's included).
         self._in_flight: set[int] = set()
         self._lingering: set[asyncio.Task[None]] = set()
+        # Whether `run` holds the outbox now, and whether claims may be stale.
+        self._holding = False
+        self._stale = True
 
     def stop(self) -> None:
         """Ends `run` after the pass in progress: cancelling it mid-pass would abandon a
@@ -103,8 +106,12 @@ class Dispatcher:
                 try:
                     async with self.outbox.exclusive() as mine:
                         if mine:
-                            await self._count_recent_sends()
-                            await self._dispatch_while_held()
+                            self._holding = self._stale = True
+                            try:
+                                await self._count_recent_sends()
+                                await self._dispatch_while_held()
+                            finally:
+                                self._holding = False
                             continue
                 except Exception as error:
                     log.warning("could not take the outbox, trying again: %s", error)
@@ -130,6 +137,7 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox pass failed; trying again")
                 handled = 0
+                self._stale = True  # an item may have been left claimed
                 if not await self.outbox.still_held():
                     return
             if handled < self.batch:
@@ -160,37 +168,48 @@ class Dispatcher:
     async def run_once(self, linger: float | None = None) -> int:
         """One pass over what is due; returns how many items it took. With `linger`,
         returns after at most that long and lets slow sends finish on their own."""
+        if self._holding:  # inside `run`, which holds the outbox
+            return await self._pass(linger)
         async with self.outbox.exclusive() as mine:
             if not mine:
-                return 0  # another process is dispatching
+                return 0  # another dispatcher has the outbox
+            self._stale = True
+            return await self._pass(linger)
+
+    async def _pass(self, linger: float | None) -> int:
+        if self._stale:
+            # Just taken (or a pass failed): whatever is claimed and not being sent
+            # here was left by a holder that is gone.
             await self.outbox.release_stale(frozenset(self._in_flight))
-            room = self.batch - len(self._in_flight)
-            if room <= 0:
-                return 0
-            due = await self.outbox.claim(self.clock.now(), room, self.per_conversation)
-            self._in_flight.update(d.id for d in due)
-            by_conversation: dict[tuple[str, str], list[Delivery]] = {}
-            for delivery in due:
-                key = (delivery.outbound.channel, delivery.outbound.conversation)
-                by_conversation.setdefault(key, []).append(delivery)
-            tasks = [
-                asyncio.ensure_future(self._deliver_conversation(items))
-                for items in by_conversation.values()
-            ]
-            if not tasks:
-                return 0
-            done, pending = await asyncio.wait(tasks, timeout=linger)
-            for task in done:
-                task.result()
-            for task in pending:
-                self._lingering.add(task)
-                task.add_done_callback(self._lingered)
-            return len(due)
+            self._stale = False
+        room = self.batch - len(self._in_flight)
+        if room <= 0:
+            return 0
+        due = await self.outbox.claim(self.clock.now(), room, self.per_conversation)
+        self._in_flight.update(d.id for d in due)
+        by_conversation: dict[tuple[str, str], list[Delivery]] = {}
+        for delivery in due:
+            key = (delivery.outbound.channel, delivery.outbound.conversation)
+            by_conversation.setdefault(key, []).append(delivery)
+        tasks = [
+            asyncio.ensure_future(self._deliver_conversation(items))
+            for items in by_conversation.values()
+        ]
+        if not tasks:
+            return 0
+        done, pending = await asyncio.wait(tasks, timeout=linger)
+        for task in done:
+            task.result()
+        for task in pending:
+            self._lingering.add(task)
+            task.add_done_callback(self._lingered)
+        return len(due)
 
     def _lingered(self, task: asyncio.Task[None]) -> None:
         self._lingering.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a slow delivery failed", exc_info=task.exception())
+            self._stale = True  # its item may have been left claimed
         self._wakeup.set()  # its conversation's next items are free now
 
     async def _deliver_conversation(self, items: list[Delivery]) -> None:
@@ -290,6 +309,8 @@ def _notice_share(pacing: ChannelPacing) -> ChannelPacing:
         rate = pacing.per_conversation(conversation)
         if rate is None:
             return None
+        if rate.window:
+            return Rate(max(1, int(rate.count * NOTICE_SHARE)), rate.seconds, window=True)
         return Rate.per(
             rate.count * NOTICE_SHARE, rate.seconds, max(1, int(rate.capacity * NOTICE_SHARE))
         )

@@ -1,4 +1,4 @@
-"""Keeping each channel to its rate limits, with token buckets.
+"""Keeping each channel to its rate limits, with token buckets (or sliding windows).
 
 The dispatcher asks `Pacer.wait` before each send: 0 takes the slot now, anything
 else is how long to wait. A 429's `retry_after` is a `hold` on that conversation.
@@ -9,6 +9,7 @@ message goes when both have a token.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 from collections.abc import Callable
@@ -49,6 +50,39 @@ class _Bucket:
         return self.full_at <= now
 
 
+class _Window:
+    """A sliding window: at most `count` sends in any `seconds` (`Rate.window`)."""
+
+    __slots__ = ("count", "seconds", "times")
+
+    def __init__(self, rate: Rate) -> None:
+        self.count, self.seconds = rate.count, rate.seconds
+        self.times: list[float] = []
+
+    def wait(self, now: float) -> float:
+        recent = self._recent(now)
+        if len(recent) < self.count:
+            return 0.0
+        wait = recent[-self.count] + self.seconds - now
+        return wait if wait > _ROUNDING else 0.0
+
+    def take(self, now: float) -> None:
+        bisect.insort(self.times, now)  # a send counted late (`spend`) keeps its place
+
+    def full(self, now: float) -> bool:
+        return not self._recent(now)
+
+    def _recent(self, now: float) -> list[float]:
+        start = bisect.bisect_right(self.times, now - self.seconds)
+        if start:
+            del self.times[:start]
+        return self.times
+
+
+def _limiter(rate: Rate) -> _Bucket | _Window:
+    return _Window(rate) if rate.window else _Bucket(rate)
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelLoad:
     """What the pacer keeps for one channel, for metrics and tests."""
@@ -68,8 +102,8 @@ class Pacer:
     ) -> None:
         self.pacing = pacing
         self.monotonic = monotonic
-        self._overall: dict[str, _Bucket] = {}
-        self._chats: dict[tuple[str, str], _Bucket] = {}
+        self._overall: dict[str, _Bucket | _Window] = {}
+        self._chats: dict[tuple[str, str], _Bucket | _Window] = {}
         self._held: dict[tuple[str, str], float] = {}
         self._turns: dict[str, asyncio.Lock] = {}
         self._sweep_at = _SWEEP_AT
@@ -139,12 +173,12 @@ class Pacer:
         if pacing.overall is not None:
             overall = self._overall.get(channel)
             if overall is None:
-                overall = self._overall[channel] = _Bucket(pacing.overall)
+                overall = self._overall[channel] = _limiter(pacing.overall)
             overall.take(now)
         key = (channel, conversation)
         chat = self._chats.get(key)
         if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
-            chat = self._chats[key] = _Bucket(rate)
+            chat = self._chats[key] = _limiter(rate)
         if chat is not None:
             chat.take(now)
             self._sweep_if_many(now)

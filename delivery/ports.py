@@ -42,8 +42,8 @@ class OutboxStore(Protocol):
         ...
 
     def exclusive(self) -> AbstractAsyncContextManager[bool]:
-        """True inside when this process holds the outbox (one dispatcher at a time);
-        re-entrant, so a pass inside a held `run` keeps the hold."""
+        """True inside when this dispatcher holds the outbox (one at a time, in this
+        process or any other); False while another holds it."""
         ...
 
     async def still_held(self) -> bool:

@@ -51,12 +51,16 @@ class Rate:
     `seconds / count`). Without a `burst`, a whole period's `count` may go at once.
 
     `burst=1` spaces messages evenly, so that no window of `seconds` ever holds more
-    than `count`: the shape for a limit that counts messages per window.
+    than `count`: the shape for a limit that counts messages per window. `window=True`
+    keeps such a limit exactly instead, letting a quiet spell's messages go at once.
     """
 
     count: int
     seconds: float
     burst: int | None = None
+    # A sliding window instead: at most `count` in any `seconds`, all at once if need be
+    # (the exact shape of a limit counted per window; `burst` does not apply).
+    window: bool = False
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.seconds <= 0 or (self.burst is not None and self.burst < 1):
@@ -73,11 +77,13 @@ class Rate:
         return self.seconds / self.count
 
     @classmethod
-    def per(cls, count: float, seconds: float, burst: int | None = None) -> Rate:
+    def per(
+        cls, count: float, seconds: float, burst: int | None = None, window: bool = False
+    ) -> Rate:
         """`count` messages per `seconds`, also when `count` is a fraction (0.5 a minute)."""
         if count >= 1:
-            return cls(int(count), seconds, burst)
-        return cls(1, seconds / count, burst)
+            return cls(int(count), seconds, burst, window)
+        return cls(1, seconds / count, burst, window)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,34 +34,34 @@ _DISPATCH_LOCK = 0x636F6D70_6C646973
 
 
 class OutboxHold:
-    """Takes and keeps the right to dispatch; re-entrant within the process."""
+    """Takes and keeps the right to dispatch. Not re-entrant: a second dispatcher on the
+    same outbox object is refused like one in another process."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._depth = 0
+        self._held = False
         self._file: IO[bytes] | None = None
         self._connection: AsyncConnection | None = None
 
     @property
     def held(self) -> bool:
-        return self._depth > 0
+        return self._held
 
     async def take(self) -> bool:
-        """True when this process holds the outbox (now or already); pair with `give`."""
-        if self._depth == 0 and not await self._acquire():
+        """True when this process now holds the outbox; pair with `give`."""
+        if self._held or not await self._acquire():
             return False
-        self._depth += 1
+        self._held = True
         return True
 
     async def give(self) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            await self._release()
+        self._held = False
+        await self._release()
 
     async def still_held(self) -> bool:
         """False when the hold was lost underneath (the PostgreSQL connection died)."""
         if self._connection is None:
-            return self._depth > 0
+            return self._held
         try:
             await self._connection.execute(text("SELECT 1"))
             await self._connection.commit()

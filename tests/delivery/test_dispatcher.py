@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
 from bot.router import ComplaintBot
+from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
 from delivery.ports import Delivery, OutboxStore
 from delivery.sending import ChannelPacing, DeliveryError, Rate, Sent
@@ -65,6 +66,7 @@ def dispatcher(
         clock,
         jitter=lambda _low, high: high,
         monotonic=clock.monotonic,
+        sleep=clock.sleep,
         **options,
     )
 
@@ -249,3 +251,26 @@ async def test_a_permanent_failure_is_recorded_on_the_case_and_not_retried(
     assert case.receipt_sent_at is None
     failed = [e.payload for e in events if e.kind == "delivery_failed"]
     assert failed == [{"kind": "receipt", "error": "Forbidden: bot was blocked by the user"}]
+
+
+async def test_an_agents_verification_goes_at_once_while_a_hundred_reminders_wait(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    """Telegram's shape for the agents' group (20 in any minute): reminders get at most
+    two thirds of it, so an agent's command and each press of the verification (one
+    message each, edits counting like sends) is answered in the pass it arrives in."""
+    sender = ChatSender()
+    await queue(repository, clock, "-100777", [f"reminder {n}" for n in range(100)], notice=True)
+    paced = dispatcher(outbox, sender, clock, pacing={"test": telegram_pacing()})
+    steps = ["/resolve", "facts", "nature", "responsibility", "severity", "confirm"]
+    answered = []
+    for second in range(20):
+        if 5 <= second < 5 + len(steps):  # an agent acts once a second
+            await queue(repository, clock, "-100777", [f"answer to {steps[second - 5]}"])
+        before = len(sender.texts("-100777"))
+        await paced.run_once()
+        answered += [(second, t) for t in sender.texts("-100777")[before:] if "answer" in t]
+        clock.advance(seconds=1)
+    assert answered == [(5 + n, f"answer to {step}") for n, step in enumerate(steps)]
+    reminders = [t for t in sender.texts("-100777") if t.startswith("reminder")]
+    assert len(reminders) == 13  # two thirds of 20 in the window

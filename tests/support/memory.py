@@ -83,10 +83,18 @@ class MemoryOutbox:
     ) -> None:
         self.store = store
         self.threaded_channels = threaded_channels
+        self.held = False
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[bool]:
-        yield True
+        if self.held:
+            yield False  # one dispatcher at a time, as on SQL
+            return
+        self.held = True
+        try:
+            yield True
+        finally:
+            self.held = False
 
     async def still_held(self) -> bool:
         return True

@@ -145,7 +145,8 @@ async def test_a_case_goes_round_the_loop(
     card = await on_desk(group, running, case_no)
     assert "Alice Smith" in card and "alice@example.com" in card and "A refund" in card
     if group.forum:
-        assert list(group.topics.values()) == [f"{case_no} · 申诉 · Alice Smith"]
+        # The deadlines topic, opened at start, and the case's own.
+        assert list(group.topics.values()) == ["⏰ 时限提醒", f"{case_no} · 申诉 · Alice Smith"]
     where = place(group, case_no)
 
     mark = len(alice.messages)

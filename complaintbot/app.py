@@ -219,8 +219,9 @@ async def _serve(
         on_failure=None if interactive else core.bot.report_undelivered,
         pacing={n: c.pacing for n, c in opened.items() if c.pacing is not None},
         give_up_after=settings.DELIVERY_GIVE_UP_AFTER,
-        # A slow send (a stuck connection) keeps only its own conversation waiting.
-        linger=1.0,
+        # A pass hands what it claimed to its conversations' senders and looks again
+        # as soon as something new is queued: no one waits for another's send to end.
+        linger=0.0,
     )
 
     async def sweep() -> None:

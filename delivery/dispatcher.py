@@ -15,8 +15,8 @@ Fair and never stuck:
 - A failing message backs off (with jitter, at most `_BACKOFF_CAP`) and holds back only
   its own conversation's lane; a 429 holds back that conversation for `retry_after`.
   It is given up after `give_up_after` from when it was queued, not after a count.
-- In `run`, a pass waits for slow sends at most `linger` seconds; what is still being
-  sent then goes on while the next pass serves everyone else.
+- In `run`, a pass waits for its sends at most `linger` seconds (the app: not at all);
+  what is still being sent goes on while the next pass serves everyone else.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class Dispatcher:
     def _lingered(self, task: asyncio.Task[None]) -> None:
         self._lingering.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("a slow delivery failed", exc_info=task.exception())
+            log.error("a delivery failed", exc_info=task.exception())
             self._stale = True  # its item may have been left claimed
         self._wakeup.set()  # its conversation's next items are free now
 

@@ -44,7 +44,7 @@ def test_the_chat_burst_reaches_telegrams_pacing() -> None:
     context = cast(ChannelContext, SimpleNamespace(handle=None, clock=FakeClock()))
     running = RunningTelegram(settings(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_BURST=5), context)
     assert running.pacing.per_conversation("7001") == Rate(1, 1.0, burst=5)
-    assert running.pacing.per_conversation("-100777") == Rate(20, 60.0, burst=1)
+    assert running.pacing.per_conversation("-100777") == Rate(20, 61.0, window=True)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,19 @@ from tests.support.telegram_api import FakeBotApi, FakeUser
 from tests.support.waiting import eventually
 
 
+def bot_env(api: FakeBotApi, database_url: str, tmp_path: Path) -> dict[str, str]:
+    """`complaintbot run`'s environment: this database, the stand-in, nothing else of
+    Telegram's from the test's own environment."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "TELEGRAM_BASE_FILE_URL": api.base_file_url,
+    }
+
+
 async def start_bot(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     polls = len(api.calls_of("getUpdates"))
     process = await asyncio.create_subprocess_exec(
@@ -53,14 +66,7 @@ async def say(user: FakeUser, text: str, expect: str) -> None:
 async def test_a_killed_process_resumes_the_intake_without_asking_twice(
     api: FakeBotApi, database_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
-        "DATABASE_URL": database_url,
-        "DATA_DIR": str(tmp_path / "data"),
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_BASE_URL": api.base_url,
-        "TELEGRAM_BASE_FILE_URL": api.base_file_url,
-    }
+    env = bot_env(api, database_url, tmp_path)
     wang = api.user(7001, "王五", "zh-hans")
     first = await start_bot(api, env, tmp_path)
     try:

@@ -7,25 +7,17 @@ answered within seconds of the restart, once.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
-from tests.complaintbot.test_restart import start_bot
+from tests.complaintbot.test_restart import bot_env, start_bot
 from tests.support.telegram_api import FakeBotApi
 
 
 async def test_a_reply_claimed_by_a_killed_process_goes_out_right_after_the_restart(
     api: FakeBotApi, database_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
-        "DATABASE_URL": database_url,
-        "DATA_DIR": str(tmp_path / "data"),
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_BASE_URL": api.base_url,
-        "TELEGRAM_BASE_FILE_URL": api.base_file_url,
-    }
+    env = bot_env(api, database_url, tmp_path)
     wang = api.user(7001, "王五", "zh-hans")
     first = await start_bot(api, env, tmp_path)
     try:

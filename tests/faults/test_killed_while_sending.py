@@ -2,7 +2,7 @@
 
 The reply was claimed by the dead process and never reached Telegram. The restarted
 process takes it over at once, instead of after a lease runs out: the person is
-answered within seconds of the restart, once.
+answered within seconds of the restart, once (sent 1, stored 1, answered 1, duplicated 0).
 """
 
 from __future__ import annotations

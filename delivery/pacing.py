@@ -79,8 +79,31 @@ class _Window:
         return self.times
 
 
-def _limiter(rate: Rate) -> _Bucket | _Window:
-    return _Window(rate) if rate.window else _Bucket(rate)
+class _Both:
+    """A token bucket within a sliding window (`Rate.window` with a `burst`): a few go at
+    once after a quiet spell, the rate is kept, and no window ever holds more than
+    `count`."""
+
+    __slots__ = ("bucket", "window")
+
+    def __init__(self, rate: Rate) -> None:
+        self.bucket, self.window = _Bucket(rate), _Window(rate)
+
+    def wait(self, now: float) -> float:
+        return max(self.bucket.wait(now), self.window.wait(now))
+
+    def take(self, now: float) -> None:
+        self.bucket.take(now)
+        self.window.take(now)
+
+    def full(self, now: float) -> bool:
+        return self.bucket.full(now) and self.window.full(now)
+
+
+def _limiter(rate: Rate) -> _Bucket | _Window | _Both:
+    if not rate.window:
+        return _Bucket(rate)
+    return _Window(rate) if rate.burst is None else _Both(rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +125,8 @@ class Pacer:
     ) -> None:
         self.pacing = pacing
         self.monotonic = monotonic
-        self._overall: dict[str, _Bucket | _Window] = {}
-        self._chats: dict[tuple[str, str], _Bucket | _Window] = {}
+        self._overall: dict[str, _Bucket | _Window | _Both] = {}
+        self._chats: dict[tuple[str, str], _Bucket | _Window | _Both] = {}
         self._held: dict[tuple[str, str], float] = {}
         self._turns: dict[str, asyncio.Lock] = {}
         self._sweep_at = _SWEEP_AT

@@ -58,8 +58,9 @@ class Rate:
     count: int
     seconds: float
     burst: int | None = None
-    # A sliding window instead: at most `count` in any `seconds`, all at once if need be
-    # (the exact shape of a limit counted per window; `burst` does not apply).
+    # A sliding window too: never more than `count` in any `seconds`. Without a `burst`
+    # the window alone (all at once if need be: the exact shape of a limit counted per
+    # window); with one, the bucket within the window.
     window: bool = False
 
     def __post_init__(self) -> None:

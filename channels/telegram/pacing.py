@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from delivery.sending import ChannelPacing, Rate
 
+# Messages that may go at once overall after a quiet moment.
+_OVERALL_BURST = 5
+
 
 def telegram_pacing(
     per_second: float = 30,
@@ -15,13 +18,12 @@ def telegram_pacing(
     a private chat (short bursts tolerated: `chat_burst` at once), 20 in any minute in
     a group (group chat ids are negative). Edits count like sends."""
     private = Rate.per(chat_per_second, 1.0, burst=chat_burst)
-    # Overall, Telegram counts messages per second, and a bucket of B tokens refilling
-    # N per window lets B + N - 1 into one window: B = N would be 59 in the second where
-    # a full bucket meets its refill. Any B > 1 has to be paid for with a slower refill,
-    # and this budget is every case's, so throughput wins over bursts: B = 1, one message
-    # every 1/30 s, which also keeps a request delayed on its way from turning into 31
-    # in Telegram's second.
-    overall = Rate.per(per_second, 1.0, burst=1)
+    # Overall, Telegram counts messages per second. A bucket alone of B tokens refilling
+    # N a second lets B + N - 1 into one second, so it is kept within a sliding window
+    # of N a second: a few messages go at once after a quiet moment (a turn's answer
+    # need not wait 1/30 s behind a card to the agents' group), the rate stays N, and no
+    # second ever holds more than N.
+    overall = Rate.per(per_second, 1.0, burst=_OVERALL_BURST, window=True)
     # A group's minute is kept as a sliding window instead: the agents' group is where
     # people wait for the bot (an agent's command, the verification's edits), and a
     # window lets what the minute allows go at once instead of one every 3 s. A second

@@ -51,22 +51,26 @@ class StaffNotices:
     """Posts and private notices to staff, in the desk's locale and time zone."""
 
     def __init__(
-        self, config: DeskConfig | None, locale: str, timezone: ZoneInfo, clock: Clock
+        self,
+        config: DeskConfig | None,
+        locale: str,
+        timezone: ZoneInfo,
+        clock: Clock,
+        *,
+        notices: bool = False,
     ) -> None:
         self.config = config or DeskConfig(channel="", conversation="")
         self.tr = Translator(locale)
         self.timezone = timezone
         self.clock = clock
-        self.notices = False
+        self.notices = notices
         # (case number, text) of each post to the group while a digest collects them.
         self.posted: list[tuple[str, str]] | None = None
 
     def as_notices(self) -> StaffNotices:
         """The same staff, told by the follow-up: what it posts are automated notices
         (reminders, escalations), queued behind the answers to people's own actions."""
-        notices = StaffNotices(self.config, self.tr.locale, self.timezone, self.clock)
-        notices.notices = True
-        return notices
+        return StaffNotices(self.config, self.tr.locale, self.timezone, self.clock, notices=True)
 
     @property
     def active(self) -> bool:

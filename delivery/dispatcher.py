@@ -101,33 +101,27 @@ class Dispatcher:
     async def run(self) -> None:
         """Delivers until `stop` (or cancellation), holding the outbox while it does;
         while another process holds it, looks again every `poll_seconds`."""
-        try:
-            while not self._stopping:
-                try:
-                    async with self.outbox.exclusive() as mine:
-                        if mine:
-                            self._holding = self._stale = True
-                            try:
-                                await self._count_recent_sends()
-                                await self._dispatch_while_held()
-                            finally:
-                                self._holding = False
-                            continue
-                except Exception as error:
-                    log.warning("could not take the outbox, trying again: %s", error)
-                await self._idle()
-        finally:
-            if self._lingering:
-                await asyncio.gather(*self._lingering, return_exceptions=True)
+        while not self._stopping:
+            try:
+                async with self.outbox.exclusive() as mine:
+                    if mine:
+                        await self._dispatch_while_held()
+                        continue
+            except Exception as error:
+                log.warning("could not take the outbox, trying again: %s", error)
+            await self._idle()
 
     async def _dispatch_while_held(self) -> None:
+        self._holding = self._stale = True
         try:
+            await self._count_recent_sends()
             await self._passes()
         finally:
             # What is still being sent is this holder's until settled: letting go of the
             # outbox before would let another process take it over and send it twice.
             if self._lingering:
                 await asyncio.gather(*self._lingering, return_exceptions=True)
+            self._holding = False
 
     async def _passes(self) -> None:
         while not self._stopping:

@@ -30,14 +30,13 @@ from tests.support.memory import MemoryOutbox, MemoryRepository, MemoryStore
 from tests.support.records import MemoryRecords, Records, SqlRecords
 
 if TYPE_CHECKING:
+    from channels.telegram.application import TelegramChannel
     from tests.support.dovecot import Dovecot
     from tests.support.postgres import PostgresCluster
     from tests.support.smtp_server import SmtpServer
     from tests.support.telegram_api import FakeBotApi
 
-BACKENDS = [
-    b for b in os.environ.get("TEST_DATABASES", "memory,sqlite,postgresql").split(",") if b
-]
+BACKENDS = [b for b in os.environ.get("TEST_DATABASES", "memory,sqlite,postgresql").split(",") if b]
 SQL_BACKENDS = [b for b in BACKENDS if b != "memory"]
 _TEMPLATE = "complaintbot_template"
 _names = itertools.count(1)
@@ -200,3 +199,19 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
     async with FakeBotApi() as stand_in:
         yield stand_in
+
+
+@pytest.fixture
+async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
+    """The Telegram channel's sender on the real python-telegram-bot, talking to `api`;
+    what it receives is ignored (for tests of sending alone)."""
+    from channels.telegram.application import TelegramChannel, build_application
+
+    application = build_application(api.token, api.base_url, api.base_file_url)
+
+    async def ignore(_inbound: object) -> None:
+        return None
+
+    await application.initialize()
+    yield TelegramChannel(application, ignore)
+    await application.shutdown()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from telegram.error import RetryAfter
 
 from bot.messages import Outbound
 from channels.telegram import CHANNEL
-from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.application import TelegramChannel
 from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
 from delivery.sending import ChannelPacing, Sent
@@ -32,19 +31,6 @@ from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.support.clock import FakeClock
 from tests.support.telegram_api import FakeBotApi
-
-
-@pytest.fixture
-async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
-    application = build_application(api.token, api.base_url, api.base_file_url)
-
-    async def ignore(_inbound: object) -> None:
-        return None
-
-    telegram = TelegramChannel(application, ignore)
-    await application.initialize()
-    yield telegram
-    await application.shutdown()
 
 
 class Paced:

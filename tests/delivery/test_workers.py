@@ -10,16 +10,14 @@ and Telegram never answers 429.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import Outbound
 from bot.ports import SystemClock
 from channels.telegram import CHANNEL
-from channels.telegram.application import TelegramChannel, build_application
+from channels.telegram.application import TelegramChannel
 from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
 from delivery.sending import Sent
@@ -27,18 +25,6 @@ from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.support.telegram_api import FakeBotApi
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def channel(api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
-    application = build_application(api.token, api.base_url, api.base_file_url)
-
-    async def ignore(_inbound: object) -> None:
-        return None
-
-    await application.initialize()
-    yield TelegramChannel(application, ignore)
-    await application.shutdown()
 
 
 class Counting:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import socket
 from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -79,6 +82,20 @@ class Settings(BaseSettings):
     # How fast one complainant may write, on every channel (agents never limited); 0: off.
     INBOUND_MESSAGES_PER_MINUTE: int = 60
     INBOUND_BURST: int = 20
+    # `complaintbot serve`: the ASGI server, webhooks, health, metrics, several workers.
+    HOST: str = "127.0.0.1"
+    PORT: int = 8080
+    # The public HTTPS URL Telegram posts updates to; unset: `serve` polls instead.
+    TELEGRAM_WEBHOOK_URL: str | None = None
+    TELEGRAM_WEBHOOK_SECRET: str | None = Field(default=None, repr=False)
+    # A bearer token `/metrics` asks for; unset: open (bind HOST to a private address).
+    METRICS_TOKEN: str | None = Field(default=None, repr=False)
+    LOG_FORMAT: str = "text"
+    SHUTDOWN_GRACE_SECONDS: float = Field(default=20, ge=0)
+    # This worker's name in logs, metrics and claims; unset: host name and process id.
+    WORKER_ID: str | None = None
+    # Addresses (comma-separated, or *) whose X-Forwarded-For / Forwarded are believed.
+    TRUSTED_PROXIES: str = "127.0.0.1"
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -214,7 +231,63 @@ class Settings(BaseSettings):
             raise ValueError("must be ssl, starttls or none")
         return value.lower()
 
-    @field_validator("IMAP_PORT", "SMTP_PORT")
+    @field_validator(
+        "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET", "METRICS_TOKEN", "WORKER_ID"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("TELEGRAM_WEBHOOK_URL")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("TELEGRAM_WEBHOOK_SECRET")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", value):
+            raise ValueError(
+                "must be 32 to 256 random characters from A-Z, a-z, 0-9, _ and - "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @field_validator("LOG_FORMAT")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return value.strip().lower()
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            if part == "*":
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{part!r} is not an address or network (example: 127.0.0.1,10.0.0.0/8)"
+                ) from None
+        return ",".join(parts)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.TELEGRAM_WEBHOOK_URL and not self.TELEGRAM_WEBHOOK_SECRET:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is "
+                "(32 or more random characters)"
+            )
+        return self
+
+    @field_validator("IMAP_PORT", "SMTP_PORT", "PORT")
     @classmethod
     def _port(cls, value: int) -> int:
         if not 0 < value < 65536:
@@ -284,6 +357,10 @@ class Settings(BaseSettings):
     @property
     def supervisor_ids(self) -> frozenset[str]:
         return frozenset(filter(None, self.TELEGRAM_SUPERVISOR_IDS.split(",")))
+
+    @property
+    def worker_id(self) -> str:
+        return self.WORKER_ID or f"{socket.gethostname()}-{os.getpid()}"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -61,6 +61,7 @@ class Dispatcher:
         jitter: Callable[[float, float], float] = random.uniform,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observe: Callable[[str, str, float | None], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
@@ -79,6 +80,9 @@ class Dispatcher:
         self.jitter = jitter
         self.monotonic = monotonic
         self.sleep = sleep
+        # Told (channel, outcome, seconds from queued to sent) of each attempt's outcome:
+        # "sent", "retried", "429" (the channel asked to wait) or "failed" (given up).
+        self.observe = observe
         self._wakeup = asyncio.Event()
         self._stopping = False
         # Items being sent by this process (a lingering pass's included).
@@ -255,13 +259,21 @@ class Dispatcher:
         sender = self.senders.get(delivery.outbound.channel)
         if sender is None:
             await self.outbox.failed(delivery, self.clock.now(), "no sender for this channel")
+            self._observe(delivery, "failed")
             return None
         try:
             sent = await self._send(sender, delivery)
         except DeliveryError as error:
             return await self._failed_attempt(delivery, error)
-        await self.outbox.delivered(delivery, sent, self.clock.now())
+        now = self.clock.now()
+        await self.outbox.delivered(delivery, sent, now)
+        queued_at = delivery.queued_at
+        self._observe(delivery, "sent", (now - queued_at).total_seconds() if queued_at else None)
         return None
+
+    def _observe(self, delivery: Delivery, outcome: str, latency: float | None = None) -> None:
+        if self.observe is not None:
+            self.observe(delivery.outbound.channel, outcome, latency)
 
     async def _send(self, sender: Sender, delivery: Delivery) -> Sent:
         try:
@@ -278,6 +290,7 @@ class Dispatcher:
         if error.permanent or now - queued_at >= self.give_up_after:
             log.warning("delivery %s failed for good: %s", delivery.id, error)
             await self.outbox.failed(delivery, now, str(error))
+            self._observe(delivery, "failed")
             if self.on_failure is not None:
                 await self.on_failure(delivery, str(error))
             return None
@@ -293,6 +306,7 @@ class Dispatcher:
         log.info("delivery %s retried in %.0fs: %s", delivery.id, wait, error)
         retry_at = now + timedelta(seconds=wait)
         await self.outbox.retry_later(delivery, retry_at, str(error))
+        self._observe(delivery, "429" if error.retry_after is not None else "retried")
         return retry_at
 
 

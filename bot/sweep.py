@@ -8,6 +8,7 @@ ask for a rating, archive) is the timekeeper's.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from bot.digest import DeadlineDigest
@@ -32,6 +33,9 @@ class TimerSweep:
         self.timekeeper = timekeeper
         self.clock = clock
         self.digest = digest
+        # Timers the last pass handled (fired, dropped as no longer due, or put off to
+        # working hours), by kind: what the metrics count.
+        self.last_fired: Counter[str] = Counter()
 
     async def sweep(self, limit: int = 200) -> int:
         """Acts on every timer due now (reminders, escalations, surveys, archiving);
@@ -46,6 +50,7 @@ class TimerSweep:
 
     async def _sweep(self, limit: int) -> int:
         handled = 0
+        self.last_fired = Counter()
         while True:
             due = await self.repository.due_timers(self.clock.now(), limit)
             for timer in due:
@@ -60,6 +65,7 @@ class TimerSweep:
                         assert case is not None
                         await self.timekeeper.fire(tx, case, claimed)
                         handled += 1
+                        self.last_fired[claimed.kind] += 1
                 except Exception:
                     log.exception("timer %s of case %s failed", timer.id, timer.case_no)
                     await self._put_off(timer.id, timer.channel, timer.conversation)

@@ -2,7 +2,8 @@
 
 It speaks the Bot API's HTTP shapes — `{"ok": true, "result": …}` and
 `{"ok": false, "error_code": …, "description": …}` — for the methods the bot uses,
-serves `getUpdates` as a real long poll with offsets, and stores files for
+serves `getUpdates` as a real long poll with offsets — or, once the bot called
+`setWebhook`, POSTs each update to the webhook (`telegram_webhook.py`) — and stores files for
 `getFile` and the file download URL. Simulated users (`FakeUser`) put updates in
 the queue the way Telegram clients do and collect what the bot sends them; a
 `FakeGroup` is a supergroup (optionally a forum with topics) where the bot and
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.telegram_webhook import Delivery, Retry, Webhook, WebhookError
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -91,7 +94,7 @@ class FakeBotApi:
     bot_id = 7000001
     bot_username = "complaint_test_bot"
 
-    def __init__(self) -> None:
+    def __init__(self, webhook_retry: Retry | None = None) -> None:
         self.token = f"{self.bot_id}:AAH-stand-in-secret-token-0123456789"
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
@@ -116,16 +119,17 @@ class FakeBotApi:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.base_url = self.base_file_url = ""
+        # While a webhook is set, updates go there instead of to getUpdates.
+        self.webhook: Webhook | None = None
+        self.webhook_retry = webhook_retry or Retry()
+        self.deliveries: list[Delivery] = []  # every webhook delivery attempt, in order
+        self._routes: dict[str, str] = {}
 
     async def __aenter__(self) -> FakeBotApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve_on_loopback(app)
         self.base_url = f"http://127.0.0.1:{port}/bot"
         self.base_file_url = f"http://127.0.0.1:{port}/file/bot"
         return self
@@ -133,6 +137,8 @@ class FakeBotApi:
     async def __aexit__(self, *_exc: object) -> None:
         assert self._runner is not None
         await self.end_polls()
+        if self.webhook is not None:
+            await self.webhook.close()
         await self._runner.cleanup()
 
     # ----- what tests use ------------------------------------------------------------
@@ -190,19 +196,87 @@ class FakeBotApi:
         return self._limits
 
     async def push(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Queues an update (with a fresh update_id unless it has one: a redelivery)."""
+        """Queues an update (with a fresh update_id unless it has one: a redelivery), or
+        while a webhook is set, hands it to the webhook's deliveries."""
         update.setdefault("update_id", next(self._update_ids))
         async with self._changed:
-            self._updates.append(update)
+            if self.webhook is not None:
+                self.webhook.enqueue(update)
+            else:
+                self._updates.append(update)
             self._changed.notify_all()
         return update
 
     async def redeliver(self, update: dict[str, Any]) -> None:
         """Telegram sends an update again, as after a lost getUpdates response."""
         async with self._changed:
-            self._confirmed = min(self._confirmed, update["update_id"])
-            self._updates.append(dict(update))
+            if self.webhook is not None:
+                self.webhook.enqueue(dict(update))
+            else:
+                self._confirmed = min(self._confirmed, update["update_id"])
+                self._updates.append(dict(update))
             self._changed.notify_all()
+
+    # ----- webhook deliveries ----------------------------------------------------------
+
+    def route(self, public: str, local: str) -> None:
+        """Deliveries to a webhook URL starting with `public` (such as
+        https://bot.example.com) go to `local` (http://127.0.0.1:8081) instead, with
+        X-Forwarded-For and X-Forwarded-Proto as a TLS-terminating proxy sets them."""
+        self._routes[public.rstrip("/")] = local.rstrip("/")
+
+    def attempts_of(self, update: int | dict[str, Any]) -> list[Delivery]:
+        """The delivery attempts of one update (by update_id or the pushed update)."""
+        update_id = update if isinstance(update, int) else update["update_id"]
+        return [d for d in self.deliveries if d.update_id == update_id]
+
+    def attempt_counts(self) -> dict[int, int]:
+        """How many delivery attempts each update has had, by update_id."""
+        counts: dict[int, int] = {}
+        for delivery in self.deliveries:
+            counts[delivery.update_id] = counts.get(delivery.update_id, 0) + 1
+        return counts
+
+    async def wait_delivered(
+        self,
+        update: int | dict[str, Any] | Callable[[dict[str, Any]], bool],
+        within: float = 15.0,
+    ) -> list[Delivery]:
+        """Waits until the webhook accepted an update — by update_id, the pushed update,
+        or the first update a predicate matches — and returns that update's attempts."""
+        if callable(update):
+            matches = update
+        else:
+            update_id = update if isinstance(update, int) else update["update_id"]
+
+            def matches(candidate: dict[str, Any]) -> bool:
+                return bool(candidate["update_id"] == update_id)
+
+        def accepted() -> Delivery | None:
+            return next((d for d in self.deliveries if d.accepted and matches(d.update)), None)
+
+        try:
+            await self.wait_until(lambda: accepted() is not None, within)
+        except TimeoutError:
+            raise AssertionError(
+                f"no such update was accepted within {within}s; attempts: "
+                f"{[(d.update_id, d.status or d.error) for d in self.deliveries]}"
+            ) from None
+        found = accepted()
+        assert found is not None
+        return self.attempts_of(found.update_id)
+
+    async def wait_attempts(
+        self, update: int | dict[str, Any], count: int, within: float = 15.0
+    ) -> list[Delivery]:
+        """Waits until an update has had at least `count` delivery attempts; returns them."""
+        try:
+            await self.wait_until(lambda: len(self.attempts_of(update)) >= count, within)
+        except TimeoutError:
+            raise AssertionError(
+                f"fewer than {count} attempts within {within}s: {self.attempts_of(update)}"
+            ) from None
+        return self.attempts_of(update)
 
     async def end_polls(self) -> None:
         """Answers pending and later long polls at once, so a stopping bot need not
@@ -288,16 +362,52 @@ class FakeBotApi:
     async def _m_getme(self, _params: dict[str, Any]) -> Any:
         return self.me()
 
-    async def _m_deletewebhook(self, _params: dict[str, Any]) -> Any:
+    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
+        webhook = self.webhook or Webhook(
+            self._changed, self.deliveries, self.webhook_retry, self._routes
+        )
+        try:
+            webhook.configure(params)
+        except WebhookError as error:
+            raise ApiError(400, str(error)) from None
+        async with self._changed:
+            if self.webhook is None:
+                # What getUpdates had not handed out yet goes by the webhook now.
+                waiting = [u for u in self._updates if u["update_id"] >= self._confirmed]
+                self._updates = []
+                self.webhook = webhook
+                for update in waiting:
+                    webhook.enqueue(update)
+            if _true(params.get("drop_pending_updates")):
+                webhook.drop_pending()
+            self._changed.notify_all()  # a long poll under way ends with 409
+        return True
+
+    async def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
+        webhook, self.webhook = self.webhook, None
+        left = await webhook.close() if webhook is not None else []
+        async with self._changed:
+            if _true(params.get("drop_pending_updates")):
+                self._updates = []
+            elif left:
+                # Updates the webhook did not take are waiting for getUpdates now.
+                self._confirmed = min(self._confirmed, left[0]["update_id"])
+                self._updates = sorted(self._updates + left, key=lambda u: u["update_id"])
+            self._changed.notify_all()
         return True
 
     async def _m_getwebhookinfo(self, _params: dict[str, Any]) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if self.webhook is not None:
+            return self.webhook.info()
+        waiting = [u for u in self._updates if u["update_id"] >= self._confirmed]
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(waiting)}
 
     async def _m_close(self, _params: dict[str, Any]) -> Any:
         return True
 
     async def _m_getupdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, _WEBHOOK_ACTIVE)
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -313,10 +423,15 @@ class FakeBotApi:
             if not pending() and timeout > 0 and not self._closing:
                 try:
                     await asyncio.wait_for(
-                        self._changed.wait_for(lambda: bool(pending()) or self._closing), timeout
+                        self._changed.wait_for(
+                            lambda: bool(pending()) or self._closing or self.webhook is not None
+                        ),
+                        timeout,
                     )
                 except TimeoutError:
                     pass
+            if self.webhook is not None:
+                raise ApiError(409, "Conflict: terminated by setWebhook request")
             return pending()
 
     async def _m_setmycommands(self, params: dict[str, Any]) -> Any:
@@ -1025,6 +1140,15 @@ class FakeUser(_Chat):
         return "\n".join(self.texts(since))
 
 
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Starts `app` on 127.0.0.1 at a free port; returns its runner (to clean up) and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
 async def _params(request: web.Request) -> dict[str, Any]:
     """Parameters as Telegram reads them: query, urlencoded, multipart or JSON; values
     that PTB sends JSON-encoded (markups, command lists) are decoded. An uploaded file
@@ -1120,6 +1244,11 @@ def _visible(text: str, parse_mode: str | None) -> str:
         raise ApiError(400, "Bad Request: can't parse entities: can't find end tag")
     return html.unescape(_TAG.sub("", text))
 
+
+_WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
 
 # What Telegram's limits count: every message the bot sends, and edits too.
 _SENDS = frozenset(

@@ -113,6 +113,8 @@ async def run_command() -> None:
             settings.SMTP_PASSWORD or "",
         ],
         settings.DATA_DIR / "complaintbot.log" if console else None,
+        log_format=settings.LOG_FORMAT,
+        worker_id=settings.worker_id,
     )
     await run(settings, clock=_clock())
 

@@ -7,14 +7,23 @@ As a last guard, an email address that slips in anyway (a mail server's refusal 
 the recipient, say) is masked. An error that repeats itself — the database down, a
 channel refusing every call — is written once, then at most once every
 `REPEAT_INTERVAL` seconds with how many identical lines were held back.
+
+`log_format="json"` writes one JSON object a line (for a log collector): time (ISO 8601,
+UTC), level, logger, message, case_no, channel (the record's `channel` when a log call
+gives it in `extra`), worker, and for an exception "error": its class and message only.
+The traceback is left out there (its chained exceptions may quote what someone wrote,
+and a collector wants one line); secrets and addresses are taken out of the message and
+the error alike.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 # Seconds between two lines of one repeated error.
@@ -32,16 +41,19 @@ class _Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        changed = message
-        for secret in self.secrets:
-            changed = changed.replace(secret, "***")
-        if record.levelno >= logging.INFO:
-            changed = _EMAIL.sub("<address>", changed)
+        changed = self.clean(message, record.levelno)
         if changed != message:
             record.msg, record.args = changed, None
         if not hasattr(record, "case_no"):
             record.case_no = "-"
         return True
+
+    def clean(self, text: str, level: int) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        if level >= logging.INFO:
+            text = _EMAIL.sub("<address>", text)
+        return text
 
 
 class RepeatFilter(logging.Filter):
@@ -96,7 +108,46 @@ class RepeatFilter(logging.Filter):
         return (record.name, record.levelno, str(record.msg), args, failure)
 
 
-def configure(level: str, secrets: list[str], log_file: Path | None = None) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object per record; `_Redact` has already cleaned the message, and the
+    error's text is cleaned here the same way (it is not part of the message)."""
+
+    def __init__(self, worker_id: str | None, redact: _Redact) -> None:
+        super().__init__()
+        self.worker_id = worker_id
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        case_no = getattr(record, "case_no", None)
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "case_no": None if case_no in (None, "-") else str(case_no),
+            "channel": _text_or_none(getattr(record, "channel", None)),
+            "worker": self.worker_id,
+        }
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            line["error"] = self.redact.clean(f"{type(error).__name__}: {error}", record.levelno)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def configure(
+    level: str,
+    secrets: list[str],
+    log_file: Path | None = None,
+    *,
+    log_format: str = "text",
+    worker_id: str | None = None,
+) -> None:
+    """Logging for a command: to `log_file` when given, else to standard error; as
+    `log_format` "text" lines or "json" lines (see the module's docstring)."""
     handler: logging.Handler
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -104,11 +155,15 @@ def configure(level: str, secrets: list[str], log_file: Path | None = None) -> N
         log_file.chmod(0o600)  # an earlier log, made under a looser umask, closed too
     else:
         handler = logging.StreamHandler()
+    redact = _Redact(secrets)
     handler.addFilter(RepeatFilter())
-    handler.addFilter(_Redact(secrets))
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(case_no)s] %(message)s")
-    )
+    handler.addFilter(redact)
+    if log_format == "json":
+        handler.setFormatter(JsonLines(worker_id, redact))
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(case_no)s] %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

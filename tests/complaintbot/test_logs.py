@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -204,25 +208,61 @@ def test_different_errors_and_info_lines_are_not_held_back(
     ]
 
 
-def test_the_log_file_holds_one_line_of_a_repeated_error_and_no_address(
-    tmp_path: Path,
-) -> None:
+@contextmanager
+def logging_to(log_file: Path, **options: str) -> Iterator[None]:
+    """The root logger as `configure` sets it (secret "123:secret") for the block, then
+    as it was."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        configure("INFO", ["123:secret"], tmp_path / "bot.log")
-        for _ in range(50):
-            logging.getLogger("delivery").warning(
-                "delivery %s failed for good: %s", 9, "550 <mallory@example.org> unknown"
-            )
-        logging.getLogger("bot").info("case %s opened", "TS-20261122-0001")
+        configure("INFO", ["123:secret"], log_file, **options)
+        yield
         for handler in root.handlers:
             handler.flush()
     finally:
         for handler in root.handlers:
             handler.close()
         root.handlers[:], root.level = handlers, level
+
+
+def test_the_log_file_holds_one_line_of_a_repeated_error_and_no_address(
+    tmp_path: Path,
+) -> None:
+    with logging_to(tmp_path / "bot.log"):
+        for _ in range(50):
+            logging.getLogger("delivery").warning(
+                "delivery %s failed for good: %s", 9, "550 <mallory@example.org> unknown"
+            )
+        logging.getLogger("bot").info("case %s opened", "TS-20261122-0001")
     lines = (tmp_path / "bot.log").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     assert lines[0].endswith("delivery 9 failed for good: 550 <<address>> unknown")
     assert lines[1].endswith("[-] case TS-20261122-0001 opened")
+
+
+def test_json_lines_carry_the_fields_and_no_secret_or_address(tmp_path: Path) -> None:
+    with logging_to(tmp_path / "bot.log", log_format="json", worker_id="w-1"):
+        logging.getLogger("channels.email").warning(
+            "mail refused: 550 <mallory@example.org> unknown (token 123:secret)",
+            extra={"channel": "email"},
+        )
+        logging.getLogger("bot").info(
+            "case %s opened", "TS-20261122-0001", extra={"case_no": "TS-20261122-0001"}
+        )
+        try:
+            raise ConnectionError("SMTP said no to mallory@example.org via 123:secret")
+        except ConnectionError:
+            logging.getLogger("delivery").exception("delivery %s failed", 4)
+    text = (tmp_path / "bot.log").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in text.splitlines()]
+    keys = {"time", "level", "logger", "message", "case_no", "channel", "worker"}
+    assert [set(line) for line in lines] == [keys, keys, keys | {"error"}]
+    refused, opened, failed = lines
+    assert datetime.fromisoformat(refused["time"]).utcoffset() == timedelta(0)
+    assert refused["level"] == "WARNING" and refused["logger"] == "channels.email"
+    assert refused["message"] == "mail refused: 550 <<address>> unknown (token ***)"
+    assert (refused["channel"], refused["case_no"], refused["worker"]) == ("email", None, "w-1")
+    assert (opened["case_no"], opened["channel"]) == ("TS-20261122-0001", None)
+    assert failed["message"] == "delivery 4 failed"
+    assert failed["error"] == "ConnectionError: SMTP said no to <address> via ***"
+    assert "123:secret" not in text and "mallory@" not in text and "Traceback" not in text

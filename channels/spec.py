@@ -10,7 +10,7 @@ end stops and closes them, the same way for all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -43,6 +43,16 @@ class CursorStore(Protocol):
 RawState = Literal["stored", "handled", "undecodable", "failed"]
 
 
+class ClaimedUpdates(Protocol):
+    """A conversation in one worker's hands, with its stored updates, oldest first."""
+
+    @property
+    def conversation(self) -> str: ...
+
+    @property
+    def updates(self) -> list[tuple[str, dict[str, Any]]]: ...
+
+
 class RawUpdates(Protocol):
     """Where a channel keeps each update as it arrived, under the transport's key for it,
     before it lets the transport forget it (raw first, parse second).
@@ -51,9 +61,25 @@ class RawUpdates(Protocol):
     must not acknowledge the updates and tries again later.
     """
 
-    async def keep(self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    async def keep(
+        self,
+        channel: str,
+        updates: Sequence[tuple[str, dict[str, Any]]],
+        conversation: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> list[str]:
         """Stores the updates not stored yet (all or none); returns the keys among them
-        still to be handled, in the order given."""
+        still to be handled, in the order given. `conversation` names an update's
+        conversation: those of one conversation are handled in order, by one worker."""
+        ...
+
+    def claim(self, channel: str) -> AbstractAsyncContextManager[ClaimedUpdates | None]:
+        """Holds, while the context lasts, the conversation whose stored update waits
+        longest among those no worker holds; None when none waits."""
+        ...
+
+    async def stored(self, within: float) -> None:
+        """Returns when updates were stored since the last call (by any worker), or after
+        `within` seconds."""
         ...
 
     async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
@@ -67,16 +93,25 @@ class RawUpdates(Protocol):
 
 
 class Leadership(Protocol):
-    """Only one worker reads an input; `hold` yields whether this one does, for as long
-    as the context lasts."""
+    """Only one worker does a thing named `name` (reads a mailbox, polls); `hold`
+    yields whether this one does, for as long as the context lasts."""
 
-    def hold(self, account: str) -> AbstractAsyncContextManager[bool]: ...
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]: ...
 
 
 class AlwaysLeader:
     @asynccontextmanager
-    async def hold(self, account: str) -> AsyncIterator[bool]:
+    async def hold(self, name: str) -> AsyncIterator[bool]:
         yield True
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A route the server gives a channel: requests POSTed to `path` go to `receive`
+    (headers with lower-case names, and the body), which answers a status and JSON."""
+
+    path: str
+    receive: Callable[[Mapping[str, str], bytes], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +141,11 @@ class OpenChannel(Protocol):
 
     @property
     def pacing(self) -> ChannelPacing | None: ...
+
+    @property
+    def webhook(self) -> Webhook | None:
+        """The route that takes this channel's input by HTTP (`complaintbot serve`)."""
+        ...
 
     async def start(self) -> None:
         """Connects and starts taking input in the background; raises `ChannelStartError`

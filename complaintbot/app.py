@@ -201,11 +201,12 @@ async def _serve(
         while await dispatcher.run_once():
             pass
 
+    leadership = SqlLeadership(core.engine)
     context = ChannelContext(
         handle=core.bot.handle_safely,
         clock=core.clock,
         cursors=SqlMailCursors(core.engine, core.clock),
-        leadership=SqlLeadership(core.engine),
+        leadership=leadership,
         command_menu=core.bot.command_menu,
         settle=settle,
         running=frozenset(channel.name for channel in chosen),
@@ -225,8 +226,13 @@ async def _serve(
     )
 
     async def sweep() -> None:
-        if await core.bot.sweep() and interactive:
-            await settle()
+        # One worker sweeps at a time; whichever runs its schedule next when that one
+        # has stopped or died takes over.
+        async with leadership.hold("sweep") as leading:
+            if not leading:
+                return
+            if await core.bot.sweep() and interactive:
+                await settle()
 
     sweeper = Sweeper(sweep, core.sweep_interval)
     if until is not None:

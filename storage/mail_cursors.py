@@ -36,19 +36,20 @@ class SqlMailCursors:
 
 
 class SqlLeadership:
-    """Who reads a mailbox when several workers run: on PostgreSQL the holder of a
-    session advisory lock named after the mailbox; on SQLite (one process) always us."""
+    """Who does a thing only one worker may do (read a mailbox, poll Telegram, sweep)
+    when several run: on PostgreSQL the holder of a session advisory lock named after
+    it; on SQLite (one process) always us."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     @asynccontextmanager
-    async def hold(self, account: str) -> AsyncIterator[bool]:
+    async def hold(self, name: str) -> AsyncIterator[bool]:
         if self.engine.dialect.name != "postgresql":
             yield True
             return
         async with self.engine.connect() as connection:
-            key = {"key": f"complaintbot:imap:{account}"}
+            key = {"key": f"complaintbot:{name}"}
             taken = bool(
                 await connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), key)
             )

@@ -278,11 +278,16 @@ class RawUpdate(SQLModel, table=True):
     """
 
     __tablename__ = "raw_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_raw_updates_channel_state", "channel", "state", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str
     update_key: str
+    # The transport's conversation (a Telegram chat): handled in order, by one worker.
+    conversation: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default="stored", index=True)
     received_at: datetime = _time()

@@ -1,18 +1,47 @@
 """Updates kept as received (`channels.spec.RawUpdates`): stored before the transport is
-told it may forget them, handled or marked undecodable after."""
+told it may forget them, then claimed by a worker, handled or marked undecodable.
+
+Several workers (processes, on PostgreSQL) handle what any of them stored. A worker
+claims one conversation at a time and handles its stored updates in the order they came;
+no other worker touches that conversation until it lets go:
+
+- PostgreSQL: a session advisory lock named after the conversation, on a connection the
+  claim keeps. A killed worker's connection closes and its lock with it; the updates it
+  had not marked handled are still `stored`, and another worker takes them.
+- SQLite (one process): a set of the conversations in hand.
+
+Storing wakes the workers: in this process at once, in the others by `NOTIFY` on
+PostgreSQL (`listen`); a worker that misses it looks again after a while anyway.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.ports import Clock, SystemClock
 from storage.models import RawUpdate
 
+log = logging.getLogger(__name__)
+
 STORED = "stored"
+CHANNEL_NOTICE = "complaintbot_inbound"  # the NOTIFY channel: its payload is ours
+CANDIDATES = 20  # conversations looked at per claim: the oldest waiting first
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A conversation held by this worker, with its stored updates, oldest first."""
+
+    conversation: str
+    updates: list[tuple[str, dict[str, Any]]]
 
 
 class SqlRawUpdates:
@@ -21,13 +50,23 @@ class SqlRawUpdates:
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
+        self._postgres = engine.dialect.name == "postgresql"
+        self._in_hand: set[tuple[str, str]] = set()
+        self._stored = asyncio.Event()
 
-    async def keep(self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    async def keep(
+        self,
+        channel: str,
+        updates: Sequence[tuple[str, dict[str, Any]]],
+        conversation: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> list[str]:
         """Stores those of `updates` not stored yet, all in one transaction; returns the
-        keys among them still to be handled, in the order given."""
+        keys among them still to be handled, in the order given. `conversation` names
+        the conversation of an update (None: it is its own)."""
         keys = [key for key, _payload in updates]
         if not keys:
             return []
+        added = False
         async with AsyncSession(self.engine) as session, session.begin():
             rows = await session.execute(
                 select(RawUpdate.update_key, RawUpdate.state).where(
@@ -39,15 +78,24 @@ class SqlRawUpdates:
             for key, payload in updates:
                 if key not in known:
                     known[key] = STORED
+                    added = True
                     session.add(
                         RawUpdate(
                             channel=channel,
                             update_key=key,
+                            conversation=conversation(payload) if conversation else None,
                             payload=payload,
                             state=STORED,
                             received_at=now,
                         )
                     )
+            if added and self._postgres:
+                await session.execute(
+                    text("SELECT pg_notify(:name, :channel)"),
+                    {"name": CHANNEL_NOTICE, "channel": channel},
+                )
+        if added:
+            self._stored.set()
         return [key for key in keys if known[key] == STORED]
 
     async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
@@ -59,6 +107,138 @@ class SqlRawUpdates:
                 .order_by(RawUpdate.id)
             )
             return [(key, payload) for key, payload in rows.all()]
+
+    @contextlib.asynccontextmanager
+    async def claim(self, channel: str) -> AsyncIterator[Claimed | None]:
+        """Holds the conversation whose stored update waits longest among those no worker
+        holds, for as long as the context lasts; None when there is none."""
+        if not self._postgres:
+            async with self._claim_here(channel) as claimed:
+                yield claimed
+            return
+        connection = await self.engine.connect()
+        try:
+            claimed, lock = await self._claim_advisory(connection, channel)
+            try:
+                yield claimed
+            finally:
+                if lock is not None:
+                    # Closing the connection ends the lock too; unlock first so the
+                    # pooled connection comes back clean.
+                    with contextlib.suppress(Exception):
+                        await connection.execute(
+                            text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
+                        )
+                        await connection.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _claim_advisory(
+        self, connection: AsyncConnection, channel: str
+    ) -> tuple[Claimed | None, str | None]:
+        for conversation in await self._waiting(connection, channel):
+            lock = f"complaintbot:inbound:{channel}:{conversation}"
+            taken = await connection.scalar(
+                text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": lock}
+            )
+            await connection.commit()
+            if not taken:
+                continue
+            # Read after the lock: what the last holder handled is marked by now.
+            updates = await self._stored_of(connection, channel, conversation)
+            await connection.commit()
+            if updates:
+                return Claimed(conversation, updates), lock
+            await connection.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
+            )
+            await connection.commit()
+        return None, None
+
+    @contextlib.asynccontextmanager
+    async def _claim_here(self, channel: str) -> AsyncIterator[Claimed | None]:
+        async with self.engine.connect() as connection:
+            chosen = None
+            for conversation in await self._waiting(connection, channel):
+                if (channel, conversation) not in self._in_hand:
+                    chosen = conversation
+                    break
+            if chosen is None:
+                updates = []
+            else:
+                self._in_hand.add((channel, chosen))
+                try:
+                    updates = await self._stored_of(connection, channel, chosen)
+                except BaseException:
+                    self._in_hand.discard((channel, chosen))
+                    raise
+        if chosen is None:
+            yield None
+            return
+        try:
+            yield Claimed(chosen, updates) if updates else None
+        finally:
+            self._in_hand.discard((channel, chosen))
+
+    async def _waiting(self, connection: AsyncConnection, channel: str) -> list[str]:
+        """Conversations with stored updates, the one waiting longest first."""
+        lane = func.coalesce(RawUpdate.conversation, "#" + RawUpdate.update_key)
+        rows = await connection.execute(
+            select(lane, func.min(RawUpdate.id))
+            .where(RawUpdate.channel == channel, RawUpdate.state == STORED)
+            .group_by(lane)
+            .order_by(func.min(RawUpdate.id))
+            .limit(CANDIDATES + len(self._in_hand))
+        )
+        return [str(conversation) for conversation, _first in rows.all()]
+
+    async def _stored_of(
+        self, connection: AsyncConnection, channel: str, conversation: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if conversation.startswith("#"):
+            where = (RawUpdate.conversation.is_(None)) & (RawUpdate.update_key == conversation[1:])
+        else:
+            where = RawUpdate.conversation == conversation
+        rows = await connection.execute(
+            select(RawUpdate.update_key, RawUpdate.payload)
+            .where(RawUpdate.channel == channel, RawUpdate.state == STORED, where)
+            .order_by(RawUpdate.id)
+        )
+        return [(key, payload) for key, payload in rows.all()]
+
+    async def stored(self, within: float) -> None:
+        """Returns when something was stored since the last call (in this process, or
+        in another that `listen` heard), or after `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stored.wait(), within)
+        self._stored.clear()
+
+    @contextlib.asynccontextmanager
+    async def listen(self) -> AsyncIterator[None]:
+        """Hears other workers' stores while the context lasts (PostgreSQL's LISTEN on a
+        connection of its own); elsewhere there are no other workers to hear."""
+        if not self._postgres:
+            yield
+            return
+        connection = await self.engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+
+            def heard(*_args: object) -> None:
+                self._stored.set()
+
+            await driver.add_listener(CHANNEL_NOTICE, heard)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):
+                    await driver.remove_listener(CHANNEL_NOTICE, heard)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     async def mark(
         self, channel: str, key: str, state: Literal["stored", "handled", "undecodable", "failed"]

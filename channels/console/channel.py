@@ -7,7 +7,14 @@ import asyncio
 
 from channels.console import CHANNEL
 from channels.console.chat import ConsoleChannel
-from channels.spec import AnySettings, Channel, ChannelContext, Gettext, OpenChannel
+from channels.spec import (
+    AnySettings,
+    Channel,
+    ChannelContext,
+    Gettext,
+    OpenChannel,
+    Webhook,
+)
 from delivery.sending import ChannelPacing
 
 BANNER = "complaintbot 控制台对话 · console chat — Ctrl-D 退出 / to quit"
@@ -28,6 +35,10 @@ class RunningConsole:
 
     @property
     def pacing(self) -> ChannelPacing | None:
+        return None
+
+    @property
+    def webhook(self) -> Webhook | None:
         return None
 
     async def start(self) -> None:
@@ -58,6 +69,4 @@ def _open(_settings: AnySettings, context: ChannelContext) -> OpenChannel:
     return RunningConsole(context)
 
 
-CONSOLE = Channel(
-    name=CHANNEL, label=_label, configured=_configured, open=_open, interactive=True
-)
+CONSOLE = Channel(name=CHANNEL, label=_label, configured=_configured, open=_open, interactive=True)

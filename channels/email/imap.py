@@ -106,7 +106,7 @@ class ImapPoller:
         backoff = self.config.first_backoff
         while not self._stop.is_set():
             try:
-                async with self.leadership.hold(self.config.account) as leading:
+                async with self.leadership.hold(f"imap:{self.config.account}") as leading:
                     if not leading:
                         # Another worker reads this mailbox; take over if it goes away.
                         await self._wait(self.config.poll_seconds)

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from channels.email.imap import ImapConfig, ImapPoller
 from channels.email.smtp import SmtpConfig, SmtpSender
-from channels.spec import ChannelContext
+from channels.spec import ChannelContext, Webhook
 from delivery.sending import ChannelPacing, Rate
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,10 @@ class RunningMail:
     @property
     def pacing(self) -> ChannelPacing:
         return self._pacing
+
+    @property
+    def webhook(self) -> Webhook | None:
+        return None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.poller.run())

@@ -1,10 +1,15 @@
 """Telegram intake: raw first, parse second, and nothing acknowledged that is not stored.
 
-Each batch from `getUpdates` is stored raw (under its `update_id`) before the next poll
-moves the offset past it, which is when Telegram forgets it. Only then is each update
-decoded and handed to the bot, and marked handled after the bot's commit; whatever was
-stored but not yet handled when the process stopped is handled at the next start
-(the bot ignores a transport id it already has, so handling twice changes nothing).
+Updates arrive by long poll (`getUpdates`) or by webhook (`receive`). Either way they are
+stored raw (under their `update_id`, with their chat as the conversation) before
+Telegram hears they arrived: the next poll moves the offset past a stored batch, and
+the webhook answers 200 only after the commit. Handlers then claim stored updates
+conversation by conversation (any worker's, see `storage/raw_updates.py`), decode each,
+hand it to the bot, and mark it handled after the bot's commit; whatever was stored but
+not handled when a process stopped is claimed again (the bot ignores a transport id it
+already has, so handling twice changes nothing).
+
+Polling runs in one worker at a time (`leadership`); another takes over when it stops.
 
 An update that cannot be decoded is kept raw (marked undecodable), logged once with its
 id and the error's class only, counted, and skipped: the next ones flow.
@@ -26,9 +31,9 @@ from typing import Any, TypeVar
 
 from telegram import Bot, Update
 
-from channels.spec import RawUpdates
+from channels.spec import AlwaysLeader, Leadership, RawUpdates
 from channels.telegram import CHANNEL
-from channels.telegram.polling import FeedError, UpdateFeed
+from channels.telegram.polling import FeedConflict, FeedError, UpdateFeed
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +43,33 @@ Deliver = Callable[[Update], Awaitable[Callable[[], Awaitable[object]] | None]]
 FIRST_RETRY = 0.2  # seconds; doubled after each failure up to the cap
 RETRY_CAP = 5.0
 GIVE_UP_AFTER = 3  # failed hand-overs while the store takes writes
+HANDLERS = 4  # conversations a worker handles at once
+# A handler with nothing to do looks again this often even when no store woke it (a
+# NOTIFY lost with a dropped connection).
+IDLE_LOOK = 2.0
+LEADER_LOOK = 2.0  # seconds between tries to become the poller while another polls
+POLLING = "telegram:polling"
+
+
+def conversation_of(update: dict[str, Any]) -> str | None:
+    """The chat an update belongs to (the sender's, for one without a chat), read from
+    the raw JSON: updates of one chat are handled in order."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        for holder in (value, value.get("message")):
+            chat = holder.get("chat") if isinstance(holder, dict) else None
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return str(chat["id"])
+        sender = value.get("from") or value.get("user")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return str(sender["id"])
+    return None
 
 
 class TelegramIntake:
-    """Polls, stores, decodes and hands over updates until `stop`.
+    """Receives (polls, when given a `feed`), stores, claims, decodes and hands over
+    updates until `stop`.
 
     `prepare(update)` turns a decoded update into the bot's call (None: nothing for the
     bot); raising means the update cannot be read. `undecodable` counts the updates kept
@@ -51,19 +79,27 @@ class TelegramIntake:
 
     def __init__(
         self,
-        feed: UpdateFeed,
+        feed: UpdateFeed | None,
         store: RawUpdates,
         bot: Bot,
         prepare: Deliver,
         retry_cap: float | None = None,
+        *,
+        handlers: int = HANDLERS,
+        leadership: Leadership | None = None,
     ) -> None:
         self.feed = feed
         self.store = store
         self.bot = bot
         self.prepare = prepare
         self.retry_cap = retry_cap or RETRY_CAP
+        self.handlers = handlers
+        self.leadership = leadership or AlwaysLeader()
         self.undecodable = 0
         self.failed = 0
+        self.stored = 0
+        self.duplicates = 0
+        self.polling = False  # true while this worker is the one that polls
         self._store_failures = 0
         self.waiting_for_store = False
         self._polling_failed = False
@@ -72,32 +108,93 @@ class TelegramIntake:
         self._offset: int | None = None
 
     def stop(self) -> None:
-        """Ends `run` after the update in hand (or at once when waiting)."""
+        """Ends `run` after the updates in hand (or at once when waiting)."""
         self._stopping.set()
 
     async def run(self) -> None:
-        stored = await self._patiently(lambda: self.store.unhandled(CHANNEL))
-        for key, payload in stored or []:
-            if self._stopping.is_set():
-                return
-            await self._take(key, payload)
+        loops = [self._handle() for _ in range(self.handlers)]
+        if self.feed is not None:
+            loops.append(self._receive_polled(self.feed))
+        await asyncio.gather(*loops)
+
+    async def receive(self, batch: list[dict[str, Any]]) -> list[str]:
+        """Stores `batch` raw; returns the keys new to the store. Raises when the store
+        fails: the updates are not stored, and Telegram must keep them."""
+        raw = [(str(update["update_id"]), update) for update in batch]
+        keys = await self.store.keep(CHANNEL, raw, conversation_of)
+        self.stored += len(keys)
+        self.duplicates += len(raw) - len(keys)
+        return keys
+
+    # ----- polling ------------------------------------------------------------------
+
+    async def _receive_polled(self, feed: UpdateFeed) -> None:
+        """Polls while this worker is the poller; tries to become it while another is."""
         while not self._stopping.is_set():
-            batch = await self._poll()
+            try:
+                async with self.leadership.hold(POLLING) as leading:
+                    if leading:
+                        self.polling = True
+                        await self._poll_while_leading(feed)
+            except Exception as error:
+                log.warning("cannot take part in polling Telegram (%s)", type(error).__name__)
+            finally:
+                self.polling = False
+            if not self._stopping.is_set():
+                await self._pause(LEADER_LOOK)
+
+    async def _poll_while_leading(self, feed: UpdateFeed) -> None:
+        self._offset = None  # Telegram has whatever no poller acknowledged
+        while not self._stopping.is_set():
+            try:
+                batch = await self._poll(feed)
+            except FeedConflict as conflict:
+                log.warning("Telegram gives the updates to another (%s); letting go", conflict)
+                return  # another poller (or a webhook) has them: let go, contend again
             if not batch:
                 continue
-            raw = [(str(update["update_id"]), update) for update in batch]
-            keys = await self._patiently(functools.partial(self.store.keep, CHANNEL, raw))
+            keys = await self._patiently(functools.partial(self.receive, batch))
             if keys is None:
                 return  # stopped before it was stored: Telegram keeps it
             self._offset = max(int(u["update_id"]) for u in batch) + 1
-            todo = set(keys)
-            for update in batch:
-                key = str(update["update_id"])
-                if key in todo and not self._stopping.is_set():
-                    await self._take(key, update)
 
-    async def _poll(self) -> list[dict[str, Any]] | None:
-        fetch = asyncio.ensure_future(self.feed.fetch(self._offset))
+    # ----- handling -----------------------------------------------------------------
+
+    async def _handle(self) -> None:
+        """Claims a conversation with stored updates, hands them over in order, and
+        looks again; waits for a store when none waits."""
+        delay = FIRST_RETRY
+        while not self._stopping.is_set():
+            try:
+                async with self.store.claim(CHANNEL) as claimed:
+                    self._store_answers()
+                    delay = FIRST_RETRY
+                    if claimed is not None:
+                        for key, payload in claimed.updates:
+                            if self._stopping.is_set():
+                                break
+                            await self._take(key, payload)
+            except Exception as error:
+                self._store_fails(error)
+                await self._pause(delay)
+                delay = min(delay * 2, self.retry_cap)
+                continue
+            if claimed is None:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        stored = asyncio.ensure_future(self.store.stored(IDLE_LOOK))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({stored, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stored, stopping):
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+    async def _poll(self, feed: UpdateFeed) -> list[dict[str, Any]] | None:
+        """A batch from Telegram; None when the poll failed (after a pause) or was
+        stopped. Raises `FeedConflict` when another poller has the updates."""
+        fetch = asyncio.ensure_future(feed.fetch(self._offset))
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -108,6 +205,8 @@ class TelegramIntake:
             return None
         try:
             batch = fetch.result()
+        except FeedConflict:
+            raise
         except Exception as error:
             reason = str(error) if isinstance(error, FeedError) else type(error).__name__
             if not self._polling_failed:
@@ -189,22 +288,28 @@ class TelegramIntake:
             try:
                 result = await action()
             except Exception as error:
-                self._store_failures += 1
-                if not self.waiting_for_store:
-                    self.waiting_for_store = True
-                    log.warning(
-                        "Telegram intake is waiting for the database (%s); updates stay "
-                        "with Telegram until they are stored",
-                        type(error).__name__,
-                    )
+                self._store_fails(error)
                 if not await self._pause(delay):
                     return None
                 delay = min(delay * 2, self.retry_cap)
                 continue
-            if self.waiting_for_store:
-                self.waiting_for_store = False
-                log.info("the database is back; Telegram intake goes on")
+            self._store_answers()
             return result
+
+    def _store_fails(self, error: Exception) -> None:
+        self._store_failures += 1
+        if not self.waiting_for_store:
+            self.waiting_for_store = True
+            log.warning(
+                "Telegram intake is waiting for the database (%s); updates stay "
+                "with Telegram until they are stored",
+                type(error).__name__,
+            )
+
+    def _store_answers(self) -> None:
+        if self.waiting_for_store:
+            self.waiting_for_store = False
+            log.info("the database is back; Telegram intake goes on")
 
     async def _pause(self, seconds: float) -> bool:
         """Waits `seconds`; False when stopped meanwhile."""

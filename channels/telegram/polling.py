@@ -31,15 +31,18 @@ class FeedRefused(FeedError):
     """Telegram refused the token (401/404): polling again will not help."""
 
 
+class FeedConflict(FeedError):
+    """409: another poller or a webhook has the updates (Telegram ends one of two
+    pollers' long polls with it)."""
+
+
 class UpdateFeed:
     """Long polls `getUpdates` at `base_url` (the Bot API URL with the token)."""
 
     def __init__(self, base_url: str, poll_timeout: float = POLL_TIMEOUT) -> None:
         self.url = f"{base_url}/getUpdates"
         self.poll_timeout = poll_timeout
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(poll_timeout + 10.0, connect=10.0)
-        )
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(poll_timeout + 10.0, connect=10.0))
 
     async def fetch(self, offset: int | None) -> list[dict[str, Any]]:
         """The updates after `offset` (Telegram forgets those before it), as JSON objects;
@@ -65,6 +68,8 @@ class UpdateFeed:
             reason = f"HTTP {code}: {body.get('description', '')}".strip()
             if code in (401, 404):
                 raise FeedRefused(reason)
+            if code == 409:
+                raise FeedConflict(reason)
             parameters = body.get("parameters") or {}
             retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
             raise FeedError(reason, float(retry_after) if retry_after else None)

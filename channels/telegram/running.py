@@ -1,14 +1,25 @@
-"""Telegram for one run: start-up checks, polling, shutdown."""
+"""Telegram for one run: start-up checks, polling or the webhook, shutdown.
+
+With `TELEGRAM_WEBHOOK_URL` set (and `complaintbot serve` serving HTTP), updates come by
+webhook: start registers it with Telegram (every worker does; it is the same URL), and
+each POST is stored raw before it is answered 200. Without it, one worker at a time
+polls. Either way every worker handles stored updates.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from channels.spec import ChannelContext, ChannelStartError
+from channels.spec import ChannelContext, ChannelStartError, Webhook
 from channels.telegram.application import TelegramChannel, build_application
 from channels.telegram.intake import TelegramIntake
 from channels.telegram.pacing import telegram_pacing
@@ -27,6 +38,8 @@ class TelegramSettings(Protocol):
     TELEGRAM_CHAT_MESSAGES_PER_SECOND: float
     TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float
     TELEGRAM_CHAT_BURST: int
+    TELEGRAM_WEBHOOK_URL: str | None
+    TELEGRAM_WEBHOOK_SECRET: str | None
 
 
 class RunningTelegram:
@@ -50,6 +63,7 @@ class RunningTelegram:
             settings.TELEGRAM_CHAT_BURST,
         )
         self._initialized = False
+        self.refused = 0  # webhook requests without the right secret
         self.intake: TelegramIntake | None = None
         self._polling: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -61,6 +75,45 @@ class RunningTelegram:
     @property
     def pacing(self) -> ChannelPacing:
         return self._pacing
+
+    @property
+    def webhook(self) -> Webhook | None:
+        url = self.settings.TELEGRAM_WEBHOOK_URL
+        if not url:
+            return None
+        return Webhook(urlsplit(url).path or "/", self.receive_webhook)
+
+    async def receive_webhook(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """One POST from Telegram: 200 once the update is stored (Telegram then forgets
+        it), 503 while it cannot be (Telegram tries again), 401 without the secret."""
+        secret = self.settings.TELEGRAM_WEBHOOK_SECRET or ""
+        given = headers.get("x-telegram-bot-api-secret-token", "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            self.refused += 1
+            return 401, {"ok": False, "error": "wrong or missing secret token"}
+        if self.intake is None:
+            return 503, {"ok": False, "error": "not started yet"}
+        try:
+            update = json.loads(body)
+        except ValueError:
+            update = None
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            self.refused += 1
+            return 400, {"ok": False, "error": "not a Telegram update"}
+        assert isinstance(update, dict)
+        try:
+            await self.intake.receive([update])
+        except Exception as error:
+            log.warning(
+                "Telegram update %s not stored (%s); Telegram sends it again",
+                update_id,
+                type(error).__name__,
+            )
+            return 503, {"ok": False, "error": "cannot store the update now"}
+        return 200, {"ok": True}
 
     @property
     def undecodable(self) -> int:
@@ -98,18 +151,29 @@ class RunningTelegram:
             log.warning(
                 "TELEGRAM_AGENT_CHAT_ID is not set: new cases are not posted to any agents' group"
             )
+        webhook_url = self.settings.TELEGRAM_WEBHOOK_URL
         try:  # polling and a webhook exclude each other
-            await self.application.bot.delete_webhook()
+            if webhook_url:
+                await self.application.bot.set_webhook(
+                    webhook_url,
+                    secret_token=self.settings.TELEGRAM_WEBHOOK_SECRET,
+                    allowed_updates=list(Update.ALL_TYPES),
+                )
+            else:
+                await self.application.bot.delete_webhook()
         except TelegramError as error:
-            raise ChannelStartError(f"Cannot switch Telegram to polling: {error}") from None
+            what = "register TELEGRAM_WEBHOOK_URL with" if webhook_url else "switch to polling"
+            raise ChannelStartError(f"Cannot {what} Telegram: {error}") from None
         self.intake = TelegramIntake(
-            UpdateFeed(self.application.bot.base_url),
+            None if webhook_url else UpdateFeed(self.application.bot.base_url),
             self.context.raw_updates,
             self.application.bot,
             self.channel.prepare,
+            leadership=self.context.leadership,
         )
         self._polling = asyncio.create_task(self._poll(self.intake))
-        log.info("polling Telegram as @%s", self.application.bot.username)
+        how = "by webhook" if webhook_url else "by polling (one worker at a time)"
+        log.info("taking Telegram updates %s as @%s", how, self.application.bot.username)
 
     async def _poll(self, intake: TelegramIntake) -> None:
         """Runs the intake until stopped; a fault of its own does not end Telegram intake
@@ -130,7 +194,8 @@ class RunningTelegram:
         if self.intake is not None and self._polling is not None:
             self.intake.stop()
             await self._polling
-            await self.intake.feed.close()
+            if self.intake.feed is not None:
+                await self.intake.feed.close()
             self._polling = None
 
     async def close(self) -> None:

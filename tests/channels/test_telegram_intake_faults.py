@@ -5,8 +5,9 @@ again, a failed poll is retried, and each is said once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import pytest
@@ -14,6 +15,7 @@ from telegram import Bot, Update
 
 from channels.telegram.intake import TelegramIntake
 from channels.telegram.polling import UpdateFeed
+from storage.raw_updates import Claimed
 from tests.support.telegram_api import FakeBotApi
 from tests.support.waiting import eventually
 
@@ -27,25 +29,52 @@ class SwitchableStore:
         self.down = False
         self.rows: dict[str, tuple[dict[str, Any], str]] = {}
         self.calls: list[str] = []
+        self._held = False
+        self._stored = asyncio.Event()
 
     def _check(self, call: str) -> None:
         self.calls.append(call)
         if self.down:
             raise ConnectionRefusedError("the database is down")
 
-    async def keep(self, channel: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    async def keep(
+        self,
+        channel: str,
+        updates: Sequence[tuple[str, dict[str, Any]]],
+        conversation: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> list[str]:
         self._check("keep")
         for key, payload in updates:
             self.rows.setdefault(key, (payload, "stored"))
+        self._stored.set()
         return [key for key, _ in updates if self.rows[key][1] == "stored"]
+
+    @contextlib.asynccontextmanager
+    async def claim(self, channel: str) -> AsyncIterator[Claimed | None]:
+        """Every stored update as one conversation, held by one handler at a time."""
+        self._check("claim")
+        if self._held:
+            yield None
+            return
+        waiting = [
+            (key, payload) for key, (payload, state) in self.rows.items() if state == "stored"
+        ]
+        self._held = True
+        try:
+            yield Claimed("all", waiting) if waiting else None
+        finally:
+            self._held = False
+
+    async def stored(self, within: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stored.wait(), within)
+        self._stored.clear()
 
     async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
         self._check("unhandled")
         return [(key, payload) for key, (payload, state) in self.rows.items() if state == "stored"]
 
-    async def mark(
-        self, channel: str, key: str, state: Literal["handled", "undecodable"]
-    ) -> None:
+    async def mark(self, channel: str, key: str, state: Literal["handled", "undecodable"]) -> None:
         self._check("mark")
         self.rows[key] = (self.rows[key][0], state)
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.router import ComplaintBot
 from storage import privacy
+from storage.database import create_engine
 from storage.models import RawUpdate
 from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.support.chat import Chat
 from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 
 
 def _update(n: int) -> tuple[str, dict[str, object]]:
@@ -68,3 +70,75 @@ async def test_erasing_a_person_empties_the_raw_updates_kept_from_their_account(
         ("1", "undecodable", {}),
         ("2", "stored", others),
     ]
+
+
+def _in(chat: int, n: int) -> tuple[str, dict[str, object]]:
+    return str(n), {"update_id": n, "message": {"chat": {"id": chat}, "text": f"{n}"}}
+
+
+def _chat(update: dict[str, object]) -> str:
+    message = update["message"]
+    assert isinstance(message, dict)
+    return str(message["chat"]["id"])
+
+
+async def test_a_claim_holds_one_conversation_with_its_updates_in_order_and_others_skip_it(
+    database_url: str,
+) -> None:
+    # Two workers: two engines (on PostgreSQL two sets of connections, as two processes).
+    first, second = create_engine(database_url), create_engine(database_url)
+    try:
+        mine, theirs = SqlRawUpdates(first), SqlRawUpdates(second)
+        if first.dialect.name != "postgresql":
+            theirs = mine  # SQLite: one process, whose handlers share one store
+        await mine.keep("telegram", [_in(7, 1), _in(8, 2), _in(7, 3), _in(9, 4)], _chat)
+
+        async with mine.claim("telegram") as held:
+            assert held is not None
+            assert (held.conversation, [k for k, _ in held.updates]) == ("7", ["1", "3"])
+            async with theirs.claim("telegram") as other:
+                # Chat 7 is held: the other worker takes the next one waiting, chat 8.
+                assert other is not None and other.conversation == "8"
+                await theirs.mark("telegram", "2", "handled")
+            await mine.mark("telegram", "1", "handled")
+            await mine.keep("telegram", [_in(8, 5)], _chat)
+        async with theirs.claim("telegram") as again:
+            # Chat 7's update 3 was not marked: its conversation is claimed again first.
+            assert again is not None
+            assert (again.conversation, [k for k, _ in again.updates]) == ("7", ["3"])
+            async with mine.claim("telegram") as next_one:
+                assert next_one is not None and next_one.conversation == "9"
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_worker_that_dies_holding_a_conversation_lets_it_go(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has one process: its claims end with it
+    dying, surviving = create_engine(database_url), create_engine(database_url)
+    try:
+        raw = SqlRawUpdates(surviving)
+        await raw.keep("telegram", [_in(7, 1)], _chat)
+        held = SqlRawUpdates(dying).claim("telegram")
+        claimed = await held.__aenter__()
+        assert claimed is not None and claimed.conversation == "7"
+        async with raw.claim("telegram") as nothing:
+            assert nothing is None
+        # The process dies: PostgreSQL sees its connection close (here: ends it).
+        async with surviving.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                )
+            )
+        await eventually(lambda: _claims_conversation(raw, "7"))
+    finally:
+        await surviving.dispose()
+        await dying.dispose()
+
+
+async def _claims_conversation(raw: SqlRawUpdates, conversation: str) -> bool:
+    async with raw.claim("telegram") as claimed:
+        return claimed is not None and claimed.conversation == conversation

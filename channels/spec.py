@@ -120,7 +120,8 @@ class ChannelContext:
 
     `handle` takes every `Inbound` (stored first, then answered); `settle` delivers what
     is queued now (an interactive channel calls it before it reads the next input);
-    `running` names every channel of this run; `raw_updates` keeps updates as received.
+    `running` names every channel of this run; `raw_updates` keeps updates as received;
+    `count_inbound` counts what became of each.
     """
 
     handle: Handle
@@ -131,6 +132,9 @@ class ChannelContext:
     settle: Callable[[], Awaitable[None]]
     running: frozenset[str]
     raw_updates: RawUpdates
+    # Told each message's fate as it comes in: (channel, stored | duplicate |
+    # undecodable | refused), for the metrics.
+    count_inbound: Callable[[str, str], None] = lambda _channel, _outcome: None
 
 
 class OpenChannel(Protocol):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
+import socket
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,18 +24,17 @@ from bot.limits import InboundLimit
 from bot.ports import Clock, SystemClock
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
-from channels.spec import Channel, ChannelContext, ChannelStartError
+from channels.spec import Channel, ChannelStartError
+from complaintbot.server import listening_socket
 from complaintbot.settings import Settings
-from delivery.dispatcher import Dispatcher
+from complaintbot.worker import Worker
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
-from scheduler.sweeps import Sweeper
 from storage import migrate
 from storage.database import create_engine, is_sqlite
 from storage.files import EvidenceFiles
-from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
-from storage.raw_updates import SqlRawUpdates
+from storage.outbox_hold import worker_lock
 from storage.repository import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,32 @@ async def run(
 ) -> None:
     """Runs the configured channels until `stop` is set (or SIGINT/SIGTERM); the console,
     when no channel is configured, until the end of its input."""
-    chosen = registry.configured(settings)
+    await _run(settings, registry.configured(settings), stop, clock, web=False)
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    clock: Clock | None = None,
+    listening: Callable[[int], None] | None = None,
+) -> None:
+    """`complaintbot serve`: the configured channels (never the console) and the HTTP
+    server on HOST:PORT until `stop` is set (or SIGINT/SIGTERM); `listening` is told the
+    port once it listens. Any number of workers may serve one PostgreSQL database."""
+    chosen = [c for c in registry.configured(settings) if not c.interactive]
+    await _run(settings, chosen, stop, clock, web=True, listening=listening)
+
+
+async def _run(
+    settings: Settings,
+    chosen: list[Channel],
+    stop: asyncio.Event | None,
+    clock: Clock | None,
+    *,
+    web: bool,
+    listening: Callable[[int], None] | None = None,
+) -> None:
     problems = registry.problems(settings)
     if problems:
         raise StartupError(problems[0])
@@ -176,98 +200,45 @@ async def run(
                 path=error.filename, reason=error.strerror
             )
         ) from None
-    async with open_core(settings, clock) as core:
+    with _one_worker_on_sqlite(settings.DATABASE_URL):
+        sock = _listen(settings) if web else None
         try:
-            await _serve(settings, core, chosen, stop)
-        except ChannelStartError as error:
-            raise StartupError(str(error)) from None
+            async with open_core(settings, clock) as core:
+                try:
+                    await Worker(settings, core, chosen, sock, listening).run(stop)
+                except ChannelStartError as error:
+                    raise StartupError(str(error)) from None
+        finally:
+            if sock is not None:
+                sock.close()
 
 
-async def _serve(
-    settings: Settings, core: Core, chosen: list[Channel], stop: asyncio.Event | None
-) -> None:
-    """Opens the channels, delivers their replies and sweeps until the run ends.
-
-    An interactive channel (the console) delivers each answer itself (`settle`) before it
-    reads on; otherwise the dispatcher runs in the background, woken by each commit.
-    """
-    interactive = any(channel.interactive for channel in chosen)
-    # The console ends with its input; the others when told (a signal, or `stop`).
-    until = None if interactive else (stop or _signalled())
-    dispatcher: Dispatcher | None = None
-
-    async def settle() -> None:
-        assert dispatcher is not None
-        while await dispatcher.run_once():
-            pass
-
-    leadership = SqlLeadership(core.engine)
-    context = ChannelContext(
-        handle=core.bot.handle_safely,
-        clock=core.clock,
-        cursors=SqlMailCursors(core.engine, core.clock),
-        leadership=leadership,
-        command_menu=core.bot.command_menu,
-        settle=settle,
-        running=frozenset(channel.name for channel in chosen),
-        raw_updates=SqlRawUpdates(core.engine, core.clock),
-    )
-    opened = {channel.name: channel.open(settings, context) for channel in chosen}
-    dispatcher = Dispatcher(
-        core.outbox,
-        {name: channel.sender for name, channel in opened.items()},
-        core.clock,
-        on_failure=None if interactive else core.bot.report_undelivered,
-        pacing={n: c.pacing for n, c in opened.items() if c.pacing is not None},
-        give_up_after=settings.DELIVERY_GIVE_UP_AFTER,
-        # A pass hands what it claimed to its conversations' senders and looks again
-        # as soon as something new is queued: no one waits for another's send to end.
-        linger=0.0,
-    )
-
-    async def sweep() -> None:
-        # One worker sweeps at a time; whichever runs its schedule next when that one
-        # has stopped or died takes over.
-        async with leadership.hold("sweep") as leading:
-            if not leading:
-                return
-            if await core.bot.sweep() and interactive:
-                await settle()
-
-    sweeper = Sweeper(sweep, core.sweep_interval)
-    if until is not None:
-        core.repository.on_commit(dispatcher.wake)
+@contextlib.contextmanager
+def _one_worker_on_sqlite(url: str) -> Iterator[None]:
+    """SQLite is one process's database: a second `run` or `serve` on the same file is
+    refused (on PostgreSQL any number may run)."""
     try:
-        for channel in opened.values():
-            await channel.start()
-        await core.bot.open_desk()
-        sending = None if until is None else asyncio.create_task(dispatcher.run())
-        sweeper.start()
-        if until is None:
-            await asyncio.gather(*(channel.finished() for channel in opened.values()))
-        else:
-            await until.wait()
-        await sweeper.shutdown()
-        for channel in reversed(opened.values()):
-            await channel.stop()
-        if sending is not None:
-            dispatcher.stop()
-            try:
-                await asyncio.wait_for(sending, 30)
-            except TimeoutError:
-                log.warning(
-                    "outbox pass still running at shutdown; its messages are sent on the next start"
-                )
+        lock = worker_lock(url)
+    except FileNotFoundError:
+        lock = True  # no directory for the database: opening it says so
+    except OSError as error:
+        raise StartupError(f"Cannot open the lock file beside DATABASE_URL: {error}") from None
+    if lock is False:
+        raise StartupError(
+            "Another complaintbot run or serve is using the SQLite database of DATABASE_URL; "
+            "SQLite takes one worker (use PostgreSQL for several)."
+        )
+    try:
+        yield
     finally:
-        await sweeper.shutdown()
-        for channel in reversed(opened.values()):
-            await channel.close()
+        if lock is not True:
+            lock.close()
 
 
-def _signalled() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    return stop
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return listening_socket(settings.HOST, settings.PORT)
+    except OSError as error:
+        raise StartupError(
+            f"Cannot listen on HOST {settings.HOST} PORT {settings.PORT}: {error.strerror or error}"
+        ) from None

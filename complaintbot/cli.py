@@ -24,7 +24,7 @@ from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
-from complaintbot.app import StartupError, followup_config, open_core, open_engine, run
+from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
 from complaintbot.case_json import case_document
 from complaintbot.settings import Settings, SettingsError, load_settings
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
@@ -117,6 +117,28 @@ async def run_command() -> None:
         worker_id=settings.worker_id,
     )
     await run(settings, clock=_clock())
+
+
+@main.command("serve")
+@_async
+async def serve_command() -> None:
+    """Serve: the configured channels (Telegram by webhook when TELEGRAM_WEBHOOK_URL is
+    set, otherwise by polling) and HTTP on HOST:PORT (/healthz, /readyz, /metrics). Run
+    any number on one PostgreSQL database."""
+    settings = _settings()
+    logs.configure(
+        settings.LOG_LEVEL,
+        [
+            settings.TELEGRAM_BOT_TOKEN or "",
+            settings.TELEGRAM_WEBHOOK_SECRET or "",
+            settings.METRICS_TOKEN or "",
+            settings.IMAP_PASSWORD or "",
+            settings.SMTP_PASSWORD or "",
+        ],
+        log_format=settings.LOG_FORMAT,
+        worker_id=settings.worker_id,
+    )
+    await serve(settings, clock=_clock())
 
 
 @main.group()

@@ -219,6 +219,10 @@ class Settings(BaseSettings):
         "SMTP_HOST",
         "SMTP_USERNAME",
         "MAIL_FROM",
+        "TELEGRAM_WEBHOOK_URL",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "METRICS_TOKEN",
+        "WORKER_ID",
     )
     @classmethod
     def _optional(cls, value: str | None) -> str | None:
@@ -230,13 +234,6 @@ class Settings(BaseSettings):
         if value.lower() not in ("ssl", "starttls", "none"):
             raise ValueError("must be ssl, starttls or none")
         return value.lower()
-
-    @field_validator(
-        "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET", "METRICS_TOKEN", "WORKER_ID"
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
 
     @field_validator("TELEGRAM_WEBHOOK_URL")
     @classmethod
@@ -287,7 +284,14 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("IMAP_PORT", "SMTP_PORT", "PORT")
+    @field_validator("PORT")
+    @classmethod
+    def _listen_port(cls, value: int) -> int:
+        if not 0 <= value < 65536:
+            raise ValueError("must be a port number between 1 and 65535 (0: any free port)")
+        return value
+
+    @field_validator("IMAP_PORT", "SMTP_PORT")
     @classmethod
     def _port(cls, value: int) -> int:
         if not 0 < value < 65536:

@@ -115,10 +115,20 @@ class OutboxHold:
                 await connection.close()
 
 
-def _lock_beside(database: Path) -> IO[bytes] | None:
+def worker_lock(url: str) -> IO[bytes] | bool:
+    """For a SQLite file: the open lock file that makes this process its one worker, or
+    False when another process is; True for PostgreSQL or a database in memory (no
+    such lock needed). Raises OSError when the lock file cannot be made."""
+    path = sqlite_file(url)
+    if path is None:
+        return True
+    return _lock_beside(path, "worker") or False
+
+
+def _lock_beside(database: Path, purpose: str = "dispatch") -> IO[bytes] | None:
     """The open lock file beside the database, locked; None when another holds it.
     (A local file and a non-blocking lock: nothing here waits.)"""
-    lock_path = Path(f"{database}.dispatch.lock")
+    lock_path = Path(f"{database}.{purpose}.lock")
     handle = open(lock_path, "a+b")
     os.chmod(lock_path, 0o600)
     try:

@@ -87,6 +87,7 @@ class TelegramIntake:
         *,
         handlers: int = HANDLERS,
         leadership: Leadership | None = None,
+        count: Callable[[str, str], None] = lambda _channel, _outcome: None,
     ) -> None:
         self.feed = feed
         self.store = store
@@ -95,6 +96,7 @@ class TelegramIntake:
         self.retry_cap = retry_cap or RETRY_CAP
         self.handlers = handlers
         self.leadership = leadership or AlwaysLeader()
+        self.count = count
         self.undecodable = 0
         self.failed = 0
         self.stored = 0
@@ -124,6 +126,10 @@ class TelegramIntake:
         keys = await self.store.keep(CHANNEL, raw, conversation_of)
         self.stored += len(keys)
         self.duplicates += len(raw) - len(keys)
+        for _ in keys:
+            self.count(CHANNEL, "stored")
+        for _ in range(len(raw) - len(keys)):
+            self.count(CHANNEL, "duplicate")
         return keys
 
     # ----- polling ------------------------------------------------------------------
@@ -228,6 +234,7 @@ class TelegramIntake:
             handle = await self.prepare(Update.de_json(payload, self.bot))
         except Exception as error:
             self.undecodable += 1
+            self.count(CHANNEL, "undecodable")
             log.warning(
                 "Telegram update %s cannot be read (%s): kept raw and skipped",
                 key,

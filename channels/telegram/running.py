@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from channels.spec import ChannelContext, ChannelStartError, Webhook
+from channels.telegram import CHANNEL
 from channels.telegram.application import TelegramChannel, build_application
 from channels.telegram.intake import TelegramIntake
 from channels.telegram.pacing import telegram_pacing
@@ -91,7 +92,7 @@ class RunningTelegram:
         secret = self.settings.TELEGRAM_WEBHOOK_SECRET or ""
         given = headers.get("x-telegram-bot-api-secret-token", "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-            self.refused += 1
+            self._refuse()
             return 401, {"ok": False, "error": "wrong or missing secret token"}
         if self.intake is None:
             return 503, {"ok": False, "error": "not started yet"}
@@ -101,7 +102,7 @@ class RunningTelegram:
             update = None
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
-            self.refused += 1
+            self._refuse()
             return 400, {"ok": False, "error": "not a Telegram update"}
         assert isinstance(update, dict)
         try:
@@ -114,6 +115,10 @@ class RunningTelegram:
             )
             return 503, {"ok": False, "error": "cannot store the update now"}
         return 200, {"ok": True}
+
+    def _refuse(self) -> None:
+        self.refused += 1
+        self.context.count_inbound(CHANNEL, "refused")
 
     @property
     def undecodable(self) -> int:
@@ -170,6 +175,7 @@ class RunningTelegram:
             self.application.bot,
             self.channel.prepare,
             leadership=self.context.leadership,
+            count=self.context.count_inbound,
         )
         self._polling = asyncio.create_task(self._poll(self.intake))
         how = "by webhook" if webhook_url else "by polling (one worker at a time)"

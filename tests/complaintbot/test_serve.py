@@ -1,0 +1,172 @@
+"""`complaintbot serve` in the test's process, against the Bot API stand-in: health,
+readiness and metrics over real HTTP, Telegram by polling and by webhook, the webhook's
+secret, and SQLite's one worker."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from complaintbot.app import StartupError, serve
+from complaintbot.settings import Settings
+from storage.models import Message, RawUpdate
+from tests.support.telegram_api import FakeBotApi
+from tests.support.telegram_run import stored_rows, telegram_settings
+from tests.support.waiting import eventually
+
+PUBLIC = "https://bot.example.com"
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """`serve` runs until the block ends; yields a client for its HTTP server."""
+    stop = asyncio.Event()
+    port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(settings, stop, listening=port.set_result))
+    either: set[asyncio.Future[Any]] = {task, port}
+    done, _ = await asyncio.wait(either, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port.result()}") as client:
+        try:
+            yield client
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+
+async def ready(client: httpx.AsyncClient) -> dict[str, Any]:
+    """/readyz once it says ready (the channels start after the server listens)."""
+
+    async def answer() -> dict[str, Any] | None:
+        response = await client.get("/readyz")
+        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+    return await eventually(answer, within=30)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+def webhook_settings(api: FakeBotApi, database_url: str, tmp_path: Path, **more: Any) -> Settings:
+    return telegram_settings(
+        api,
+        database_url,
+        tmp_path / "data",
+        PORT=0,
+        WORKER_ID="worker-a",
+        TELEGRAM_WEBHOOK_URL=f"{PUBLIC}/telegram/{secrets.token_urlsafe(16)}",
+        TELEGRAM_WEBHOOK_SECRET=secrets.token_urlsafe(32),
+        **more,
+    )
+
+
+async def test_serve_polls_telegram_and_shows_health_readiness_and_metrics(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    settings = telegram_settings(api, database_url, tmp_path / "data", PORT=0, WORKER_ID="w1")
+    async with serving(settings) as client:
+        assert (await client.get("/healthz")).json() == {"status": "alive", "worker": "w1"}
+        assert await ready(client) == {"status": "ready", "worker": "w1"}
+        wang = api.user(7301, "Wang", "en")
+        await wang.send_text("My broadband drops every night")
+        await wang.expect("Add more if you like", since=0, within=30)
+
+        page = (await client.get("/metrics")).text
+        assert sample(page, "complaintbot_inbound_total", channel="telegram", outcome="stored") == 1
+        assert sample(page, "complaintbot_sends_total", channel="telegram", outcome="sent") >= 1
+    # One message stored, once.
+    stored = await stored_rows(database_url, Message, Message.direction == "in")
+    assert [m.text for m in stored] == ["My broadband drops every night"]
+
+
+async def test_a_webhook_update_is_stored_then_answered_and_one_without_the_secret_is_refused(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    settings = webhook_settings(api, database_url, tmp_path)
+    assert settings.TELEGRAM_WEBHOOK_URL and settings.TELEGRAM_WEBHOOK_SECRET
+    path = settings.TELEGRAM_WEBHOOK_URL.removeprefix(PUBLIC)
+    async with serving(settings) as client:
+        api.route(PUBLIC, str(client.base_url).rstrip("/"))
+        await ready(client)
+        # serve registered the webhook with its secret: Telegram no longer takes polls.
+        assert api.webhook is not None
+        assert api.webhook.url == settings.TELEGRAM_WEBHOOK_URL
+        assert api.webhook.secret_token == settings.TELEGRAM_WEBHOOK_SECRET
+
+        li = api.user(7302, "Li", "en")
+        update = await li.send_text("The bill is wrong")
+        attempts = await api.wait_delivered(update, within=30)
+        assert [a.status for a in attempts] == [200]
+        await li.expect("Add more if you like", since=0, within=30)
+
+        forged = {"update_id": 990001, "message": {"message_id": 1, "text": "x"}}
+        wrong = await client.post(
+            path, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"}
+        )
+        missing = await client.post(path, json=forged)
+        assert (wrong.status_code, missing.status_code) == (401, 401)
+        garbage = await client.post(
+            path,
+            content=b"{not json",
+            headers={"X-Telegram-Bot-Api-Secret-Token": settings.TELEGRAM_WEBHOOK_SECRET},
+        )
+        assert garbage.status_code == 400
+
+        page = (await client.get("/metrics")).text
+        assert (
+            sample(page, "complaintbot_inbound_total", channel="telegram", outcome="refused") == 3
+        )
+    keys = [row.update_key for row in await stored_rows(database_url, RawUpdate)]
+    assert keys == [str(update["update_id"])]
+
+
+async def test_metrics_ask_for_the_token_when_one_is_set(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    settings = telegram_settings(
+        api, database_url, tmp_path / "data", PORT=0, METRICS_TOKEN="s3cret-token-for-scrapes"
+    )
+    async with serving(settings) as client:
+        refused = await client.get("/metrics")
+        allowed = await client.get(
+            "/metrics", headers={"Authorization": "Bearer s3cret-token-for-scrapes"}
+        )
+    assert refused.status_code == 401 and "complaintbot_" not in refused.text
+    assert allowed.status_code == 200 and "complaintbot_open_cases" in allowed.text
+
+
+async def test_a_second_worker_on_one_sqlite_file_is_refused_in_one_sentence(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
+    first = telegram_settings(api, url, tmp_path / "data", PORT=0)
+    async with serving(first) as client:
+        await ready(client)
+        with pytest.raises(StartupError, match="SQLite takes one worker"):
+            await serve(telegram_settings(api, url, tmp_path / "data", PORT=0))
+
+
+async def test_a_port_in_use_is_named_in_one_sentence(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    async with serving(telegram_settings(api, database_url, tmp_path / "a", PORT=0)) as client:
+        taken = client.base_url.port
+        assert taken is not None
+        other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+        settings = Settings(DATABASE_URL=other, DATA_DIR=tmp_path / "b", PORT=taken)
+        with pytest.raises(StartupError, match=f"Cannot listen on HOST 127.0.0.1 PORT {taken}"):
+            await serve(settings)

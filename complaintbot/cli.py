@@ -98,6 +98,17 @@ def main() -> None:
     click.get_current_context().call_on_close(lambda: os.umask(previous))
 
 
+def _secrets(settings: Settings) -> list[str]:
+    """What no log line may show."""
+    return [
+        settings.TELEGRAM_BOT_TOKEN or "",
+        settings.TELEGRAM_WEBHOOK_SECRET or "",
+        settings.METRICS_TOKEN or "",
+        settings.IMAP_PASSWORD or "",
+        settings.SMTP_PASSWORD or "",
+    ]
+
+
 @main.command("run")
 @_async
 async def run_command() -> None:
@@ -107,11 +118,7 @@ async def run_command() -> None:
     console = any(channel.interactive for channel in registry.configured(settings))
     logs.configure(
         settings.LOG_LEVEL,
-        [
-            settings.TELEGRAM_BOT_TOKEN or "",
-            settings.IMAP_PASSWORD or "",
-            settings.SMTP_PASSWORD or "",
-        ],
+        _secrets(settings),
         settings.DATA_DIR / "complaintbot.log" if console else None,
         log_format=settings.LOG_FORMAT,
         worker_id=settings.worker_id,
@@ -128,13 +135,7 @@ async def serve_command() -> None:
     settings = _settings()
     logs.configure(
         settings.LOG_LEVEL,
-        [
-            settings.TELEGRAM_BOT_TOKEN or "",
-            settings.TELEGRAM_WEBHOOK_SECRET or "",
-            settings.METRICS_TOKEN or "",
-            settings.IMAP_PASSWORD or "",
-            settings.SMTP_PASSWORD or "",
-        ],
+        _secrets(settings),
         log_format=settings.LOG_FORMAT,
         worker_id=settings.worker_id,
     )

@@ -99,7 +99,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
 def open_engine(settings: Settings) -> AsyncEngine:
     """The database's engine; a SQLite file that cannot be made stops start-up."""
     try:
-        return create_engine(settings.DATABASE_URL)
+        return create_engine(settings.DATABASE_URL, settings.worker_id)
     except OSError as error:
         _ = Translator(settings.DEFAULT_LOCALE).gettext
         if isinstance(error, FileNotFoundError) and error.filename:

@@ -226,7 +226,7 @@ def _take_over_transactions(dialect: Dialect, gate: _WriterGate) -> None:
     setattr(dialect, "do_rollback", do_rollback)  # noqa: B010
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, name: str | None = None) -> AsyncEngine:
     """An engine for `url`; on SQLite: WAL, a busy timeout, foreign keys, and write
     transactions that take the database lock at BEGIN so two writers never deadlock
     while upgrading from a read lock; its files closed to other users (see
@@ -234,9 +234,17 @@ def create_engine(url: str) -> AsyncEngine:
     `READ_ONLY` execution option begins plain read transactions instead, which under WAL
     read a snapshot and hold no lock a writer waits for (a long export does not stall the bot).
     A database error never quotes the values it was given (`hide_parameters`): they are
-    what people wrote, and the error goes to the log."""
+    what people wrote, and the error goes to the log. On PostgreSQL `name` (the worker's
+    id) is each connection's `application_name`: `pg_stat_activity` and `pg_locks` show
+    which worker holds which claim."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+        settings = {"application_name": name[:63]} if name else {}
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={"server_settings": settings},
+        )
     close_sqlite_files(url)
     engine = create_async_engine(
         url, async_creator=_connector(lambda: engine, url), hide_parameters=True

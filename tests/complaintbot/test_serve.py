@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from complaintbot.app import StartupError, serve
 from complaintbot.settings import Settings
+from storage.database import create_engine
 from storage.models import Message, RawUpdate
 from tests.support.serving import PUBLIC, ready, sample, serving, webhook_settings
 from tests.support.telegram_api import FakeBotApi
@@ -30,6 +32,9 @@ async def test_serve_polls_telegram_and_shows_health_readiness_and_metrics(
         page = (await client.get("/metrics")).text
         assert sample(page, "complaintbot_inbound_total", channel="telegram", outcome="stored") == 1
         assert sample(page, "complaintbot_sends_total", channel="telegram", outcome="sent") >= 1
+        if database_url.startswith("postgresql"):
+            # Its connections (and so its locks and claims) carry the worker's id.
+            assert "w1" in await _connected_workers(database_url)
     # One message stored, once.
     stored = await stored_rows(database_url, Message, Message.direction == "in")
     assert [m.text for m in stored] == ["My broadband drops every night"]
@@ -112,3 +117,13 @@ async def test_a_port_in_use_is_named_in_one_sentence(
         settings = Settings(DATABASE_URL=other, DATA_DIR=tmp_path / "b", PORT=taken)
         with pytest.raises(StartupError, match=f"Cannot listen on HOST 127.0.0.1 PORT {taken}"):
             await serve(settings)
+
+
+async def _connected_workers(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT application_name FROM pg_stat_activity"))
+            return {name for (name,) in rows.all()}
+    finally:
+        await engine.dispose()

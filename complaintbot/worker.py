@@ -29,6 +29,7 @@ from delivery.dispatcher import Dispatcher
 from scheduler.sweeps import Sweeper
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.raw_updates import SqlRawUpdates
+from storage.wakeups import INBOUND, OUTBOX, listening
 
 if TYPE_CHECKING:  # app imports this module
     from complaintbot.app import Core
@@ -137,7 +138,8 @@ class Worker:
     async def _start(
         self, running: contextlib.AsyncExitStack, *, background: bool
     ) -> asyncio.Task[None] | None:
-        await running.enter_async_context(self.raw_updates.listen())
+        wakeups = {INBOUND: self.raw_updates.wake, OUTBOX: self.dispatcher.wake}
+        await running.enter_async_context(listening(self.core.engine, wakeups))
         if self.http is not None:
             await self.http.start()
             running.push_async_callback(self.http.stop)

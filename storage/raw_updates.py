@@ -10,8 +10,8 @@ no other worker touches that conversation until it lets go:
   had not marked handled are still `stored`, and another worker takes them.
 - SQLite (one process): a set of the conversations in hand.
 
-Storing wakes the workers: in this process at once, in the others by `NOTIFY` on
-PostgreSQL (`listen`); a worker that misses it looks again after a while anyway.
+Storing wakes the workers: in this process at once, in the others by a notice on
+PostgreSQL (`storage.wakeups`); a worker that misses it looks again after a while.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.ports import Clock, SystemClock
 from storage.models import RawUpdate
+from storage.wakeups import INBOUND, notify
 
 log = logging.getLogger(__name__)
 
 STORED = "stored"
-CHANNEL_NOTICE = "complaintbot_inbound"  # the NOTIFY channel: its payload is ours
 CANDIDATES = 20  # conversations looked at per claim: the oldest waiting first
 
 
@@ -90,10 +90,7 @@ class SqlRawUpdates:
                         )
                     )
             if added and self._postgres:
-                await session.execute(
-                    text("SELECT pg_notify(:name, :channel)"),
-                    {"name": CHANNEL_NOTICE, "channel": channel},
-                )
+                await notify(session, INBOUND)
         if added:
             self._stored.set()
         return [key for key in keys if known[key] == STORED]
@@ -209,36 +206,14 @@ class SqlRawUpdates:
 
     async def stored(self, within: float) -> None:
         """Returns when something was stored since the last call (in this process, or
-        in another that `listen` heard), or after `within` seconds."""
+        in another, see `wake`), or after `within` seconds."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stored.wait(), within)
         self._stored.clear()
 
-    @contextlib.asynccontextmanager
-    async def listen(self) -> AsyncIterator[None]:
-        """Hears other workers' stores while the context lasts (PostgreSQL's LISTEN on a
-        connection of its own); elsewhere there are no other workers to hear."""
-        if not self._postgres:
-            yield
-            return
-        connection = await self.engine.connect()
-        try:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-
-            def heard(*_args: object) -> None:
-                self._stored.set()
-
-            await driver.add_listener(CHANNEL_NOTICE, heard)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):
-                    await driver.remove_listener(CHANNEL_NOTICE, heard)
-        finally:
-            with contextlib.suppress(Exception):
-                await connection.close()
+    def wake(self) -> None:
+        """Another worker stored updates (`storage.wakeups`)."""
+        self._stored.set()
 
     async def mark(
         self, channel: str, key: str, state: Literal["stored", "handled", "undecodable", "failed"]

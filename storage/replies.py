@@ -13,6 +13,7 @@ from bot.messages import Outbound
 from bot.ports import ThreadOpening
 from storage.models import Case, OutboxItem
 from storage.transaction import SqlTx
+from storage.wakeups import OUTBOX, notify
 
 
 class ReplyRows(SqlTx):
@@ -32,6 +33,10 @@ class ReplyRows(SqlTx):
             case_id = await self.session.scalar(
                 select(Case.id).where(Case.case_no == outbound.case_no)
             )
+        if self._postgres and not self._outbox_told:
+            # The worker dispatching may be another process: wake it at the commit.
+            self._outbox_told = True
+            await notify(self.session, OUTBOX)
         self.session.add(
             OutboxItem(
                 channel=outbound.channel,

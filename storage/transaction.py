@@ -32,6 +32,7 @@ class SqlTx:
         self.clock = clock
         self._inbound_id: int | None = None  # the message this transaction handles
         self._locked_cases: set[int] = set()
+        self._outbox_told = False  # other workers were told of replies queued in it
 
     @property
     def _postgres(self) -> bool:

@@ -44,6 +44,8 @@ from channels.spec import AlwaysLeader, CursorStore, Leadership
 
 log = logging.getLogger(__name__)
 
+LEADER_LOOK = 2.0  # seconds between tries to read a mailbox another worker reads
+
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
@@ -108,8 +110,9 @@ class ImapPoller:
             try:
                 async with self.leadership.hold(f"imap:{self.config.account}") as leading:
                     if not leading:
-                        # Another worker reads this mailbox; take over if it goes away.
-                        await self._wait(self.config.poll_seconds)
+                        # Another worker reads this mailbox; take over within seconds
+                        # when it goes away.
+                        await self._wait(min(self.config.poll_seconds, LEADER_LOOK))
                         continue
                     await self._session()
                 backoff = self.config.first_backoff

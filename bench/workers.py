@@ -51,6 +51,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -61,6 +62,7 @@ from storage.database import create_engine
 from storage.models import Message, OutboxItem, RawUpdate
 from tests.support.postgres import PostgresCluster
 from tests.support.telegram_api import FakeBotApi, FakeUser
+from tests.support.waiting import eventually
 from tests.support.workers import PUBLIC, Balancer, Workers, webhook_env
 
 SCALING_GOAL = 1.3  # 2 workers' updates per second / 1 worker's, at least (issue #17)
@@ -270,6 +272,35 @@ async def fresh_database(cluster: PostgresCluster, name: str) -> AsyncIterator[s
         await cluster.drop_database(name)
 
 
+async def _admin_value(cluster: PostgresCluster, sql: str, *arguments: object) -> Any:
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=cluster.port, user="postgres", database="postgres"
+    )
+    try:
+        return await connection.fetchval(sql, *arguments)
+    finally:
+        await connection.close()
+
+
+async def transactions(cluster: PostgresCluster, database: str) -> int:
+    """Transactions committed and rolled back in `database`, as PostgreSQL has counted
+    them so far (a backend reports its own now and then, and when it ends)."""
+    return int(
+        await _admin_value(
+            cluster,
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+    )
+
+
+async def _no_backends(cluster: PostgresCluster, database: str) -> bool:
+    count = await _admin_value(
+        cluster, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
+    )
+    return int(count) == 0
+
+
 def postmaster_pid(cluster: PostgresCluster) -> int:
     return int((cluster.data / "postmaster.pid").read_text().split()[0])
 
@@ -301,6 +332,7 @@ class Throughput:
     machine_cpu: float  # every process's, over `window`
     window: float  # seconds the CPU figures were taken over: the first POST to settled
     tally: Tally
+    transactions: int  # PostgreSQL's, in the run's database, from the first POST on
 
     @property
     def rate(self) -> float:
@@ -322,7 +354,8 @@ class Throughput:
         print(
             f"  CPU per update: workers {self.cpu_per_update * 1000:.2f} ms (each: {each}), "
             f"PostgreSQL {self.postgres_cpu / self.updates * 1000:.2f} ms, bench (stand-in, "
-            f"balancer) {self.bench_cpu / self.updates * 1000:.2f} ms"
+            f"balancer) {self.bench_cpu / self.updates * 1000:.2f} ms; PostgreSQL "
+            f"transactions per update {self.transactions / self.updates:.1f}"
         )
         print(f"  {self.tally}")
         ours = sum(self.worker_cpu) + self.postgres_cpu + self.bench_cpu
@@ -337,28 +370,29 @@ class Throughput:
 async def measure(
     cluster: PostgresCluster, count: int, people: int, messages: int, directory: Path
 ) -> Throughput:
-    run = directory.name
-    async with (
-        fresh_database(cluster, f"workers_{run}") as url,
-        FakeBotApi() as api,
-        serving(api, url, directory, count) as workers,
-    ):
+    database = f"workers_{directory.name}"
+    async with fresh_database(cluster, database) as url, FakeBotApi() as api:
         engine = create_engine(url)
         try:
-            users = [api.user(50_000 + n, f"Person {n}", "en") for n in range(people)]
-            wall = Wall()
-            postmaster = postmaster_pid(cluster)
-            before = [cpu_seconds(w.pid) for w in workers]
-            pg_before, own_before = tree_cpu_seconds(postmaster), own_cpu_seconds()
-            machine_before, began = machine_cpu_seconds(), time.monotonic()
-            pushed = await _push(users, messages)
-            await wait_settled(engine, len(pushed))
-            after = [cpu_seconds(w.pid) for w in workers]
-            pg_after, own_after = tree_cpu_seconds(postmaster), own_cpu_seconds()
-            machine_after, ended = machine_cpu_seconds(), time.monotonic()
-            stored = await read_stored(engine)
+            async with serving(api, url, directory, count) as workers:
+                users = [api.user(50_000 + n, f"Person {n}", "en") for n in range(people)]
+                wall = Wall()
+                postmaster = postmaster_pid(cluster)
+                xacts_before = await transactions(cluster, database)
+                before = [cpu_seconds(w.pid) for w in workers]
+                pg_before, own_before = tree_cpu_seconds(postmaster), own_cpu_seconds()
+                machine_before, began = machine_cpu_seconds(), time.monotonic()
+                pushed = await _push(users, messages)
+                await wait_settled(engine, len(pushed))
+                after = [cpu_seconds(w.pid) for w in workers]
+                pg_after, own_after = tree_cpu_seconds(postmaster), own_cpu_seconds()
+                machine_after, ended = machine_cpu_seconds(), time.monotonic()
+                stored = await read_stored(engine)
         finally:
             await engine.dispose()
+        # A backend reports its transactions at the latest when it ends.
+        await eventually(lambda: _no_backends(cluster, database), within=30)
+        xacts = await transactions(cluster, database) - xacts_before
     first_posts = _first_posts(api, wall)
     start = min(first_posts.values())
     ends = [*stored.handled_at, *(t for ts in stored.queued.values() for t in ts)]
@@ -377,6 +411,7 @@ async def measure(
         machine_cpu=machine_after - machine_before,
         window=ended - began,
         tally=Tally.of(stored, users),
+        transactions=xacts,
     )
 
 

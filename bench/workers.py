@@ -17,8 +17,9 @@ from `raw_updates.handled_at` and `outbox.created_at`), p50 and p99 from an upda
 first POST to its reply queued, the time until every reply was sent; CPU per update of
 the workers together and of each (utime + stime from /proc/PID/stat, from the first
 POST until all was sent), of PostgreSQL (the postmaster and its backends) and of the
-bench's process (stand-in and balancer), and how busy the machine's CPUs were meanwhile
-and how much of that was this run's (other work on the machine slows a run down);
+bench's process (stand-in and balancer); PostgreSQL's transactions per update (its
+statistics of the run's database); how busy the machine's CPUs were meanwhile and how
+much of that was this run's (other work on the machine slows a run down);
 lost (updates not handled, messages not answered) and duplicated (a transport id
 stored twice, a reply got twice). Then 2 workers / 1 worker next to the issue's goals:
 at least 1.3x the updates per second, CPU per update not higher. `--repeat N` measures

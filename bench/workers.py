@@ -531,7 +531,7 @@ async def failover(people: int, spread: float) -> None:
     around = [t for t in turns if t.sent <= killed.at <= t.first]
     after = [t for t in turns if t.sent > killed.at]
     print(
-        f"killed {killed.name} when {killed.progress} people had been answered; {answered} of "
+        f"killed {killed.name} when {killed.progress} people were through; {answered} of "
         f"{people} got every answer; {tally}"
     )
     print(
@@ -548,7 +548,7 @@ async def failover(people: int, spread: float) -> None:
 
 
 class Progress:
-    """People answered completely; `reached` is set when `mark` of them are."""
+    """People through (answered, or given up); `reached` is set when `mark` of them are."""
 
     def __init__(self, mark: int) -> None:
         self.mark = mark
@@ -565,7 +565,7 @@ class Progress:
 class Killed:
     name: str
     at: float  # time.perf_counter(), as the people's turns are timed
-    progress: int  # people answered completely by then
+    progress: int  # people through by then
     sweep_resumed: float  # seconds from the kill until a survivor's sweep count grew
 
 
@@ -582,7 +582,8 @@ async def _talk(person: Person, delay: float, progress: Progress) -> bool:
     except NoAnswer as error:
         print(f"no answer: {error}")
         return False
-    progress.one_more()
+    finally:
+        progress.one_more()  # answered or given up: the kill must not wait for either
     return True
 
 

@@ -81,6 +81,7 @@ class Worker:
             observe=self.metrics.sent,
         )
         self.sweeper = Sweeper(self.sweep, core.sweep_interval)
+        self._settling = asyncio.Lock()
         self.http = None if sock is None else self._http(sock)
 
     def _http(self, sock: socket.socket) -> HttpServer:
@@ -100,9 +101,11 @@ class Worker:
         )
 
     async def settle(self) -> None:
-        """Delivers what is queued now (the console, before it reads on)."""
-        while await self.dispatcher.run_once():
-            pass
+        """Delivers what is queued now (the console, before it reads on). One at a
+        time: a pass the sweep started must not make the console's return early."""
+        async with self._settling:
+            while await self.dispatcher.run_once():
+                pass
 
     async def sweep(self) -> None:
         # One worker sweeps at a time; whichever runs its schedule next when that one

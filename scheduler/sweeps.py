@@ -24,6 +24,7 @@ class Sweeper:
     def __init__(self, sweep: Callable[[], Awaitable[Any]], interval_seconds: float) -> None:
         self.sweep = sweep
         self._pass = asyncio.Lock()
+        self._closing = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
             self._run,
@@ -41,14 +42,23 @@ class Sweeper:
 
     async def shutdown(self) -> None:
         """Stops the schedule and waits for a pass in progress: cancelling it would leave
-        its database work half done (and can hang on a closing connection)."""
+        its database work half done (and can hang on a closing connection). APScheduler
+        cancels running jobs when it shuts down, whatever `wait` says: so no new pass
+        starts from here, the one in progress ends, and only then does it shut down."""
+        self._closing = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         async with self._pass:
             pass
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
 
     async def _run(self) -> None:
+        if self._closing:
+            return
         async with self._pass:
+            if self._closing:
+                return
             try:
                 await self.sweep()
             except Exception:

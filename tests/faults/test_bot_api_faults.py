@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from complaintbot import app
+from complaintbot import worker
 from delivery.dispatcher import Dispatcher
 from storage import migrate
 from storage.database import create_engine
@@ -30,7 +30,7 @@ async def test_every_reply_arrives_once_and_in_order_despite_bot_api_failures(
 ) -> None:
     # The test's seconds, not production's: a retry's backoff and the idle poll are short.
     quick = functools.partial(Dispatcher, jitter=lambda low, high: 0.1, poll_seconds=0.1)
-    monkeypatch.setattr(app, "Dispatcher", quick)
+    monkeypatch.setattr(worker, "Dispatcher", quick)
     url = f"sqlite+aiosqlite:///{tmp_path / 'complaintbot.db'}"
     engine = create_engine(url)
     await migrate.upgrade(engine)

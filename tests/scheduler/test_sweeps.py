@@ -70,3 +70,27 @@ async def test_one_pass_at_a_time(caplog: pytest.LogCaptureFixture) -> None:
     finally:
         await sweeper.shutdown()
     assert not overlapped
+
+
+async def test_shutdown_lets_the_pass_in_progress_finish() -> None:
+    began, release = asyncio.Event(), asyncio.Event()
+    outcome: list[str] = []
+
+    async def sweep() -> None:
+        began.set()
+        try:
+            await release.wait()
+            outcome.append("finished")
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    sweeper = Sweeper(sweep, interval_seconds=60)
+    sweeper.start()
+    await asyncio.wait_for(began.wait(), 10)
+    stopping = asyncio.create_task(sweeper.shutdown())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # it waits for the pass
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+    assert outcome == ["finished"]

@@ -36,6 +36,22 @@ STORED = "stored"
 CANDIDATES = 20  # conversations looked at per claim: the oldest waiting first
 
 
+_TRY_OLDEST = text(
+    """
+    SELECT lane FROM (
+        SELECT coalesce(conversation, '#' || update_key) AS lane, min(id) AS first
+        FROM raw_updates
+        WHERE channel = :channel AND state = 'stored'
+        GROUP BY 1
+        ORDER BY 2
+        LIMIT :candidates
+    ) AS waiting
+    WHERE pg_try_advisory_lock(hashtext(:prefix || lane))
+    LIMIT 1
+    """
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A conversation held by this worker, with its stored updates, oldest first."""
@@ -134,19 +150,23 @@ class SqlRawUpdates:
     async def _claim_advisory(
         self, connection: AsyncConnection, channel: str
     ) -> tuple[Claimed | None, str | None]:
-        for conversation in await self._waiting(connection, channel):
-            lock = f"complaintbot:inbound:{channel}:{conversation}"
-            taken = await connection.scalar(
-                text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": lock}
+        prefix = f"complaintbot:inbound:{channel}:"
+        for _attempt in range(3):
+            # One round trip: the conversations are tried oldest first and the first
+            # lock taken ends the scan (PostgreSQL evaluates the filter row by row
+            # under the LIMIT, and never pushes a volatile function into the subquery).
+            conversation = await connection.scalar(
+                _TRY_OLDEST, {"channel": channel, "candidates": CANDIDATES, "prefix": prefix}
             )
-            await connection.commit()
-            if not taken:
-                continue
+            if conversation is None:
+                await connection.commit()
+                return None, None
+            lock = prefix + str(conversation)
             # Read after the lock: what the last holder handled is marked by now.
-            updates = await self._stored_of(connection, channel, conversation)
+            updates = await self._stored_of(connection, channel, str(conversation))
             await connection.commit()
             if updates:
-                return Claimed(conversation, updates), lock
+                return Claimed(str(conversation), updates), lock
             await connection.execute(
                 text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
             )

@@ -78,8 +78,12 @@ class RawUpdates(Protocol):
         ...
 
     async def stored(self, within: float) -> None:
-        """Returns when updates were stored since the last call (by any worker), or after
-        `within` seconds."""
+        """Returns when woken (updates were stored, by any worker), or after `within`
+        seconds."""
+        ...
+
+    def wake(self, count: int = 1) -> None:
+        """Wakes `count` of those waiting in `stored`."""
         ...
 
     async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:

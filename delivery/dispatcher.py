@@ -22,6 +22,7 @@ Fair and never stuck:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -84,6 +85,7 @@ class Dispatcher:
         # "sent", "retried", "429" (the channel asked to wait) or "failed" (given up).
         self.observe = observe
         self._wakeup = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         # Items being sent by this process (a lingering pass's included).
         self._in_flight: set[int] = set()
@@ -96,6 +98,7 @@ class Dispatcher:
         """Ends `run` after the pass in progress: cancelling it mid-pass would abandon a
         sent message's delivery record (and a database transaction) halfway."""
         self._stopping = True
+        self._stopped.set()
         self._wakeup.set()
 
     def wake(self) -> None:
@@ -113,7 +116,10 @@ class Dispatcher:
                         continue
             except Exception as error:
                 log.warning("could not take the outbox, trying again: %s", error)
-            await self._idle()
+            # Another holds it: look again in a while, not at each wake (each reply
+            # queued anywhere would cost every other worker a try for the lock).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.poll_seconds)
 
     async def _dispatch_while_held(self) -> None:
         self._holding = self._stale = True

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 STORED = "stored"
 CANDIDATES = 20  # conversations looked at per claim: the oldest waiting first
+MAX_KEPT_WAKES = 8  # a worker's handlers are fewer: more kept wakes only cost claims
 
 
 _TRY_OLDEST = text(
@@ -68,7 +70,8 @@ class SqlRawUpdates:
         self.clock = clock or SystemClock()
         self._postgres = engine.dialect.name == "postgresql"
         self._in_hand: set[tuple[str, str]] = set()
-        self._stored = asyncio.Event()
+        self._sleepers: deque[asyncio.Future[None]] = deque()
+        self._wakes = 0  # wakes that found nobody waiting, kept for the next
 
     async def keep(
         self,
@@ -107,9 +110,10 @@ class SqlRawUpdates:
                     )
             if added and self._postgres:
                 await notify(session, INBOUND)
+        fresh = [key for key in keys if known[key] == STORED]
         if added:
-            self._stored.set()
-        return [key for key in keys if known[key] == STORED]
+            self.wake(len(fresh))
+        return fresh
 
     async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
         """The updates stored but neither handled nor found undecodable, oldest first."""
@@ -225,15 +229,30 @@ class SqlRawUpdates:
         return [(key, payload) for key, payload in rows.all()]
 
     async def stored(self, within: float) -> None:
-        """Returns when something was stored since the last call (in this process, or
-        in another, see `wake`), or after `within` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stored.wait(), within)
-        self._stored.clear()
+        """Returns when woken (`wake`: updates were stored, here or by another worker),
+        or after `within` seconds. A wake with nobody waiting is kept for the next."""
+        if self._wakes:
+            self._wakes -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._sleepers.append(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, within)
+        finally:
+            with contextlib.suppress(ValueError):
+                self._sleepers.remove(waiter)
 
-    def wake(self) -> None:
-        """Another worker stored updates (`storage.wakeups`)."""
-        self._stored.set()
+    def wake(self, count: int = 1) -> None:
+        """Wakes `count` of those waiting in `stored`, each to claim a conversation:
+        waking every idle handler for one update would have all but one claim nothing."""
+        for _ in range(count):
+            while self._sleepers and self._sleepers[0].done():
+                self._sleepers.popleft()
+            if self._sleepers:
+                self._sleepers.popleft().set_result(None)
+            else:
+                self._wakes = min(self._wakes + 1, MAX_KEPT_WAKES)
 
     async def mark(
         self, channel: str, key: str, state: Literal["stored", "handled", "undecodable", "failed"]

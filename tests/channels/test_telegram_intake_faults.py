@@ -65,6 +65,9 @@ class SwitchableStore:
         finally:
             self._held = False
 
+    def wake(self, count: int = 1) -> None:
+        self._stored.set()
+
     async def stored(self, within: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stored.wait(), within)

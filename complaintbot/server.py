@@ -97,6 +97,10 @@ def _webhook_endpoint(hook: Webhook) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         status, payload = await hook.receive(dict(request.headers), body)
+        if status in (400, 401):
+            # The client's address as the trusted proxy saw it (TRUSTED_PROXIES).
+            client = request.client.host if request.client else "?"
+            log.warning("webhook request from %s refused (%d)", client, status)
         return JSONResponse(payload, status_code=status)
 
     return endpoint

@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from prometheus_client import Info
+
 from channels.spec import Channel, ChannelContext, OpenChannel
 from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
@@ -51,6 +53,9 @@ class Worker:
         self.interactive = any(channel.interactive for channel in chosen)
         self.listening = listening
         self.metrics = Metrics(core.clock, channels=[channel.name for channel in chosen])
+        Info("complaintbot_worker", "This worker.", registry=self.metrics.registry).info(
+            {"worker": settings.worker_id}
+        )
         self.state = WorkerState(settings.worker_id)
         self.raw_updates = SqlRawUpdates(core.engine, core.clock)
         self.leadership = SqlLeadership(core.engine)

@@ -32,6 +32,7 @@ async def test_serve_polls_telegram_and_shows_health_readiness_and_metrics(
         page = (await client.get("/metrics")).text
         assert sample(page, "complaintbot_inbound_total", channel="telegram", outcome="stored") == 1
         assert sample(page, "complaintbot_sends_total", channel="telegram", outcome="sent") >= 1
+        assert sample(page, "complaintbot_worker_info", worker="w1") == 1
         if database_url.startswith("postgresql"):
             # Its connections (and so its locks and claims) carry the worker's id.
             assert "w1" in await _connected_workers(database_url)
@@ -41,7 +42,7 @@ async def test_serve_polls_telegram_and_shows_health_readiness_and_metrics(
 
 
 async def test_a_webhook_update_is_stored_then_answered_and_one_without_the_secret_is_refused(
-    api: FakeBotApi, database_url: str, tmp_path: Path
+    api: FakeBotApi, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = webhook_settings(api, database_url, tmp_path)
     assert settings.TELEGRAM_WEBHOOK_URL and settings.TELEGRAM_WEBHOOK_SECRET
@@ -62,7 +63,13 @@ async def test_a_webhook_update_is_stored_then_answered_and_one_without_the_secr
 
         forged = {"update_id": 990001, "message": {"message_id": 1, "text": "x"}}
         wrong = await client.post(
-            path, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"}
+            path,
+            json=forged,
+            # Through the proxy (127.0.0.1, trusted): the log names the client behind it.
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": "not-the-secret",
+                "X-Forwarded-For": "203.0.113.7",
+            },
         )
         missing = await client.post(path, json=forged)
         assert (wrong.status_code, missing.status_code) == (401, 401)
@@ -79,6 +86,8 @@ async def test_a_webhook_update_is_stored_then_answered_and_one_without_the_secr
         )
     keys = [row.update_key for row in await stored_rows(database_url, RawUpdate)]
     assert keys == [str(update["update_id"])]
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refusals[0] == "webhook request from 203.0.113.7 refused (401)"
 
 
 async def test_metrics_ask_for_the_token_when_one_is_set(

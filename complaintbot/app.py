@@ -162,6 +162,12 @@ async def run(
 ) -> None:
     """Runs the configured channels until `stop` is set (or SIGINT/SIGTERM); the console,
     when no channel is configured, until the end of its input."""
+    if settings.TELEGRAM_WEBHOOK_URL and settings.TELEGRAM_BOT_TOKEN:
+        # Polling here would delete the webhook every `serve` worker takes updates by.
+        raise StartupError(
+            "TELEGRAM_WEBHOOK_URL is set: Telegram sends updates to `complaintbot serve`; "
+            "run that, or unset TELEGRAM_WEBHOOK_URL to poll with `complaintbot run`."
+        )
     await _run(settings, registry.configured(settings), stop, clock, web=False)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from complaintbot.app import StartupError, serve
+from complaintbot.app import StartupError, run, serve
 from complaintbot.settings import Settings
 from storage.database import create_engine
 from storage.models import Message, RawUpdate
@@ -136,3 +136,12 @@ async def _connected_workers(url: str) -> set[str]:
             return {name for (name,) in rows.all()}
     finally:
         await engine.dispose()
+
+
+async def test_run_refuses_a_webhook_it_would_not_serve(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
+    settings = webhook_settings(api, database_url, tmp_path)
+    with pytest.raises(StartupError, match="TELEGRAM_WEBHOOK_URL is set"):
+        await run(settings)
+    assert api.calls_of("deleteWebhook") == [] and api.calls_of("setWebhook") == []

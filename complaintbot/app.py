@@ -10,7 +10,6 @@ import socket
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from channels import registry
 from channels.spec import Channel, ChannelStartError
 from complaintbot.server import listening_socket
 from complaintbot.settings import Settings
-from complaintbot.worker import Worker
+from complaintbot.worker import Core, Worker
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
 from storage import migrate
@@ -42,16 +41,6 @@ log = logging.getLogger(__name__)
 
 class StartupError(Exception):
     """The bot cannot start; the message says what to do."""
-
-
-@dataclass
-class Core:
-    engine: AsyncEngine
-    bot: ComplaintBot
-    repository: SqlRepository
-    outbox: SqlOutbox
-    sweep_interval: float
-    clock: Clock
 
 
 @asynccontextmanager

@@ -19,10 +19,13 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from prometheus_client import Info
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ports import Clock
+from bot.router import ComplaintBot
 from channels.spec import Channel, ChannelContext, OpenChannel
 from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
@@ -30,13 +33,24 @@ from complaintbot.settings import Settings
 from delivery.dispatcher import Dispatcher
 from scheduler.sweeps import Sweeper
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
+from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
+from storage.repository import SqlRepository
 from storage.wakeups import INBOUND, OUTBOX, listening
 
-if TYPE_CHECKING:  # app imports this module
-    from complaintbot.app import Core
-
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    """Storage and the bot, as `complaintbot.app.open_core` opens them."""
+
+    engine: AsyncEngine
+    bot: ComplaintBot
+    repository: SqlRepository
+    outbox: SqlOutbox
+    sweep_interval: float
+    clock: Clock
 
 
 class Worker:

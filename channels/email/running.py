@@ -7,6 +7,8 @@ import logging
 from email.utils import parseaddr
 from typing import Protocol
 
+from bot.messages import Inbound
+from channels.email import CHANNEL
 from channels.email.imap import ImapConfig, ImapPoller
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.spec import ChannelContext, Webhook
@@ -72,7 +74,7 @@ class RunningMail:
                 poll_seconds=settings.IMAP_POLL_SECONDS,
                 processed_folder=settings.IMAP_PROCESSED_FOLDER,
             ),
-            context.handle,
+            self._handle,
             context.cursors,
             own_addresses=frozenset(own),
             max_file=settings.MAIL_MAX_ATTACHMENT_MB * 2**20,
@@ -94,6 +96,10 @@ class RunningMail:
     @property
     def webhook(self) -> Webhook | None:
         return None
+
+    async def _handle(self, inbound: Inbound) -> None:
+        await self.context.handle(inbound)  # stored (or recognised) once this returns
+        self.context.count_inbound(CHANNEL, "stored")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.poller.run())

@@ -5,6 +5,8 @@ Telegram's webhook deliveries reach them through a round-robin proxy (deploy/ngi
   messages are stored in the order sent, and everyone is answered.
 - The one sending the replies is killed (SIGKILL) under traffic: nothing is lost or
   doubled, nobody waits more than 10 s for an answer, and the sweep goes on elsewhere.
+- With Telegram's limits on, a burst of replies across three workers and a kill of the
+  one sending get 0 x 429 (unpaced, the same burst gets 32).
 - The worker reading the mailbox is killed: the other reads and answers the next mail.
 - The one sending the replies stops by SIGTERM under traffic: it exits 0 in time, and
   nothing is lost or doubled.
@@ -315,6 +317,40 @@ async def test_a_worker_killed_under_traffic_loses_nothing_and_the_sweep_goes_on
     assert refused, "the proxy never met the dead worker: the kill was not under traffic"
     assert replies_from is not victim
     assert replies_from is dispatcher or victim is dispatcher
+
+
+async def test_three_workers_keep_telegrams_limits_across_a_kill_of_the_sender(
+    crowd: Crowd, pg_url: str, tmp_path: Path
+) -> None:
+    """With Telegram's limits on (the stand-in answers 429 beyond them), one budget holds
+    for all three workers, also when the worker sending is killed and another takes over
+    in the middle of a burst: 0 x 429."""
+    api = crowd.api
+    api.enforce_limits(tolerance=0.02)
+    telegram_limits = {
+        "TELEGRAM_MESSAGES_PER_SECOND": 30,
+        "TELEGRAM_CHAT_MESSAGES_PER_SECOND": 1,
+        "TELEGRAM_GROUP_MESSAGES_PER_MINUTE": 20,
+    }
+    env = webhook_env(api, pg_url, tmp_path / "data", **telegram_limits)
+    async with (
+        Workers(env, tmp_path / "workers", 3) as workers,
+        Balancer(workers.urls) as balancer,
+    ):
+        api.route(PUBLIC, balancer.url)
+        with shown_on_failure(workers):
+            async with crowd.watch():
+                for user in crowd.people:  # 90 updates at once: 3 s of Telegram's budget
+                    for text in parts(user):
+                        await crowd.send(user, text)
+                await api.wait_until(lambda: crowd.answers() >= 30, within=60)
+                sender = await the_dispatcher(workers)
+                sender.kill()
+                killed = time.monotonic()
+                await api.wait_until(lambda: crowd.answers() >= 90, within=60)
+            assert await sender.wait() == -9
+    await crowd.assert_handled_once(pg_url, killed)
+    assert api.too_many == 0, f"Telegram answered 429 {api.too_many} times"
 
 
 async def test_a_sigterm_under_traffic_stops_the_worker_in_time_and_loses_nothing(

@@ -52,6 +52,11 @@ class ClaimedUpdates(Protocol):
     @property
     def updates(self) -> list[tuple[str, dict[str, Any]]]: ...
 
+    @property
+    def more(self) -> bool:
+        """Other conversations were waiting too when this one was claimed."""
+        ...
+
 
 class RawUpdates(Protocol):
     """Where a channel keeps each update as it arrived, under the transport's key for it,

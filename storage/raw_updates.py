@@ -40,8 +40,9 @@ MAX_KEPT_WAKES = 8  # a worker's handlers are fewer: more kept wakes only cost c
 
 _TRY_OLDEST = text(
     """
-    SELECT lane FROM (
-        SELECT coalesce(conversation, '#' || update_key) AS lane, min(id) AS first
+    SELECT lane, waiting FROM (
+        SELECT coalesce(conversation, '#' || update_key) AS lane, min(id) AS first,
+               count(*) OVER () AS waiting
         FROM raw_updates
         WHERE channel = :channel AND state = 'stored'
         GROUP BY 1
@@ -60,6 +61,8 @@ class Claimed:
 
     conversation: str
     updates: list[tuple[str, dict[str, Any]]]
+    # Other conversations were waiting too when this one was claimed.
+    more: bool = False
 
 
 class SqlRawUpdates:
@@ -108,9 +111,11 @@ class SqlRawUpdates:
                             received_at=now,
                         )
                     )
-            if added and self._postgres:
+            fresh = [key for key in keys if known[key] == STORED]
+            if added and self._postgres and len(self._sleepers) < len(fresh):
+                # More than this worker's idle handlers can take at once: call the
+                # others' too.
                 await notify(session, INBOUND)
-        fresh = [key for key in keys if known[key] == STORED]
         if added:
             self.wake(len(fresh))
         return fresh
@@ -159,18 +164,21 @@ class SqlRawUpdates:
             # One round trip: the conversations are tried oldest first and the first
             # lock taken ends the scan (PostgreSQL evaluates the filter row by row
             # under the LIMIT, and never pushes a volatile function into the subquery).
-            conversation = await connection.scalar(
-                _TRY_OLDEST, {"channel": channel, "candidates": CANDIDATES, "prefix": prefix}
-            )
-            if conversation is None:
+            row = (
+                await connection.execute(
+                    _TRY_OLDEST, {"channel": channel, "candidates": CANDIDATES, "prefix": prefix}
+                )
+            ).first()
+            if row is None:
                 await connection.commit()
                 return None, None
-            lock = prefix + str(conversation)
+            conversation, waiting = str(row[0]), int(row[1])
+            lock = prefix + conversation
             # Read after the lock: what the last holder handled is marked by now.
-            updates = await self._stored_of(connection, channel, str(conversation))
+            updates = await self._stored_of(connection, channel, conversation)
             await connection.commit()
             if updates:
-                return Claimed(str(conversation), updates), lock
+                return Claimed(conversation, updates, more=waiting > 1), lock
             await connection.execute(
                 text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
             )
@@ -181,10 +189,12 @@ class SqlRawUpdates:
     async def _claim_here(self, channel: str) -> AsyncIterator[Claimed | None]:
         async with self.engine.connect() as connection:
             chosen = None
-            for conversation in await self._waiting(connection, channel):
+            waiting = await self._waiting(connection, channel)
+            for conversation in waiting:
                 if (channel, conversation) not in self._in_hand:
                     chosen = conversation
                     break
+            more = len([c for c in waiting if (channel, c) not in self._in_hand]) > 1
             if chosen is None:
                 updates = []
             else:
@@ -198,7 +208,7 @@ class SqlRawUpdates:
             yield None
             return
         try:
-            yield Claimed(chosen, updates) if updates else None
+            yield Claimed(chosen, updates, more) if updates else None
         finally:
             self._in_hand.discard((channel, chosen))
 

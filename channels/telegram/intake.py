@@ -176,8 +176,8 @@ class TelegramIntake:
                     self._store_answers()
                     delay = FIRST_RETRY
                     if claimed is not None:
-                        # More may wait: another idle handler looks too.
-                        self.store.wake()
+                        if claimed.more:  # another idle handler takes the next one
+                            self.store.wake()
                         for key, payload in claimed.updates:
                             if self._stopping.is_set():
                                 break

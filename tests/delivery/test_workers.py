@@ -46,8 +46,9 @@ async def test_two_workers_share_one_budget_and_take_over_from_each_other(
     tmp_path: Path,
 ) -> None:
     clock = SystemClock()
-    # A little slack for the time a request takes from the sender's clock to Telegram's.
-    api.enforce_limits(tolerance=0.02)
+    # Slack for the time a request takes from the sender's clock to Telegram's (50 ms:
+    # a loaded 2-CPU machine's jitter); pacing errors are whole sends early, not that.
+    api.enforce_limits(tolerance=0.05)
     users = [api.user(8000 + n, f"User {n}") for n in range(8)]
     repository = SqlRepository(engine, tmp_path / "data", clock)
     async with repository.conversation(CHANNEL, "queue", "test") as tx:

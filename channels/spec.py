@@ -91,10 +91,6 @@ class RawUpdates(Protocol):
         """Wakes `count` of those waiting in `stored`."""
         ...
 
-    async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
-        """Stored updates neither handled nor undecodable, oldest first (after a crash)."""
-        ...
-
     async def mark(self, channel: str, key: str, state: RawState) -> None:
         """Records what became of a stored update; `stored` again is a write that
         shows the store takes writes."""

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -48,8 +48,6 @@ class WorkerState:
     worker_id: str
     started: bool = False
     stopping: bool = False
-    # Channels that say they cannot take input now (name -> reason), asked at each check.
-    channel_problems: Callable[[], dict[str, str]] = field(default=lambda: {})
 
 
 def build_app(
@@ -127,7 +125,6 @@ async def not_ready(engine: AsyncEngine, clock: Clock, state: WorkerState) -> li
                 reasons.append(f"clock {skew:.1f} s off the database's")
     if not state.started:
         reasons.append("channels not started")
-    reasons += [f"{name}: {problem}" for name, problem in state.channel_problems().items()]
     return reasons
 
 
@@ -196,4 +193,3 @@ class HttpServer:
             with contextlib.suppress(Exception, SystemExit):
                 await self._task
             self._task = None
-        self.sock.close()

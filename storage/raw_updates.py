@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from bot.ports import Clock, SystemClock
 from storage.models import RawUpdate
 from storage.wakeups import INBOUND, notify
-
-log = logging.getLogger(__name__)
 
 STORED = "stored"
 CANDIDATES = 20  # conversations looked at per claim: the oldest waiting first
@@ -148,10 +145,7 @@ class SqlRawUpdates:
                     # Closing the connection ends the lock too; unlock first so the
                     # pooled connection comes back clean.
                     with contextlib.suppress(Exception):
-                        await connection.execute(
-                            text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
-                        )
-                        await connection.commit()
+                        await _unlock(connection, lock)
         finally:
             with contextlib.suppress(Exception):
                 await connection.close()
@@ -179,22 +173,15 @@ class SqlRawUpdates:
             await connection.commit()
             if updates:
                 return Claimed(conversation, updates, more=waiting > 1), lock
-            await connection.execute(
-                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock}
-            )
-            await connection.commit()
+            await _unlock(connection, lock)
         return None, None
 
     @contextlib.asynccontextmanager
     async def _claim_here(self, channel: str) -> AsyncIterator[Claimed | None]:
         async with self.engine.connect() as connection:
-            chosen = None
             waiting = await self._waiting(connection, channel)
-            for conversation in waiting:
-                if (channel, conversation) not in self._in_hand:
-                    chosen = conversation
-                    break
-            more = len([c for c in waiting if (channel, c) not in self._in_hand]) > 1
+            free = [c for c in waiting if (channel, c) not in self._in_hand]
+            chosen, more = (free[0] if free else None), len(free) > 1
             if chosen is None:
                 updates = []
             else:
@@ -281,3 +268,8 @@ class SqlRawUpdates:
                 .where(RawUpdate.channel == channel, RawUpdate.update_key == key)
                 .values(**values)
             )
+
+
+async def _unlock(connection: AsyncConnection, lock: str) -> None:
+    await connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock})
+    await connection.commit()

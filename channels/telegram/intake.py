@@ -99,9 +99,6 @@ class TelegramIntake:
         self.count = count
         self.undecodable = 0
         self.failed = 0
-        self.stored = 0
-        self.duplicates = 0
-        self.polling = False  # true while this worker is the one that polls
         self._store_failures = 0
         self.waiting_for_store = False
         self._polling_failed = False
@@ -124,8 +121,6 @@ class TelegramIntake:
         fails: the updates are not stored, and Telegram must keep them."""
         raw = [(str(update["update_id"]), update) for update in batch]
         keys = await self.store.keep(CHANNEL, raw, conversation_of)
-        self.stored += len(keys)
-        self.duplicates += len(raw) - len(keys)
         for _ in keys:
             self.count(CHANNEL, "stored")
         for _ in range(len(raw) - len(keys)):
@@ -140,12 +135,9 @@ class TelegramIntake:
             try:
                 async with self.leadership.hold(POLLING) as leading:
                     if leading:
-                        self.polling = True
                         await self._poll_while_leading(feed)
             except Exception as error:
                 log.warning("cannot take part in polling Telegram (%s)", type(error).__name__)
-            finally:
-                self.polling = False
             if not self._stopping.is_set():
                 await self._pause(LEADER_LOOK)
 

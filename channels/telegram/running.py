@@ -64,7 +64,6 @@ class RunningTelegram:
             settings.TELEGRAM_CHAT_BURST,
         )
         self._initialized = False
-        self.refused = 0  # webhook requests without the right secret
         self.intake: TelegramIntake | None = None
         self._polling: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -117,23 +116,7 @@ class RunningTelegram:
         return 200, {"ok": True}
 
     def _refuse(self) -> None:
-        self.refused += 1
         self.context.count_inbound(CHANNEL, "refused")
-
-    @property
-    def undecodable(self) -> int:
-        """Updates kept raw this run because they could not be read (for metrics)."""
-        return self.intake.undecodable if self.intake is not None else 0
-
-    @property
-    def failed(self) -> int:
-        """Updates kept raw this run because the bot failed on them (for metrics)."""
-        return self.intake.failed if self.intake is not None else 0
-
-    @property
-    def waiting_for_store(self) -> bool:
-        """True while intake waits for the database (for readiness)."""
-        return self.intake is not None and self.intake.waiting_for_store
 
     async def start(self) -> None:
         try:

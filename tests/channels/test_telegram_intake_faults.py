@@ -73,10 +73,6 @@ class SwitchableStore:
             await asyncio.wait_for(self._stored.wait(), within)
         self._stored.clear()
 
-    async def unhandled(self, channel: str) -> list[tuple[str, dict[str, Any]]]:
-        self._check("unhandled")
-        return [(key, payload) for key, (payload, state) in self.rows.items() if state == "stored"]
-
     async def mark(self, channel: str, key: str, state: Literal["handled", "undecodable"]) -> None:
         self._check("mark")
         self.rows[key] = (self.rows[key][0], state)

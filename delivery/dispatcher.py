@@ -1,17 +1,19 @@
 """The outbox's sender: delivers queued replies, retries transient failures, records delivery.
 
 Delivery is at-least-once: an item is claimed before sending and marked delivered
-after; only a crash inside that window sends it again. One process dispatches at a
-time (`OutboxStore.exclusive`: `run` holds the outbox for its life); whatever a dead
-holder had claimed is taken over at the next pass, not after a lease runs out.
+after; only a crash inside that window sends it again. Who may dispatch is the
+outbox's to say (`OutboxStore.exclusive`: one process on SQLite, every worker on
+PostgreSQL); whatever a dead dispatcher had claimed is released by the next to look
+(at the latest every `poll_seconds`), not after a lease runs out.
 
 Fair and never stuck:
 - A pass claims round-robin across conversations, people's answers before automated
   notices (`OutboxStore.claim`); within a conversation and lane, in order.
-- Pacing (`delivery.pacing`): a conversation with no budget left is given back to the
-  outbox until it has, instead of being waited for in place; only the channel's overall
-  budget is waited for, in one queue. Automated notices may use only part of a
-  conversation's budget (`NOTICE_SHARE`), so a person's own action always finds room.
+- Pacing (`SendBudget`: in this process, or in the database for every worker): a
+  conversation with no budget left is given back to the outbox until it has, instead
+  of being waited for in place; only the channel's overall budget is waited for, in
+  one queue. Automated notices may use only part of a conversation's budget
+  (`delivery.pacing.NOTICE_SHARE`), so a person's own action always finds room.
 - A failing message backs off (with jitter, at most `_BACKOFF_CAP`) and holds back only
   its own conversation's lane; a 429 holds back that conversation for `retry_after`.
   It is given up after `give_up_after` from when it was queued, not after a count.
@@ -31,9 +33,9 @@ from datetime import datetime, timedelta
 
 from bot.messages import Outbound
 from bot.ports import Clock, SystemClock
-from delivery.pacing import Pacer
-from delivery.ports import Delivery, OutboxStore
-from delivery.sending import ChannelPacing, DeliveryError, Rate, Sender, Sent
+from delivery.pacing import LocalBudget
+from delivery.ports import Delivery, OutboxStore, SendBudget
+from delivery.sending import ChannelPacing, DeliveryError, Sender, Sent
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ log = logging.getLogger(__name__)
 _INLINE_WAIT = 1.5
 # Backoff after a transient failure: 1, 2, 4 … seconds, never more than this.
 _BACKOFF_CAP = 30.0
-# Of each conversation's budget, automated notices may use this share.
-NOTICE_SHARE = 2 / 3
 
 
 class Dispatcher:
@@ -63,6 +63,7 @@ class Dispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         observe: Callable[[str, str, float | None], None] | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
@@ -74,10 +75,10 @@ class Dispatcher:
         self.linger = linger
         self.on_failure = on_failure
         self.pacing = pacing or {}
-        self.pacer = Pacer(self.pacing, monotonic)
-        self.notices = Pacer(
-            {name: _notice_share(channel) for name, channel in self.pacing.items()}, monotonic
-        )
+        # The channels' budgets: in this process unless one shared by all is given.
+        self.budget = budget or LocalBudget(self.pacing, monotonic)
+        # Waiting for a channel's overall budget is one queue, not everyone polling.
+        self._turns: dict[str, asyncio.Lock] = {}
         self.jitter = jitter
         self.monotonic = monotonic
         self.sleep = sleep
@@ -90,9 +91,11 @@ class Dispatcher:
         # Items being sent by this process (a lingering pass's included).
         self._in_flight: set[int] = set()
         self._lingering: set[asyncio.Task[None]] = set()
-        # Whether `run` holds the outbox now, and whether claims may be stale.
+        # Whether `run` holds the outbox now, whether claims may be stale (ours, or a
+        # dead dispatcher's), and when to look for a dead one's next.
         self._holding = False
         self._stale = True
+        self._next_stale_look = 0.0
 
     def stop(self) -> None:
         """Ends `run` after the pass in progress: cancelling it mid-pass would abandon a
@@ -158,7 +161,9 @@ class Dispatcher:
     async def _count_recent_sends(self) -> None:
         """Another process may have been sending until a moment ago: what it sent in the
         last minute counts against the budgets this one keeps from now on."""
-        now, monotonic = self.clock.now(), self.monotonic()
+        if self.budget.shared:
+            return  # every process takes from the same budgets
+        now = self.clock.now()
         try:
             sends = await self.outbox.recent_sends(now - timedelta(minutes=1))
         except Exception:
@@ -167,7 +172,7 @@ class Dispatcher:
         for channel, conversation, at in sends:
             if channel in self.pacing:
                 ago = max((now - at).total_seconds(), 0.0)
-                self.pacer.spend(channel, conversation, monotonic - ago)
+                self.budget.spend_earlier(channel, conversation, ago)
 
     async def run_once(self, linger: float | None = None) -> int:
         """One pass over what is due; returns how many items it took. With `linger`,
@@ -181,11 +186,12 @@ class Dispatcher:
             return await self._pass(linger)
 
     async def _pass(self, linger: float | None) -> int:
-        if self._stale:
-            # Just taken (or a pass failed): whatever is claimed and not being sent
-            # here was left by a holder that is gone.
+        if self._stale or self.monotonic() >= self._next_stale_look:
+            # Just taken (or a pass failed, or a while has passed): what this one
+            # claimed and is not sending, and what a dispatcher now gone claimed.
             await self.outbox.release_stale(frozenset(self._in_flight))
             self._stale = False
+            self._next_stale_look = self.monotonic() + self.poll_seconds
         room = self.batch - len(self._in_flight)
         if room <= 0:
             return 0
@@ -246,18 +252,20 @@ class Dispatcher:
         channel, conversation = outbound.channel, outbound.conversation
         if channel not in self.pacing:
             return 0.0
-        wait = self.pacer.chat_wait(channel, conversation)
-        if delivery.notice:
-            wait = max(wait, self.notices.chat_wait(channel, conversation))
-        if wait > 0:
-            return wait
-        async with self.pacer.turn(channel):
-            while (wait := self.pacer.wait(channel, conversation)) > 0:
-                if wait > _INLINE_WAIT:
-                    return wait
-                await self.sleep(wait)
-        if delivery.notice:
-            self.notices.wait(channel, conversation)  # takes the notices' share
+        wait = await self.budget.take(channel, conversation, delivery.notice)
+        if wait.taken or wait.conversation > 0:
+            return wait.conversation
+        # Only the channel's overall budget is short: wait for it in line.
+        turn = self._turns.setdefault(channel, asyncio.Lock())
+        queued = turn.locked()
+        async with turn:
+            if queued:  # the wait known is from before the line
+                wait = await self.budget.take(channel, conversation, delivery.notice)
+            while not wait.taken:
+                if wait.conversation > 0 or wait.overall > _INLINE_WAIT:
+                    return max(wait.conversation, wait.overall)
+                await self.sleep(wait.overall)
+                wait = await self.budget.take(channel, conversation, delivery.notice)
         return 0.0
 
     async def _deliver(self, delivery: Delivery) -> datetime | None:
@@ -303,7 +311,7 @@ class Dispatcher:
         outbound: Outbound = delivery.outbound
         if error.retry_after is not None:
             wait = error.retry_after
-            self.pacer.hold(outbound.channel, outbound.conversation, error.retry_after)
+            await self.budget.hold(outbound.channel, outbound.conversation, error.retry_after)
         else:
             # Exponential backoff with jitter, so many failed items do not come back
             # at the same instant.
@@ -314,19 +322,3 @@ class Dispatcher:
         await self.outbox.retry_later(delivery, retry_at, str(error))
         self._observe(delivery, "429" if error.retry_after is not None else "retried")
         return retry_at
-
-
-def _notice_share(pacing: ChannelPacing) -> ChannelPacing:
-    """The part of each conversation's budget automated notices may use."""
-
-    def per_conversation(conversation: str) -> Rate | None:
-        rate = pacing.per_conversation(conversation)
-        if rate is None:
-            return None
-        if rate.window:
-            return Rate(max(1, int(rate.count * NOTICE_SHARE)), rate.seconds, window=True)
-        return Rate.per(
-            rate.count * NOTICE_SHARE, rate.seconds, max(1, int(rate.capacity * NOTICE_SHARE))
-        )
-
-    return ChannelPacing(overall=None, per_conversation=per_conversation)

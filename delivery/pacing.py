@@ -14,7 +14,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from delivery.ports import BudgetWait
 from delivery.sending import ChannelPacing, Rate
 
 # Less than this is float rounding, not waiting: a tenth of a microsecond, far below
@@ -24,6 +26,8 @@ _ROUNDING = 1e-7
 # Idle conversations' state is dropped once this many are kept (then at twice as many
 # as survived), so a day of one-off chats costs no memory and a sweep is rare.
 _SWEEP_AT = 1024
+# Of each conversation's budget, automated notices may use this share.
+NOTICE_SHARE = 2 / 3
 
 
 class _Bucket:
@@ -49,6 +53,16 @@ class _Bucket:
     def full(self, now: float) -> bool:
         return self.full_at <= now
 
+    def idle_at(self) -> float:
+        return self.full_at
+
+    def state(self) -> dict[str, Any]:
+        return {"full_at": None if self.full_at == -math.inf else self.full_at}
+
+    def load(self, state: dict[str, Any]) -> None:
+        full_at = state.get("full_at")
+        self.full_at = -math.inf if full_at is None else float(full_at)
+
 
 class _Window:
     """A sliding window: at most `count` sends in any `seconds` (`Rate.window`)."""
@@ -71,6 +85,15 @@ class _Window:
 
     def full(self, now: float) -> bool:
         return not self._recent(now)
+
+    def idle_at(self) -> float:
+        return self.times[-1] + self.seconds if self.times else -math.inf
+
+    def state(self) -> dict[str, Any]:
+        return {"times": list(self.times)}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.times = sorted(float(t) for t in state.get("times", ()))
 
     def _recent(self, now: float) -> list[float]:
         start = bisect.bisect_right(self.times, now - self.seconds)
@@ -99,11 +122,31 @@ class _Both:
     def full(self, now: float) -> bool:
         return self.bucket.full(now) and self.window.full(now)
 
+    def idle_at(self) -> float:
+        return max(self.bucket.idle_at(), self.window.idle_at())
 
-def _limiter(rate: Rate) -> _Bucket | _Window | _Both:
+    def state(self) -> dict[str, Any]:
+        return self.bucket.state() | self.window.state()
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.bucket.load(state)
+        self.window.load(state)
+
+
+Limiter = _Bucket | _Window | _Both
+
+
+def limiter(rate: Rate, state: dict[str, Any] | None = None) -> Limiter:
+    """The bucket, window or both that keep `rate`; with `state` (an earlier one's
+    `state()`, on the same time scale), as that one was."""
+    kept: Limiter
     if not rate.window:
-        return _Bucket(rate)
-    return _Window(rate) if rate.burst is None else _Both(rate)
+        kept = _Bucket(rate)
+    else:
+        kept = _Window(rate) if rate.burst is None else _Both(rate)
+    if state:
+        kept.load(state)
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +168,8 @@ class Pacer:
     ) -> None:
         self.pacing = pacing
         self.monotonic = monotonic
-        self._overall: dict[str, _Bucket | _Window | _Both] = {}
-        self._chats: dict[tuple[str, str], _Bucket | _Window | _Both] = {}
+        self._overall: dict[str, Limiter] = {}
+        self._chats: dict[tuple[str, str], Limiter] = {}
         self._held: dict[tuple[str, str], float] = {}
         self._turns: dict[str, asyncio.Lock] = {}
         self._sweep_at = _SWEEP_AT
@@ -196,12 +239,12 @@ class Pacer:
         if pacing.overall is not None:
             overall = self._overall.get(channel)
             if overall is None:
-                overall = self._overall[channel] = _limiter(pacing.overall)
+                overall = self._overall[channel] = limiter(pacing.overall)
             overall.take(now)
         key = (channel, conversation)
         chat = self._chats.get(key)
         if chat is None and (rate := pacing.per_conversation(conversation)) is not None:
-            chat = self._chats[key] = _limiter(rate)
+            chat = self._chats[key] = limiter(rate)
         if chat is not None:
             chat.take(now)
             self._sweep_if_many(now)
@@ -215,3 +258,52 @@ class Pacer:
         self._chats = {key: b for key, b in self._chats.items() if not b.full(now)}
         self._held = {key: until for key, until in self._held.items() if until > now}
         self._sweep_at = max(_SWEEP_AT, 2 * (len(self._chats) + len(self._held)))
+
+
+def notice_share(pacing: ChannelPacing) -> ChannelPacing:
+    """The part of each conversation's budget automated notices may use."""
+
+    def per_conversation(conversation: str) -> Rate | None:
+        rate = pacing.per_conversation(conversation)
+        if rate is None:
+            return None
+        if rate.window:
+            return Rate(max(1, int(rate.count * NOTICE_SHARE)), rate.seconds, window=True)
+        return Rate.per(
+            rate.count * NOTICE_SHARE, rate.seconds, max(1, int(rate.capacity * NOTICE_SHARE))
+        )
+
+    return ChannelPacing(overall=None, per_conversation=per_conversation)
+
+
+class LocalBudget:
+    """`delivery.ports.SendBudget` in this process's memory: for one dispatching process
+    at a time (SQLite's), which counts what the one before it sent when it takes over."""
+
+    shared = False
+
+    def __init__(
+        self, pacing: dict[str, ChannelPacing], monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.monotonic = monotonic
+        self.pacer = Pacer(pacing, monotonic)
+        self.notices = Pacer({name: notice_share(p) for name, p in pacing.items()}, monotonic)
+
+    async def take(self, channel: str, conversation: str, notice: bool) -> BudgetWait:
+        wait = self.pacer.chat_wait(channel, conversation)
+        if notice:
+            wait = max(wait, self.notices.chat_wait(channel, conversation))
+        if wait > 0:
+            return BudgetWait(conversation=wait)
+        # The conversation's own budget allows it: what is left to wait is the channel's.
+        if (overall := self.pacer.wait(channel, conversation)) > 0:
+            return BudgetWait(overall=overall)
+        if notice:
+            self.notices.wait(channel, conversation)  # takes the notices' share
+        return BudgetWait()
+
+    async def hold(self, channel: str, conversation: str, seconds: float) -> None:
+        self.pacer.hold(channel, conversation, seconds)
+
+    def spend_earlier(self, channel: str, conversation: str, seconds_ago: float) -> None:
+        self.pacer.spend(channel, conversation, self.monotonic() - seconds_ago)

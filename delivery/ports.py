@@ -42,8 +42,8 @@ class OutboxStore(Protocol):
         ...
 
     def exclusive(self) -> AbstractAsyncContextManager[bool]:
-        """True inside when this dispatcher holds the outbox (one at a time, in this
-        process or any other); False while another holds it."""
+        """True inside when this dispatcher may claim (on SQLite one process at a time,
+        on PostgreSQL every worker); False while it may not."""
         ...
 
     async def still_held(self) -> bool:
@@ -51,10 +51,44 @@ class OutboxStore(Protocol):
         ...
 
     async def release_stale(self, in_flight: frozenset[int]) -> int:
-        """Items claimed but not in `in_flight` were left by a holder that is gone;
-        makes them due again. Only the holder calls it."""
+        """Makes due again the items this dispatcher claimed that are not `in_flight`
+        (a failed pass left them) and those claimed by dispatchers that are gone."""
         ...
 
     async def recent_sends(self, since: datetime) -> list[tuple[str, str, datetime]]:
         """(channel, conversation, sent at) of deliveries since `since`, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetWait:
+    """Seconds until a message may go, by its conversation's own budget and by the
+    channel's overall one. Both 0: the message was counted and goes now."""
+
+    conversation: float = 0.0
+    overall: float = 0.0
+
+    @property
+    def taken(self) -> bool:
+        return self.conversation <= 0 and self.overall <= 0
+
+
+class SendBudget(Protocol):
+    """The channels' rate limits as budgets the dispatcher takes each message from."""
+
+    # Held where every dispatching process takes from it (the database), rather than in
+    # this process's memory: then there is nothing to catch up on when taking over.
+    shared: bool
+
+    async def take(self, channel: str, conversation: str, notice: bool) -> BudgetWait:
+        """Counts a message to `conversation` if both budgets allow it now; automated
+        notices (`notice`) may use only part of a conversation's budget."""
+        ...
+
+    async def hold(self, channel: str, conversation: str, seconds: float) -> None:
+        """The transport asked to wait (a 429): nothing to this conversation until then."""
+        ...
+
+    def spend_earlier(self, channel: str, conversation: str, seconds_ago: float) -> None:
+        """Counts a message another process sent a moment ago (a budget not `shared`)."""
         ...

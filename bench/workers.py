@@ -27,12 +27,12 @@ the counts N times in turn and compares each count's best run.
 
 `--failover`: 3 workers; PEOPLE people, starting spread over SPREAD seconds, each send
 the same messages one after the other, waiting for each answer; when a third of the
-people have been answered the worker sending the replies (the outbox's holder: its
-`complaintbot_sends_total` grows) is killed with SIGKILL. Printed: lost, duplicated,
-the longest wait of any message for its answer (send to the answer arriving), also of
-those answered before the kill, waiting at it and sent after it, the seconds until
-another worker's sweep ran (its `complaintbot_sweep_duration_seconds_count` grew; the
-sweep runs every second here) and the webhook deliveries Telegram had to try again.
+people have been answered the worker sending the most replies (every worker sends: the
+one whose `complaintbot_sends_total` grows fastest) is killed with SIGKILL. Printed:
+lost, duplicated, the longest wait of any message for its answer (send to the answer
+arriving), also of those answered before the kill, waiting at it and sent after it, the
+seconds until another worker's sweep ran (its `complaintbot_sweep_duration_seconds_count`
+grew; the sweep runs every second here) and the webhook deliveries Telegram had to try again.
 """
 
 from __future__ import annotations
@@ -588,8 +588,8 @@ async def _talk(person: Person, delay: float, progress: Progress) -> bool:
 
 
 async def _kill_sender(workers: Workers, progress: Progress) -> Killed:
-    """Kills the worker sending the replies (the outbox's holder: its sends grow) and
-    scrapes the others until one of them has swept."""
+    """Kills the worker sending the most replies (its sends grow fastest) and scrapes
+    the others until one of them has swept."""
     counts = await workers.samples(SENDS, **SENT)
     await asyncio.sleep(1.5)  # more than one sweep interval: sends and sweeps meanwhile
     later = await workers.samples(SENDS, **SENT)

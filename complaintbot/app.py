@@ -72,7 +72,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),
         )
-        outbox = SqlOutbox(engine, settings.DATA_DIR)
+        outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
             engine,
             ComplaintBot(repository, config, clock),

@@ -31,11 +31,14 @@ from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
 from complaintbot.settings import Settings
 from delivery.dispatcher import Dispatcher
+from delivery.ports import SendBudget
+from delivery.sending import ChannelPacing
 from scheduler.sweeps import Sweeper
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
 from storage.repository import SqlRepository
+from storage.send_budget import SqlSendBudget
 from storage.wakeups import INBOUND, OUTBOX, listening
 
 log = logging.getLogger(__name__)
@@ -87,21 +90,30 @@ class Worker:
         self.opened: dict[str, OpenChannel] = {
             channel.name: channel.open(settings, context) for channel in chosen
         }
+        pacing = {n: c.pacing for n, c in self.opened.items() if c.pacing is not None}
         self.dispatcher = Dispatcher(
             core.outbox,
             {name: channel.sender for name, channel in self.opened.items()},
             core.clock,
             on_failure=None if self.interactive else core.bot.report_undelivered,
-            pacing={n: c.pacing for n, c in self.opened.items() if c.pacing is not None},
+            pacing=pacing,
             give_up_after=settings.DELIVERY_GIVE_UP_AFTER,
             # A pass hands what it claimed to its conversations' senders and looks again
             # as soon as something new is queued: no one waits for another's send to end.
             linger=0.0,
             observe=self.metrics.sent,
+            budget=self._shared_budget(pacing),
         )
         self.sweeper = Sweeper(self.sweep, core.sweep_interval)
         self._settling = asyncio.Lock()
         self.http = None if sock is None else self._http(sock)
+
+    def _shared_budget(self, pacing: dict[str, ChannelPacing]) -> SendBudget | None:
+        """On PostgreSQL every worker dispatches, all taking from the channels' budgets
+        in the database; on SQLite one process does, with its budgets in memory."""
+        if self.core.engine.dialect.name != "postgresql":
+            return None
+        return SqlSendBudget(self.core.engine, pacing)
 
     def _http(self, sock: socket.socket) -> HttpServer:
         app = build_app(

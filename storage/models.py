@@ -207,9 +207,10 @@ class OutboxItem(SQLModel, table=True):
     # to someone's own action: it goes after those, and may use only part of a busy
     # chat's budget.
     notice: bool = False
-    # sending: claimed by the dispatcher holding the outbox; released to pending when
-    # that holder is gone.
+    # sending: claimed by the dispatcher `claimed_by` (its worker id and a token of its
+    # own); released to pending when that dispatcher is gone. Kept once settled: who sent.
     status: str = "pending"  # pending | sending | sent | failed
+    claimed_by: str | None = None
     attempts: int = 0
     next_attempt_at: datetime = _time()
     created_at: datetime = _time()
@@ -218,6 +219,20 @@ class OutboxItem(SQLModel, table=True):
     # The thread the message went into or opened, as the channel named it.
     thread: str | None = None
     last_error: str | None = None
+
+
+class SendBudgetRow(SQLModel, table=True):
+    """A rate-limit budget every dispatching worker takes from (PostgreSQL): a channel's
+    overall, one conversation's, or the part of it automated notices may use. `state`
+    is the budget's bucket or window (`delivery.pacing`), in seconds on the database's
+    clock; after `idle_after` the row says no more than no row at all."""
+
+    __tablename__ = "send_budgets"
+
+    key: str = Field(primary_key=True)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    held_until: float | None = None
+    idle_after: float = Field(default=0.0, index=True)
 
 
 class CaseTimer(SQLModel, table=True):

@@ -1,7 +1,9 @@
-"""The outbox: replies waiting to be sent, claimed by the dispatcher holding it."""
+"""The outbox: replies waiting to be sent, claimed by the dispatchers
+(`storage.outbox_hold`: one process on SQLite, every worker on PostgreSQL)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -9,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
@@ -19,7 +21,11 @@ from delivery.sending import Sent
 from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem
-from storage.outbox_hold import OutboxHold
+from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
+
+# Claims are chosen one dispatcher at a time (a transaction-level advisory lock): the
+# fair choice ranks whole lanes, which no row lock could keep two choosers apart on.
+_CLAIMS_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('complaintbot:outbox-claims'))")
 
 
 class SqlOutbox:
@@ -28,9 +34,13 @@ class SqlOutbox:
         engine: AsyncEngine,
         data_dir: Path,
         threaded_channels: frozenset[str] = frozenset({"email"}),
+        worker: str = "outbox",
     ) -> None:
         self.engine = engine
-        self.hold = OutboxHold(engine)
+        # What this dispatcher's claims are named: its worker, and a token of its own
+        # (a restarted worker with the same id must not pass for the one that died).
+        self.token = f"{worker}/{secrets.token_hex(4)}"
+        self.hold = OutboxHold(engine, self.token)
         self.files = EvidenceFiles(data_dir)
         # Channels whose messages carry the case's subject and message ids (mail threads).
         self.threaded_channels = threaded_channels
@@ -40,7 +50,7 @@ class SqlOutbox:
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[bool]:
-        """True inside when this process holds the outbox (`storage.outbox_hold`); a
+        """True inside when this dispatcher may claim (`storage.outbox_hold`); a
         dispatcher's `run` holds it for its life, a lone pass for the pass."""
         mine = await self.hold.take()
         try:
@@ -53,16 +63,28 @@ class SqlOutbox:
         return await self.hold.still_held()
 
     async def release_stale(self, in_flight: frozenset[int]) -> int:
-        """Claims not being worked on by the holder were left by a holder that is gone:
-        they are due again at once (their attempt counts)."""
+        """Claims this dispatcher is not working on, and claims of dispatchers that are
+        gone, are due again at once (their attempt counts)."""
+        postgres = self.engine.dialect.name == "postgresql"
         async with self._session() as session, session.begin():
+            if postgres:
+                # Another's claim is stale when its dispatcher's lock is free (it is
+                # taken, then, until this transaction ends: nothing is lost by that).
+                gone = text(DISPATCHER_LOCK.format(token="coalesce(outbox.claimed_by, '')"))
+                claimed_by = OutboxItem.claimed_by
+                stale = or_(
+                    and_(claimed_by == self.token, OutboxItem.id.not_in(in_flight)),  # type: ignore[union-attr]
+                    and_(
+                        claimed_by.is_distinct_from(self.token),  # type: ignore[union-attr]
+                        func.pg_try_advisory_xact_lock(gone),
+                    ),
+                )
+            else:  # one dispatching process: every claim not in hand was left by another
+                stale = OutboxItem.id.not_in(in_flight)  # type: ignore[union-attr]
             result = await session.execute(
                 update(OutboxItem)
-                .where(
-                    OutboxItem.status == "sending",
-                    OutboxItem.id.not_in(in_flight),  # type: ignore[union-attr]
-                )
-                .values(status="pending")
+                .where(OutboxItem.status == "sending", stale)
+                .values(status="pending", claimed_by=None)
                 .execution_options(synchronize_session=False)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -85,15 +107,18 @@ class SqlOutbox:
         order written: one waiting (or being sent) holds back those after it."""
         chosen = _fair_choice(now, limit, per_conversation)
         async with self._session() as session, session.begin():
+            if self.engine.dialect.name == "postgresql":
+                await session.execute(_CLAIMS_LOCK)
             ids = list((await session.scalars(chosen)).all())
             if not ids:
                 return []
             await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(ids))  # type: ignore[union-attr]
-                .values(status="sending", attempts=OutboxItem.attempts + 1)
+                .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_by=self.token)
                 .execution_options(synchronize_session=False)
             )
+        async with self._session() as session:
             rows = {
                 row.id: row
                 for row in (

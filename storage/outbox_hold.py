@@ -1,16 +1,16 @@
-"""Which process dispatches the outbox: one at a time, and its claims die with it.
+"""Who may dispatch the outbox, and how its claims die with it.
 
-Claimed rows are `sending` until settled. Only the holder of the outbox claims, so
-whenever a process holds it, every `sending` row it is not itself working on was left
-by a holder that is gone, and is released at once (nobody waits for a lease to run
-out after a crash).
+Claimed rows are `sending` until settled, and name their dispatcher (`claimed_by`).
+A claim whose dispatcher is gone is released at once, not after a lease runs out.
 
-- SQLite: an exclusive `flock` on a file beside the database. The kernel drops it when
-  the process dies, however it dies; `run` and a CLI command in other processes can
-  never take over live claims.
-- PostgreSQL: a session advisory lock on a connection of its own. It goes with the
-  connection: a killed worker's lock is gone when PostgreSQL notices the connection
-  closed, and another worker takes over at its next look.
+- SQLite: one process at a time, by an exclusive `flock` on a file beside the
+  database. The kernel drops it when the process dies, however it dies; whenever a
+  process holds it, every `sending` row it is not itself working on was left by one
+  that is gone.
+- PostgreSQL: every worker dispatches, each holding a session advisory lock named
+  after its claims' token, on a connection of its own. The lock goes with the
+  connection: a killed worker's is gone when PostgreSQL notices the connection closed,
+  and the next dispatcher to look finds its claims' lock free and releases them.
 """
 
 from __future__ import annotations
@@ -29,16 +29,18 @@ from storage.database import sqlite_file
 
 log = logging.getLogger(__name__)
 
-# Any fixed number ("compldis" in ASCII), recognisable in pg_locks.
-_DISPATCH_LOCK = 0x636F6D70_6C646973
+# The advisory lock a dispatcher holds while it lives, named after its claims' token.
+DISPATCHER_LOCK = "hashtext('complaintbot:dispatcher:' || {token})"
 
 
 class OutboxHold:
-    """Takes and keeps the right to dispatch. Not re-entrant: a second dispatcher on the
-    same outbox object is refused like one in another process."""
+    """Takes and keeps the right to dispatch (`token` names this one's claims). Not
+    re-entrant: a second dispatcher on the same outbox object is refused, as one in
+    another process is on SQLite."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, token: str) -> None:
         self.engine = engine
+        self.token = token
         self._held = False
         self._file: IO[bytes] | None = None
         self._connection: AsyncConnection | None = None
@@ -66,7 +68,7 @@ class OutboxHold:
             await self._connection.execute(text("SELECT 1"))
             await self._connection.commit()
         except Exception:
-            log.warning("lost the connection that held the outbox; taking it again")
+            log.warning("lost the connection that held our claims; taking them up again")
             return False
         return True
 
@@ -82,9 +84,10 @@ class OutboxHold:
     async def _acquire_advisory(self) -> bool:
         connection = await self.engine.connect()
         try:
+            lock = DISPATCHER_LOCK.format(token=":token")
             mine = bool(
                 await connection.scalar(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": _DISPATCH_LOCK}
+                    text(f"SELECT pg_try_advisory_lock({lock})"), {"token": self.token}
                 )
             )
             await connection.commit()
@@ -107,8 +110,9 @@ class OutboxHold:
             # Closing the session ends its advisory lock; a connection that is already
             # broken has lost it anyway.
             with contextlib.suppress(Exception):
+                lock = DISPATCHER_LOCK.format(token=":token")
                 await connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": _DISPATCH_LOCK}
+                    text(f"SELECT pg_advisory_unlock({lock})"), {"token": self.token}
                 )
                 await connection.commit()
             with contextlib.suppress(Exception):

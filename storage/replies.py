@@ -34,7 +34,7 @@ class ReplyRows(SqlTx):
                 select(Case.id).where(Case.case_no == outbound.case_no)
             )
         if self._postgres and not self._outbox_told:
-            # The worker dispatching may be another process: wake it at the commit.
+            # No dispatcher in this process (a CLI command): wake the workers' at the commit.
             self._outbox_told = True
             await notify(self.session, OUTBOX)
         self.session.add(

@@ -65,7 +65,14 @@ class SqlRepository:
             async with AsyncSession(self.engine, expire_on_commit=False) as session:
                 async with session.begin():
                     row = await self._locked_conversation(session, channel, conversation)
-                    yield SqlConversationTx(session, row, sender_id, self.files, self.clock)
+                    yield SqlConversationTx(
+                        session,
+                        row,
+                        sender_id,
+                        self.files,
+                        self.clock,
+                        dispatching_here=bool(self._on_commit),
+                    )
         for callback in self._on_commit:
             callback()
 

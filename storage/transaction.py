@@ -24,6 +24,7 @@ class SqlTx:
         sender_id: str,
         files: EvidenceFiles,
         clock: Clock,
+        dispatching_here: bool = False,
     ) -> None:
         self.session = session
         self.row = row
@@ -32,7 +33,9 @@ class SqlTx:
         self.clock = clock
         self._inbound_id: int | None = None  # the message this transaction handles
         self._locked_cases: set[int] = set()
-        self._outbox_told = False  # other workers were told of replies queued in it
+        # Replies queued in it need no notice to other workers: they were told, or this
+        # process's own dispatcher is woken at the commit (`SqlRepository.on_commit`).
+        self._outbox_told = dispatching_here
 
     @property
     def _postgres(self) -> bool:

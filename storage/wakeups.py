@@ -2,8 +2,9 @@
 notice (`NOTIFY`, delivered at its commit), and every worker listening hears it.
 
 - `INBOUND`: raw updates were stored (any worker's handlers may claim them).
-- `OUTBOX`: replies were queued (the worker dispatching the outbox sends them now,
-  not at its next look).
+- `OUTBOX`: replies were queued by a process with no dispatcher of its own (a CLI
+  command): the workers send them now, not at their next look. A worker's own replies
+  wake its own dispatcher, in memory.
 
 SQLite has one process, whose parts wake each other in memory. A notice lost with a
 dropped connection costs a wait: every listener also looks on its own now and then.

@@ -1285,16 +1285,19 @@ class _Limits:
         self.sent: list[tuple[float, int, str]] = []
         # per private chat: when its bucket is full again (one float, as in GCRA)
         self._full_at: dict[int, float] = {}
+        # (when, chat_id, which limit: "overall", "group" or "private") of each refusal
+        self.refused: list[tuple[float, int, str]] = []
 
     def admit(self, chat_id: int, method: str = "sendMessage") -> int:
         """0 when the send may go (and counts it), else the seconds to wait."""
         now = self.now()
-        windows = [(self.overall, [t for t, _c, _m in self.sent])]
+        windows = [("overall", self.overall, [t for t, _c, _m in self.sent])]
         if chat_id < 0:
-            windows.append((self.group, [t for t, c, _m in self.sent if c == chat_id]))
-        for (count, seconds), times in windows:
+            windows.append(("group", self.group, [t for t, c, _m in self.sent if c == chat_id]))
+        for limit, (count, seconds), times in windows:
             recent = [t for t in times if t > now - seconds + self.tolerance]
             if len(recent) >= count:
+                self.refused.append((now, chat_id, limit))
                 return max(1, math.ceil(recent[0] + seconds - now))
         if chat_id >= 0:
             count, seconds = self.private
@@ -1302,6 +1305,7 @@ class _Limits:
             full_at = max(self._full_at.get(chat_id, now), now)
             early = full_at - (self.private_burst - 1) * interval - now - self.tolerance
             if early > 0:
+                self.refused.append((now, chat_id, "private"))
                 return max(1, math.ceil(early))
             self._full_at[chat_id] = full_at + interval
         self.sent.append((now, chat_id, method))

@@ -57,6 +57,7 @@ pytestmark = pytest.mark.skipif(
 ANSWER = "Add more if you like"  # the bot's answer to each part of a description
 GRACE = 5.0  # SHUTDOWN_GRACE_SECONDS of the workers here
 WAIT_LIMIT = 10.0  # seconds a person may wait for an answer, a kill included
+IN_FLIGHT = 1.0  # after a kill, a request the killed worker had written may still arrive
 _names = itertools.count(1)
 
 
@@ -221,7 +222,10 @@ class Crowd:
             else:
                 assert len(self.copies[user.id]) <= 1, (user.id, user.texts())
                 arrived = self.answered_at[user.id]
-                assert all(arrived[n] < killed_at for n in self.copies[user.id])
+                # The killed worker's last request may be read by the stand-in just
+                # after the kill: the kernel still delivers what it had written.
+                late = killed_at + IN_FLIGHT
+                assert all(arrived[n] < late for n in self.copies[user.id]), (arrived, killed_at)
         return sum(len(copies) for copies in self.copies.values())
 
 

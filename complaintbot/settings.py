@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     SURVEY_REMINDER_SECONDS: int = Field(default=172800, gt=0)
     AUTO_ARCHIVE_SECONDS: int = Field(default=604800, gt=0)
     SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
+    # Days after archiving when a case's personal data is erased; None keeps it.
+    RETENTION_DAYS: int | None = None
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
     # Email: the channel is on when IMAP_HOST is set.
@@ -319,6 +321,16 @@ class Settings(BaseSettings):
         text = str(value).strip()
         if not text.isdigit() or int(text) < 1:
             raise ValueError("must be a whole number of megabytes, at least 1")
+        return int(text)
+
+    @field_validator("RETENTION_DAYS", mode="before")
+    @classmethod
+    def _retention_days(cls, value: object) -> int | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None  # unset: personal data is kept
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError("must be a whole number of days, at least 1 (or unset to keep data)")
         return int(text)
 
     @field_validator("TELEGRAM_CHAT_BURST", mode="before")

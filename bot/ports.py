@@ -153,6 +153,7 @@ class CaseRecord:
     resolution_due_at: datetime | None = None
     clock_paused_at: datetime | None = None
     reopened_count: int = 0
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

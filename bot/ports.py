@@ -167,6 +167,24 @@ class DueTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class DueErasure:
+    """An archived case whose personal data is due for erasure (no personal data here)."""
+
+    case_no: str
+    archived_at: datetime
+
+
+class RetentionStore(Protocol):
+    """Archived cases still holding personal data, and their erasure."""
+
+    async def archived_before(self, cutoff: datetime, limit: int) -> list[DueErasure]: ...
+
+    async def erase(self, case_no: str, cutoff: datetime, at: datetime) -> bool:
+        """Erases the case when still due; False when it is not (or no longer)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class TimerRecord:
     id: int
     kind: str

@@ -153,6 +153,7 @@ class CaseRecord:
     resolution_due_at: datetime | None = None
     clock_paused_at: datetime | None = None
     reopened_count: int = 0
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,24 @@ class DueTimer:
     case_no: str
     channel: str
     conversation: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueErasure:
+    """An archived case whose personal data is due for erasure (no personal data here)."""
+
+    case_no: str
+    archived_at: datetime
+
+
+class RetentionStore(Protocol):
+    """Archived cases still holding personal data, and their erasure."""
+
+    async def archived_before(self, cutoff: datetime, limit: int) -> list[DueErasure]: ...
+
+    async def erase(self, case_no: str, cutoff: datetime, at: datetime) -> bool:
+        """Erases the case when still due; False when it is not (or no longer)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from bot.followup import FollowUpConfig
 from bot.i18n import Translator
 from bot.limits import InboundLimit
 from bot.ports import Clock, SystemClock
+from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
 from channels.spec import Channel, ChannelStartError
@@ -35,6 +36,7 @@ from storage.files import EvidenceFiles
 from storage.outbox import SqlOutbox
 from storage.outbox_hold import worker_lock
 from storage.repository import SqlRepository
+from storage.retention import SqlRetention
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +82,17 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             outbox,
             settings.SWEEP_INTERVAL_SECONDS,
             clock,
+            retention_sweep(engine, settings, clock),
         )
     finally:
         await engine.dispose()
+
+
+def retention_sweep(engine: AsyncEngine, settings: Settings, clock: Clock) -> RetentionSweep | None:
+    """The sweep that erases long-archived cases' personal data; None keeps it all."""
+    if settings.RETENTION_DAYS is None:
+        return None
+    return RetentionSweep(SqlRetention(engine, settings.DATA_DIR), settings.RETENTION_DAYS, clock)
 
 
 def open_engine(settings: Settings) -> AsyncEngine:

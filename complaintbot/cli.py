@@ -748,6 +748,56 @@ async def privacy_erase(contact: str, yes: bool) -> None:
     )
 
 
+@privacy.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list the cases whose data would go.")
+@click.option("--yes", is_flag=True, help="Erase now, without asking.")
+@_async
+async def privacy_purge(dry_run: bool, yes: bool) -> None:
+    """Erase the personal data of cases archived longer ago than RETENTION_DAYS (what the
+    sweep does), now; with --dry-run only list them."""
+    settings = _settings()
+    tr = Translator(settings.DEFAULT_LOCALE)
+    _, ngettext = tr.gettext, tr.ngettext
+    if settings.RETENTION_DAYS is None:
+        _fail(
+            _(
+                "Retention is off: set RETENTION_DAYS to the number of days archived cases"
+                " keep their personal data."
+            ),
+            1,
+        )
+        return
+    if not dry_run and not yes:
+        _fail(_("Say --dry-run to list what would be erased, or --yes to erase it now."), 1)
+        return
+    async with open_core(settings, _clock()) as core:
+        assert core.retention is not None
+        if dry_run:
+            due = await core.retention.due()
+            for item in due:
+                click.echo(
+                    _("{case_no}  archived {date}").format(
+                        case_no=item.case_no, date=item.archived_at.date().isoformat()
+                    )
+                )
+            click.echo(
+                ngettext(
+                    "{count} case would lose its personal data; nothing was changed.",
+                    "{count} cases would lose their personal data; nothing was changed.",
+                    len(due),
+                ).format(count=len(due))
+            )
+            return
+        erased = await core.retention.sweep()
+    click.echo(
+        ngettext(
+            "Personal data erased from {count} case: {cases}.",
+            "Personal data erased from {count} cases: {cases}.",
+            len(erased),
+        ).format(count=len(erased), cases=", ".join(erased) or "-")
+    )
+
+
 def _directory_exists(output: Path, _: Callable[[str], str]) -> None:
     directory = output.absolute().parent
     if not directory.is_dir():

@@ -9,9 +9,10 @@ import socket
 from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -21,6 +22,19 @@ from channels import registry
 from scheduler.calendar import parse_duration, parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+def _retention_days(value: object) -> int | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None  # unset: personal data is kept
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("must be a whole number of days, at least 1 (or unset to keep data)")
+    return int(text)
+
+
+# Days after archiving when a case's personal data is erased; None keeps it.
+RetentionDays = Annotated[int | None, BeforeValidator(_retention_days)]
 
 
 class SettingsError(Exception):
@@ -43,8 +57,7 @@ class Settings(BaseSettings):
     TELEGRAM_CHAT_MESSAGES_PER_SECOND: float = Field(default=1, gt=0)
     TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float = Field(default=20, gt=0)
     TELEGRAM_CHAT_BURST: int = 3
-    # How long a reply that keeps failing is tried again before it is given up; given
-    # as "24h" (the SLA file's duration syntax), read as a timedelta.
+    # How long a failing reply is retried before it is given up ("24h", SLA syntax).
     DELIVERY_GIVE_UP_AFTER: timedelta = timedelta(hours=24)
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
@@ -58,6 +71,7 @@ class Settings(BaseSettings):
     SURVEY_REMINDER_SECONDS: int = Field(default=172800, gt=0)
     AUTO_ARCHIVE_SECONDS: int = Field(default=604800, gt=0)
     SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
+    RETENTION_DAYS: RetentionDays = None
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
     # Email: the channel is on when IMAP_HOST is set.

@@ -25,6 +25,7 @@ from prometheus_client import Info
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ports import Clock
+from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
 from channels.spec import Channel, ChannelContext, OpenChannel
 from complaintbot.metrics import Metrics
@@ -54,6 +55,8 @@ class Core:
     outbox: SqlOutbox
     sweep_interval: float
     clock: Clock
+    # Erases personal data of long-archived cases; None when RETENTION_DAYS is unset.
+    retention: RetentionSweep | None = None
 
 
 class Worker:
@@ -147,6 +150,10 @@ class Worker:
             began = time.perf_counter()
             swept = await self.core.bot.sweep()
             self.metrics.swept(time.perf_counter() - began, self.core.bot.timers.last_fired)
+            if self.core.retention is not None:
+                erased = await self.core.retention.sweep()
+                if erased:
+                    log.info("personal data of %d archived case(s) erased", len(erased))
             if swept and self.interactive:
                 await self.settle()
 

@@ -229,6 +229,7 @@ class CaseRows(SqlTx):
                 resolution_due_at=case.resolution_due_at,
                 clock_paused_at=case.clock_paused_at,
                 reopened_count=case.reopened_count,
+                archived_at=case.archived_at,
                 expectation=case.expectation,
                 updated_at=self.clock.now(),
             )

@@ -65,7 +65,11 @@ class CaseCounter(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_status_due", "status", "response_due_at"),)
+    __table_args__ = (
+        Index("ix_cases_status_due", "status", "response_due_at"),
+        # The retention sweep's range scan: archived, not yet erased, oldest first.
+        Index("ix_cases_retention", "erased_at", "archived_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_no: str = Field(unique=True)
@@ -99,6 +103,10 @@ class Case(SQLModel, table=True):
     escalated_at: datetime | None = _time(nullable=True)
     resolution: str | None = None
     verification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # When the case was archived (retention counts from here), and when its personal
+    # data was erased (by `privacy erase` or the retention sweep; erased once).
+    archived_at: datetime | None = _time(nullable=True)
+    erased_at: datetime | None = _time(nullable=True)
 
 
 class Message(SQLModel, table=True):

@@ -15,7 +15,7 @@ still verifies. Both requests are recorded on each case's timeline, without the 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ class Erasure:
     messages: int
     events: int
     files_removed: int
+    # Files no record uses any more, removed from disk once the erasure is committed.
+    unused_files: list[str] = field(default_factory=list)
 
 
 async def _person(session: AsyncSession, contact: Contact, lock: bool = False) -> Person | None:
@@ -83,6 +85,10 @@ async def _person(session: AsyncSession, contact: Contact, lock: bool = False) -
     ids |= set((await session.scalars(select(Case.complainant_id).where(or_(*case_matches)))).all())
     if not ids:
         return None
+    return await _person_by_ids(session, ids, lock)
+
+
+async def _person_by_ids(session: AsyncSession, ids: set[int], lock: bool) -> Person:
     cases_query = select(Case).where(Case.complainant_id.in_(ids)).order_by(Case.id)
     if lock and session.bind.dialect.name == "postgresql":
         cases_query = cases_query.with_for_update()
@@ -193,67 +199,125 @@ async def erase(
         person = await _person(session, contact, lock=True)
         if person is None:
             return None
-        case_ids = [c.id for c in person.cases]
-        for person_row in person.complainants:
-            person_row.name, person_row.phone, person_row.email = ERASED, None, None
-            person_row.updated_at = at
-        for identity in person.identities:
-            await session.delete(identity)
-        for case in person.cases:
-            case.contact_name, case.contact_phone, case.contact_email = ERASED, None, None
-            case.description = case.expectation = ERASED
-            case.conversation = ERASED  # their chat id names their account
-            case.updated_at = at
-        messages = (await session.scalars(_messages_query(person))).all()
-        for message in messages:
-            message.text, message.raw, message.sender_id = "", {}, ERASED
-            if _own_chat(person, message):
-                message.conversation = ERASED
-        events = 0
-        for event in (
-            await session.scalars(select(TimelineEvent).where(TimelineEvent.case_id.in_(case_ids)))
-        ).all():
-            events += erase_fields(event, PERSONAL_EVENT_FIELDS)
-        unused_files = await _erase_evidence(session, person)
-        await _erase_raw_updates(session, person)
-        for item in (
-            await session.scalars(
-                select(OutboxItem).where(
-                    or_(
-                        OutboxItem.case_id.in_(case_ids),
-                        _in_own_chats(person, OutboxItem.channel, OutboxItem.conversation),
-                    )
-                )
-            )
-        ).all():
-            item.payload = {"text": ERASED}
-            if _own_chat(person, item):
-                item.conversation = ERASED
-            if item.status in ("pending", "sending"):
-                item.status, item.last_error = "failed", "personal data erased"
-        for draft in (
-            await session.scalars(
-                select(Conversation).where(
-                    _in_own_chats(person, Conversation.channel, Conversation.conversation)
-                )
-            )
-        ).all():
-            await session.delete(draft)
-        await session.flush()
-        for case in person.cases:
-            assert case.id is not None
-            await append_event(
-                session,
-                case.id,
-                at,
-                "operator",
-                "personal_data_erased",
-                {"messages": len(messages), "events": events, "files_removed": len(unused_files)},
-            )
+        erasure = await _erase(session, person, at, "operator")
     # Only once the erasure is committed: a rolled-back one must not lose files.
-    for path in unused_files:
+    await _remove_files(files, erasure)
+    return erasure
+
+
+async def erase_case(
+    engine: AsyncEngine, data_dir: Path, case_no: str, archived_before: datetime, at: datetime
+) -> Erasure | None:
+    """Erases the personal data of one case archived before `archived_before` (the
+    retention sweep), by the rules of `erase`: the case's own messages, files, timeline
+    and outbox; the person's record, accounts and chats too once this was their last case
+    not yet erased. None when the case is not (or no longer) due: erasing is done once,
+    re-checked under the case's row lock (BEGIN IMMEDIATE on SQLite)."""
+    files = EvidenceFiles(data_dir)
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        query = select(Case).where(
+            Case.case_no == case_no,
+            Case.erased_at.is_(None),  # type: ignore[union-attr]
+            Case.archived_at < archived_before,  # type: ignore[operator]
+        )
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        case = await session.scalar(query)
+        if case is None:
+            return None
+        others = await session.scalar(
+            select(func.count(Case.id)).where(  # type: ignore[arg-type]
+                Case.complainant_id == case.complainant_id,
+                Case.id != case.id,  # type: ignore[arg-type]
+                Case.erased_at.is_(None),  # type: ignore[union-attr]
+            )
+        )
+        person = Person([], [], [case], set())
+        if not others:
+            # Their other cases are erased already: the person goes too, and only this
+            # case gets a new event.
+            person = await _person_by_ids(session, {case.complainant_id}, lock=True)
+        erasure = await _erase(session, person, at, "retention", only_events_on=[case])
+    await _remove_files(files, erasure)
+    return erasure
+
+
+async def _remove_files(files: EvidenceFiles, erasure: Erasure) -> None:
+    for path in erasure.unused_files:
         await asyncio.to_thread(files.remove, path)
-    return Erasure([c.case_no for c in person.cases], len(messages), events, len(unused_files))
+
+
+async def _erase(
+    session: AsyncSession,
+    person: Person,
+    at: datetime,
+    actor: str,
+    only_events_on: list[Case] | None = None,
+) -> Erasure:
+    """The erasure itself, in the caller's transaction; the files no record uses any more
+    are in the result, to be removed once it is committed."""
+    case_ids = [c.id for c in person.cases]
+    for person_row in person.complainants:
+        person_row.name, person_row.phone, person_row.email = ERASED, None, None
+        person_row.updated_at = at
+    for identity in person.identities:
+        await session.delete(identity)
+    for case in person.cases:
+        case.contact_name, case.contact_phone, case.contact_email = ERASED, None, None
+        case.description = case.expectation = ERASED
+        case.conversation = ERASED  # their chat id names their account
+        case.updated_at = at
+    messages = (await session.scalars(_messages_query(person))).all()
+    for message in messages:
+        message.text, message.raw, message.sender_id = "", {}, ERASED
+        if _own_chat(person, message):
+            message.conversation = ERASED
+    events = 0
+    for event in (
+        await session.scalars(select(TimelineEvent).where(TimelineEvent.case_id.in_(case_ids)))
+    ).all():
+        events += erase_fields(event, PERSONAL_EVENT_FIELDS)
+    unused_files = await _erase_evidence(session, person)
+    await _erase_raw_updates(session, person)
+    for item in (
+        await session.scalars(
+            select(OutboxItem).where(
+                or_(
+                    OutboxItem.case_id.in_(case_ids),
+                    _in_own_chats(person, OutboxItem.channel, OutboxItem.conversation),
+                )
+            )
+        )
+    ).all():
+        item.payload = {"text": ERASED}
+        if _own_chat(person, item):
+            item.conversation = ERASED
+        if item.status in ("pending", "sending"):
+            item.status, item.last_error = "failed", "personal data erased"
+    for draft in (
+        await session.scalars(
+            select(Conversation).where(
+                _in_own_chats(person, Conversation.channel, Conversation.conversation)
+            )
+        )
+    ).all():
+        await session.delete(draft)
+    await session.flush()
+    erased = person.cases if only_events_on is None else only_events_on
+    for case in erased:
+        assert case.id is not None
+        case.erased_at = at
+        await append_event(
+            session,
+            case.id,
+            at,
+            actor,
+            "personal_data_erased",
+            {"messages": len(messages), "events": events, "files_removed": len(unused_files)},
+        )
+    return Erasure(
+        [c.case_no for c in erased], len(messages), events, len(unused_files), unused_files
+    )
 
 
 async def _erase_raw_updates(session: AsyncSession, person: Person) -> None:

@@ -38,6 +38,7 @@ def case_record(row: Case, handler: Agent | None) -> CaseRecord:
         resolution_due_at=row.resolution_due_at,
         clock_paused_at=row.clock_paused_at,
         reopened_count=row.reopened_count,
+        archived_at=row.archived_at,
     )
 
 

@@ -208,5 +208,6 @@ class Surveys:
         )
         await tx.add_event(case, now, actor, "archived", {"reason": reason})
         case.status = CaseStatus.ARCHIVED
+        case.archived_at = now  # retention counts from here
         await apply_plan(tx, case, timers.ARCHIVED)
         await tx.save_case(case)

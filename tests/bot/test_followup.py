@@ -249,6 +249,8 @@ async def test_an_unanswered_survey_is_reminded_once_then_archived_as_no_answer(
     await sweep(alice)
     case = await case_row(records, case_no)
     assert case.status == "archived"
+    # Retention (RETENTION_DAYS) counts from here; nothing is erased yet.
+    assert (case.archived_at, case.erased_at) == (clock.now(), None)
     (row,) = await records.surveys()
     assert (row.score, row.outcome) == (None, "no_answer")
     assert [e.payload for e in await events(records, case_no, "archived")] == [

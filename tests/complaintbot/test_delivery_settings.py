@@ -27,6 +27,7 @@ def settings(**given: Any) -> Settings:
 def test_the_defaults_are_telegrams_burst_of_three_and_a_day_of_retries() -> None:
     defaults = settings()
     assert defaults.TELEGRAM_CHAT_BURST == 3
+    assert defaults.RETENTION_DAYS is None
     assert defaults.DELIVERY_GIVE_UP_AFTER == timedelta(hours=24)
 
 
@@ -56,6 +57,9 @@ def test_the_chat_burst_reaches_telegrams_pacing() -> None:
         ("DELIVERY_GIVE_UP_AFTER", "a day", "'a day' is not a duration"),
         ("DELIVERY_GIVE_UP_AFTER", "2wd", "'2wd' must be in s, m, h or d, not working time"),
         ("DELIVERY_GIVE_UP_AFTER", "0h", "must be longer than 0"),
+        ("RETENTION_DAYS", "0", "must be a whole number of days, at least 1"),
+        ("RETENTION_DAYS", "a year", "must be a whole number of days, at least 1"),
+        ("RETENTION_DAYS", "-5", "must be a whole number of days, at least 1"),
     ],
 )
 def test_a_wrong_value_names_the_variable(

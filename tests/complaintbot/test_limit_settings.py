@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,18 @@ async def test_the_inbound_limit_settings_reach_the_bot(
     )
     async with open_core(settings) as core:
         assert core.bot.config.inbound_limit == limit
+
+
+@pytest.mark.parametrize(("given", "days"), [({}, None), ({"RETENTION_DAYS": "180"}, 180)])
+async def test_retention_days_reach_the_sweep(
+    database_url: str, tmp_path: Path, given: dict[str, str], days: int | None
+) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, DATABASE_URL=database_url, DATA_DIR=tmp_path / "data", **given
+    )
+    async with open_core(settings) as core:
+        if days is None:
+            assert core.retention is None  # unset: nothing is ever erased
+        else:
+            assert core.retention is not None
+            assert core.retention.keep == timedelta(days=days)

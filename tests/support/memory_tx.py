@@ -270,6 +270,7 @@ class MemoryTx:
             "resolution_due_at",
             "clock_paused_at",
             "reopened_count",
+            "archived_at",
             "expectation",
         ):
             setattr(stored, name, copy.deepcopy(getattr(case, name)))

@@ -115,6 +115,7 @@ class MemoryRecords:
                     resolution_due_at=c.resolution_due_at,
                     clock_paused_at=c.clock_paused_at,
                     reopened_count=c.reopened_count,
+                    archived_at=c.archived_at,
                     receipt_sent_at=c.receipt_sent_at,
                     first_response_at=c.first_response_at,
                     resolved_at=c.resolved_at,

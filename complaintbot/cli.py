@@ -26,10 +26,11 @@ from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
 from complaintbot.case_json import case_document
-from complaintbot.settings import Settings, SettingsError, load_settings
+from complaintbot.settings import Settings, SettingsError, load_settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
 from reporting.rows import LedgerSheet, six_months_before
+from reporting.tally import Customers
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.files import EvidenceFiles, open_private, write_private_text
@@ -581,8 +582,17 @@ def _period(
     type=click.Path(file_okay=False, writable=True, path_type=Path),
     help="The directory to write report.html, metrics.json and charts/ into.",
 )
+@click.option(
+    "--customers",
+    default=None,
+    metavar="N",
+    help="How many customers the company has, for the complaint rate per 10,000 "
+    "customers (default: CUSTOMER_COUNT; neither: the rate is stated as missing).",
+)
 @_async
-async def report_command(first: str | None, last: str | None, output: Path) -> None:
+async def report_command(
+    first: str | None, last: str | None, output: Path, customers: str | None
+) -> None:
     """The service-quality report of the cases received from --from to --to (default: the
     last six months up to today), computed from the same rows as the ledger."""
     # Imported here: matplotlib takes a second to load, which no other command needs.
@@ -593,6 +603,21 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
     _, ngettext = tr.gettext, tr.ngettext
     now = _clock().now()
     period = _period(first, last, now, settings.zone, _)
+    counted: Customers | None = None
+    if customers is not None:
+        count = parse_customers(customers)
+        if count is None:
+            _fail(
+                _(
+                    "--customers “{value}” is not a number of customers: write a whole number "
+                    "above 0, for example 1000000."
+                ).format(value=customers),
+                2,
+            )
+            return
+        counted = Customers(count, "--customers")
+    elif settings.CUSTOMER_COUNT is not None:
+        counted = Customers(settings.CUSTOMER_COUNT, "CUSTOMER_COUNT")
     async with open_core(settings) as core:
         total = await count_cases(core.engine, *period.bounds(settings.zone))
         with _progress(total, _("Computing the report")) as progress:
@@ -604,6 +629,7 @@ async def report_command(first: str | None, last: str | None, output: Path) -> N
                 settings.SATISFIED_THRESHOLD,
                 now,
                 progress,
+                counted,
             )
     try:
         page = write_report(metrics, output, settings.DEFAULT_LOCALE)

@@ -22,6 +22,8 @@ from channels import registry
 from scheduler.calendar import parse_duration, parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# Digits, or digits in groups of three (a separator that is not one would hide a typo).
+_CUSTOMERS = re.compile(r"[0-9]+|[0-9]{1,3}([, _])[0-9]{3}(?:\1[0-9]{3})*")
 
 
 def _retention_days(value: object) -> int | None:
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     AUTO_ARCHIVE_SECONDS: int = Field(default=604800, gt=0)
     SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
     RETENTION_DAYS: RetentionDays = None
+    CUSTOMER_COUNT: int | None = None  # the report's complaint rate; unset: stated missing
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
     # Email: the channel is on when IMAP_HOST is set.
@@ -335,6 +338,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a whole number of megabytes, at least 1")
         return int(text)
 
+    @field_validator("CUSTOMER_COUNT", mode="before")
+    @classmethod
+    def _customer_count(cls, value: object) -> int | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        customers = parse_customers(text)
+        if customers is None:
+            raise ValueError(
+                f"{text!r} is not a number of customers: a whole number above 0, "
+                "for example 1000000 (unset: no complaint rate)"
+            )
+        return customers
+
     @field_validator("TELEGRAM_CHAT_BURST", mode="before")
     @classmethod
     def _chat_burst(cls, value: object) -> int:
@@ -391,6 +408,14 @@ class Settings(BaseSettings):
     @property
     def lunch_break(self) -> tuple[time, time] | None:
         return parse_hours(self.LUNCH_BREAK) if self.LUNCH_BREAK else None
+
+
+def parse_customers(text: str) -> int | None:
+    """A number of customers as written (`1000000`, also `1,000,000` or `1 000 000`);
+    None when it is not a whole number above 0."""
+    if not _CUSTOMERS.fullmatch(text.strip()):
+        return None
+    return int(re.sub(r"[, _]", "", text.strip())) or None
 
 
 def load_settings() -> Settings:

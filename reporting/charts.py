@@ -118,6 +118,40 @@ def times(title: str, panels: list[tuple[str, str, float | None, float | None]],
         return svg(figure)
 
 
+def weekly_times(
+    title: str,
+    weeks: list[str],
+    medians: list[float | None],
+    p90s: list[float | None],
+    unit: str,
+    _: Gettext,
+) -> str:
+    """Median and 90th percentile side by side for each week; a week without the figure
+    gets no bars and a dash."""
+    with _drawing():
+        figure, axes = plt.subplots(figsize=(max(7.5, 0.7 * len(weeks) + 2), 3.6))
+        positions = range(len(weeks))
+        for shift, name, values, color in (
+            (-0.2, _("Median"), medians, BLUE),
+            (0.2, _("90th percentile"), p90s, ORANGE),
+        ):
+            drawn = axes.bar(
+                [p + shift for p in positions],
+                [v or 0.0 for v in values],
+                0.4,
+                label=name,
+                color=color,
+            )
+            axes.bar_label(drawn, labels=[number(v) for v in values], padding=2, fontsize=7)
+        axes.set_xticks(list(positions), weeks, fontsize=8)
+        axes.set_ylabel(unit)
+        axes.set_ylim(bottom=0, top=None if any(v for v in (*medians, *p90s)) else 1)
+        axes.margins(y=0.15)
+        axes.legend(loc="upper right", fontsize=8)
+        axes.set_title(title, loc="left")
+        return svg(figure)
+
+
 def compliance(
     title: str, categories: list[str], series: list[tuple[str, list[float | None]]]
 ) -> str:

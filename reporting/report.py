@@ -29,7 +29,7 @@ from reporting import charts
 from reporting.export import Period, fewer_collections
 from reporting.reading import ledger_cases
 from reporting.rows import ledger_row
-from reporting.tally import LIMITS, QualityTally
+from reporting.tally import LIMITS, Customers, QualityTally
 from scheduler.calendar import Calendar
 from storage.files import private_directory, write_private_text
 
@@ -45,9 +45,11 @@ async def quality_metrics(
     satisfied_threshold: int,
     now: datetime,
     progress: Callable[[int], None] = lambda _rows: None,
+    customers: Customers | None = None,
 ) -> dict[str, Any]:
     """The report's figures (`metrics.json`), from one read of the period's cases.
-    `progress` is told how many cases were read since it was last told."""
+    `progress` is told how many cases were read since it was last told; without
+    `customers` the complaint rate is stated as missing."""
     tally = QualityTally(period.first, period.last, zone, satisfied_threshold)
     told = 0
     with fewer_collections():
@@ -57,7 +59,7 @@ async def quality_metrics(
                 progress(tally.cases - told)
                 told = tally.cases
     progress(tally.cases - told)
-    return tally.metrics(now)
+    return tally.metrics(now, customers)
 
 
 def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> Path:
@@ -89,6 +91,13 @@ def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
         "satisfaction_adds_up": _(
             "Scores add up to the answers; answers do not outnumber the surveys sent"
         ),
+        "complaint_rate_adds_up": _(
+            "Complaints and complaint rates by category add up to the whole complaint rate"
+        ),
+        "fault_handling_adds_up": _(
+            "System faults by week add up to the period's: cases, resolution times and "
+            "each case counted once by its resolution time limit"
+        ),
         "receipt_not_before_received": _("No receipt sent before its case was received"),
         "first_response_not_before_received": _("No first response before its case was received"),
         "first_response_not_before_receipt": _("No first response before the receipt"),
@@ -97,6 +106,9 @@ def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
         "answer_not_before_survey": _("No satisfaction answer before the survey was sent"),
         "status_agrees_with_resolution": _(
             "Resolved and archived cases, and only they, have a resolution time"
+        ),
+        "nature_agrees_with_resolution": _(
+            "Cases resolved at least once, and only they, have a verification nature"
         ),
         "score_between_1_and_5": _("Every satisfaction score is between 1 and 5"),
     }
@@ -180,7 +192,20 @@ def _charts(metrics: dict[str, Any], _: Callable[[str], str]) -> dict[str, str]:
             list(satisfaction["distribution"].values()),
             color=charts.GREEN,
         ),
+        "fault_handling": _fault_chart(metrics["fault_handling"], _),
     }
+
+
+def _fault_chart(faults: dict[str, Any], _: Callable[[str], str]) -> str:
+    weeks = faults["by_week"]
+    return charts.weekly_times(
+        _("System faults: working hours to resolution, by week received"),
+        [f"{found['iso_week'][5:]}\n{monday[5:]}" for monday, found in weeks.items()],
+        [found["resolution_working_hours"]["median"] for found in weeks.values()],
+        [found["resolution_working_hours"]["p90"] for found in weeks.values()],
+        _("h"),
+        _,
+    )
 
 
 def _page(metrics: dict[str, Any], drawn: dict[str, str], locale: str, _: Any) -> str:

@@ -12,10 +12,16 @@ the exported ledger and comes out the same. The definitions, as the report state
 - resolution rate: cases resolved now ÷ cases received (a reopened case is unresolved);
 - satisfaction rate: scores ≥ the threshold ÷ scores given; callback coverage: cases
   asked ÷ cases resolved at least once; reopen rate: cases reopened at least once ÷
-  cases resolved at least once.
+  cases resolved at least once;
+- complaint rate: cases received ÷ customers × 10,000, overall and per category, when
+  the number of customers is given (`Customers`); stated as missing otherwise, never
+  guessed;
+- fault handling: the cases whose verification found a system fault, per week of
+  receipt: their working hours to resolution (median, 90th percentile) and their
+  resolution time limit (met ÷ (met + missed)).
 
-`QualityTally` takes the rows one at a time and keeps only counters and the three
-lists of times (for the percentiles), so a period of a million cases fits in memory.
+`QualityTally` takes the rows one at a time and keeps only counters and the lists of
+times (for the percentiles), so a period of a million cases fits in memory.
 The report also checks itself: each `Check` says whether something that must hold
 does, and which cases break it, so a failure is shown rather than averaged away.
 """
@@ -33,12 +39,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain import CaseStatus, Category
+from bot.lifecycle import Nature
 from channels.registry import CHANNEL_NAMES
 from reporting.rows import LedgerCase, LedgerRow
 from scheduler.deadlines import Outcome
 
 LIMITS = ("receipt", "first_response", "resolution")
 SCORES = (1, 2, 3, 4, 5)
+OUTCOMES = ("met", "missed", "pending", "none")
+# The complaint rate is stated per this many customers.
+PER_CUSTOMERS = 10_000
+# The verification nature whose cases the fault-handling figures follow.
+FAULT = Nature.SYSTEM_FAULT.value
 # Cases named per failed check; the count says how many there are in all.
 EXAMPLES = 20
 _RESOLVED_STATES = {CaseStatus.RESOLVED.value, CaseStatus.ARCHIVED.value}
@@ -91,6 +103,29 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Customers:
+    """How many customers the company has, the complaint rate's divisor, and where the
+    number came from (the command's option or the setting), which the report states."""
+
+    count: int
+    source: str
+
+
+NO_CUSTOMERS = (
+    "No number of customers was given: pass --customers N to `complaintbot report` "
+    "or set CUSTOMER_COUNT."
+)
+"""Why `metrics.json` has no complaint rate (the page says it in the reader's language)."""
+
+
+def per_customers(complaints: int, customers: Customers | None) -> float | None:
+    """Complaints per `PER_CUSTOMERS` customers, to four decimals; None without customers."""
+    if customers is None:
+        return None
+    return round(complaints * PER_CUSTOMERS / customers.count, 4)
+
+
+@dataclass(frozen=True, slots=True)
 class OpenCase:
     """A case not resolved at the time of the report."""
 
@@ -123,6 +158,7 @@ ROW_CHECKS = (
     "survey_not_before_received",
     "answer_not_before_survey",
     "status_agrees_with_resolution",
+    "nature_agrees_with_resolution",
     "score_between_1_and_5",
 )
 
@@ -147,6 +183,10 @@ def broken_checks(case: LedgerCase) -> list[str]:
         broken.append("answer_not_before_survey")
     if (case.status in _RESOLVED_STATES) != (resolved is not None):
         broken.append("status_agrees_with_resolution")
+    # The verification is recorded when a case is resolved and kept when it is reopened:
+    # a case without one would be missing from (or wrongly in) the fault-handling figures.
+    if (resolved is not None or case.reopened_count > 0) != bool(case.nature):
+        broken.append("nature_agrees_with_resolution")
     if case.survey_score is not None and case.survey_score not in SCORES:
         broken.append("score_between_1_and_5")
     return broken
@@ -170,12 +210,19 @@ class QualityTally:
         self.scores: Counter[int] = Counter()
         self.open_cases: list[OpenCase] = []
         self.failures = {name: _Failures() for name in ROW_CHECKS}
+        # System faults: counted on their own, by week, and with their resolution times
+        # and outcomes by week, so the checks can add the weeks up to the whole.
+        self.faults = self.faults_resolved = 0
+        self.fault_weeks: Counter[date] = Counter()
+        self.fault_times: dict[date, array[float]] = {}
+        self.fault_outcomes: Counter[tuple[date, str]] = Counter()
 
     def add(self, row: LedgerRow) -> None:
         case = row.case
         self.cases += 1
         day = case.received_at.astimezone(self.zone).date()
-        self.weeks[day - timedelta(days=day.weekday())] += 1
+        week = day - timedelta(days=day.weekday())
+        self.weeks[week] += 1
         self.channels[case.channel] += 1
         self.categories[case.category] += 1
         # Written out for the three limits (`LIMITS`): this runs once per case.
@@ -215,8 +262,18 @@ class QualityTally:
             self.scores[case.survey_score] += 1
         elif case.survey_outcome == "no_answer":
             self.no_answer += 1
+        if case.nature == FAULT:
+            self._add_fault(week, row)
         for name in broken_checks(case):
             self.failures[name].add(case.case_no)
+
+    def _add_fault(self, week: date, row: LedgerRow) -> None:
+        self.faults += 1
+        self.fault_weeks[week] += 1
+        if (hours := row.working_hours_to_resolution) is not None:
+            self.faults_resolved += 1
+            self.fault_times.setdefault(week, array("d")).append(hours)
+        self.fault_outcomes[week, row.resolution or "none"] += 1
 
     # --- the figures -------------------------------------------------------------
 
@@ -233,9 +290,18 @@ class QualityTally:
         categories = [category] if category else list(self.categories)
         count = {
             outcome: sum(self.outcomes[c, limit, outcome] for c in categories)
-            for outcome in ("met", "missed", "pending", "none")
+            for outcome in OUTCOMES
         }
         return Compliance(count["met"], count["missed"], count["pending"], count["none"])
+
+    def fault_compliance(self, weeks: Sequence[date]) -> Compliance:
+        """The resolution time limit of the system faults received in `weeks`."""
+        count = {o: sum(self.fault_outcomes[w, o] for w in weeks) for o in OUTCOMES}
+        return Compliance(count["met"], count["missed"], count["pending"], count["none"])
+
+    def fault_spread(self, weeks: Sequence[date]) -> Spread:
+        """Working hours to resolution of the system faults received in `weeks`."""
+        return spread([hours for w in weeks for hours in self.fault_times.get(w, ())])
 
     def category_keys(self) -> list[str]:
         """Every category, then any unknown one found in the rows."""
@@ -245,7 +311,7 @@ class QualityTally:
     def satisfied(self) -> int:
         return sum(n for score, n in self.scores.items() if score >= self.threshold)
 
-    def checks(self) -> list[Check]:
+    def checks(self, customers: Customers | None = None) -> list[Check]:
         """Every check, those on the whole period first."""
         totals = {
             "weeks_add_up": sum(self.weeks[w] for w in self.week_starts()),
@@ -258,20 +324,80 @@ class QualityTally:
         scored = sum(self.scores.values()) != self.answered
         answers = self.answered + self.no_answer > self.asked
         checks.append(Check("satisfaction_adds_up", int(scored) + int(answers), ()))
+        checks.append(Check("complaint_rate_adds_up", self._complaint_rate_failures(customers), ()))
+        checks.append(Check("fault_handling_adds_up", self._fault_failures(), ()))
         checks += [
             Check(name, found.count, tuple(found.cases)) for name, found in self.failures.items()
         ]
         return checks
 
-    def metrics(self, made_at: datetime) -> dict[str, Any]:
-        """Everything the report shows, as `metrics.json` holds it."""
+    def _complaint_rate_failures(self, customers: Customers | None) -> int:
+        """The complaint rate's breakdown against its whole: the complaints by category
+        add up to the cases, and so do the rates by category (each rounded to 1/10,000,
+        so within half of that per category)."""
+        failures = int(sum(self.categories[c] for c in self.category_keys()) != self.cases)
+        if customers is not None:
+            whole = per_customers(self.cases, customers) or 0.0
+            parts = sum(
+                per_customers(self.categories[c], customers) or 0.0 for c in self.categories
+            )
+            failures += int(abs(parts - whole) > 0.00005 * (len(self.categories) + 1))
+        return failures
+
+    def _fault_failures(self) -> int:
+        """The fault-handling figures by week add up to the whole period's: cases, cases
+        with a resolution time, and each fault counted once by its resolution limit."""
+        weeks = self.week_starts()
+        failures = int(sum(self.fault_weeks[w] for w in weeks) != self.faults)
+        failures += int(self.fault_spread(weeks).count != self.faults_resolved)
+        failures += int(self.fault_compliance(weeks).total != self.faults)
+        return failures
+
+    def complaint_rate(self, customers: Customers | None) -> dict[str, Any]:
+        """Cases per `PER_CUSTOMERS` customers, overall and by category, or why not."""
+        return {
+            "per_customers": PER_CUSTOMERS,
+            "customers": customers.count if customers else None,
+            "customers_from": customers.source if customers else None,
+            "complaints": self.cases,
+            "rate": per_customers(self.cases, customers),
+            "by_category": {
+                c: {
+                    "complaints": self.categories[c],
+                    "rate": per_customers(self.categories[c], customers),
+                }
+                for c in self.category_keys()
+            },
+            "reason": None if customers else NO_CUSTOMERS,
+        }
+
+    def fault_handling(self) -> dict[str, Any]:
+        """The system faults' resolution times and limit, for the period and by week."""
+
+        def figures(weeks: list[date]) -> dict[str, Any]:
+            return {
+                "cases": sum(self.fault_weeks[w] for w in weeks),
+                "resolution_working_hours": _spread_json(self.fault_spread(weeks)),
+                "resolution_limit": _compliance_json(self.fault_compliance(weeks)),
+            }
+
+        weeks = self.week_starts()
+        return {
+            "nature": FAULT,
+            "all": figures(weeks),
+            "by_week": {w.isoformat(): {"iso_week": iso_week(w), **figures([w])} for w in weeks},
+        }
+
+    def metrics(self, made_at: datetime, customers: Customers | None = None) -> dict[str, Any]:
+        """Everything the report shows, as `metrics.json` holds it; the complaint rate
+        needs the number of `customers`."""
         satisfied = self.satisfied()
         zone = self.zone
 
         def local(moment: datetime | None) -> str | None:
             return moment.astimezone(zone).isoformat(timespec="seconds") if moment else None
 
-        checks = self.checks()
+        checks = self.checks(customers)
         return {
             "period": {
                 "from": self.first.isoformat(),
@@ -319,6 +445,8 @@ class QualityTally:
                 "reopened": self.reopened,
                 "rate": ratio(self.reopened, self.resolved_ever),
             },
+            "complaint_rate": self.complaint_rate(customers),
+            "fault_handling": self.fault_handling(),
             "unresolved": [
                 {
                     "case_no": c.case_no,
@@ -337,6 +465,12 @@ class QualityTally:
             ],
             "checks_failed": sum(not c.passed for c in checks),
         }
+
+
+def iso_week(monday: date) -> str:
+    """The ISO week of a Monday, as `2026-W47`."""
+    year, week, _day = monday.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _spread_json(found: Spread) -> dict[str, Any]:

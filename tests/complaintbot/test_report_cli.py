@@ -1,6 +1,7 @@
 """`complaintbot report` on a database the real bot filled with cases in every state: each
 figure is recomputed here from the exported ledger of the same period, the page renders
-in headless Chromium, and an impossible case is flagged."""
+in headless Chromium, an impossible case is flagged; the complaint rate and the
+fault-handling times, recomputed from the same ledger."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -22,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import Category
 from bot.i18n import Translator
-from bot.labels import category_label
+from bot.labels import category_label, verification_labels
+from bot.lifecycle import Nature
 from channels.registry import CHANNEL_NAMES, channel_label
 from storage.models import Case
 from storage.outbox import SqlOutbox
@@ -67,9 +70,11 @@ async def filled(
     return cases, env
 
 
-def make_report(env: dict[str, str], cwd: Path, out: Path, locale: str = "en") -> dict[str, Any]:
+def make_report(
+    env: dict[str, str], cwd: Path, out: Path, locale: str = "en", args: tuple[str, ...] = ()
+) -> dict[str, Any]:
     run = complaintbot(
-        ["report", *NOVEMBER, "-o", str(out)], cwd, {**env, "DEFAULT_LOCALE": locale}
+        ["report", *NOVEMBER, "-o", str(out), *args], cwd, {**env, "DEFAULT_LOCALE": locale}
     )
     assert run.returncode == 0, run.stderr
     return dict(json.loads((out / "metrics.json").read_text(encoding="utf-8")))
@@ -102,15 +107,58 @@ def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def week_of(row: dict[str, Any]) -> str:
+    """The Monday of the week the row's case was received in."""
+    day = row["Received at (Asia/Shanghai)"].date()
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+CATEGORY_OF = {category_label(c, Translator("en").gettext): c.value for c in Category}
+
+
+def recompute_faults(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fault-handling figures, from the ledger's cells alone: the rows whose nature is
+    a system fault, by week received (only the weeks that have one)."""
+    fault = verification_labels(Translator("en").gettext)[Nature.SYSTEM_FAULT]
+    faults = [row for row in rows if row["Nature"] == fault]
+
+    def figures(found: list[dict[str, Any]]) -> dict[str, Any]:
+        hours = [r["Working hours to resolution"] for r in found]
+        limit = Counter(r["Resolution time limit"] or "none" for r in found)
+        met, missed = limit["met"], limit["missed"]
+        return {
+            "cases": len(found),
+            "resolution_working_hours": median_and_p90([h for h in hours if h is not None]),
+            "resolution_limit": {
+                "met": met,
+                "missed": missed,
+                "pending": limit["pending"],
+                "no_limit": limit["none"],
+                "rate": share(met, met + missed),
+            },
+        }
+
+    def iso_week(monday: str) -> str:
+        year, week, _day = date.fromisoformat(monday).isocalendar()
+        return f"{year}-W{week:02d}"
+
+    weeks = sorted({week_of(row) for row in faults})
+    return {
+        "nature": "system_fault",
+        "all": figures(faults),
+        "by_week": {
+            w: {"iso_week": iso_week(w), **figures([r for r in faults if week_of(r) == w])}
+            for w in weeks
+        },
+    }
+
+
 def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
     """Every figure of the report, from the ledger's cells alone."""
     _ = Translator("en").gettext
     channel_of = {channel_label(c, _): c for c in (*CHANNEL_NAMES, "test")}
-    category_of = {category_label(c, _): c.value for c in Category}
-    weeks: Counter[str] = Counter()
-    for row in rows:
-        day = row["Received at (Asia/Shanghai)"].date()
-        weeks[(day - timedelta(days=day.weekday())).isoformat()] += 1
+    category_of = CATEGORY_OF
+    weeks = Counter(week_of(row) for row in rows)
     limits: dict[str, dict[str, Counter[str]]] = {}
     for row in rows:
         for limit, column in LIMITS.items():
@@ -168,7 +216,12 @@ def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
             for r in rows
             if r not in resolved
         },
+        "fault_handling": recompute_faults(rows),
     }
+
+
+def weeks_with_faults(faults: dict[str, Any]) -> dict[str, Any]:
+    return {**faults, "by_week": {w: f for w, f in faults["by_week"].items() if f["cases"]}}
 
 
 async def test_every_figure_is_the_one_recomputed_from_the_ledger(
@@ -208,6 +261,9 @@ async def test_every_figure_is_the_one_recomputed_from_the_ledger(
     assert metrics["satisfaction"]["distribution"]["5"] == 1  # the satisfied case
     assert metrics["reopening"] == expected["reopening"]
     assert {c["case_no"]: c["overdue"] for c in metrics["unresolved"]} == expected["unresolved"]
+    assert weeks_with_faults(metrics["fault_handling"]) == expected["fault_handling"]
+    assert metrics["fault_handling"]["all"]["cases"] == 4  # every case resolved was a fault
+    assert metrics["complaint_rate"]["rate"] is None  # no number of customers given
     assert metrics["checks_failed"] == 0
     assert all(check["passed"] for check in metrics["checks"])
 
@@ -224,14 +280,15 @@ async def test_the_chinese_page_is_one_file_with_charts_whose_text_stays_text(
     )
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page and "投诉处理服务质量报告" in page
-    assert "全部 13 项一致性检查均已通过" in page
+    assert "全部 16 项一致性检查均已通过" in page
     # Self-contained: nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
-    assert page.count('src="data:image/svg+xml;base64,') == 6
+    assert page.count('src="data:image/svg+xml;base64,') == 7
     for state in ("acknowledged", "in_progress", "awaiting_user", "reopened"):
         assert cases[state] in page  # listed as unresolved
     charts = sorted(p.name for p in (out / "charts").iterdir())
     assert charts == [
+        "fault_handling.svg",
         "satisfaction.svg",
         "time_limits.svg",
         "times.svg",
@@ -323,9 +380,194 @@ async def test_an_impossible_case_is_flagged_not_hidden(
         }
     ]
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "1 of 13 consistency checks failed" in page
+    assert "1 of 16 consistency checks failed" in page
     assert re.search(
         r"No case resolved before it was received</td>\s*<td><span class=\"fail\">FAILED \(1\)"
         rf"</span></td>\s*<td>{cases['satisfied']}</td>",
+        page,
+    )
+
+
+@pytest.fixture
+async def verified(
+    filled: tuple[dict[str, str], dict[str, str]],
+    repository: SqlRepository,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """`filled`, with two more cases resolved three hours apart (the answers stay queued):
+    the one in progress in the first week as a user error, the second week's as a system
+    fault."""
+    cases, env = filled
+    bot = make_bot(repository, clock, timings(tmp_path))
+
+    async def resolve_as(case_no: str, nature: str) -> None:
+        verification = (
+            f"facts=confirmed nature={nature} responsibility=company severity=minor Answered."
+        )
+        done, answers = await bot.operate("li", "resolve", case_no, verification)
+        assert done, answers
+
+    clock.advance(hours=5)
+    await resolve_as(cases["in_progress"], "user_error")
+    clock.advance(hours=3)
+    await resolve_as(cases["report"], "system_fault")
+    return cases, env
+
+
+async def test_fault_handling_per_week_counts_system_faults_only(
+    verified: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    cases, env = verified
+    # Round the clock: the cases were handled on a Sunday and at night, outside working hours.
+    env = {**env, "CALENDAR": "24x7"}
+    out = tmp_path / "report"
+    metrics = make_report(env, tmp_path, out)
+    rows = ledger(env, tmp_path)
+    by_case = {row["Case number"]: row for row in rows}
+    assert by_case[cases["in_progress"]]["Nature"] == "User error"
+    assert by_case[cases["report"]]["Nature"] == "System fault"
+
+    faults = metrics["fault_handling"]
+    assert weeks_with_faults(faults) == recompute_faults(rows)
+    # By hand: the week of 16 November has the four cases resolved on the 22nd as faults
+    # (one reopened since, so without a time), not the user error; the next week the
+    # second week's case.
+    assert {w: f["cases"] for w, f in faults["by_week"].items() if f["cases"]} == {
+        "2026-11-16": 4,
+        "2026-11-23": 1,
+    }
+    first = faults["by_week"]["2026-11-16"]
+    hours = sorted(
+        by_case[cases[state]]["Working hours to resolution"]
+        for state in ("satisfied", "no_answer", "resolved")
+    )
+    assert 0 < hours[0] < hours[2] and first["iso_week"] == "2026-W47"
+    assert first["resolution_working_hours"] == {
+        "count": 3,
+        "median": hours[1],
+        "p90": hours[2],  # nearest rank: the 3rd of 3
+    }
+    second = faults["by_week"]["2026-11-23"]
+    assert second["iso_week"] == "2026-W48"
+    fault_hours = by_case[cases["report"]]["Working hours to resolution"]
+    assert 8 <= fault_hours < 8.1  # resolved 8 hours (and the intake's seconds) after it came
+    assert second["resolution_working_hours"] == {
+        "count": 1,
+        "median": fault_hours,
+        "p90": fault_hours,
+    }
+    assert faults["all"]["resolution_working_hours"]["count"] == 4
+    assert metrics["checks_failed"] == 0
+
+    chart = (out / "charts" / "fault_handling.svg").read_text(encoding="utf-8")
+    svg = ElementTree.fromstring(chart)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = {"".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"W47", "11-16", "W48", "11-23", "W44", "10-26"} <= texts
+    assert "System faults: working hours to resolution, by week received" in texts
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "7. Fault handling" in page
+    assert re.search(r"<td>2026-11-23</td><td>2026-W48</td><td class=\"n\">1</td>", page)
+
+
+async def test_complaint_rate_from_customers_or_the_setting_else_stated_missing(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    _cases, env = filled
+    rows = ledger(env, tmp_path)
+    by_category = Counter(CATEGORY_OF[row["Category"]] for row in rows)
+
+    def per_10000(complaints: int, customers: int) -> float:
+        return round(complaints * 10_000 / customers, 4)
+
+    out = tmp_path / "with-option"
+    rate = make_report(env, tmp_path, out, args=("--customers", "1000000"))["complaint_rate"]
+    assert (rate["customers"], rate["customers_from"], rate["reason"]) == (
+        1_000_000,
+        "--customers",
+        None,
+    )
+    assert rate["complaints"] == len(rows)
+    assert rate["rate"] == per_10000(len(rows), 1_000_000)
+    assert {
+        c: found["rate"] for c, found in rate["by_category"].items() if found["complaints"]
+    } == {c: per_10000(n, 1_000_000) for c, n in by_category.items()}
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert (
+        f"{len(rows)} complaints received in the period, 1000000 customers (from --customers): "
+        f"{rate['rate']:g} complaints per 10,000 customers."
+    ) in page
+
+    # The setting, when the command is not told; the command's option wins over it.
+    setting = {**env, "CUSTOMER_COUNT": "250000"}
+    rate = make_report(setting, tmp_path, tmp_path / "setting")["complaint_rate"]
+    assert (rate["customers"], rate["customers_from"]) == (250_000, "CUSTOMER_COUNT")
+    assert rate["rate"] == per_10000(len(rows), 250_000)
+    both = make_report(setting, tmp_path, tmp_path / "both", args=("--customers", "1,000,000"))
+    assert both["complaint_rate"]["customers_from"] == "--customers"
+    assert both["complaint_rate"]["rate"] == per_10000(len(rows), 1_000_000)
+
+    # Neither: stated as missing, in metrics.json and on the (Chinese) page.
+    out = tmp_path / "neither"
+    rate = make_report(env, tmp_path, out, locale="zh_CN")["complaint_rate"]
+    assert rate["rate"] is None and rate["customers"] is None
+    assert "--customers" in rate["reason"] and "CUSTOMER_COUNT" in rate["reason"]
+    assert all(found["rate"] is None for found in rate["by_category"].values())
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "缺少投诉率：未给出客户数。" in page
+    assert "每万名客户投诉数" in page
+
+    # A wrong number: one sentence naming the option or the setting, nothing written.
+    for args, extra, expected in (
+        (("--customers", "lots"), {}, "--customers “lots” is not a number of customers"),
+        (("--customers", "0"), {}, "--customers “0” is not a number of customers"),
+        ((), {"CUSTOMER_COUNT": "-5"}, "Setting CUSTOMER_COUNT is wrong: '-5' is not a number"),
+    ):
+        out = tmp_path / "wrong"
+        run = complaintbot(
+            ["report", *NOVEMBER, "-o", str(out), *args],
+            tmp_path,
+            {**env, **extra, "DEFAULT_LOCALE": "en"},
+        )
+        assert run.returncode == 2, run.stderr
+        assert expected in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+        assert not out.exists()
+
+
+async def test_a_verification_without_a_resolution_is_flagged(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path, engine: AsyncEngine
+) -> None:
+    cases, env = filled
+    # A system fault recorded on a case nobody resolved: it would be counted as a fault
+    # without a resolution time.
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Case)
+            .where(Case.case_no == cases["in_progress"])
+            .values(
+                verification={
+                    "facts": "confirmed",
+                    "nature": "system_fault",
+                    "responsibility": "company",
+                    "severity": "minor",
+                }
+            )
+        )
+    metrics = make_report(env, tmp_path, tmp_path / "report")
+    failed = [c for c in metrics["checks"] if not c["passed"]]
+    assert failed == [
+        {
+            "name": "nature_agrees_with_resolution",
+            "passed": False,
+            "failures": 1,
+            "cases": [cases["in_progress"]],
+        }
+    ]
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert re.search(
+        r"Cases resolved at least once, and only they, have a verification nature</td>\s*"
+        rf"<td><span class=\"fail\">FAILED \(1\)</span></td>\s*<td>{cases['in_progress']}</td>",
         page,
     )

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reporting.rows import ledger_row
-from reporting.tally import QualityTally, spread
+from reporting.tally import NO_CUSTOMERS, Customers, QualityTally, spread
 from scheduler.calendar import AlwaysOpen
 from tests.reporting.test_rows import ledger_case as _case
 
@@ -80,14 +80,17 @@ def test_impossible_rows_are_named_by_their_checks() -> None:
         },
         {"status": "archived"},  # archived, never resolved
         {"survey_score": 7, "survey_asked_at": RECEIVED, "resolved_at": RECEIVED},
+        {"nature": "system_fault"},  # a verification, never resolved
     ).metrics(NOW)
     failed = {c["name"]: c["cases"] for c in metrics["checks"] if not c["passed"]}
     assert failed == {
         "first_response_not_before_receipt": ["TS-20261120-0002"],
         "status_agrees_with_resolution": ["TS-20261120-0003", "TS-20261120-0004"],
+        # Resolved without its verification, and the reverse.
+        "nature_agrees_with_resolution": ["TS-20261120-0004", "TS-20261120-0005"],
         "score_between_1_and_5": ["TS-20261120-0004"],
     }
-    assert metrics["checks_failed"] == 3
+    assert metrics["checks_failed"] == 4
 
 
 def test_unresolved_cases_list_the_overdue_first() -> None:
@@ -102,3 +105,108 @@ def test_unresolved_cases_list_the_overdue_first() -> None:
     ]
     assert metrics["unresolved"][0]["handlers"] == ["Agent li"]
     assert metrics["resolution"] == {"resolved": 1, "rate": round(1 / 3, 4)}
+
+
+def resolved(hours: float, nature: str, **fields: object) -> dict[str, object]:
+    """A case resolved `hours` after it was received (round the clock), with a resolution
+    limit of five hours."""
+    received = fields.pop("received_at", RECEIVED)
+    assert isinstance(received, datetime)
+    return {
+        "received_at": received,
+        "resolved_at": received + timedelta(hours=hours),
+        "resolution_due_at": received + timedelta(hours=5),
+        "status": "resolved",
+        "nature": nature,
+        **fields,
+    }
+
+
+def test_fault_handling_counts_only_system_faults_per_week() -> None:
+    next_week = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday, week of 23 November
+    metrics = tally_of(
+        resolved(2, "system_fault"),
+        resolved(10, "system_fault"),
+        resolved(1, "system_fault"),
+        resolved(100, "user_error"),
+        resolved(0.5, "poor_service"),
+        resolved(4, "system_fault", received_at=next_week),
+        {  # reopened: still a fault, not resolved now, its limit still running
+            "received_at": next_week,
+            "nature": "system_fault",
+            "reopened_count": 1,
+            "status": "reopened",
+            "resolution_due_at": NOW + timedelta(days=1),
+        },
+        {"received_at": next_week},  # not verified yet
+    ).metrics(NOW)
+    faults = metrics["fault_handling"]
+    assert faults["nature"] == "system_fault"
+    assert faults["by_week"]["2026-11-16"] == {
+        "iso_week": "2026-W47",
+        "cases": 3,
+        "resolution_working_hours": {"count": 3, "median": 2.0, "p90": 10.0},
+        "resolution_limit": {"met": 2, "missed": 1, "pending": 0, "no_limit": 0, "rate": 0.6667},
+    }
+    assert faults["by_week"]["2026-11-23"] == {
+        "iso_week": "2026-W48",
+        "cases": 2,
+        "resolution_working_hours": {"count": 1, "median": 4.0, "p90": 4.0},
+        "resolution_limit": {"met": 1, "missed": 0, "pending": 1, "no_limit": 0, "rate": 1.0},
+    }
+    # Quiet weeks are listed, without figures.
+    assert faults["by_week"]["2026-11-02"] == {
+        "iso_week": "2026-W45",
+        "cases": 0,
+        "resolution_working_hours": {"count": 0, "median": None, "p90": None},
+        "resolution_limit": {"met": 0, "missed": 0, "pending": 0, "no_limit": 0, "rate": None},
+    }
+    assert list(faults["by_week"]) == list(metrics["volume"]["by_week"])
+    # The whole period: 1, 2, 4, 10 hours.
+    assert faults["all"] == {
+        "cases": 5,
+        "resolution_working_hours": {"count": 4, "median": 3.0, "p90": 10.0},
+        "resolution_limit": {"met": 3, "missed": 1, "pending": 1, "no_limit": 0, "rate": 0.75},
+    }
+    assert metrics["checks_failed"] == 0
+
+
+def test_complaint_rate_per_10000_customers_by_category() -> None:
+    tally = tally_of({}, {}, {"category": "consultation"})
+    rate = tally.metrics(NOW, Customers(1_000_000, "--customers"))["complaint_rate"]
+    assert rate["per_customers"] == 10_000
+    assert (rate["customers"], rate["customers_from"], rate["reason"]) == (
+        1_000_000,
+        "--customers",
+        None,
+    )
+    assert (rate["complaints"], rate["rate"]) == (3, 0.03)
+    assert rate["by_category"]["appeal"] == {"complaints": 2, "rate": 0.02}
+    assert rate["by_category"]["consultation"] == {"complaints": 1, "rate": 0.01}
+    assert rate["by_category"]["report"] == {"complaints": 0, "rate": 0.0}
+    # Four decimals: one complaint among 30 million customers still shows.
+    assert tally.metrics(NOW, Customers(30_000_000, "CUSTOMER_COUNT"))["complaint_rate"][
+        "rate"
+    ] == round(3 / 3000, 4)
+
+
+def test_without_customers_the_complaint_rate_is_missing_not_made_up() -> None:
+    metrics = tally_of({}, {"category": "consultation"}).metrics(NOW)
+    rate = metrics["complaint_rate"]
+    assert (rate["customers"], rate["customers_from"], rate["rate"]) == (None, None, None)
+    assert rate["reason"] == NO_CUSTOMERS and "--customers" in NO_CUSTOMERS
+    assert rate["complaints"] == 2
+    assert {c: found["rate"] for c, found in rate["by_category"].items()} == dict.fromkeys(
+        rate["by_category"]
+    )
+    assert metrics["checks_failed"] == 0
+
+
+def test_a_row_outside_the_period_breaks_the_adding_up_checks() -> None:
+    # Received in October: the tally of November was given a row it must not count.
+    metrics = tally_of(
+        resolved(2, "system_fault"),
+        resolved(3, "system_fault", received_at=datetime(2026, 10, 10, tzinfo=UTC)),
+    ).metrics(NOW, Customers(1000, "--customers"))
+    failed = {c["name"] for c in metrics["checks"] if not c["passed"]}
+    assert failed == {"weeks_add_up", "fault_handling_adds_up"}

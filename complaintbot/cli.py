@@ -402,29 +402,6 @@ def cases_resolve(
     _operate(agent, "resolve", case_no, f"{verification} {text}")
 
 
-@cases.command("refer")
-@click.argument("case_no")
-@click.argument("key")
-@click.argument("text")
-@click.option(
-    "--within",
-    default=None,
-    metavar="DURATION",
-    help="The partner's deadline (4h, 3d, 2wd); default: the partner's SLA, else 3wd.",
-)
-@click.option(
-    "--contact", is_flag=True, help="Share the complainant's name and contact with the partner."
-)
-@_AGENT
-def cases_refer(
-    case_no: str, key: str, text: str, within: str | None, contact: bool, agent: str
-) -> None:
-    """Ask the partner KEY to investigate CASE_NO by a deadline; TEXT is the question the
-    partner gets by mail. The case's status does not change."""
-    words = [key, *([within] if within else []), *(["contact"] if contact else []), text]
-    _operate(agent, "refer", case_no, " ".join(words))
-
-
 @main.group()
 def partners() -> None:
     """The partners a case can be referred to for investigation."""

@@ -157,6 +157,32 @@ class CaseRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PartnerRecord:
+    """A partner of the directory a case may be referred to; `sla` is their usual time
+    to answer as a duration ("3wd"), None when the directory gives none."""
+
+    key: str
+    name: str
+    email: str
+    sla: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRecord:
+    """A case referred to a partner: asked what (`text`), by when; the case keeps its
+    status. `message_id`: the mail that asked, once sent."""
+
+    partner: str
+    asked_at: datetime
+    due_at: datetime
+    text: str
+    share_contact: bool = False
+    answered_at: datetime | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DueTimer:
     """A timer the sweep found due, and the conversation whose lock its case is handled under."""
 
@@ -362,7 +388,25 @@ class ReplyQueue(Protocol):
         ...
 
 
-class ConversationTx(ConversationStore, CaseStore, TimerStore, ReplyQueue, Protocol):
+class PartnerStore(Protocol):
+    """The partner directory and the referrals of cases to partners."""
+
+    async def partner(self, key: str) -> PartnerRecord | None:
+        """The partner with this key, disabled or not; None when there is none."""
+        ...
+
+    async def add_referral(
+        self, case: CaseRecord, referral: ReferralRecord, asked_by: int | None
+    ) -> int:
+        """Records the referral; returns its id."""
+        ...
+
+    async def referrals(self, case: CaseRecord) -> list[ReferralRecord]:
+        """The case's referrals, oldest first."""
+        ...
+
+
+class ConversationTx(ConversationStore, CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
     """One transaction on one conversation, holding its lock until it ends.
 
     Leaving the context commits; an exception rolls everything back, including the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -31,9 +32,11 @@ from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
 from reporting.rows import LedgerSheet, six_months_before
 from reporting.tally import Customers
+from scheduler.calendar import parse_duration
 from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.files import EvidenceFiles, open_private, write_private_text
+from storage.partners import DuplicatePartner, add_partner, disable_partner, list_partners
 
 T = TypeVar("T")
 
@@ -398,6 +401,100 @@ def cases_resolve(
         f"facts={facts} nature={nature} responsibility={responsibility} severity={severity}"
     )
     _operate(agent, "resolve", case_no, f"{verification} {text}")
+
+
+@main.group()
+def partners() -> None:
+    """The partners a case can be referred to for investigation."""
+
+
+_PARTNER_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+
+
+@partners.command("add")
+@click.argument("key")
+@click.option("--name", required=True, help="The partner's name, as agents and mails show it.")
+@click.option("--email", "address", required=True, help="Where referrals are mailed.")
+@click.option(
+    "--sla", default=None, metavar="DURATION", help="Their usual time to answer (3wd, 2d, 8h)."
+)
+@_async
+async def partners_add(key: str, name: str, address: str, sla: str | None) -> None:
+    """Add the partner KEY (the word agents write after /refer)."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    key = key.strip().lower()
+    if not _PARTNER_KEY.match(key):
+        _fail(
+            _(
+                "“{key}” cannot be a partner key: use up to 32 letters, digits, '-', '_' "
+                "or '.', for example paychannel."
+            ).format(key=key),
+            2,
+        )
+    email = normalise_email(address.strip())
+    if email is None:
+        _fail(_("“{email}” is not a valid email address.").format(email=address), 2)
+        return
+    if sla is not None:
+        try:
+            sla = str(parse_duration(sla))
+        except ValueError:
+            _fail(_duration_problem(sla, _), 2)
+            return
+    if not name.strip():
+        _fail(_("The partner needs a name: --name NAME."), 2)
+    async with open_core(settings) as core:
+        try:
+            await add_partner(core.engine, key, name.strip(), email, sla, _clock().now())
+        except DuplicatePartner:
+            _fail(_("A partner with the key {key} already exists.").format(key=key), 1)
+    click.echo(_("Partner {key} added: {name} <{email}>.").format(key=key, name=name, email=email))
+
+
+def _duration_problem(text: str, _: Callable[[str], str]) -> str:
+    return _("“{text}” is not a duration: write it like 8h, 2d or 3wd (working days).").format(
+        text=text
+    )
+
+
+@partners.command("list")
+@_async
+async def partners_list() -> None:
+    """Every partner: key, name, address, SLA, and whether it is disabled."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    async with open_core(settings) as core:
+        rows = await list_partners(core.engine)
+    if not rows:
+        click.echo(_("No partners."))
+        return
+    for row in rows:
+        click.echo(
+            "  ".join(
+                [
+                    row.key,
+                    row.name,
+                    row.email,
+                    row.sla or "-",
+                    _("disabled") if row.disabled else _("active"),
+                ]
+            )
+        )
+
+
+@partners.command("disable")
+@click.argument("key")
+@_async
+async def partners_disable(key: str) -> None:
+    """No more referrals to the partner KEY; earlier referrals stay on their cases."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    async with open_core(settings) as core:
+        found = await disable_partner(core.engine, key.strip().lower())
+    if not found:
+        _fail(_("No partner has the key {key}.").format(key=key), 1)
+    click.echo(_("Partner {key} disabled.").format(key=key.strip().lower()))
 
 
 @main.group()

@@ -315,3 +315,42 @@ class RawUpdate(SQLModel, table=True):
     state: str = Field(default="stored", index=True)
     received_at: datetime = _time()
     handled_at: datetime | None = _time(nullable=True)
+
+
+class Partner(SQLModel, table=True):
+    """Someone outside the company a case can be referred to for investigation (an
+    access provider, a payment channel); `sla` is their usual time to answer ("3wd")."""
+
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    name: str
+    email: str
+    sla: str | None = None
+    disabled: bool = False
+    created_at: datetime = _time()
+
+
+class Referral(SQLModel, table=True):
+    """A case referred to a partner, with its own deadline; the case keeps its status.
+
+    `message_id` is the Message-ID of the mail that asked (filled in when it is sent),
+    which the partner's answer refers to. `outcome` is set once the wait is over
+    (answered, answered_late, missed); until then the referral is pending.
+    """
+
+    __tablename__ = "referrals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    case_no: str = Field(index=True)
+    partner_key: str = Field(index=True)
+    asked_at: datetime = _time()
+    due_at: datetime = _time()
+    answered_at: datetime | None = _time(nullable=True)
+    outcome: str | None = None
+    text: str
+    share_contact: bool = False
+    message_id: str | None = Field(default=None, index=True)
+    asked_by: int | None = Field(default=None, foreign_key="agents.id")

@@ -6,7 +6,7 @@ one person are handled one after the other) plus, across processes, the database
 
 The transaction's methods live with the rows they touch, one module per port of
 `bot.ports`: `storage.conversations`, `storage.cases` (+ `storage.agents`),
-`storage.timers` and `storage.replies`.
+`storage.timers`, `storage.replies` and `storage.partners`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from storage.conversations import ConversationRows
 from storage.database import READ_ONLY
 from storage.files import EvidenceFiles
 from storage.models import Case, CaseTimer, Conversation
+from storage.partners import PartnerRows
 from storage.replies import ReplyRows
 from storage.timers import TimerRows
 
 
-class SqlConversationTx(ConversationRows, CaseRows, AgentRows, TimerRows, ReplyRows):
+class SqlConversationTx(ConversationRows, CaseRows, AgentRows, TimerRows, ReplyRows, PartnerRows):
     """`bot.ports.ConversationTx` on SQL: every port's part on one session."""
 
 

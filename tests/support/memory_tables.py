@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.ports import AgentRecord, CaseRecord, SurveyRecord
+from bot.ports import AgentRecord, CaseRecord, PartnerRecord, ReferralRecord, SurveyRecord
 
 
 def as_json(value: Any) -> Any:
@@ -118,6 +118,8 @@ class Tables:
     timers: list[StoredTimer] = field(default_factory=list)
     surveys: list[StoredSurvey] = field(default_factory=list)
     outbox: list[StoredReply] = field(default_factory=list)
+    partners: dict[str, PartnerRecord] = field(default_factory=dict)
+    referrals: list[tuple[int, ReferralRecord]] = field(default_factory=list)  # (case id, …)
     next_id: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, table: str) -> int:

@@ -20,6 +20,8 @@ from bot.ports import (
     CaseView,
     Clock,
     NewCase,
+    PartnerRecord,
+    ReferralRecord,
     SurveyRecord,
     ThreadOpening,
     TimerRecord,
@@ -407,6 +409,20 @@ class MemoryTx:
         ]
         waiting.sort(key=lambda w: w[0])
         return self._record(waiting[-1][1]) if waiting else None
+
+    # ----- PartnerStore -------------------------------------------------------------
+
+    async def partner(self, key: str) -> PartnerRecord | None:
+        return self.t.partners.get(key)
+
+    async def add_referral(
+        self, case: CaseRecord, referral: ReferralRecord, asked_by: int | None
+    ) -> int:
+        self.t.referrals.append((case.id, referral))
+        return len(self.t.referrals)
+
+    async def referrals(self, case: CaseRecord) -> list[ReferralRecord]:
+        return [r for case_id, r in self.t.referrals if case_id == case.id]
 
     # ----- ReplyQueue ---------------------------------------------------------------
 

@@ -39,6 +39,23 @@ def _retention_days(value: object) -> int | None:
 RetentionDays = Annotated[int | None, BeforeValidator(_retention_days)]
 
 
+def _customer_count(value: object) -> int | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    customers = parse_customers(text)
+    if customers is None:
+        raise ValueError(
+            f"{text!r} is not a number of customers: a whole number above 0, "
+            "for example 1000000 (unset: no complaint rate)"
+        )
+    return customers
+
+
+# The company's customers, for the report's complaint rate; None: stated missing.
+CustomerCount = Annotated[int | None, BeforeValidator(_customer_count)]
+
+
 class SettingsError(Exception):
     """A setting is wrong; the message is one line that names the variable."""
 
@@ -74,11 +91,10 @@ class Settings(BaseSettings):
     AUTO_ARCHIVE_SECONDS: int = Field(default=604800, gt=0)
     SATISFIED_THRESHOLD: int = Field(default=4, ge=1, le=5)
     RETENTION_DAYS: RetentionDays = None
-    CUSTOMER_COUNT: int | None = None  # the report's complaint rate; unset: stated missing
+    CUSTOMER_COUNT: CustomerCount = None
     DEFAULT_LOCALE: str = "zh_CN"
     LOG_LEVEL: str = "INFO"
-    # Email: the channel is on when IMAP_HOST is set.
-    IMAP_HOST: str | None = None
+    IMAP_HOST: str | None = None  # the email channel is on when it is set
     IMAP_PORT: int = 993
     IMAP_USERNAME: str | None = None
     IMAP_PASSWORD: str | None = Field(default=None, repr=False)
@@ -337,20 +353,6 @@ class Settings(BaseSettings):
         if not text.isdigit() or int(text) < 1:
             raise ValueError("must be a whole number of megabytes, at least 1")
         return int(text)
-
-    @field_validator("CUSTOMER_COUNT", mode="before")
-    @classmethod
-    def _customer_count(cls, value: object) -> int | None:
-        text = "" if value is None else str(value).strip()
-        if not text:
-            return None
-        customers = parse_customers(text)
-        if customers is None:
-            raise ValueError(
-                f"{text!r} is not a number of customers: a whole number above 0, "
-                "for example 1000000 (unset: no complaint rate)"
-            )
-        return customers
 
     @field_validator("TELEGRAM_CHAT_BURST", mode="before")
     @classmethod

@@ -16,7 +16,8 @@ Which case a letter belongs to, in this order:
    In-Reply-To, a subject the user changed all stay in their case;
 3. otherwise a new case. A reply to an archived case opens a new one.
 
-Letters from robots (auto-replies, bounces, lists; the channel says why in
+A letter from a partner's address is the partner's (`bot.partner_letters`): it never
+opens a case. Letters from robots (auto-replies, bounces, lists; the channel says why in
 `Inbound.automated`) are filed under their case for the record and never answered; a
 bounce is shown to the agents. On top of that, at most `auto_reply_limit` automatic
 letters go to one address per hour, so a loop nobody foresaw dies out, and the same
@@ -45,6 +46,7 @@ from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Attachment, Inbound, Outbound
+from bot.partner_letters import CASE_IN_SUBJECT, PartnerLetters
 from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx
 from bot.staff import StaffNotices
 
@@ -52,7 +54,6 @@ log = logging.getLogger(__name__)
 
 # Agents' notes of robot mail carry this much of its text.
 ROBOT_EXCERPT = 500
-_CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
 # The category when the text does not make it obvious: a plain request for help,
 # whose limit is the shortest there is, so nothing is promised later than it should be.
 DEFAULT_CATEGORY = Category.HELP_REQUEST
@@ -88,6 +89,7 @@ class Letters:
         self.default_locale = default_locale
         self.phone_region = phone_region
         self.auto_reply_limit = auto_reply_limit
+        self.partner_letters = PartnerLetters(staff, cases.case_clock, clock)
 
     async def handle(self, tx: ConversationTx, inbound: Inbound) -> None:
         stored = tuple(
@@ -98,6 +100,10 @@ class Letters:
             ]
         )
         too_large = tuple(a for a in inbound.attachments if not a.received)
+        partners = await tx.partners_at(inbound.sender_id)
+        if partners and not inbound.automated:
+            await self.partner_letters.handle(tx, inbound, partners, stored)
+            return
         case = await self._case_of(tx, inbound)
         if inbound.automated:
             await self._robot(tx, inbound, case, stored)
@@ -109,7 +115,7 @@ class Letters:
             await self._join(tx, inbound, case, stored, too_large)
 
     async def _case_of(self, tx: ConversationTx, inbound: Inbound) -> CaseRecord | None:
-        for number in _CASE_IN_SUBJECT.findall(inbound.subject.upper()):
+        for number in CASE_IN_SUBJECT.findall(inbound.subject.upper()):
             case = await tx.case(number)
             if case is not None and await _is_complainant(tx, case, inbound):
                 return case

@@ -150,6 +150,9 @@ class Outbound:
     files: tuple[Attachment, ...] = ()
     # Mail, filled in by the outbox when it sends: the case's subject and message ids
     # (oldest first, the one answered last), and whether a robot wrote it (RFC 3834).
+    # A `subject` given when queued makes a letter of a thread of its own with its
+    # addressee (a partner), which a person wrote: the outbox fills in only that
+    # thread's message ids.
     subject: str | None = None
     references: tuple[str, ...] = ()
     automatic: bool = False
@@ -171,6 +174,8 @@ class Outbound:
             payload["files"] = [f.to_ref() for f in self.files]
         if self.edit:
             payload["edit"] = self.edit
+        if self.subject is not None:
+            payload["subject"] = self.subject
         return payload
 
     @classmethod
@@ -195,4 +200,5 @@ class Outbound:
                 for f in payload.get("files", [])
             ),
             edit=payload.get("edit"),
+            subject=payload.get("subject"),
         )

@@ -180,6 +180,7 @@ class ReferralRecord:
     share_contact: bool = False
     answered_at: datetime | None = None
     message_id: str | None = None
+    id: int | None = None  # None until stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +404,18 @@ class PartnerStore(Protocol):
 
     async def referrals(self, case: CaseRecord) -> list[ReferralRecord]:
         """The case's referrals, oldest first."""
+        ...
+
+    async def partners_at(self, address: str) -> list[PartnerRecord]:
+        """The partners (disabled ones too) whose address this is, in any letter case."""
+        ...
+
+    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
+        """Records the partner's first answer to the referral, and its outcome."""
+        ...
+
+    async def referral_missed(self, referral_id: int) -> None:
+        """Records that the referral's deadline passed unanswered."""
         ...
 
 

@@ -30,6 +30,7 @@ from bot.conversation import ChatTurn, ConversationState
 from bot.desk import Desk, DeskConfig
 from bot.digest import DeadlineDigest
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
+from bot.followup.partners import PartnerFollowUp
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import ConversationStyle, Inbound, Outbound
@@ -53,6 +54,8 @@ class BotConfig:
     mail_auto_reply_limit: int = 5
     # How fast one complainant may write (see bot.limits); agents are never limited.
     inbound_limit: InboundLimit = field(default_factory=InboundLimit)
+    # The channel partners are written on (/refer): mail, when it is on.
+    partner_mail: str | None = None
 
 
 class ComplaintBot:
@@ -71,8 +74,9 @@ class ComplaintBot:
         case_clock = CaseClock(config.followup, clock)
         notices = staff.as_notices()
         surveys = Surveys(config.followup, case_clock, notices, clock)
-        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock)
-        desk = Desk(staff, case_clock, clock)
+        partners = PartnerFollowUp(case_clock, notices, clock, config.partner_mail)
+        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners)
+        desk = Desk(staff, case_clock, clock, config.partner_mail)
         cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
         self.agents = Agents(repository, desk, staff, clock)
         self.letters = Letters(

@@ -125,6 +125,17 @@ class StaffNotices:
             notice=self.notices,
         )
 
+    async def to_group(self, tx: ReplyQueue, text: str) -> None:
+        """Posts into the agents' group itself, outside any case's thread."""
+        if not self.active:
+            return
+        await tx.enqueue(
+            Outbound(channel=self.config.channel, conversation=self.config.conversation, text=text),
+            "desk_post",
+            self.clock.now(),
+            notice=self.notices,
+        )
+
     async def privately(self, tx: ReplyQueue, who: str, text: str, kind: str) -> None:
         """A private message to one staff member, on the group's channel."""
         await tx.enqueue(

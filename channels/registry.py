@@ -32,3 +32,8 @@ def channel_label(channel: str, _: Gettext) -> str:
     """A channel's name for people; one the bot does not know is shown as stored."""
     known = next((c for c in CHANNELS if c.name == channel), None)
     return known.label(_) if known is not None else channel
+
+
+def partner_mail(settings: AnySettings) -> str | None:
+    """The channel partners are written on (/refer): mail, when it is on."""
+    return EMAIL.name if EMAIL.configured(settings) else None

@@ -377,6 +377,33 @@ def cases_assign(case_no: str, assignee: str, agent: str) -> None:
     _operate(agent, "assign", case_no, assignee)
 
 
+@cases.command("refer")
+@click.argument("case_no")
+@click.argument("key")
+@click.argument("text")
+@click.option(
+    "--within", default=None, help="The partner's deadline: 4h, 3d, 4wh, 2wd (their usual time)."
+)
+@_AGENT
+def cases_refer(case_no: str, key: str, text: str, within: str | None, agent: str) -> None:
+    """Ask the partner KEY to investigate CASE_NO; TEXT is the question (start it with
+    "contact" to share the complainant's contact)."""
+    _ = _gettext()
+    if within is not None:
+        try:
+            parse_duration(within)
+        except ValueError:
+            _fail(
+                _("--within “{text}” is not a duration; write it like 4h, 3d, 4wh or 2wd.").format(
+                    text=within
+                ),
+                2,
+            )
+    if not text.strip():
+        _fail(_("Nothing was sent: the referral's TEXT is empty."), 2)
+    _operate(agent, "refer", case_no, " ".join(p for p in (key, within, text.strip()) if p))
+
+
 @cases.command("resolve")
 @click.argument("case_no")
 @click.argument("text")

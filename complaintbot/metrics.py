@@ -134,11 +134,13 @@ class Metrics:
     def swept(self, seconds: float, fired_by_kind: Mapping[str, int]) -> None:
         """One sweep pass: how long it took and the timers it acted on by kind
         (`TimerSweep.last_fired`). A reminder's kind is counted without its share of
-        the limit (remind:first_response:50 as remind:first_response): one series a
-        limit, whatever the policy's reminders."""
+        the limit (remind:first_response:50 as remind:first_response), a referral's
+        without its number (partner_remind:17 as partner_remind): one series a limit
+        or kind, whatever the policy and however many referrals."""
         self._sweep.observe(seconds)
         for kind, count in fired_by_kind.items():
-            self._timers.labels(":".join(kind.split(":")[:2])).inc(count)
+            parts = [part for part in kind.split(":")[:2] if not part.isdigit()]
+            self._timers.labels(":".join(parts)).inc(count)
 
     def imap_checked(self, account: str, at: datetime | None = None) -> None:
         """This process's poller went over `account` (by default: now)."""

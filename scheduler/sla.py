@@ -37,6 +37,7 @@ class CategoryPolicy:
     escalate_after: Duration
     pause_while_awaiting_user: bool
     quiet_notice: Duration | None
+    pause_while_awaiting_partner: bool = False
 
     def limit(self, name: str) -> Duration:
         value: Duration = getattr(self, name)
@@ -163,7 +164,7 @@ def _category(
                     table, key, "must be a list of fractions between 0 and 1, like [0.5, 0.8]"
                 )
             changes[key] = tuple(sorted(float(v) for v in value))
-        elif key == "pause_while_awaiting_user":
+        elif key in ("pause_while_awaiting_user", "pause_while_awaiting_partner"):
             if not isinstance(value, bool):
                 raise fail(table, key, "must be true or false")
             changes[key] = value

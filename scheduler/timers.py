@@ -6,6 +6,9 @@ what it is for:
     remind:<limit>:<percent>   agents are reminded when that share of a limit has passed
     escalate:<limit>           supervisors are told the deadline was missed
     quiet                      a complainant who heard nothing for a while gets a notice
+    partner_remind:<id>        the partner of referral <id> is reminded (80 % of its time)
+    partner_missed:<id>        its deadline passed unanswered: the case's thread and handler
+    partner_escalate:<id>      and then the supervisors (the category's `escalate_after`)
     survey, survey_remind, survey_expire    the satisfaction survey (`scheduler.surveys`)
 
 Here is only *when*. What a timer says when it fires is the bot's business; the bot
@@ -134,6 +137,47 @@ def quiet_after(policy: CategoryPolicy, calendar: Calendar, moment: datetime) ->
     """When a complainant last written to at `moment` is due a progress notice."""
     assert policy.quiet_notice is not None
     return calendar.add(moment, policy.quiet_notice)
+
+
+# A partner is reminded once, when this share of their time has passed.
+PARTNER_REMINDER = 0.8
+PARTNER_KINDS = ("partner_remind:", "partner_missed:", "partner_escalate:")
+
+
+def referral_due(calendar: Calendar, asked_at: datetime, by: Duration) -> datetime:
+    """A referral's deadline: `by` after it was asked (working time where `by` is)."""
+    return calendar.add(asked_at, by)
+
+
+def referral_timers(
+    policy: CategoryPolicy,
+    calendar: Calendar,
+    referral_id: int,
+    asked_at: datetime,
+    due: datetime,
+    working: bool,
+) -> TimerPlan:
+    """A referral's timers: a reminder at 80 % of the partner's time (working time where
+    their deadline was counted in it), the deadline, the supervisors after it."""
+    span = calendar.working_between(asked_at, due) if working else due - asked_at
+    remind = calendar.add(asked_at, Duration(span * PARTNER_REMINDER, working=working))
+    return TimerPlan(
+        arm=(
+            (f"partner_remind:{referral_id}", remind),
+            (f"partner_missed:{referral_id}", due),
+            (f"partner_escalate:{referral_id}", calendar.add(due, policy.escalate_after)),
+        )
+    )
+
+
+def referral_ended(referral_id: int) -> TimerPlan:
+    """The partner answered: their referral's timers end."""
+    return TimerPlan(drop=tuple(f"{kind}{referral_id}" for kind in PARTNER_KINDS))
+
+
+def referral_of(kind: str) -> int:
+    """The referral a `partner_…:<id>` timer is about."""
+    return int(kind.rpartition(":")[2])
 
 
 def put_off_until(kind: str, calendar: Calendar, now: datetime) -> datetime | None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, text, update
+from sqlalchemy import Select, and_, case, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.messages import Outbound
@@ -20,7 +20,7 @@ from delivery.ports import Delivery
 from delivery.sending import Sent
 from storage.chain import append_event
 from storage.files import EvidenceFiles
-from storage.models import Case, Message, OutboxItem
+from storage.models import Case, Message, OutboxItem, Partner, Referral
 from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
 
 # Claims are chosen one dispatcher at a time (a transaction-level advisory lock): the
@@ -128,20 +128,23 @@ class SqlOutbox:
                 ).all()
             }
             cases = await _cases(session, {r.case_id for r in rows.values() if r.case_id})
+            threaded = [
+                r for r in rows.values() if r.case_id and r.channel in self.threaded_channels
+            ]
             threads = await _threads(
-                session,
-                {
-                    r.case_id
-                    for r in rows.values()
-                    if r.case_id and r.channel in self.threaded_channels
-                },
+                session, {r.case_id for r in threaded if r.case_id is not None and not _own(r)}
             )
+            own_threads = {r.id: await _own_thread(session, r) for r in threaded if _own(r)}
             return [
                 Delivery(
                     id=row.id,  # type: ignore[arg-type]
                     kind=row.kind,
                     attempts=row.attempts,
-                    outbound=self._outbound(row, cases.get(row.case_id), threads.get(row.case_id)),
+                    outbound=self._outbound(
+                        row,
+                        cases.get(row.case_id),
+                        own_threads.get(row.id) or threads.get(row.case_id),
+                    ),
                     notice=row.notice,
                     queued_at=row.created_at,
                 )
@@ -162,7 +165,8 @@ class SqlOutbox:
             )
         return replace(
             outbound,
-            automatic=not row.answer,
+            # A letter of its own thread is a person's request (to a partner).
+            automatic=not row.answer and not _own(row),
             # The case's thread as it is now: it may have been opened after this was queued.
             thread=thread if outbound.case_thread else outbound.thread,
             files=tuple(replace(f, data=self.files.read(f.sha256)) for f in outbound.files),
@@ -193,8 +197,8 @@ class SqlOutbox:
                         case_id=row.case_id,
                     )
                 )
-            if row.case_id is None:
-                return
+            if row.case_id is None or _own(row):
+                return  # a letter of its own thread: the case's timeline has the request
             if (
                 row.kind.startswith("desk_")
                 and sent.thread is not None
@@ -261,8 +265,30 @@ class SqlOutbox:
                 )
 
 
+def _own(row: OutboxItem) -> bool:
+    """Whether the row is a letter of a thread of its own (`Outbound.subject`)."""
+    return row.payload.get("subject") is not None
+
+
+async def _own_thread(session: AsyncSession, row: OutboxItem) -> CaseThread:
+    """The subject a letter of its own thread was queued with, and the messages of the
+    case exchanged with its addressee (oldest first)."""
+    refs = await session.execute(
+        select(Message.message_ref, Message.direction)
+        .where(
+            Message.case_id == row.case_id,
+            Message.channel == row.channel,
+            func.lower(Message.conversation) == row.conversation.lower(),
+            Message.message_ref.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(Message.at, Message.id)  # type: ignore[arg-type]
+    )
+    return CaseThread(row.payload["subject"], tuple((ref, d) for ref, d in refs.all()))
+
+
 async def _threads(session: AsyncSession, case_ids: set[int]) -> dict[int | None, CaseThread]:
-    """Subject and messages (oldest first) of each case, for threading mail."""
+    """Subject and messages (oldest first) of each case, for threading mail; a
+    partner's messages about the case are a thread of their own."""
     if not case_ids:
         return {}
     subjects = await session.execute(
@@ -279,6 +305,11 @@ async def _threads(session: AsyncSession, case_ids: set[int]) -> dict[int | None
             Message.case_id.in_(case_ids),  # type: ignore[union-attr]
             Message.channel.in_(channels),  # type: ignore[attr-defined]
             Message.message_ref.is_not(None),  # type: ignore[union-attr]
+            ~exists().where(
+                Referral.case_id == Message.case_id,
+                Partner.key == Referral.partner_key,
+                func.lower(Partner.email) == func.lower(Message.conversation),
+            ),
         )
         .order_by(Message.at, Message.id)  # type: ignore[arg-type]
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -41,6 +41,10 @@ def _row(partner: Partner) -> PartnerRow:
         partner.disabled,
         partner.created_at,
     )
+
+
+def _partner(row: Partner) -> PartnerRecord:
+    return PartnerRecord(row.key, row.name, row.email, row.sla, row.disabled)
 
 
 async def add_partner(
@@ -85,6 +89,7 @@ async def case_referrals(session: AsyncSession, case_id: int) -> list[ReferralRe
             text=r.text,
             share_contact=r.share_contact,
             message_id=r.message_id,
+            id=r.id,
         )
         for r in rows.all()
     ]
@@ -95,9 +100,29 @@ class PartnerRows(SqlTx):
 
     async def partner(self, key: str) -> PartnerRecord | None:
         row = await self.session.scalar(select(Partner).where(Partner.key == key))
-        if row is None:
-            return None
-        return PartnerRecord(row.key, row.name, row.email, row.sla, row.disabled)
+        return None if row is None else _partner(row)
+
+    async def partners_at(self, address: str) -> list[PartnerRecord]:
+        rows = await self.session.scalars(
+            select(Partner)
+            .where(func.lower(Partner.email) == address.strip().lower())
+            .order_by(Partner.key)  # type: ignore[arg-type]
+        )
+        return [_partner(p) for p in rows.all()]
+
+    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
+        await self.session.execute(
+            update(Referral)
+            .where(Referral.id == referral_id, Referral.answered_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .values(answered_at=at, outcome=outcome)
+        )
+
+    async def referral_missed(self, referral_id: int) -> None:
+        await self.session.execute(
+            update(Referral)
+            .where(Referral.id == referral_id, Referral.answered_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .values(outcome="missed")
+        )
 
     async def add_referral(
         self, case: CaseRecord, referral: ReferralRecord, asked_by: int | None

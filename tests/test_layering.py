@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 # What storage/ and channels/ may take from bot/: its small interfaces and plain values.
-PORTS_AND_VALUES = {"bot.ports", "bot.domain", "bot.messages", "bot.draft"}
+PORTS_AND_VALUES = {"bot.ports", "bot.domain", "bot.messages", "bot.draft", "bot.referrals"}
 
 
 def test_every_module_of_bot_but_its_ports_and_values_is_closed_to_storage_and_channels() -> (

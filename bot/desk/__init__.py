@@ -11,6 +11,7 @@ agent as actor, and every message leaves through the outbox in the same transact
     talking.py   plain messages to the complainant, /info, /note
     closing.py   /resolve (and its verification buttons), /reopen, /escalate
     refiling.py  /category, /extend
+    referring.py /refer (a partner asked to investigate by a deadline)
     looking.py   /cases, /case
 
 A new command is one function returning a `Change`, listed in its module's `COMMANDS`.

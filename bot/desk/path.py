@@ -53,12 +53,14 @@ class To(StrEnum):
     THREAD = "thread"  # the case's thread in the agents' group
     SUPERVISORS = "supervisors"  # privately, with the case's card
     AGENT = "agent"  # the agent who acted, where they acted
+    PARTNER = "partner"  # a partner, by mail to `Say.address`, in a thread of its own
 
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """One message a command sends; `kind` is the outbox kind of a complainant's.
-    `edit` (the case's thread only): the earlier post this one replaces in place."""
+    """One message a command sends; `kind` is the outbox kind of a complainant's or a
+    partner's. `edit` (the case's thread only): the earlier post this one replaces in
+    place. `address` and `subject` (a partner only): where the mail goes, and its subject."""
 
     to: To
     text: str
@@ -66,6 +68,8 @@ class Say:
     files: tuple[Attachment, ...] = ()
     buttons: tuple[tuple[Button, ...], ...] = ()
     edit: str | None = None
+    address: str | None = None
+    subject: str | None = None
 
 
 def _unchanged(case: CaseRecord) -> None:
@@ -100,10 +104,18 @@ class CommandPath:
     """The path itself, and what every command works with on it: the staff's words and
     notices, the case's clock, the time."""
 
-    def __init__(self, staff: StaffNotices, case_clock: CaseClock, clock: Clock) -> None:
+    def __init__(
+        self,
+        staff: StaffNotices,
+        case_clock: CaseClock,
+        clock: Clock,
+        partner_mail: str | None = None,
+    ) -> None:
         self.staff = staff
         self.case_clock = case_clock
         self.clock = clock
+        # The channel partners are written on (mail); None when there is none.
+        self.partner_mail = partner_mail
 
     @property
     def tr(self) -> Translator:
@@ -159,6 +171,20 @@ class CommandPath:
             await self._edit_post(turn, case, say)
         elif say.to is To.THREAD:
             await self.staff.post(turn.tx, case, say.text, say.files, say.buttons)
+        elif say.to is To.PARTNER:
+            assert self.partner_mail is not None and say.address is not None
+            await turn.tx.enqueue(
+                Outbound(
+                    channel=self.partner_mail,
+                    conversation=say.address,
+                    text=say.text,
+                    case_no=case.case_no,
+                    files=say.files,
+                    subject=say.subject,
+                ),
+                say.kind,
+                self.clock.now(),
+            )
         elif say.to is To.SUPERVISORS:
             await self.staff.to_supervisors(turn.tx, case, say.text)
         else:

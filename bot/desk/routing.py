@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.desk import closing, looking, refiling, taking, talking
+from bot.desk import closing, looking, referring, refiling, taking, talking
 from bot.desk.path import Change, CommandPath, DeskTurn
 from bot.domain import looks_like_case_no
 from bot.draft import EvidenceRef
@@ -32,6 +32,7 @@ CASE_COMMANDS: dict[str, CaseCommand] = {
     **talking.COMMANDS,
     **closing.COMMANDS,
     **refiling.COMMANDS,
+    **referring.COMMANDS,
 }
 LOOK_COMMANDS: dict[str, LookCommand] = dict(looking.COMMANDS)
 AGENT_COMMANDS = frozenset(CASE_COMMANDS) | frozenset(LOOK_COMMANDS)
@@ -40,8 +41,14 @@ AGENT_COMMANDS = frozenset(CASE_COMMANDS) | frozenset(LOOK_COMMANDS)
 class Desk:
     """The agents' desk: cases worked from the agents' group (or the operator CLI)."""
 
-    def __init__(self, staff: StaffNotices, case_clock: CaseClock, clock: Clock) -> None:
-        self.path = CommandPath(staff, case_clock, clock)
+    def __init__(
+        self,
+        staff: StaffNotices,
+        case_clock: CaseClock,
+        clock: Clock,
+        partner_mail: str | None = None,
+    ) -> None:
+        self.path = CommandPath(staff, case_clock, clock, partner_mail)
         self.staff = staff
 
     @property

@@ -9,12 +9,13 @@ It tells nobody anything; whoever made the change does that.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain import Category
+from bot.domain import CaseStatus, Category
 from bot.followup.common import FollowUpConfig, apply_plan
-from bot.ports import CaseRecord, CaseStore, Clock, TimerStore
+from bot.ports import CaseRecord, CaseStore, Clock, PartnerStore, ReferralRecord, TimerStore
 from scheduler import surveys, timers
 from scheduler.calendar import Duration
 from scheduler.sla import Deadlines, describe
@@ -22,7 +23,7 @@ from scheduler.sla import Deadlines, describe
 log = logging.getLogger(__name__)
 
 
-class _Tx(CaseStore, TimerStore, Protocol):
+class _Tx(CaseStore, TimerStore, PartnerStore, Protocol):
     """The ports the clock works on."""
 
 
@@ -83,8 +84,58 @@ class CaseClock:
             case.clock_paused_at = self.clock.now()
             await apply_plan(tx, case, timers.PAUSED)
 
+    async def referred(
+        self,
+        tx: _Tx,
+        case: CaseRecord,
+        referral: ReferralRecord,
+        by: Duration,
+        asked_by: int | None,
+    ) -> ReferralRecord:
+        """Records a referral asked now, due `by` later, and arms its timers; where the
+        policy says so, the resolution clock waits for the partner."""
+        now = self.clock.now()
+        policy = self.config.policy[case.category]
+        due = timers.referral_due(self.config.calendar, now, by)
+        referral = replace(referral, asked_at=now, due_at=due)
+        referral_id = await tx.add_referral(case, referral, asked_by)
+        plan = timers.referral_timers(
+            policy, self.config.calendar, referral_id, now, due, by.working
+        )
+        await apply_plan(tx, case, plan)
+        if policy.pause_while_awaiting_partner and case.clock_paused_at is None:
+            case.clock_paused_at = now
+            await apply_plan(tx, case, timers.PAUSED)
+        return replace(referral, id=referral_id)
+
+    async def partner_wait_over(
+        self, tx: _Tx, case: CaseRecord, referral_id: int, *, answered: bool
+    ) -> None:
+        """A referral was answered (its timers end), or its deadline passed (the
+        supervisors are still told): a clock that waited for partners runs again once
+        none is still awaited."""
+        if answered:
+            await apply_plan(tx, case, timers.referral_ended(referral_id))
+        if case.status is not CaseStatus.AWAITING_USER:
+            await self._resume_unless_awaiting_partner(tx, case, ignoring=referral_id)
+
     async def complainant_answered(self, tx: _Tx, case: CaseRecord) -> None:
-        """The clock runs again; the resolution deadline moves by the time it stood still."""
+        """The clock runs again; the resolution deadline moves by the time it stood still
+        (unless the policy has it wait for a partner who is still awaited)."""
+        await self._resume_unless_awaiting_partner(tx, case)
+
+    async def _resume_unless_awaiting_partner(
+        self, tx: _Tx, case: CaseRecord, ignoring: int | None = None
+    ) -> None:
+        now = self.clock.now()
+        if self.config.policy[case.category].pause_while_awaiting_partner:
+            for referral in await tx.referrals(case):
+                awaited = referral.answered_at is None and referral.due_at > now
+                if awaited and referral.id != ignoring:
+                    return
+        await self._resume(tx, case)
+
+    async def _resume(self, tx: _Tx, case: CaseRecord) -> None:
         paused_at, now = case.clock_paused_at, self.clock.now()
         if paused_at is None or case.resolution_due_at is None:
             return

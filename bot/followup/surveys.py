@@ -17,7 +17,15 @@ from bot.followup.clock import CaseClock
 from bot.followup.common import FollowUpConfig, apply_plan, tell_complainant
 from bot.i18n import Translator
 from bot.messages import Button
-from bot.ports import CaseRecord, CaseStore, Clock, ReplyQueue, SurveyRecord, TimerStore
+from bot.ports import (
+    CaseRecord,
+    CaseStore,
+    Clock,
+    PartnerStore,
+    ReplyQueue,
+    SurveyRecord,
+    TimerStore,
+)
 from bot.staff import StaffNotices
 from scheduler import surveys, timers
 
@@ -35,7 +43,7 @@ def parse_rating(text: str) -> int | None:
     return int(match.group(1).translate(str.maketrans("１２３４５", "12345")))
 
 
-class _Tx(CaseStore, TimerStore, ReplyQueue, Protocol):
+class _Tx(CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
     """The ports a survey works on."""
 
 

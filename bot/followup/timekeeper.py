@@ -10,15 +10,25 @@ them waits for the next working moment.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain import CaseStatus
 from bot.followup.common import FollowUpConfig, tell_complainant
+from bot.followup.partners import PartnerFollowUp
 from bot.followup.surveys import Surveys
 from bot.i18n import Translator
 from bot.lifecycle import is_open
-from bot.ports import CaseRecord, CaseStore, Clock, ReplyQueue, TimerRecord, TimerStore
+from bot.ports import (
+    CaseRecord,
+    CaseStore,
+    Clock,
+    PartnerStore,
+    ReplyQueue,
+    TimerRecord,
+    TimerStore,
+)
 from bot.staff import StaffNotices, local_time
 from scheduler import surveys, timers
 from scheduler.sla import describe
@@ -26,7 +36,7 @@ from scheduler.sla import describe
 log = logging.getLogger(__name__)
 
 
-class _Tx(CaseStore, TimerStore, ReplyQueue, Protocol):
+class _Tx(CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
     """The ports a firing timer works on."""
 
 
@@ -38,9 +48,11 @@ class Timekeeper:
         staff: StaffNotices,
         timezone: ZoneInfo,
         clock: Clock,
+        partners: PartnerFollowUp,
     ) -> None:
         self.config = config
         self.surveys = surveys
+        self.partners = partners
         self.staff = staff
         self.timezone = timezone
         self.clock = clock
@@ -49,6 +61,9 @@ class Timekeeper:
         """Acts on one due timer, once: it ends fired, dropped, or moved to working hours."""
         now = self.clock.now()
         later = timers.put_off_until(timer.kind, self.config.calendar, now)
+        if timer.kind.startswith(timers.PARTNER_KINDS):
+            await self._partner(tx, case, timer, later)
+            return
         if not await self._still_due(tx, case, timer):
             await tx.finish_timer(timer, now, fired=False)
             return
@@ -73,6 +88,18 @@ class Timekeeper:
             await tx.finish_timer(timer, now, fired=False)
             return
         await tx.finish_timer(timer, now, fired=True)
+
+    async def _partner(
+        self, tx: _Tx, case: CaseRecord, timer: TimerRecord, later: datetime | None
+    ) -> None:
+        referral = await self.partners.awaited(tx, case, timer.kind)
+        if referral is None:
+            await tx.finish_timer(timer, self.clock.now(), fired=False)
+        elif later is not None:
+            await tx.move_timer(timer, later)
+        else:
+            await self.partners.fire(tx, case, timer.kind, referral)
+            await tx.finish_timer(timer, self.clock.now(), fired=True)
 
     async def _still_due(self, tx: _Tx, case: CaseRecord, timer: TimerRecord) -> bool:
         kind = timer.kind

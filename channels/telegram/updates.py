@@ -136,6 +136,17 @@ class UpdateReader:
                 **base, kind=InboundKind.CONTACT, phone=message.contact.phone_number, text=text
             )
         attachment = await self._attachment(message)
+        command = _COMMAND.match(message.caption or "") if group else None
+        if attachment is not None and command:
+            # In the agents' group a file captioned with a command (/refer) goes with it.
+            return Inbound(
+                **base,
+                kind=InboundKind.COMMAND,
+                text=text,
+                command=command.group(1).lower(),
+                command_args=command.group(2) or "",
+                attachments=(attachment,),
+            )
         if attachment is not None:
             return Inbound(
                 **base, kind=InboundKind.ATTACHMENT, text=text, attachments=(attachment,)

@@ -418,11 +418,27 @@ class MemoryTx:
     async def add_referral(
         self, case: CaseRecord, referral: ReferralRecord, asked_by: int | None
     ) -> int:
-        self.t.referrals.append((case.id, referral))
-        return len(self.t.referrals)
+        number = len(self.t.referrals) + 1
+        self.t.referrals.append((case.id, replace(referral, id=number)))
+        return number
 
     async def referrals(self, case: CaseRecord) -> list[ReferralRecord]:
         return [r for case_id, r in self.t.referrals if case_id == case.id]
+
+    async def partners_at(self, address: str) -> list[PartnerRecord]:
+        wanted = address.strip().lower()
+        return sorted(
+            (p for p in self.t.partners.values() if p.email.lower() == wanted),
+            key=lambda p: p.key,
+        )
+
+    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
+        case_id, referral = self.t.referrals[referral_id - 1]
+        if referral.answered_at is None:
+            self.t.referrals[referral_id - 1] = (case_id, replace(referral, answered_at=at))
+
+    async def referral_missed(self, referral_id: int) -> None:
+        return None  # the outcome is read from the times (bot.referrals)
 
     # ----- ReplyQueue ---------------------------------------------------------------
 

@@ -149,12 +149,14 @@ class Agents:
             case = await tx.case(outbound.case_no)
             if case is None:
                 return
+            if outbound.subject is not None:  # a letter of its own thread: to a partner
+                notice = staff.tr._("⚠️ Not delivered to {address}: {error}\n{text}")
+            else:
+                notice = staff.tr._("⚠️ Not delivered to the complainant: {error}\n{text}")
             await staff.post(
                 tx,
                 case,
-                staff.tr._("⚠️ Not delivered to the complainant: {error}\n{text}").format(
-                    error=error, text=outbound.text
-                ),
+                notice.format(error=error, text=outbound.text, address=outbound.conversation),
             )
 
     def _in_group(self, inbound: Inbound) -> bool:

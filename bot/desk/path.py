@@ -72,6 +72,18 @@ class Say:
     subject: str | None = None
 
 
+async def command_files(turn: DeskTurn) -> tuple[EvidenceRef, ...]:
+    """The files sent with a command (a captioned file), kept as the case's evidence."""
+    inbound = turn.inbound
+    return tuple(
+        [
+            await turn.tx.store_evidence(a, inbound.received_at)
+            for a in inbound.attachments
+            if a.data is not None
+        ]
+    )
+
+
 def _unchanged(case: CaseRecord) -> None:
     return None
 
@@ -171,6 +183,8 @@ class CommandPath:
             await self._edit_post(turn, case, say)
         elif say.to is To.THREAD:
             await self.staff.post(turn.tx, case, say.text, say.files, say.buttons)
+            if not turn.inbound.group:
+                turn.answers.append(say.text)  # acting from the CLI: told what the thread is
         elif say.to is To.PARTNER:
             assert self.partner_mail is not None and say.address is not None
             await turn.tx.enqueue(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from bot.desk.path import Change, CommandPath, DeskTurn, Say, To
+from bot.desk.path import Change, CommandPath, DeskTurn, Say, To, command_files
 from bot.domain import CaseStatus
 from bot.draft import EvidenceRef
 from bot.followup.partners import partner_letter, partner_subject
@@ -65,7 +65,7 @@ async def refer(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) 
     if case.status is CaseStatus.ARCHIVED:
         turn.refuse(_("{case_no} is archived; it cannot be referred.").format(case_no=case.case_no))
         return None
-    files = await _files(turn)
+    files = await command_files(turn)
     now = path.clock.now()  # both times are set when it is recorded
     asked = ReferralRecord(partner.key, now, now, text, share_contact=share_contact)
     stored: list[ReferralRecord] = []
@@ -143,18 +143,6 @@ def _duration(partner: PartnerRecord, rest: str) -> tuple[Duration, str]:
         return parse_duration(sla), rest.strip()
     except ValueError:
         raise ValueError(sla) from None
-
-
-async def _files(turn: DeskTurn) -> tuple[EvidenceRef, ...]:
-    """The files sent with the command, kept as the case's evidence."""
-    inbound = turn.inbound
-    return tuple(
-        [
-            await turn.tx.store_evidence(a, inbound.received_at)
-            for a in inbound.attachments
-            if a.data is not None
-        ]
-    )
 
 
 def _attachment(evidence: EvidenceRef) -> Attachment:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.desk.path import Change, CommandPath, DeskTurn, Say, To
+from bot.desk.path import Change, CommandPath, DeskTurn, Say, To, command_files
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
 from bot.lifecycle import Action
@@ -27,7 +27,7 @@ async def reply(
     return Change(
         Action.REPLY,
         "agent_message",
-        {"text": text, "files": [{"name": f.name, "sha256": f.sha256} for f in files]},
+        {"text": text, "files": _named(files)},
         tell=tell,
         takes_case=True,
         files=files,
@@ -40,12 +40,13 @@ async def note(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -
         turn.refuse(_("Write the note after the command: /note TEXT"))
         return None
     saved = _("📝 Internal note saved on {case_no}.").format(case_no=case.case_no)
+    files = await command_files(turn)  # a file captioned /note: kept, never forwarded
     return Change(
         Action.NOTE,
         "note",
-        {"text": text},
+        {"text": text, **({"files": _named(files)} if files else {})},
         tell=lambda case: [Say(To.AGENT, saved)],
-        files=(),
+        files=files,
         save=False,
     )
 
@@ -83,6 +84,10 @@ async def info(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -
         tell=tell,
         takes_case=True,
     )
+
+
+def _named(files: tuple[EvidenceRef, ...]) -> list[dict[str, str]]:
+    return [{"name": f.name, "sha256": f.sha256} for f in files]
 
 
 def _ref(evidence: EvidenceRef) -> Attachment:

@@ -41,6 +41,10 @@ async def filed(desk_bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock):
     return alice, group, case_no
 
 
+def texts_of(answers: list[str]) -> str:
+    return "\n".join(answers)
+
+
 async def case_row(records: Records, case_no: str) -> Case:
     return await records.case(case_no)
 
@@ -379,7 +383,9 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
     before = (await case_row(records, case_no)).resolution_due_at
     assert before is not None
 
-    assert await bot.operate("Zhao", "extend", case_no, "2d Waiting for billing") == (True, [])
+    done, answers = await bot.operate("Zhao", "extend", case_no, "2d Waiting for billing")
+    # The operator is told what the case's thread would have been told.
+    assert done and [a.split(" to ")[0] for a in answers] == [f"⏳ Zhao extended {case_no}"]
     assert (await case_row(records, case_no)).resolution_due_at == before + timedelta(days=2)
     await alice.deliver_pending()
     assert "Reason: Waiting for billing" in texts(alice.mine())
@@ -390,7 +396,7 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
     )
-    assert done == (True, [])
+    assert done[0] and f"✅ {case_no} resolved by Zhao." in texts_of(done[1])
     case = await case_row(records, case_no)
     surveys = [s for s in await records.surveys() if s.case_id == case.id]
     assert [s.round for s in surveys] == [1]

@@ -324,3 +324,26 @@ async def test_the_verification_is_one_message_changed_in_place(
         "responsibility": "company",
         "severity": "minor",
     }
+
+
+async def test_a_file_captioned_with_a_command_goes_with_the_command(
+    api: FakeBotApi, group: FakeGroup, running: Settings
+) -> None:
+    alice = api.user(5105, "Alice", "en")
+    li = group.members[AGENT_ID]
+    case_no = await file_case(alice)
+    await on_desk(group, running, case_no)
+    where = place(group, case_no)
+
+    mark, posts = len(alice.messages), len(group.messages)
+    receipt = b"%PDF-1.7 refund receipt R-77"
+    await group.send_document(
+        li, receipt, "receipt.pdf", "application/pdf", caption="/note 退款凭证 R-77", **where
+    )
+    await group.expect(f"已为 {case_no} 保存内部备注", since=posts)
+
+    case = await eventually(lambda: document(running, case_no))
+    (note,) = [e for e in case["timeline"] if e["event"] == "note"]
+    assert note["text"] == "退款凭证 R-77" and note["files"][0]["name"] == "receipt.pdf"
+    assert ("application/pdf", len(receipt)) in [(e["mime"], e["size"]) for e in case["evidence"]]
+    assert alice.messages[mark:] == []  # an internal note's file is never forwarded

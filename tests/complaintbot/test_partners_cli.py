@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
-from tests.complaintbot.test_cli import complaintbot
+from tests.complaintbot.test_cli import CONSOLE_INTAKE, UNLIMITED, complaintbot
 
 
 async def test_partners_are_added_listed_and_disabled(database_url: str, tmp_path: Path) -> None:
@@ -70,3 +72,52 @@ async def test_bad_partner_input_gets_one_sentence(database_url: str, tmp_path: 
     ]
     listed = complaintbot(["partners", "list"], tmp_path, env)
     assert listed.stdout.splitlines() == ["isp  Access ISP  noc@isp.example  -  active"]
+
+
+MAIL = {
+    "IMAP_HOST": "127.0.0.1",
+    "IMAP_USERNAME": "desk",
+    "IMAP_PASSWORD": "secret",
+    "SMTP_HOST": "127.0.0.1",
+    "MAIL_FROM": "desk@corp.example",
+}
+
+
+async def test_an_operator_refers_a_case_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url, **UNLIMITED}
+    run = complaintbot(["run"], tmp_path, env, stdin=CONSOLE_INTAKE)
+    case_no = re.search(r"受理编号：(TS-\d{8}-\d{4})", run.stdout).group(1)  # type: ignore[union-attr]
+    add = ["partners", "add", "pay", "--name", "PayCo", "--email", "refunds@payco.example"]
+    assert complaintbot(add, tmp_path, env).returncode == 0
+    refer = ["cases", "refer", case_no, "pay", "订单 8812 是否重复扣款？", "--agent", "李雷"]
+
+    no_mail = complaintbot(refer, tmp_path, env)
+    assert (no_mail.returncode, no_mail.stderr.strip()) == (
+        1,
+        "合作方通过邮件联系，但邮件渠道未配置（IMAP_HOST）。",
+    )
+    env |= MAIL
+    unknown = complaintbot([*refer[:3], "bank", *refer[4:]], tmp_path, env)
+    bad_within = complaintbot([*refer, "--within", "soon"], tmp_path, env)
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        1,
+        "没有合作方“bank”；可用 complaintbot partners list 查看。",
+    )
+    assert (bad_within.returncode, bad_within.stderr.strip()) == (
+        2,
+        "--within “soon” 不是时长；请写成 4h、3d、4wh 或 2wd 的形式。",
+    )
+
+    referred = complaintbot([*refer, "--within", "2wd"], tmp_path, env)
+    assert referred.returncode == 0, referred.stderr
+    assert f"已将 {case_no} 转交 PayCo 协查；答复期限" in referred.stdout
+    case = json.loads(complaintbot(["cases", "show", case_no, "--json"], tmp_path, env).stdout)
+    (event,) = [e for e in case["timeline"] if e["event"] == "referred"]
+    assert (event["partner"], event["within"], event["text"]) == (
+        "pay",
+        "2wd",
+        "订单 8812 是否重复扣款？",
+    )
+    assert case["status"] == "acknowledged"  # the case keeps its status

@@ -390,13 +390,13 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
     await alice.deliver_pending()
     assert "Reason: Waiting for billing" in texts(alice.mine())
 
-    done = await bot.operate(
+    resolved = await bot.operate(
         "Zhao",
         "resolve",
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
     )
-    assert done[0] and f"✅ {case_no} resolved by Zhao." in texts_of(done[1])
+    assert resolved[0] and f"✅ {case_no} resolved by Zhao." in texts_of(resolved[1])
     case = await case_row(records, case_no)
     surveys = [s for s in await records.surveys() if s.case_id == case.id]
     assert [s.round for s in surveys] == [1]

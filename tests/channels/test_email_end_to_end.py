@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from complaintbot.app import run
 from complaintbot.settings import Settings
+from storage.database import create_engine
+from storage.partners import add_partner
 from tests.channels import mail_corpus as corpus
 from tests.channels.test_telegram_desk import (
     AGENT_ID,
@@ -32,6 +35,7 @@ from tests.support.telegram_api import FakeBotApi, FakeGroup
 from tests.support.waiting import eventually
 
 USER_ADDRESS = "wang@example.cn"
+PARTNER = "disputes@payco.example"
 
 
 @pytest.fixture
@@ -157,6 +161,67 @@ async def test_email_alone_without_telegram(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_a_case_referred_to_a_partner_and_the_partners_answer(
+    running: Settings, dovecot: Dovecot, smtp_server: SmtpServer, agents: FakeGroup
+) -> None:
+    engine = create_engine(running.DATABASE_URL)
+    try:
+        await add_partner(engine, "pay", "PayCo 支付", PARTNER, "2wd", datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    dovecot.append(corpus.gbk_complaint(message_id="<first@example.cn>", sender=USER_ADDRESS))
+    receipt = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS)))[0].message
+    case_no = re.search(r"TS-\d{8}-\d{4}", str(receipt["Subject"])).group(0)  # type: ignore[union-attr]
+    await on_desk(agents, running, case_no)
+    li = agents.members[AGENT_ID]
+
+    # The agent refers the case from its topic, with the bill attached.
+    posts = len(agents.messages)
+    await agents.send_document(
+        li,
+        b"%PDF-1.4 bill",
+        "账单.pdf",
+        "application/pdf",
+        caption="/refer pay 11月1日订单8812是否重复扣款？",
+        **place(agents, case_no),
+    )
+    await agents.expect("转交 PayCo 支付 协查", since=posts)
+    request = (await eventually(lambda: _mails_to(smtp_server, PARTNER)))[0].message
+    assert str(request["Subject"]) == f"[{case_no}] 协查请求"
+    assert request["Auto-Submitted"] is None and request["In-Reply-To"] is None
+    body = request.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "11月1日订单8812是否重复扣款？" in body and "2 个工作日" in body
+    assert "王小明" not in body and USER_ADDRESS not in body and "13812345678" not in body
+    (bill,) = list(request.iter_attachments())
+    assert (bill.get_filename(), bill.get_content()) == ("账单.pdf", b"%PDF-1.4 bill")
+
+    # The partner answers the mail: the answer shows in the topic, nobody is mailed.
+    posts = len(agents.messages)
+    dovecot.append(
+        corpus.gmail_reply(
+            "确认重复扣款，已于今日退款。",
+            sender=PARTNER,
+            subject=f"Re: {request['Subject']}",
+            in_reply_to=str(request["Message-ID"]),
+            references=str(request["Message-ID"]),
+            message_id="<answer@payco.example>",
+        )
+    )
+    shown = await agents.expect("答复了", since=posts)
+    assert "确认重复扣款，已于今日退款。" in shown
+    case = await document(running, case_no)
+    events = [(e["event"], e["actor"]) for e in case["timeline"]]
+    assert ("partner_answered", "partner:pay") in events
+    assert len(smtp_server.to(PARTNER)) == 1 and len(smtp_server.to(USER_ADDRESS)) == 1
+
+    # The complainant's thread stays theirs: the agent's next mail names no partner mail.
+    await agents.say(li, "已核实，30元已退回。", **place(agents, case_no))
+    answer = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS, 2)))[1].message
+    assert "<first@example.cn>" in str(answer["References"])
+    for partner_mail in (str(request["Message-ID"]), "<answer@payco.example>"):
+        assert partner_mail not in str(answer["References"])
 
 
 def _mail_settings(dovecot: Dovecot, smtp_server: SmtpServer) -> dict[str, object]:

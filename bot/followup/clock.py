@@ -116,8 +116,9 @@ class CaseClock:
         none is still awaited."""
         if answered:
             await apply_plan(tx, case, timers.referral_ended(referral_id))
-        if case.status is not CaseStatus.AWAITING_USER:
+        if case.clock_paused_at is not None and case.status is not CaseStatus.AWAITING_USER:
             await self._resume_unless_awaiting_partner(tx, case, ignoring=referral_id)
+            await tx.save_case(case)
 
     async def complainant_answered(self, tx: _Tx, case: CaseRecord) -> None:
         """The clock runs again; the resolution deadline moves by the time it stood still

@@ -6,15 +6,19 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import DeskConfig
+from bot.followup import FollowUpConfig
 from bot.messages import Attachment, InboundKind, Outbound
 from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from delivery.dispatcher import Dispatcher
+from scheduler.sla import load_policy
 from storage.outbox import SqlOutbox
 from storage.partners import add_partner, disable_partner
 from storage.repository import SqlRepository
@@ -93,14 +97,28 @@ class Desk:
 
 
 @pytest.fixture
+def followup(request: pytest.FixtureRequest, tmp_path: Path) -> FollowUpConfig:
+    """The default policy; or with one of its switches turned on (`indirect`)."""
+    switch = getattr(request, "param", None)
+    if switch is None:
+        return FollowUpConfig()
+    policy = tmp_path / "sla.toml"
+    policy.write_text(f"[default]\n{switch} = true\n", encoding="utf-8")
+    return FollowUpConfig(policy=load_policy(policy))
+
+
+@pytest.fixture
 async def desk(
-    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+    repository: SqlRepository,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    engine: AsyncEngine,
+    followup: FollowUpConfig,
 ) -> Desk:
     await add_partner(engine, "pay", "PayCo", PAY, "2wd", clock.now())
     await add_partner(engine, "isp", "Net ISP", ISP, None, clock.now())
-    bot = ComplaintBot(
-        repository, BotConfig(desk=DESK, default_locale="en", partner_mail="email"), clock
-    )
+    config = BotConfig(desk=DESK, default_locale="en", partner_mail="email", followup=followup)
+    bot = ComplaintBot(repository, config, clock)
     alice = Chat(bot, outbox, clock)
     mail = MailSender()
     alice.dispatcher = Dispatcher(outbox, {"test": alice.sender, "email": mail}, clock)
@@ -309,3 +327,20 @@ async def test_a_disabled_partner_is_refused(desk: Desk, engine: AsyncEngine) ->
     posted = await desk.refer("/refer pay Charged twice?")
     assert "The partner pay is disabled." in texts(posted)
     assert desk.mail.sent == []
+
+
+@pytest.mark.parametrize("followup", ["pause_while_awaiting_partner"], indirect=True)
+async def test_where_the_policy_says_so_the_resolution_clock_waits_for_the_partner(
+    desk: Desk, records: Records
+) -> None:
+    before = (await records.case(desk.case_no)).resolution_due_at
+    await desk.refer("/refer pay Charged twice?")
+    (request,) = desk.to(PAY)
+    desk.clock.advance(hours=10)
+    await desk.partner_writes(PAY, "Refunded.", subject=request.subject)
+
+    case = await records.case(desk.case_no)
+    (resumed,) = await records.events(desk.case_no, "clock_resumed")
+    assert resumed.payload["paused_for"].startswith("10h")
+    assert before is not None and case.resolution_due_at - before > timedelta(hours=10)
+    assert case.clock_paused_at is None

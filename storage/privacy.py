@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.domain import ERASED
@@ -35,6 +35,7 @@ from storage.models import (
     Message,
     OutboxItem,
     RawUpdate,
+    Referral,
     TimelineEvent,
 )
 
@@ -277,6 +278,10 @@ async def _erase(
         await session.scalars(select(TimelineEvent).where(TimelineEvent.case_id.in_(case_ids)))
     ).all():
         events += erase_fields(event, PERSONAL_EVENT_FIELDS)
+    # What an agent asked a partner may quote the complainant.
+    await session.execute(
+        update(Referral).where(Referral.case_id.in_(case_ids)).values(text=ERASED)  # type: ignore[attr-defined]
+    )
     unused_files = await _erase_evidence(session, person)
     await _erase_raw_updates(session, person)
     for item in (

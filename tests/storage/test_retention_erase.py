@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.router import ComplaintBot
 from storage.chain import verify_database
-from storage.models import Case, Complainant, Identity, TimelineEvent
+from storage.models import Case, Complainant, Identity, Referral, TimelineEvent
 from storage.outbox import SqlOutbox
 from storage.privacy import erase_case
 from tests.bot.test_service import ENGLISH_INTAKE, play
@@ -33,6 +33,18 @@ async def test_an_archived_case_is_erased_once_and_only_when_due(
             .where(Case.case_no == case_no)  # type: ignore[arg-type]
             .values(status="archived", archived_at=archived)
         )
+        case_id = await session.scalar(select(Case.id).where(Case.case_no == case_no))  # type: ignore[arg-type]
+        assert case_id is not None
+        session.add(
+            Referral(
+                case_id=case_id,
+                case_no=case_no,
+                partner_key="pay",
+                asked_at=archived,
+                due_at=archived,
+                text="Call Alice on +8613812345678 about the charge",
+            )
+        )
     data = tmp_path / "data"
     now = archived + timedelta(days=31)
 
@@ -52,6 +64,8 @@ async def test_an_archived_case_is_erased_once_and_only_when_due(
             None,
         )
         assert case.description == "[erased]"
+        (referral,) = (await session.scalars(select(Referral))).all()
+        assert (referral.partner_key, referral.text) == ("pay", "[erased]")
         # What the ledger needs stays.
         assert (case.case_no, case.status, case.received_at is not None) == (
             case_no,

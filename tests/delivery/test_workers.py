@@ -91,9 +91,12 @@ async def test_two_workers_share_one_budget_and_take_over_from_each_other(
         async def all_arrived() -> bool:
             return sum(len(u.messages) for u in users) == 8 * len(users)
 
+        async def both_sent() -> bool:
+            return all(s.sent > 0 for s in senders)
+
         await eventually(thirty_sent, within=30)
-        if postgres:  # both send at once
-            assert all(sender.sent > 0 for sender in senders)
+        if postgres:  # both send at once (a loaded machine may start one a little later)
+            await eventually(both_sent, within=10)
         # One stops (on SQLite: the one holding the outbox); the other carries on.
         first = 0 if senders[0].sent >= 30 else 1
         workers[first].stop()

@@ -18,17 +18,20 @@ import pytest
 
 from complaintbot.app import run
 from complaintbot.settings import Settings
+from storage import migrate
 from storage.database import create_engine
 from storage.partners import add_partner
 from tests.channels import mail_corpus as corpus
 from tests.channels.test_telegram_desk import (
     AGENT_ID,
     GROUP_ID,
+    SUPERVISOR_ID,
     bot_running,
     document,
     on_desk,
     place,
 )
+from tests.support.clock import SteppedWallClock
 from tests.support.dovecot import PASSWORD, USER, Dovecot
 from tests.support.smtp_server import SmtpServer
 from tests.support.telegram_api import FakeBotApi, FakeGroup
@@ -36,6 +39,7 @@ from tests.support.waiting import eventually
 
 USER_ADDRESS = "wang@example.cn"
 PARTNER = "disputes@payco.example"
+ISP = "noc@netco.example"
 
 
 @pytest.fixture
@@ -163,14 +167,52 @@ async def test_email_alone_without_telegram(
         await asyncio.wait_for(task, 30)
 
 
-async def test_a_case_referred_to_a_partner_and_the_partners_answer(
-    running: Settings, dovecot: Dovecot, smtp_server: SmtpServer, agents: FakeGroup
-) -> None:
-    engine = create_engine(running.DATABASE_URL)
+@pytest.fixture
+async def referring(
+    api: FakeBotApi,
+    agents: FakeGroup,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    database_url: str,
+    tmp_path: Path,
+    wall: SteppedWallClock,
+) -> AsyncIterator[Settings]:
+    """The bot with mail, the agents' group with a supervisor, two partners, a clock the
+    test moves on, and the calendar round the clock."""
+    agents.join(api.user(SUPERVISOR_ID, "王主管", "zh-hans"), "administrator")
+    engine = create_engine(database_url)
     try:
-        await add_partner(engine, "pay", "PayCo 支付", PARTNER, "2wd", datetime.now(UTC))
+        await migrate.upgrade(engine)
+        await add_partner(engine, "pay", "PayCo 支付", PARTNER, "2wd", wall.now())
+        await add_partner(engine, "isp", "接入商 NetCo", ISP, None, wall.now())
     finally:
         await engine.dispose()
+    async with bot_running(
+        api,
+        database_url,
+        tmp_path / "data",
+        wall,
+        **_mail_settings(dovecot, smtp_server),
+        CALENDAR="24x7",
+        SWEEP_INTERVAL_SECONDS=0.5,
+        TELEGRAM_SUPERVISOR_IDS=str(SUPERVISOR_ID),
+    ) as settings:
+        yield settings
+
+
+@pytest.fixture
+def wall() -> SteppedWallClock:
+    return SteppedWallClock(datetime.now(UTC).replace(microsecond=0))
+
+
+async def test_a_case_referred_to_a_partner_and_the_partners_answer(
+    referring: Settings,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    agents: FakeGroup,
+    wall: SteppedWallClock,
+) -> None:
+    running = referring
     dovecot.append(corpus.gbk_complaint(message_id="<first@example.cn>", sender=USER_ADDRESS))
     receipt = (await eventually(lambda: _mails_to(smtp_server, USER_ADDRESS)))[0].message
     case_no = re.search(r"TS-\d{8}-\d{4}", str(receipt["Subject"])).group(0)  # type: ignore[union-attr]
@@ -222,6 +264,28 @@ async def test_a_case_referred_to_a_partner_and_the_partners_answer(
     assert "<first@example.cn>" in str(answer["References"])
     for partner_mail in (str(request["Message-ID"]), "<answer@payco.example>"):
         assert partner_mail not in str(answer["References"])
+
+    # A second referral, to a partner who never answers: reminded once at 80 % of a
+    # day, then the topic and the handler, then the supervisor hear of it.
+    posts = len(agents.messages)
+    await agents.say(li, "/refer isp 1d 11月1日该用户线路是否中断？", **place(agents, case_no))
+    await agents.expect("转交 接入商 NetCo 协查", since=posts)
+    isp_request = (await eventually(lambda: _mails_to(smtp_server, ISP)))[0].message
+    wall.advance(hours=19, minutes=30)
+    reminder = (await eventually(lambda: _mails_to(smtp_server, ISP, 2)))[1].message
+    assert reminder["In-Reply-To"].strip() == str(isp_request["Message-ID"]).strip()
+    assert reminder["Subject"] == f"Re: [{case_no}] 协查请求"
+    assert "提醒" in reminder.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    supervisor = agents.members[SUPERVISOR_ID]
+    assert not any("接入商 NetCo" in text for text in supervisor.texts(0))
+    posts = len(agents.messages)
+    wall.advance(hours=5)
+    await agents.expect("接入商 NetCo 未在", since=posts)
+    await supervisor.expect("接入商 NetCo 仍未答复", since=0)
+    assert len(smtp_server.to(ISP)) == 2  # reminded once
+    case = await document(running, case_no)
+    kinds = [e["event"] for e in case["timeline"]]
+    assert kinds.count("partner_reminded") == 1 and "partner_deadline_missed" in kinds
 
 
 def _mail_settings(dovecot: Dovecot, smtp_server: SmtpServer) -> dict[str, object]:

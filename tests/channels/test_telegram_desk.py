@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.ports import Clock
 from complaintbot.app import run
 from complaintbot.case_json import case_document
 from complaintbot.settings import Settings
@@ -37,7 +38,11 @@ def group(request: pytest.FixtureRequest, api: FakeBotApi) -> FakeGroup:
 
 @asynccontextmanager
 async def bot_running(
-    api: FakeBotApi, database_url: str, data_dir: Path, **settings: object
+    api: FakeBotApi,
+    database_url: str,
+    data_dir: Path,
+    clock: Clock | None = None,
+    **settings: object,
 ) -> AsyncIterator[Settings]:
     """`complaintbot run` with Telegram and the agents' group, in this process."""
     configured = Settings(
@@ -51,7 +56,7 @@ async def bot_running(
         **settings,  # type: ignore[arg-type]
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(run(configured, stop))
+    task = asyncio.create_task(run(configured, stop, clock=clock))
     await api.wait_until(lambda: bool(api.calls_of("getUpdates")) or task.done())
     if task.done():
         task.result()

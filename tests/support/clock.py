@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -28,3 +29,15 @@ class FakeClock:
         # Rounded up to this clock's microseconds, so a sleep never ends too early.
         self.advance(microseconds=math.ceil(max(seconds, 0) * 1_000_000))
         await asyncio.sleep(0)
+
+
+class SteppedWallClock(FakeClock):
+    """For a whole running bot: the date is this clock's (a test moves it on with
+    `advance`), while waiting and pacing take real time, so the bot's loops neither
+    spin nor see the date jump by itself."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -308,10 +308,12 @@ COLUMNS = (
     Column(_("Satisfaction score"), Answer(Count("survey_score"))),
     Column(_("Satisfaction asked at ({zone})"), Time("survey_asked_at")),
     Column(_("Satisfaction answered at ({zone})"), Answer(Time("survey_answered_at"))),
-    Column(_("Status"), Label("status", "status")),
+    # Status stays last, always filled: a reader that drops a row's trailing empty cells
+    # (openpyxl's read-only mode) still gets every row in full.
     Column(_("Partner(s)"), Partners("referrals")),
     Column(_("Partner asked / answered ({zone})"), AskedAnswered("referrals")),
     Column(_("Partner deadline met"), PartnerDeadlines("referral_outcomes", "referrals")),
+    Column(_("Status"), Label("status", "status")),
 )
 """The ledger's columns, in the order of the file."""
 

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ERASED
-from reporting.columns import case_frame, ledger_cells
+from bot.referrals import referral_outcome
+from reporting.columns import UTC_TIME, _referral_outcome, case_frame, ledger_cells
 from reporting.frames import ledger_frames
 from reporting.layout import Referred
 from reporting.reading import ledger_cases
@@ -136,3 +138,19 @@ def _referrals(number: int, received: datetime) -> tuple[Referred, ...]:
         )
         for at in range(number % 3)
     )
+
+
+def test_the_columnar_referral_outcome_is_the_rule() -> None:
+    # `bot.referrals.referral_outcome` and its columnar mirror, at the deadline's edges.
+    due = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    tick = timedelta(microseconds=1)
+    answers = [None, due - tick, due, due + tick]
+    frame = pl.DataFrame(
+        {"due": [due] * len(answers), "answered": answers},
+        schema={"due": UTC_TIME, "answered": UTC_TIME},
+    )
+    for now in (due - tick, due, due + tick):
+        found = frame.select(_referral_outcome(pl.col("due"), pl.col("answered"), now))
+        assert found.to_series().to_list() == [
+            referral_outcome(due, answered, now).value for answered in answers
+        ]

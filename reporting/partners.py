@@ -88,33 +88,40 @@ class PartnerTally:
         self.referrals = 0  # all partners together, counted apart from them (the check)
 
     def add(self, row: LedgerRow) -> None:
-        case = row.case
+        # Written out (`second` and `hours` inlined): this runs for every referred case.
+        case, partners = row.case, self.partners
         self.referrals += len(case.referrals)
-        received = second(case.received_at)
-        resolved = second(case.resolved_at) if case.resolved_at is not None else None
+        received = (case.received_at - _EPOCH) // _SECOND
+        resolved = (case.resolved_at - _EPOCH) // _SECOND if case.resolved_at else None
         waits: dict[str, list[tuple[int, int]]] = {}
         for referral, outcome in zip(case.referrals, row.referral_outcomes, strict=True):
-            found = self.partners.get(referral.partner) or self.partners.setdefault(
-                referral.partner, _Partner()
-            )
+            partner = referral.partner
+            found = partners.get(partner)
+            if found is None:
+                found = partners[partner] = _Partner()
             found.referrals += 1
-            found.outcomes[outcome.value] += 1
-            asked = second(referral.asked_at)
-            answered = second(referral.answered_at) if referral.answered_at else None
-            if answered is not None:
-                found.response_hours.append(hours(answered - asked))
-            spans = waits.setdefault(referral.partner, [])
+            found.outcomes[outcome] += 1  # a `StrEnum`: counted under its value
+            asked = (referral.asked_at - _EPOCH) // _SECOND
+            answered = None
+            if referral.answered_at is not None:
+                answered = (referral.answered_at - _EPOCH) // _SECOND
+                found.response_hours.append(
+                    rounded((answered - asked) * _MICROS, HUNDREDTH_HOUR, 100)
+                )
+            spans = waits.get(partner)
+            if spans is None:
+                spans = waits[partner] = []
             if resolved is not None:
-                start = max(asked, received)
-                end = min(answered if answered is not None else resolved, resolved)
+                start = asked if asked > received else received
+                end = answered if answered is not None and answered < resolved else resolved
                 if end > start:
                     spans.append((start, end))
         for partner, spans in waits.items():
-            found = self.partners[partner]
+            found = partners[partner]
             found.cases += 1
             if resolved is not None:
                 found.resolved_cases += 1
-                found.waiting += union(spans)
+                found.waiting += (spans[0][1] - spans[0][0]) if len(spans) == 1 else union(spans)
                 found.resolution += max(resolved - received, 0)
 
     def failures(self) -> int:

@@ -161,10 +161,12 @@ class LedgerSheet:
 
     def asked_answered(self, referrals: tuple[Referred, ...]) -> str:
         """`layout.AskedAnswered`'s cell of a case referred at least once."""
+        # `str` of a local time (whole seconds, no zone) is "2026-05-01 08:00:00", as
+        # `strftime` would write it in a third of the time.
         local = self._local_time
         return "; ".join(
-            f"{local(r.asked_at):{_SHOWN}} / "
-            + (f"{local(r.answered_at):{_SHOWN}}" if r.answered_at else NO_PARTNER_ANSWER)
+            f"{local(r.asked_at)} / "
+            + (str(local(r.answered_at)) if r.answered_at is not None else NO_PARTNER_ANSWER)
             for r in referrals
         )
 
@@ -181,9 +183,6 @@ class LedgerSheet:
         local = moment.astimezone(self.zone)
         # Built from its fields: half the time of `replace(tzinfo=None, microsecond=0)`.
         return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
-
-
-_SHOWN = "%Y-%m-%d %H:%M:%S"  # a time inside a cell's text (a time cell is a datetime)
 
 
 def referral_labels(_: Callable[[str], str]) -> dict[ReferralOutcome, str]:

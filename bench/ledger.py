@@ -5,11 +5,12 @@ memory they need, as ratios within one run (absolute seconds move with the machi
 
 Fills a SQLite file with CASES resolved cases received over six months (each with a
 handler, two handler events on its timeline, a verification record and an answered
-survey), then runs each real command in a fresh process and prints its time and peak
-memory (the command's process plus its second process, if it starts one, each at its
-own peak: an upper bound of the two together): the ledger as CSV and as XLSX, and the
-quality report. The events are written in bulk, not through `storage.chain`: the export
-reads them, it does not check the chain.
+survey; every fourth referred to a partner, every twentieth to two), then runs each
+real command in a fresh process and prints its time and peak memory (the command's
+process plus its second process, if it starts one, each at its own peak: an upper bound
+of the two together): the ledger as CSV and as XLSX, and the quality report. The events
+are written in bulk, not through `storage.chain`: the export reads them, it does not
+check the chain.
 
 As baselines for the XLSX writer, the same sheet is written in one process each by this
 project's writer, by XlsxWriter in `constant_memory` mode and by rustpy-xlsxwriter
@@ -47,7 +48,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.database import create_engine
 from storage.migrate import upgrade
-from storage.models import Agent, Case, Complainant, Survey, TimelineEvent
+from storage.models import Agent, Case, Complainant, Partner, Referral, Survey, TimelineEvent
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 # The days the commands are asked for: all the filled cases.
@@ -112,6 +113,31 @@ def _events(number: int, received: datetime) -> list[dict[str, Any]]:
     ]
 
 
+# The partners cases are referred to: every fourth case to one of them, every twentieth
+# to a second one as well; one referral in seven is never answered.
+PARTNERS = ("alipay", "chinanet")
+
+
+def _referrals(number: int, received: datetime) -> list[dict[str, Any]]:
+    if number % 4:
+        return []
+    partners = PARTNERS if number % 20 == 0 else PARTNERS[number % 8 // 4 :][:1]
+    return [
+        {
+            "case_id": number + 1,
+            "case_no": f"TS-{received:%Y%m%d}-{number:07d}",
+            "partner_key": partner,
+            "asked_at": received + timedelta(hours=2 + at),
+            "due_at": received + timedelta(days=3, hours=2 + at),
+            "answered_at": (
+                None if number % 7 == 0 else received + timedelta(hours=5 + number % 97 + at)
+            ),
+            "text": "请协助核实该笔扣费。",
+        }
+        for at, partner in enumerate(partners)
+    ]
+
+
 def _survey(number: int, received: datetime) -> dict[str, Any]:
     return {
         "case_id": number + 1,
@@ -141,6 +167,13 @@ async def fill(url: str, cases: int) -> float:
                 for n, name in ((1, "李雷"), (2, "韩梅梅"))
             ],
         )
+        await connection.execute(
+            insert(Partner),
+            [
+                {"key": key, "name": key, "email": f"{key}@example.com", "created_at": START}
+                for key in PARTNERS
+            ],
+        )
     for first in range(0, cases, CHUNK):
         rows = [_case(n, cases) for n in range(first, min(first + CHUNK, cases))]
         async with engine.begin() as connection:
@@ -152,6 +185,8 @@ async def fill(url: str, cases: int) -> float:
             await connection.execute(
                 insert(Survey), [_survey(r["id"] - 1, r["received_at"]) for r in rows]
             )
+            referrals = [x for r in rows for x in _referrals(r["id"] - 1, r["received_at"])]
+            await connection.execute(insert(Referral), referrals)
     if engine.dialect.name == "postgresql":
         # The statistics a database in use has (autovacuum gathers them a while after a
         # bulk load): without them the planner guesses a few hundred rows per batch.

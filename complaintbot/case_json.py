@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.ports import SystemClock
+from bot.referrals import referral_outcome
 from storage import queries
 from storage.files import EvidenceFiles
 
@@ -19,7 +20,8 @@ def case_document(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The whole case; deadlines' outcomes are as of `now` (the system's time by default)."""
+    """The whole case; the outcomes of deadlines and of referrals to partners are as of
+    `now` (the system's time by default)."""
     case = detail.case
     now = now or SystemClock().now()
     return {
@@ -56,6 +58,16 @@ def case_document(
                 "outcome": outcome.value if (outcome := d.outcome(now)) else None,
             }
             for d in detail.deadlines
+        ],
+        "referrals": [
+            {
+                "partner": r.partner,
+                "asked_at": _iso(r.asked_at, zone),
+                "due_at": _iso(r.due_at, zone),
+                "answered_at": _iso(r.answered_at, zone),
+                "outcome": referral_outcome(r.due_at, r.answered_at, now).value,
+            }
+            for r in detail.referrals
         ],
     }
 

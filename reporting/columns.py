@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from bot.domain import ERASED
+from bot.referrals import ReferralOutcome
 from reporting import layout
-from reporting.layout import COLUMNS, FIELDS, NO_ANSWER, LedgerCase
+from reporting.layout import COLUMNS, FIELDS, NO_ANSWER, NO_PARTNER_ANSWER, LedgerCase, Referred
 from reporting.rows import HUNDREDTH_HOUR, TENTH_MINUTE, LedgerSheet
 from scheduler.calendar import AlwaysOpen, Calendar, WorkdayCalendar
 from scheduler.deadlines import Outcome
@@ -26,11 +27,16 @@ from scheduler.deadlines import Outcome
 UTC_TIME = pl.Datetime("us", "UTC")
 _DAY = 86_400_000_000  # microseconds
 _EPOCH_DAY = date(1970, 1, 1)
+REFERRED = pl.Struct(
+    {"partner": pl.String(), "asked_at": UTC_TIME, "due_at": UTC_TIME, "answered_at": UTC_TIME}
+)
+"""A referral (`reporting.layout.Referred`) as a column's value."""
 _TYPES: dict[type, pl.DataType] = {
     str: pl.String(),
     int: pl.Int64(),
     datetime: UTC_TIME,
     tuple: pl.List(pl.String()),
+    Referred: pl.List(REFERRED),
 }
 
 CASE_SCHEMA: dict[str, pl.DataType] = {field.name: _TYPES[field.holds] for field in FIELDS}
@@ -40,8 +46,24 @@ CASE_SCHEMA: dict[str, pl.DataType] = {field.name: _TYPES[field.holds] for field
 def case_frame(cases: Sequence[LedgerCase]) -> pl.DataFrame:
     """`LedgerCase`s as a batch of columns."""
     names = list(CASE_SCHEMA)
-    rows = [[getattr(case, name) for name in names] for case in cases]
+    referred = [field.name for field in FIELDS if field.holds is Referred]
+    rows = [
+        [
+            [_referred(r) for r in value] if name in referred else value
+            for name, value in ((name, getattr(case, name)) for name in names)
+        ]
+        for case in cases
+    ]
     return pl.DataFrame(rows, schema=CASE_SCHEMA, orient="row")
+
+
+def _referred(referral: Referred) -> dict[str, object]:
+    return {
+        "partner": referral.partner,
+        "asked_at": referral.asked_at,
+        "due_at": referral.due_at,
+        "answered_at": referral.answered_at,
+    }
 
 
 def ledger_cells(
@@ -65,6 +87,7 @@ class _Cells:
     ) -> None:
         self.cases, self.sheet, self.calendar, self.now = cases, sheet, calendar, now
         self.outcomes = {o.value: label for o, label in sheet.outcome_labels.items()}
+        self.referral_outcomes = {o.value: label for o, label in sheet.referral_labels.items()}
 
     def of(self, cell: layout.Cell) -> pl.Expr:
         sheet = self.sheet
@@ -97,7 +120,53 @@ class _Cells:
                 answered = self.of(shown).cast(pl.String)
                 no_answer = pl.col(result) == NO_ANSWER
                 return pl.when(no_answer).then(pl.lit(sheet.no_answer)).otherwise(answered)
+            case layout.Partners(field):
+                return _each_referral(field, pl.element().struct.field("partner"), ", ")
+            case layout.AskedAnswered(field):
+                referral = pl.element().struct
+                asked = self._shown(referral.field("asked_at"))
+                answered = self._shown(referral.field("answered_at"))
+                both = asked + " / " + answered.fill_null(pl.lit(NO_PARTNER_ANSWER))
+                return _each_referral(field, both, "; ")
+            case layout.PartnerDeadlines(_outcomes, field):
+                referral = pl.element().struct
+                outcome = _referral_outcome(
+                    referral.field("due_at"), referral.field("answered_at"), self.now
+                )
+                return _each_referral(
+                    field,
+                    outcome.replace_strict(self.referral_outcomes, return_dtype=pl.String),
+                    ", ",
+                )
         raise TypeError(f"no columnar cell for {cell!r}")
+
+    def _shown(self, moment: pl.Expr) -> pl.Expr:
+        """A time as `LedgerSheet.asked_answered` writes it inside its text."""
+        zone = self.sheet.zone.key
+        return moment.dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _each_referral(field: str, shown: pl.Expr, separator: str) -> pl.Expr:
+    """`shown` of each referral of the list `field`, joined by `separator`; None for a
+    case never referred."""
+    referrals = pl.col(field)
+    joined = referrals.list.eval(shown).list.join(separator)
+    return pl.when(referrals.list.len() > 0).then(joined)
+
+
+def _referral_outcome(due: pl.Expr, answered: pl.Expr, now: datetime) -> pl.Expr:
+    """`bot.referrals.referral_outcome`, as its value."""
+    return (
+        pl.when(answered.is_not_null())
+        .then(
+            pl.when(answered <= due)
+            .then(pl.lit(ReferralOutcome.ANSWERED.value))
+            .otherwise(pl.lit(ReferralOutcome.ANSWERED_LATE.value))
+        )
+        .when(pl.lit(now) > due)
+        .then(pl.lit(ReferralOutcome.MISSED.value))
+        .otherwise(pl.lit(ReferralOutcome.PENDING.value))
+    )
 
 
 def _plain(labels: dict[str, str]) -> dict[str, str]:

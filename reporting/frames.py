@@ -27,9 +27,9 @@ import polars as pl
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reporting.columns import CASE_SCHEMA, UTC_TIME, case_frame
+from reporting.columns import CASE_SCHEMA, REFERRED, UTC_TIME, case_frame
 from reporting.layout import LedgerCase
-from reporting.reading import HANDLERS, batch_query, ledger_cases
+from reporting.reading import HANDLERS, batch_query, ledger_cases, referrals_text
 
 BATCH = 10_000
 
@@ -184,14 +184,15 @@ class _ArrowReader:
         self._database.close()
 
 
-# The query of `reporting.reading.batch_query`, with the handlers from the timeline. Each
+# The query of `reporting.reading.batch_query`, with the handlers from the timeline and
+# the referrals as text (`reporting.reading.referrals_text`). Each
 # batch is a query of its own, read whole into one Arrow batch: the SQLite driver gives a
 # column the type of its values in the batch (an integer type when all are NULL, which
 # `_as_case_columns` casts; times stay SQLite's text), the PostgreSQL driver that of its
 # SQL type. SQLite takes `$1` as a parameter's name and numbers the names in the order
 # they first appear, which is their order in the query.
 _FRAMES = {
-    database: batch_query(database, ("$1", "$2", "$3", "$4"), HANDLERS)
+    database: batch_query(database, ("$1", "$2", "$3", "$4"), HANDLERS, referrals_text(database))
     for database in ("sqlite", "postgresql")
 }
 
@@ -222,8 +223,29 @@ def _as_case_columns(frame: pl.DataFrame) -> pl.DataFrame:
     handlers = events_then_current.list.eval(pl.element().filter(pl.element() != "")).list.unique(
         maintain_order=True
     )
+    made = {"handlers": handlers, "referrals": _referrals()}
     return frame.select(
-        (handlers if name == "handlers" else column(name, kind)).alias(name)
-        for name, kind in CASE_SCHEMA.items()
+        made.get(name, column(name, kind)).alias(name) for name, kind in CASE_SCHEMA.items()
     )
 
+
+def _referrals() -> pl.Expr:
+    """`reporting.reading.referrals_text` made a list of `REFERRED` per case (an empty
+    one for a case never referred)."""
+    text = pl.col("referrals").cast(pl.String)
+    parts = pl.element().str.split("\x1e")
+
+    def time(at: int) -> pl.Expr:
+        value = parts.list.get(at)
+        given = pl.when(value != "").then(value)  # '': no time (not answered)
+        return given.str.to_datetime(_SQLITE_TIME, time_unit="us", time_zone="UTC", cache=False)
+
+    referral = pl.struct(
+        parts.list.get(0).alias("partner"),
+        time(1).alias("asked_at"),
+        time(2).alias("due_at"),
+        time(3).alias("answered_at"),
+    )
+    none = pl.lit([], pl.List(pl.String))
+    split = pl.when(text != "").then(text.str.split("\x1f")).otherwise(none)
+    return split.list.eval(referral).cast(pl.List(REFERRED))

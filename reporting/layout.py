@@ -11,6 +11,8 @@ translation in the catalogs).
 
 The SQL is written for both databases, with the tables named `c` (cases), `a` (the
 case's current handler, an agent) and `s` (the case's latest satisfaction survey).
+Fields read otherwise (no SQL here) come from queries of their own per batch of cases
+(`reporting.reading`): the handlers and the referrals to partners.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def stored(sql: str | None) -> dict[str, str | None]:
 
 def _verified(name: str) -> str:
     return f"CAST(c.verification ->> '{name}' AS TEXT)"
+
+
+@dataclass(frozen=True, slots=True)
+class Referred:
+    """A referral of the case to a partner (`storage.models.Referral`) as the ledger
+    reads it: the partner's key, when it was asked, by when it was to answer, and when
+    its first answer came (None: not yet)."""
+
+    partner: str
+    asked_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,8 @@ class LedgerCase:
     # satisfied | unsatisfied | no_answer
     survey_outcome: str | None = dataclasses.field(metadata=stored("s.outcome"))
     status: str = dataclasses.field(metadata=stored("c.status"))
+    # The case's referrals to partners, oldest first (`reporting.reading.REFERRALS`).
+    referrals: tuple[Referred, ...] = dataclasses.field(metadata=stored(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +95,14 @@ class Field:
 
     name: str
     sql: str | None
-    holds: type  # str, int, datetime, or tuple (of names)
+    holds: type  # str, int, datetime, tuple (of names) or Referred (a tuple of them)
 
 
 def _holds(hint: Any) -> type:
-    """`str` for `str | None`, `tuple` for `tuple[str, ...]`."""
+    """`str` for `str | None`, `tuple` for `tuple[str, ...]`, `Referred` for
+    `tuple[Referred, ...]`."""
     if get_origin(hint) is tuple:
-        return tuple
+        return Referred if get_args(hint)[0] is Referred else tuple
     return next(kind for kind in get_args(hint) or (hint,) if kind is not type(None))
 
 
@@ -192,7 +209,49 @@ class Answer:
     outcome: str = "survey_outcome"
 
 
-Cell = Text | Count | Time | Label | Masked | Names | Minutes | WorkingHours | Limit | Answer
+@dataclass(frozen=True, slots=True)
+class Partners:
+    """The partner of each of the field's referrals, separated by commas (a partner
+    asked twice is named twice: the n-th name, the n-th times and the n-th outcome of the
+    partner columns are the same referral)."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskedAnswered:
+    """For each of the field's referrals, when it was asked and when it was answered
+    ("2026-05-01 08:00:00 / 2026-05-02 10:00:00", "—" for no answer yet), on the wall
+    clock of the ledger's time zone, separated by semicolons."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerDeadlines:
+    """The outcomes `outcomes` of `LedgerRow` (one per referral of the field `referrals`:
+    `bot.referrals.referral_outcome`) in words: met, answered late, missed (no answer),
+    pending; separated by commas."""
+
+    outcomes: str
+    referrals: str
+
+
+Cell = (
+    Text
+    | Count
+    | Time
+    | Label
+    | Masked
+    | Names
+    | Minutes
+    | WorkingHours
+    | Limit
+    | Answer
+    | Partners
+    | AskedAnswered
+    | PartnerDeadlines
+)
 
 # Figures and times are never taken for a formula: "-0.5" stays as it is in a CSV file.
 UNGUARDED = (Count, Time, Minutes, WorkingHours)
@@ -249,9 +308,17 @@ COLUMNS = (
     Column(_("Satisfaction score"), Answer(Count("survey_score"))),
     Column(_("Satisfaction asked at ({zone})"), Time("survey_asked_at")),
     Column(_("Satisfaction answered at ({zone})"), Answer(Time("survey_answered_at"))),
+    # Status stays last, always filled: a reader that drops a row's trailing empty cells
+    # (openpyxl's read-only mode) still gets every row in full.
+    Column(_("Partner(s)"), Partners("referrals")),
+    Column(_("Partner asked / answered ({zone})"), AskedAnswered("referrals")),
+    Column(_("Partner deadline met"), PartnerDeadlines("referral_outcomes", "referrals")),
     Column(_("Status"), Label("status", "status")),
 )
 """The ledger's columns, in the order of the file."""
 
 NO_ANSWER = "no_answer"
 """The survey outcome of a complainant who never answered (`Answer`)."""
+
+NO_PARTNER_ANSWER = "—"
+"""`AskedAnswered`'s answer time of a referral not answered (yet)."""

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import TextClause, and_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from reporting.layout import FIELDS, LedgerCase
+from reporting.layout import FIELDS, LedgerCase, Referred
 from storage.database import READ_ONLY
 from storage.models import Case
 from storage.types import UTCDateTime, as_driver_returns, utc_reader
@@ -72,17 +72,47 @@ SQLite 3.44 and later (as its ADBC driver bundles it; Python's may be older) and
 PostgreSQL."""
 
 
-def batch_query(database: str, markers: Sequence[str], handlers: str | None = None) -> str:
+# A referral's time as text, as SQLite holds it (`storage.types.UTCDateTime`: UTC, six
+# digits of microseconds); '' for none.
+_REFERRAL_TIME = {
+    "postgresql": "coalesce(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '')",
+    "sqlite": "coalesce({}, '')",
+}
+
+
+def referrals_text(database: str) -> str:
+    """A case's referrals to partners, oldest first, as one text: each referral's partner
+    key, asked, due and answered times (`_REFERRAL_TIME`) separated by U+001E, the
+    referrals by U+001F; '' for none. For the columnar read (`reporting.frames`), which
+    takes a text where the row-at-a-time read takes rows (`_REFERRALS`)."""
+    time = _REFERRAL_TIME[database].format
+    referral = " || '\x1e' || ".join(
+        ["r.partner_key", time("r.asked_at"), time("r.due_at"), time("r.answered_at")]
+    )
+    return f"""coalesce((
+    SELECT string_agg({referral}, '\x1f' ORDER BY r.asked_at, r.id)
+    FROM referrals AS r
+    WHERE r.case_id = c.id
+  ), '')"""
+
+
+def batch_query(
+    database: str,
+    markers: Sequence[str],
+    handlers: str | None = None,
+    referrals: str | None = None,
+) -> str:
     """The query of a batch of cases on `database` ("sqlite" or "postgresql"): `c.id`,
     then each field of `LedgerCase` that SQL selects, in their order, then the current
-    handler's name as `handler` ('' for none), then `handlers` as handlers if given.
-    `markers` are the parameters after_time, after_id, until and rows as the driver that
-    runs it marks them."""
+    handler's name as `handler` ('' for none), then `handlers` as handlers and
+    `referrals` as referrals if given. `markers` are the parameters after_time,
+    after_id, until and rows as the driver that runs it marks them."""
     selected = [
         "c.id",
         *(f"{field.sql} AS {field.name}" for field in FIELDS if field.sql),
         "coalesce(a.name, '') AS handler",
         *([f"{handlers} AS handlers"] if handlers else []),
+        *([f"{referrals} AS referrals"] if referrals else []),
     ]
     return (
         "SELECT\n  "
@@ -115,6 +145,12 @@ _HANDLERS = _bound(
     "SELECT e.case_id, e.payload ->> 'handler'\nFROM timeline_events AS e\n"
     f"WHERE {_HANDLER_EVENTS} AND e.case_id IN ({_batch(_MARKERS, 'c.id')}\n)\n"
     "ORDER BY e.case_id, e.seq"
+)
+# The referrals of a batch's cases, oldest first, chosen the same way.
+_REFERRALS = _bound(
+    "SELECT r.case_id, r.partner_key, r.asked_at, r.due_at, r.answered_at\nFROM referrals AS r\n"
+    f"WHERE r.case_id IN ({_batch(_MARKERS, 'c.id')}\n)\n"
+    "ORDER BY r.case_id, r.asked_at, r.id"
 )
 
 
@@ -161,36 +197,43 @@ async def ledger_cases(
     """Every case received in [start, end), oldest first. The next batch is read while
     the caller takes this one (the database works in its driver's thread or its server
     meanwhile, on the other core)."""
-    made = _case_maker(utc_reader(engine.dialect))
+    utc = utc_reader(engine.dialect)
+    made = _case_maker(utc)
     cases = _CASES[engine.dialect.name]
 
-    async def read(after: tuple[datetime, int]) -> tuple[Sequence[Any], dict[int, list[str]]]:
+    async def read(after: tuple[datetime, int]) -> tuple[Sequence[Any], _Related]:
         period = {"after_time": after[0], "after_id": after[1], "until": end, "rows": batch}
         async with _reading(engine) as connection:
             rows = (await connection.execute(cases, period)).all()
-            return rows, await _handlers(connection, period) if rows else {}
+            if not rows:
+                return rows, ({}, {})
+            handlers = await _handlers(connection, period)
+            return rows, (handlers, await _referrals(connection, period, utc))
 
     # (received_at, id): from the start
     upcoming: asyncio.Future[Any] | None = asyncio.ensure_future(read((start, 0)))
     try:
         while upcoming is not None:
-            rows, handlers = await upcoming
+            rows, (handlers, referrals) = await upcoming
             upcoming = None
             if len(rows) == batch:
-                after = (made(rows[-1], []).received_at, rows[-1][0])
+                after = (made(rows[-1], [], ()).received_at, rows[-1][0])
                 upcoming = asyncio.ensure_future(read(after))
             for number, row in enumerate(rows):
                 if number % _NUDGE == 0:
                     # The caller takes the rows without waiting for anything: let the
                     # next batch's read take its next step.
                     await asyncio.sleep(0)
-                yield made(row, handlers.get(row[0], []))
+                yield made(row, handlers.get(row[0], []), referrals.get(row[0], ()))
     finally:
         if upcoming is not None:  # the caller stopped early: the read ends first
             await asyncio.gather(upcoming, return_exceptions=True)
 
 
 _NUDGE = 250
+
+# A batch's handlers and referrals, by case id.
+_Related = tuple[dict[int, list[str]], dict[int, tuple[Referred, ...]]]
 
 
 async def _handlers(connection: AsyncConnection, period: dict[str, Any]) -> dict[int, list[str]]:
@@ -203,20 +246,42 @@ async def _handlers(connection: AsyncConnection, period: dict[str, Any]) -> dict
     return handlers
 
 
-def _case_maker(utc: Callable[[Any], Any]) -> Callable[[Sequence[Any], list[str]], LedgerCase]:
-    """What makes a `LedgerCase` of a row of `_CASES` and the case's earlier handlers."""
+async def _referrals(
+    connection: AsyncConnection, period: dict[str, Any], utc: Callable[[Any], Any]
+) -> dict[int, tuple[Referred, ...]]:
+    """Each case's referrals to partners, oldest first (most cases have none)."""
+    referrals: dict[int, list[Referred]] = {}
+    for case_id, partner, asked, due, answered in (
+        await connection.execute(_REFERRALS, period)
+    ).all():
+        referral = Referred(partner, utc(asked), utc(due), utc(answered))
+        referrals.setdefault(case_id, []).append(referral)
+    return {case_id: tuple(found) for case_id, found in referrals.items()}
+
+
+def _case_maker(
+    utc: Callable[[Any], Any],
+) -> Callable[[Sequence[Any], list[str], tuple[Referred, ...]], LedgerCase]:
+    """What makes a `LedgerCase` of a row of `_CASES`, the case's earlier handlers and
+    its referrals."""
     stored = [field for field in FIELDS if field.sql]
     # Places in the row after its id; the times are made UTC-aware datetimes.
     times = [at for at, field in enumerate(stored) if field.holds is datetime]
-    handlers_at = [field.name for field in FIELDS].index("handlers")
+    names = [field.name for field in FIELDS]
+    handlers_at, referrals_at = names.index("handlers"), names.index("referrals")
+    # Inserted in the order of their places, so each place is the one among the fields.
+    assert handlers_at < referrals_at
 
-    def made(row: Sequence[Any], handlers: list[str]) -> LedgerCase:
+    def made(
+        row: Sequence[Any], handlers: list[str], referrals: tuple[Referred, ...]
+    ) -> LedgerCase:
         *values, handler = row[1:]
         for at in times:
             values[at] = utc(values[at])
         if handler and handler not in handlers:
             handlers.append(handler)
         values.insert(handlers_at, tuple(handlers))
+        values.insert(referrals_at, referrals)
         # By position, in the order of the fields: keywords cost a second per million cases.
         return LedgerCase(*values)
 

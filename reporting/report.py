@@ -98,6 +98,11 @@ def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
             "System faults by week add up to the period's: cases, resolution times and "
             "each case counted once by its resolution time limit"
         ),
+        "partners_add_up": _(
+            "Referrals by partner add up to all referrals; each partner's outcomes add up "
+            "to its referrals, each answer has a response time, and no case waited for a "
+            "partner longer than it took to resolve"
+        ),
         "receipt_not_before_received": _("No receipt sent before its case was received"),
         "first_response_not_before_received": _("No first response before its case was received"),
         "first_response_not_before_receipt": _("No first response before the receipt"),
@@ -111,6 +116,10 @@ def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
             "Cases resolved at least once, and only they, have a verification nature"
         ),
         "score_between_1_and_5": _("Every satisfaction score is between 1 and 5"),
+        "partner_times_in_order": _(
+            "No case referred to a partner before it was received, no partner answer "
+            "before it was asked"
+        ),
     }
 
 

@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo
 from bot.domain import CaseStatus, Category
 from bot.i18n import Translator
 from bot.labels import category_label, status_label, verification_labels
+from bot.referrals import ReferralOutcome, referral_outcome
 from channels.registry import CHANNEL_NAMES, channel_label
 from reporting import layout
-from reporting.layout import COLUMNS, NO_ANSWER, UNGUARDED, LedgerCase
+from reporting.layout import COLUMNS, NO_ANSWER, NO_PARTNER_ANSWER, UNGUARDED, LedgerCase, Referred
 from reporting.masks import MASKS
 from scheduler.calendar import Calendar
 from scheduler.deadlines import Outcome, outcome
@@ -46,6 +47,8 @@ class LedgerRow:
     receipt: Outcome | None
     first_response: Outcome | None
     resolution: Outcome | None
+    # Each referral's outcome, in the order of `case.referrals`.
+    referral_outcomes: tuple[ReferralOutcome, ...] = ()
 
     @property
     def working_hours_to_resolution(self) -> float | None:
@@ -66,6 +69,11 @@ def ledger_row(case: LedgerCase, calendar: Calendar, now: datetime) -> LedgerRow
         receipt=outcome(case.receipt_due_at, case.receipt_sent_at, now),
         first_response=outcome(case.response_due_at, case.first_response_at, now),
         resolution=outcome(case.resolution_due_at, resolved, now),
+        referral_outcomes=(
+            tuple(referral_outcome(r.due_at, r.answered_at, now) for r in case.referrals)
+            if case.referrals
+            else ()
+        ),
     )
 
 
@@ -98,6 +106,7 @@ class LedgerSheet:
             Outcome.MISSED: _("missed"),
             Outcome.PENDING: _("pending"),
         }
+        self.referral_labels = referral_labels(_)
         self._headers = self._layout()
         self._cells = _row_cells(self)
 
@@ -146,6 +155,26 @@ class LedgerSheet:
             for column in COLUMNS
         ]
 
+    def partners(self, referrals: tuple[Referred, ...]) -> str:
+        """`layout.Partners`' cell of a case referred at least once."""
+        return ", ".join(r.partner for r in referrals)
+
+    def asked_answered(self, referrals: tuple[Referred, ...]) -> str:
+        """`layout.AskedAnswered`'s cell of a case referred at least once."""
+        # `str` of a local time (whole seconds, no zone) is "2026-05-01 08:00:00", as
+        # `strftime` would write it in a third of the time.
+        local = self._local_time
+        return "; ".join(
+            f"{local(r.asked_at)} / "
+            + (str(local(r.answered_at)) if r.answered_at is not None else NO_PARTNER_ANSWER)
+            for r in referrals
+        )
+
+    def partner_deadlines(self, outcomes: tuple[ReferralOutcome, ...]) -> str:
+        """`layout.PartnerDeadlines`' cell of a case referred at least once."""
+        labels = self.referral_labels
+        return ", ".join(labels[outcome] for outcome in outcomes)
+
     def _local_time(self, moment: datetime | None) -> datetime | None:
         """The moment on the wall clock of the ledger's time zone (the zone is in the
         header) to the second, so a spreadsheet shows and sorts it as a plain date and time."""
@@ -154,6 +183,17 @@ class LedgerSheet:
         local = moment.astimezone(self.zone)
         # Built from its fields: half the time of `replace(tzinfo=None, microsecond=0)`.
         return datetime(local.year, local.month, local.day, local.hour, local.minute, local.second)
+
+
+def referral_labels(_: Callable[[str], str]) -> dict[ReferralOutcome, str]:
+    """A referral's outcome in the reader's words, as the ledger's "partner deadline met"
+    column shows it."""
+    return {
+        ReferralOutcome.ANSWERED: _("met"),
+        ReferralOutcome.ANSWERED_LATE: _("answered late"),
+        ReferralOutcome.MISSED: _("missed (no answer)"),
+        ReferralOutcome.PENDING: _("pending"),
+    }
 
 
 # The ledger's figures are counted in these units of microseconds, and printed as
@@ -185,6 +225,9 @@ def _row_cells(sheet: LedgerSheet) -> Callable[[LedgerRow], list[Cell]]:
         "local": sheet._local_time,
         "outcomes": sheet.outcome_labels,
         "no_answer": sheet.no_answer,
+        "partners": sheet.partners,
+        "asked_answered": sheet.asked_answered,
+        "partner_deadlines": sheet.partner_deadlines,
         **{f"labels_{table}": labels for table, labels in sheet.labels.items()},
         **{f"mask_{how}": mask for how, mask in MASKS.items()},
     }
@@ -219,6 +262,13 @@ def _row_cell(cell: layout.Cell, masked: bool) -> str:
         case layout.Answer(shown, result):
             answered = _row_cell(shown, masked)
             return f"(no_answer if case.{result} == {NO_ANSWER!r} else {answered})"
+        # Nothing called for a case never referred, as most are.
+        case layout.Partners(field):
+            return f"(partners(v) if (v := case.{field}) else None)"
+        case layout.AskedAnswered(field):
+            return f"(asked_answered(v) if (v := case.{field}) else None)"
+        case layout.PartnerDeadlines(result):
+            return f"(partner_deadlines(v) if (v := row.{result}) else None)"
     raise TypeError(f"no row cell for {cell!r}")
 
 

@@ -28,8 +28,6 @@ does, and which cases break it, so a failure is shown rather than averaged away.
 
 from __future__ import annotations
 
-import math
-import statistics
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -41,7 +39,9 @@ from zoneinfo import ZoneInfo
 from bot.domain import CaseStatus, Category
 from bot.lifecycle import Nature
 from channels.registry import CHANNEL_NAMES
+from reporting.partners import PartnerTally, times_out_of_order
 from reporting.rows import LedgerCase, LedgerRow
+from reporting.stats import Spread, ratio, spread
 from scheduler.deadlines import Outcome
 
 LIMITS = ("receipt", "first_response", "resolution")
@@ -54,21 +54,6 @@ FAULT = Nature.SYSTEM_FAULT.value
 # Cases named per failed check; the count says how many there are in all.
 EXAMPLES = 20
 _RESOLVED_STATES = {CaseStatus.RESOLVED.value, CaseStatus.ARCHIVED.value}
-
-
-@dataclass(frozen=True, slots=True)
-class Spread:
-    count: int
-    median: float | None
-    p90: float | None
-
-
-def spread(values: Sequence[float]) -> Spread:
-    if not values:
-        return Spread(0, None, None)
-    ordered = sorted(values)
-    rank = math.ceil(0.9 * len(ordered))
-    return Spread(len(ordered), round(statistics.median(ordered), 2), ordered[rank - 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +70,6 @@ class Compliance:
     @property
     def total(self) -> int:
         return self.met + self.missed + self.pending + self.no_limit
-
-
-def ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +141,7 @@ ROW_CHECKS = (
     "status_agrees_with_resolution",
     "nature_agrees_with_resolution",
     "score_between_1_and_5",
+    "partner_times_in_order",
 )
 
 
@@ -189,6 +171,8 @@ def broken_checks(case: LedgerCase) -> list[str]:
         broken.append("nature_agrees_with_resolution")
     if case.survey_score is not None and case.survey_score not in SCORES:
         broken.append("score_between_1_and_5")
+    if case.referrals and times_out_of_order(case):
+        broken.append("partner_times_in_order")
     return broken
 
 
@@ -216,6 +200,8 @@ class QualityTally:
         self.fault_weeks: Counter[date] = Counter()
         self.fault_times: dict[date, array[float]] = {}
         self.fault_outcomes: Counter[tuple[date, str]] = Counter()
+        # Referrals to partners (`reporting.partners`).
+        self.partners = PartnerTally()
 
     def add(self, row: LedgerRow) -> None:
         case = row.case
@@ -264,6 +250,8 @@ class QualityTally:
             self.no_answer += 1
         if case.nature == FAULT:
             self._add_fault(week, row)
+        if case.referrals:
+            self.partners.add(row)
         for name in broken_checks(case):
             self.failures[name].add(case.case_no)
 
@@ -326,6 +314,7 @@ class QualityTally:
         checks.append(Check("satisfaction_adds_up", int(scored) + int(answers), ()))
         checks.append(Check("complaint_rate_adds_up", self._complaint_rate_failures(customers), ()))
         checks.append(Check("fault_handling_adds_up", self._fault_failures(), ()))
+        checks.append(Check("partners_add_up", self.partners.failures(), ()))
         checks += [
             Check(name, found.count, tuple(found.cases)) for name, found in self.failures.items()
         ]
@@ -447,6 +436,7 @@ class QualityTally:
             },
             "complaint_rate": self.complaint_rate(customers),
             "fault_handling": self.fault_handling(),
+            "partners": self.partners.figures(),
             "unresolved": [
                 {
                     "case_no": c.case_no,

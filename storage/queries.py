@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scheduler.deadlines import Deadline
-from storage.models import Agent, Case, Evidence, Message, Survey, TimelineEvent
+from storage.models import Agent, Case, Evidence, Message, Referral, Survey, TimelineEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,16 @@ class MessageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """A referral of the case to a partner (by the partner's key) and its deadline."""
+
+    partner: str
+    asked_at: datetime
+    due_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseDetail:
     case: Case
     evidence: list[EvidenceRow] = field(default_factory=list)
@@ -78,6 +88,8 @@ class CaseDetail:
     deadlines: list[Deadline] = field(default_factory=list)
     # The latest survey's score (each survey keeps its own in `surveys`).
     satisfaction: int | None = None
+    # Its referrals to partners, oldest first.
+    referrals: list[ReferralRow] = field(default_factory=list)
 
 
 async def list_cases(engine: AsyncEngine, status: str | None = None) -> list[CaseRow]:
@@ -131,6 +143,13 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
             .order_by(Survey.round.desc(), Survey.id.desc())  # type: ignore[attr-defined,union-attr]
             .limit(1)
         )
+        referrals = (
+            await session.scalars(
+                select(Referral)
+                .where(Referral.case_id == case.id)
+                .order_by(Referral.asked_at, Referral.id)  # type: ignore[arg-type]
+            )
+        ).all()
     return CaseDetail(
         handler=handler.name if handler else None,
         case=case,
@@ -144,6 +163,9 @@ async def case_detail(engine: AsyncEngine, case_no: str) -> CaseDetail | None:
         actors=actors,
         deadlines=case_deadlines(case),
         satisfaction=satisfaction,
+        referrals=[
+            ReferralRow(r.partner_key, r.asked_at, r.due_at, r.answered_at) for r in referrals
+        ],
     )
 
 

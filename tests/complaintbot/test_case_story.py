@@ -7,6 +7,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.router import ComplaintBot
 from storage.outbox import SqlOutbox
@@ -16,6 +19,7 @@ from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
 from tests.support.chat import AgentsGroup, Chat
 from tests.support.clock import FakeClock
+from tests.support.referrals import refer
 
 BILL = b"\x89PNG bill of November"
 
@@ -108,6 +112,7 @@ async def test_a_response_in_time_is_met(
         ("resolution", "pending"),
     ]
     assert case["deadlines"][1]["done_at"] == case["first_response_at"] is not None
+    assert case["referrals"] == []  # never referred to a partner
 
 
 async def test_a_rated_case_shows_its_latest_score(
@@ -139,3 +144,84 @@ async def test_a_rated_case_shows_its_latest_score(
         await alice.press(label)
         case = shown()
         assert (case["status"], case["satisfaction"]) == (status, int(label[0]))
+
+
+async def test_referrals_show_each_partner_and_how_its_wait_ended(
+    bot: ComplaintBot,
+    outbox: SqlOutbox,
+    clock: FakeClock,
+    engine: AsyncEngine,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    # The CLI judges the partners' deadlines against the real time: the case is ten days old.
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock.current = now - timedelta(days=10)
+    alice = Chat(bot, outbox, clock)
+    receipt = await play(alice, ENGLISH_INTAKE)
+    case_no = re.search(r"TS-\d{8}-\d{4}", receipt).group(0)  # type: ignore[union-attr]
+    env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+
+    def referrals() -> list[dict[str, object]]:
+        shown = complaintbot(
+            ["cases", "show", case_no, "--json"], tmp_path, {**env, "TIMEZONE": "Asia/Shanghai"}
+        )
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)["referrals"]  # type: ignore[no-any-return]
+
+    assert referrals() == []
+    asked = now - timedelta(days=9)
+    # Stored out of order: the document lists them by when they were asked.
+    await refer(engine, case_no, "chinanet", asked + timedelta(hours=3), now + timedelta(days=2))
+    await refer(
+        engine,
+        case_no,
+        "alipay",
+        asked,
+        asked + timedelta(days=2),
+        answered_at=asked + timedelta(days=2),  # on the deadline itself: in time
+    )
+    await refer(
+        engine,
+        case_no,
+        "chinanet",
+        asked + timedelta(hours=1),
+        asked + timedelta(days=1),
+        answered_at=asked + timedelta(days=3),
+    )
+    await refer(engine, case_no, "alipay", asked + timedelta(hours=2), asked + timedelta(days=3))
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+
+    assert referrals() == [
+        {
+            "partner": "alipay",
+            "asked_at": local(asked),
+            "due_at": local(asked + timedelta(days=2)),
+            "answered_at": local(asked + timedelta(days=2)),
+            "outcome": "answered",
+        },
+        {
+            "partner": "chinanet",
+            "asked_at": local(asked + timedelta(hours=1)),
+            "due_at": local(asked + timedelta(days=1)),
+            "answered_at": local(asked + timedelta(days=3)),
+            "outcome": "answered_late",
+        },
+        {
+            "partner": "alipay",
+            "asked_at": local(asked + timedelta(hours=2)),
+            "due_at": local(asked + timedelta(days=3)),
+            "answered_at": None,
+            "outcome": "missed",
+        },
+        {
+            "partner": "chinanet",
+            "asked_at": local(asked + timedelta(hours=3)),
+            "due_at": local(now + timedelta(days=2)),
+            "answered_at": None,
+            "outcome": "pending",
+        },
+    ]
+    assert str(referrals()[0]["asked_at"]).endswith("+08:00")

@@ -27,7 +27,7 @@ from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
-from tests.reporting.test_rows import STATES, fill_every_state
+from tests.reporting.test_rows import STATES, fill_every_state, refer_every_outcome
 from tests.support.chat import Chat
 from tests.support.clock import FakeClock
 
@@ -41,9 +41,12 @@ async def every_state(
     clock: FakeClock,
     tmp_path: Path,
     database_url: str,
+    engine: AsyncEngine,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The cases by state, and the environment of a CLI on their database."""
+    """The cases by state (three referred to partners), and the environment of a CLI on
+    their database."""
     cases = await fill_every_state(repository, outbox, clock, tmp_path)
+    await refer_every_outcome(engine, cases)
     env = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
     return cases, env
 
@@ -124,6 +127,17 @@ async def test_the_xlsx_has_every_column_filled_in_chinese_and_masked(
     no_answer = by_case[cases["no_answer"]]
     assert no_answer["满意度评分"] == no_answer["满意度回复时间（Asia/Shanghai）"] == "未回复"
     assert isinstance(no_answer["满意度回访时间（Asia/Shanghai）"], datetime)
+    assert (
+        satisfied["合作方"],
+        satisfied["合作方转办时间 / 答复时间（Asia/Shanghai）"],
+        satisfied["合作方是否按时答复"],
+    ) == (
+        "alipay, chinanet",
+        "2026-11-22 11:00:00 / 2026-11-22 13:00:00; 2026-11-22 11:10:00 / 2026-11-22 14:30:00",
+        "按时, 逾期答复",
+    )
+    assert by_case[cases["in_progress"]]["合作方是否按时答复"] == "逾期未答复, 未到期"
+    assert by_case[cases["acknowledged"]]["合作方"] is None  # never referred
 
 
 async def test_the_csv_in_english_with_full_contacts_says_so(
@@ -149,6 +163,14 @@ async def test_the_csv_in_english_with_full_contacts_says_so(
     assert no_answer["Satisfaction answered at (UTC)"] == "no answer"
     assert rows[cases["acknowledged"]]["Handler(s)"] == ""
     assert rows[cases["resolved"]]["Satisfaction asked at (UTC)"] == ""
+    resolved = rows[cases["resolved"]]
+    assert resolved["Partner(s)"] == "alipay, alipay, chinanet, chinanet"
+    assert resolved["Partner asked / answered (UTC)"] == (
+        "2026-11-22 03:00:00 / 2026-11-22 05:00:00; 2026-11-22 04:00:00 / 2026-11-22 06:00:00; "
+        "2026-11-22 07:00:00 / 2026-11-22 12:00:00; 2026-11-22 08:00:00 / —"
+    )
+    assert resolved["Partner deadline met"] == "met, answered late, met, missed (no answer)"
+    assert rows[cases["acknowledged"]]["Partner(s)"] == ""
 
 
 @pytest.mark.parametrize("kind", list(LedgerFormat))

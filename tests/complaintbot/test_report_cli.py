@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -33,7 +34,7 @@ from storage.repository import SqlRepository
 from tests.bot.test_followup import make_bot, timings
 from tests.bot.test_service import CHINESE_INTAKE, play
 from tests.complaintbot.test_cli import complaintbot
-from tests.reporting.test_rows import fill_every_state
+from tests.reporting.test_rows import fill_every_state, refer_every_outcome
 from tests.support.chat import Chat
 from tests.support.clock import FakeClock
 
@@ -52,10 +53,13 @@ async def filled(
     clock: FakeClock,
     tmp_path: Path,
     database_url: str,
+    engine: AsyncEngine,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Cases in every state on Sunday 22 November, one more two days later (another week,
-    another category); and the environment of a CLI on their database."""
+    """Cases in every state on Sunday 22 November (three referred to partners), one more
+    two days later (another week, another category); and the environment of a CLI on
+    their database."""
     cases = await fill_every_state(repository, outbox, clock, tmp_path)
+    await refer_every_outcome(engine, cases)
     clock.advance(days=2)
     chat = Chat(
         make_bot(repository, clock, timings(tmp_path)),
@@ -153,6 +157,97 @@ def recompute_faults(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# The "partner deadline met" column's words, as the outcomes' values.
+REFERRAL_OUTCOMES = {
+    "met": "answered",
+    "answered late": "answered_late",
+    "missed (no answer)": "missed",
+    "pending": "pending",
+}
+
+
+def partner_hours(seconds: float) -> float:
+    """Seconds as hours to a hundredth, halves away from zero."""
+    return float(Decimal(seconds / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def covered(spans: list[tuple[datetime, datetime]]) -> float:
+    """Seconds the spans cover together."""
+    seconds, reached = 0.0, None
+    for start, end in sorted(spans):
+        if reached is not None and start < reached:
+            start = reached
+        if end > start:
+            seconds += (end - start).total_seconds()
+            reached = end
+    return seconds
+
+
+def recompute_partners(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The partner figures, from the ledger's cells alone: the three partner columns (one
+    entry per referral, in the same order) and the case's received and resolved times."""
+    referrals: dict[str, list[tuple[str, datetime, datetime | None]]] = {}
+    cases: Counter[str] = Counter()
+    waits: dict[str, list[tuple[float, float]]] = {}  # per case: (waiting, resolution)
+    for row in rows:
+        if not row["Partner(s)"]:
+            continue
+        received = row["Received at (Asia/Shanghai)"]
+        resolved = row["Resolved at (Asia/Shanghai)"]
+        spans: dict[str, list[tuple[datetime, datetime]]] = {}
+        for partner, times, outcome in zip(
+            row["Partner(s)"].split(", "),
+            row["Partner asked / answered (Asia/Shanghai)"].split("; "),
+            row["Partner deadline met"].split(", "),
+            strict=True,
+        ):
+            asked_text, answered_text = times.split(" / ")
+            asked = datetime.fromisoformat(asked_text)
+            answered = None if answered_text == "—" else datetime.fromisoformat(answered_text)
+            referrals.setdefault(partner, []).append((REFERRAL_OUTCOMES[outcome], asked, answered))
+            partner_spans = spans.setdefault(partner, [])
+            if resolved is not None:
+                end = min(answered or resolved, resolved)
+                partner_spans.append((max(asked, received), end))
+        for partner, found in spans.items():
+            cases[partner] += 1
+            if resolved is not None:
+                resolution = max((resolved - received).total_seconds(), 0.0)
+                waits.setdefault(partner, []).append((covered(found), resolution))
+
+    def figures(partner: str) -> dict[str, Any]:
+        made = referrals[partner]
+        outcomes = Counter(outcome for outcome, _asked, _answered in made)
+        answered_in_time = outcomes["answered"]
+        rated = answered_in_time + outcomes["answered_late"] + outcomes["missed"]
+        waited = waits.get(partner, [])
+        waiting = sum(w for w, _r in waited)
+        resolution = sum(r for _w, r in waited)
+        return {
+            "referrals": len(made),
+            "cases": cases[partner],
+            "outcomes": {
+                o: outcomes[o] for o in ("pending", "answered", "answered_late", "missed")
+            },
+            "answered_by_deadline_rate": share(answered_in_time, rated),
+            "response_hours": median_and_p90(
+                [
+                    partner_hours((answered - asked).total_seconds())
+                    for _outcome, asked, answered in made
+                    if answered is not None
+                ]
+            ),
+            "waiting": {
+                "resolved_cases": len(waited),
+                "waiting_hours": partner_hours(waiting),
+                "resolution_hours": partner_hours(resolution),
+                "share": round(waiting / resolution, 4) if resolution else None,
+            },
+        }
+
+    return {partner: figures(partner) for partner in sorted(referrals)}
+
+
 def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
     """Every figure of the report, from the ledger's cells alone."""
     _ = Translator("en").gettext
@@ -217,6 +312,7 @@ def recompute(rows: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
             if r not in resolved
         },
         "fault_handling": recompute_faults(rows),
+        "partners": recompute_partners(rows),
     }
 
 
@@ -264,6 +360,27 @@ async def test_every_figure_is_the_one_recomputed_from_the_ledger(
     assert weeks_with_faults(metrics["fault_handling"]) == expected["fault_handling"]
     assert metrics["fault_handling"]["all"]["cases"] == 4  # every case resolved was a fault
     assert metrics["complaint_rate"]["rate"] is None  # no number of customers given
+    assert metrics["partners"] == expected["partners"]
+    # The case with two partners counts for each; every outcome is there.
+    assert [
+        (p, found["referrals"], found["cases"]) for p, found in metrics["partners"].items()
+    ] == [
+        ("alipay", 5, 3),
+        ("chinanet", 3, 2),
+    ]
+    assert metrics["partners"]["alipay"]["outcomes"] == {
+        "pending": 1,
+        "answered": 2,
+        "answered_late": 1,
+        "missed": 1,
+    }
+    assert metrics["partners"]["chinanet"]["outcomes"] == {
+        "pending": 0,
+        "answered": 1,
+        "answered_late": 1,
+        "missed": 1,
+    }
+    assert 0 < metrics["partners"]["chinanet"]["waiting"]["share"] < 1
     assert metrics["checks_failed"] == 0
     assert all(check["passed"] for check in metrics["checks"])
 
@@ -280,7 +397,9 @@ async def test_the_chinese_page_is_one_file_with_charts_whose_text_stays_text(
     )
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page and "投诉处理服务质量报告" in page
-    assert "全部 16 项一致性检查均已通过" in page
+    assert "全部 18 项一致性检查均已通过" in page
+    assert "八、合作方转办" in page and "等待合作方时间占办结用时比例" in page
+    assert re.search(r"<tr><td>alipay</td><td class=\"n\">5</td><td class=\"n\">3</td>", page)
     # Self-contained: nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
     assert page.count('src="data:image/svg+xml;base64,') == 7
@@ -380,7 +499,7 @@ async def test_an_impossible_case_is_flagged_not_hidden(
         }
     ]
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "1 of 16 consistency checks failed" in page
+    assert "1 of 18 consistency checks failed" in page
     assert re.search(
         r"No case resolved before it was received</td>\s*<td><span class=\"fail\">FAILED \(1\)"
         rf"</span></td>\s*<td>{cases['satisfied']}</td>",

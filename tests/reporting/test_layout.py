@@ -22,6 +22,8 @@ def named(cell: layout.Cell) -> set[str]:
             return {due, done}
         case layout.Answer(shown, outcome):
             return named(shown) | {outcome}
+        case layout.PartnerDeadlines(_outcomes, referrals):
+            return {referrals}
     return {cell.field}  # type: ignore[union-attr]
 
 
@@ -31,7 +33,12 @@ def test_every_column_reads_fields_the_case_has_and_figures_the_row_has() -> Non
     for column in COLUMNS:
         assert named(column.cell) <= fields, column
         match column.cell:
-            case layout.Minutes(figure) | layout.WorkingHours(figure) | layout.Limit(figure):
+            case (
+                layout.Minutes(figure)
+                | layout.WorkingHours(figure)
+                | layout.Limit(figure)
+                | layout.PartnerDeadlines(figure)
+            ):
                 assert figure in figures, column
 
 

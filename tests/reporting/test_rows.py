@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from reporting.masks import mask_email, mask_name, mask_phone
 from reporting.reading import count_cases, ledger_cases
 from reporting.rows import (
+    Cell,
     LedgerCase,
     LedgerRow,
     LedgerSheet,
@@ -31,6 +32,7 @@ from tests.bot.test_followup import make_bot, resolve, sweep, timings
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.support.chat import AgentsGroup, Chat, RecordingSender
 from tests.support.clock import FakeClock
+from tests.support.referrals import refer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATES = (
@@ -86,6 +88,44 @@ async def every_state(
     repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, tmp_path: Path
 ) -> dict[str, str]:
     return await fill_every_state(repository, outbox, clock, tmp_path)
+
+
+# An hour after `fill_every_state`'s cases came in (the clock starts at 02:00 UTC), at an
+# odd fraction of a second; a deadline still ahead whatever today's date is.
+ASKED = datetime(2026, 11, 22, 3, 0, 0, 250_000, tzinfo=UTC)
+FAR = datetime(2036, 1, 1, tzinfo=UTC)
+
+
+async def refer_every_outcome(engine: AsyncEngine, cases: dict[str, str]) -> None:
+    """Referrals of `fill_every_state`'s cases (by state) to two partners, each outcome
+    at least once (as of the day after, or later):
+
+    - satisfied (resolved before it was referred): alipay answered in time, chinanet late;
+    - in_progress: alipay twice, first missed, then pending;
+    - resolved (at about 10:11): alipay twice with overlapping waits (in time, late);
+      chinanet once still pending at the resolution and answered after it, and once
+      missed, never answered.
+    """
+    hour = timedelta(hours=1)
+    referrals = {
+        "satisfied": [
+            ("alipay", ASKED, ASKED + timedelta(days=1), ASKED + 2 * hour + timedelta(seconds=0.5)),
+            ("chinanet", ASKED + timedelta(minutes=10), ASKED + hour, ASKED + 3.5 * hour),
+        ],
+        "in_progress": [
+            ("alipay", ASKED + hour, ASKED + 2 * hour, None),
+            ("alipay", ASKED + 2 * hour, FAR, None),
+        ],
+        "resolved": [
+            ("chinanet", ASKED + 5 * hour, ASKED + 6 * hour, None),
+            ("alipay", ASKED + hour, ASKED + 1.5 * hour, ASKED + 3 * hour),
+            ("chinanet", ASKED + 4 * hour, FAR, ASKED + 9 * hour),
+            ("alipay", ASKED, ASKED + timedelta(days=1), ASKED + 2 * hour),
+        ],
+    }
+    for state, made in referrals.items():
+        for partner, asked, due, answered in made:
+            await refer(engine, cases[state], partner, asked, due, answered)
 
 
 DAY = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
@@ -214,6 +254,49 @@ async def test_times_are_read_as_the_orm_reads_them(
     assert any(case.survey_answered_at for case in cases.values())
 
 
+async def test_referrals_show_each_partner_its_times_and_deadline(
+    every_state: dict[str, str], engine: AsyncEngine, clock: FakeClock
+) -> None:
+    await refer_every_outcome(engine, every_state)
+    found = await rows(engine, clock.now() + timedelta(days=1))
+    english = LedgerSheet("en", SHANGHAI)
+
+    def partner_cells(state: str, sheet: LedgerSheet = english) -> list[Cell]:
+        return sheet.cells(found[every_state[state]])[-4:-1]  # before the status
+
+    assert english.headers()[-4:-1] == [
+        "Partner(s)",
+        "Partner asked / answered (Asia/Shanghai)",
+        "Partner deadline met",
+    ]
+    # Shanghai's wall clock, to the second; each referral in the order it was asked.
+    assert partner_cells("satisfied") == [
+        "alipay, chinanet",
+        "2026-11-22 11:00:00 / 2026-11-22 13:00:00; 2026-11-22 11:10:00 / 2026-11-22 14:30:00",
+        "met, answered late",
+    ]
+    assert partner_cells("in_progress") == [
+        "alipay, alipay",
+        "2026-11-22 12:00:00 / —; 2026-11-22 13:00:00 / —",
+        "missed (no answer), pending",
+    ]
+    assert partner_cells("resolved") == [
+        "alipay, alipay, chinanet, chinanet",
+        "2026-11-22 11:00:00 / 2026-11-22 13:00:00; 2026-11-22 12:00:00 / 2026-11-22 14:00:00; "
+        "2026-11-22 15:00:00 / 2026-11-22 20:00:00; 2026-11-22 16:00:00 / —",
+        "met, answered late, met, missed (no answer)",
+    ]
+    assert partner_cells("acknowledged") == [None, None, None]  # never referred
+    chinese = LedgerSheet("zh_CN", SHANGHAI)
+    assert chinese.headers()[-4:-1] == [
+        "合作方",
+        "合作方转办时间 / 答复时间（Asia/Shanghai）",
+        "合作方是否按时答复",
+    ]
+    assert partner_cells("in_progress", chinese)[2] == "逾期未答复, 未到期"
+    assert partner_cells("resolved", chinese)[2] == "按时, 逾期答复, 按时, 逾期未答复"
+
+
 def test_working_time_follows_the_business_calendar() -> None:
     friday_evening = datetime(2026, 11, 20, 17, 0, tzinfo=SHANGHAI)
     monday_morning = datetime(2026, 11, 23, 10, 30, tzinfo=SHANGHAI)
@@ -254,6 +337,7 @@ def ledger_case(**fields: object) -> LedgerCase:
         "survey_score": None,
         "survey_outcome": None,
         "status": "acknowledged",
+        "referrals": (),
     }
     values.update(fields)
     return LedgerCase(**values)  # type: ignore[arg-type]

@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reporting.layout import Referred
 from reporting.rows import ledger_row
-from reporting.tally import NO_CUSTOMERS, Customers, QualityTally, spread
+from reporting.stats import spread
+from reporting.tally import NO_CUSTOMERS, Customers, QualityTally
 from scheduler.calendar import AlwaysOpen
 from tests.reporting.test_rows import ledger_case as _case
 
@@ -210,3 +212,82 @@ def test_a_row_outside_the_period_breaks_the_adding_up_checks() -> None:
     ).metrics(NOW, Customers(1000, "--customers"))
     failed = {c["name"] for c in metrics["checks"] if not c["passed"]}
     assert failed == {"weeks_add_up", "fault_handling_adds_up"}
+
+
+def referred(partner: str, asked: float, due: float, answered: float | None) -> Referred:
+    """A referral asked, due and answered so many hours after `RECEIVED`."""
+    hour = timedelta(hours=1)
+    return Referred(
+        partner,
+        RECEIVED + asked * hour,
+        RECEIVED + due * hour,
+        RECEIVED + answered * hour if answered is not None else None,
+    )
+
+
+def test_partner_figures_by_hand() -> None:
+    hour = timedelta(hours=1)
+    metrics = tally_of(
+        {  # resolved after 10 hours: alipay's overlapping waits count once (1 h to 4 h)
+            "resolved_at": RECEIVED + 10 * hour,
+            "referrals": (
+                referred("alipay", 1, 3, 2),
+                referred("alipay", 1.5, 2, 4),  # late
+                referred("chinanet", 8, 24 * 40, None),  # still pending; waits to the end
+            ),
+        },
+        {  # not resolved: no waiting share
+            "referrals": (referred("chinanet", 1, 2, None),),  # missed
+        },
+        {  # resolved after 4 hours; answered after that: the wait ends at the resolution
+            "resolved_at": RECEIVED + 4 * hour,
+            "referrals": (referred("alipay", 3, 100, 6),),
+        },
+        {},  # never referred
+    ).metrics(NOW)
+    assert metrics["partners"] == {
+        "alipay": {
+            "referrals": 3,
+            "cases": 2,
+            "outcomes": {"pending": 0, "answered": 2, "answered_late": 1, "missed": 0},
+            "answered_by_deadline_rate": 0.6667,
+            "response_hours": {"count": 3, "median": 2.5, "p90": 3.0},
+            "waiting": {
+                "resolved_cases": 2,
+                "waiting_hours": 4.0,  # 3 + 1
+                "resolution_hours": 14.0,  # 10 + 4
+                "share": round(4 / 14, 4),
+            },
+        },
+        "chinanet": {
+            "referrals": 2,
+            "cases": 2,
+            "outcomes": {"pending": 1, "answered": 0, "answered_late": 0, "missed": 1},
+            "answered_by_deadline_rate": 0.0,
+            "response_hours": {"count": 0, "median": None, "p90": None},
+            "waiting": {
+                "resolved_cases": 1,
+                "waiting_hours": 2.0,  # from 8 h to the resolution at 10 h
+                "resolution_hours": 10.0,
+                "share": 0.2,
+            },
+        },
+    }
+    checks = {c["name"]: c["passed"] for c in metrics["checks"]}
+    assert checks["partners_add_up"] and checks["partner_times_in_order"]
+
+
+def test_no_referrals_no_partners() -> None:
+    metrics = tally_of({}, {"resolved_at": RECEIVED}).metrics(NOW)
+    assert metrics["partners"] == {}
+    assert {c["name"]: c["passed"] for c in metrics["checks"]}["partners_add_up"]
+
+
+def test_partner_times_out_of_order_are_flagged() -> None:
+    metrics = tally_of(
+        {"referrals": (referred("alipay", -1, 2, 1),)},  # asked before the case came
+        {"referrals": (referred("alipay", 2, 3, 1),)},  # answered before it was asked
+        {"referrals": (referred("alipay", 0, 3, 0),)},  # at once: in order
+    ).metrics(NOW)
+    failed = {c["name"]: c["cases"] for c in metrics["checks"] if not c["passed"]}
+    assert failed == {"partner_times_in_order": ["TS-20261120-0001", "TS-20261120-0002"]}

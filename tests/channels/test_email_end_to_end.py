@@ -9,9 +9,12 @@ out-of-office reply is filed and not answered.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,7 @@ from tests.channels.test_telegram_desk import (
     on_desk,
     place,
 )
+from tests.complaintbot.test_cli import complaintbot
 from tests.support.clock import SteppedWallClock
 from tests.support.dovecot import PASSWORD, USER, Dovecot
 from tests.support.smtp_server import SmtpServer
@@ -202,7 +206,9 @@ async def referring(
 
 @pytest.fixture
 def wall() -> SteppedWallClock:
-    return SteppedWallClock(datetime.now(UTC).replace(microsecond=0))
+    """Two days behind: what the test lives through ends before the system's now, the
+    time the CLI commands judge deadlines by."""
+    return SteppedWallClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
 
 
 async def test_a_case_referred_to_a_partner_and_the_partners_answer(
@@ -211,6 +217,7 @@ async def test_a_case_referred_to_a_partner_and_the_partners_answer(
     smtp_server: SmtpServer,
     agents: FakeGroup,
     wall: SteppedWallClock,
+    tmp_path: Path,
 ) -> None:
     running = referring
     dovecot.append(corpus.gbk_complaint(message_id="<first@example.cn>", sender=USER_ADDRESS))
@@ -283,9 +290,36 @@ async def test_a_case_referred_to_a_partner_and_the_partners_answer(
     await agents.expect("接入商 NetCo 未在", since=posts)
     await supervisor.expect("接入商 NetCo 仍未答复", since=0)
     assert len(smtp_server.to(ISP)) == 2  # reminded once
-    case = await document(running, case_no)
+    case = await document(running, case_no, now=wall.now())
     kinds = [e["event"] for e in case["timeline"]]
     assert kinds.count("partner_reminded") == 1 and "partner_deadline_missed" in kinds
+    assert [(r["partner"], r["outcome"]) for r in case["referrals"]] == [
+        ("pay", "answered"),
+        ("isp", "missed"),
+    ]
+
+    # The ledger and the quality report show both, with the complaint rate.
+    env = {"DATABASE_URL": running.DATABASE_URL, "DEFAULT_LOCALE": "en"}
+    day = datetime.now(UTC).astimezone(running.zone).date()
+    period = ["--from", str(day - timedelta(days=3)), "--to", str(day)]
+    ledger = tmp_path / "ledger.csv"
+    exported = complaintbot(
+        ["ledger", "export", *period, "--format", "csv", "-o", str(ledger)], tmp_path, env
+    )
+    assert exported.returncode == 0, exported.stderr
+    (row,) = csv.DictReader(io.StringIO(ledger.read_text(encoding="utf-8-sig")))
+    assert row["Partner(s)"] == "pay, isp"
+    assert row["Partner deadline met"] == "met, missed (no answer)"
+    report = complaintbot(
+        ["report", *period, "-o", str(tmp_path / "report"), "--customers", "1000000"],
+        tmp_path,
+        env,
+    )
+    assert report.returncode == 0, report.stderr
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["complaint_rate"]["rate"] == 0.01  # 1 complaint per 10,000 × 100
+    assert metrics["partners"]["pay"]["outcomes"]["answered"] == 1
+    assert metrics["partners"]["isp"]["outcomes"]["missed"] == 1
 
 
 def _mail_settings(dovecot: Dovecot, smtp_server: SmtpServer) -> dict[str, object]:

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -130,14 +131,15 @@ async def _in_thread(settings: Settings, case_no: str, thread: str | None) -> bo
     return recorded is not None and (thread is None or recorded == thread)
 
 
-async def document(settings: Settings, case_no: str) -> dict:
+async def document(settings: Settings, case_no: str, now: datetime | None = None) -> dict:
+    """`cases show --json` of the case; outcomes as of `now` (the system's time)."""
     engine = create_engine(settings.DATABASE_URL)
     try:
         detail = await queries.case_detail(engine, case_no)
     finally:
         await engine.dispose()
     assert detail is not None
-    return case_document(detail, settings.zone)
+    return case_document(detail, settings.zone, now=now)
 
 
 async def test_a_case_goes_round_the_loop(

@@ -10,7 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
@@ -19,6 +20,7 @@ from bot.router import BotConfig, ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from delivery.dispatcher import Dispatcher
 from scheduler.sla import load_policy
+from storage.models import Case
 from storage.outbox import SqlOutbox
 from storage.partners import add_partner, disable_partner
 from storage.repository import SqlRepository
@@ -344,3 +346,22 @@ async def test_where_the_policy_says_so_the_resolution_clock_waits_for_the_partn
     assert resumed.payload["paused_for"].startswith("10h")
     assert before is not None and case.resolution_due_at - before > timedelta(hours=10)
     assert case.clock_paused_at is None
+
+
+async def test_an_archived_case_is_not_referred(desk: Desk, engine: AsyncEngine) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        await session.execute(
+            update(Case).where(Case.case_no == desk.case_no).values(status="archived")  # type: ignore[arg-type]
+        )
+    posted = await desk.refer("/refer pay Charged twice?")
+    assert f"{desk.case_no} is archived; it cannot be referred." in texts(posted)
+    assert desk.mail.sent == []
+
+
+async def test_a_partner_without_a_mail_address_is_refused(
+    desk: Desk, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    await add_partner(engine, "legacy", "Legacy Co", "fax-only", None, clock.now())
+    posted = await desk.refer("/refer legacy Charged twice?")
+    assert "The partner legacy's address “fax-only” is not a mail address." in texts(posted)
+    assert desk.mail.sent == []

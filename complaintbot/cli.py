@@ -302,6 +302,7 @@ def _echo_story(
                 outcome=outcomes[deadline["outcome"]],
             )
         )
+    _echo_referrals(document, zone, _)
     click.echo(_("Timeline") + ":")
     for event in detail.timeline:
         who = detail.actors.get(event.actor)
@@ -319,6 +320,30 @@ def _echo_story(
         for number, version in enumerate(message["versions"], start=1):
             moment = _local(_moment(version["at"]), zone)
             click.echo(f"    v{number}  {moment}  {version['text']}")
+
+
+def _echo_referrals(document: dict[str, Any], zone: ZoneInfo, _: Callable[[str], str]) -> None:
+    """Each referral to a partner and where its wait stands, for `cases show`."""
+    if not document["referrals"]:
+        return
+    outcomes = {
+        "pending": _("pending"),
+        "answered": _("answered"),
+        "answered_late": _("answered late"),
+        "missed": _("missed"),
+    }
+    click.echo(_("Referred to partners") + ":")
+    for referral in document["referrals"]:
+        click.echo(
+            "  "
+            + _("{partner}: asked {asked}, due {due}, answered {answered}: {outcome}").format(
+                partner=referral["partner"],
+                asked=_local(_moment(referral["asked_at"]), zone),
+                due=_local(_moment(referral["due_at"]), zone),
+                answered=_local(_moment(referral["answered_at"]), zone),
+                outcome=outcomes[referral["outcome"]],
+            )
+        )
 
 
 def _operate(agent: str, command: str, case_no: str, text: str) -> None:

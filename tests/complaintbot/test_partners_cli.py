@@ -121,3 +121,12 @@ async def test_an_operator_refers_a_case_from_the_command_line(
         "订单 8812 是否重复扣款？",
     )
     assert case["status"] == "acknowledged"  # the case keeps its status
+    (referral,) = case["referrals"]
+    assert (referral["partner"], referral["answered_at"], referral["outcome"]) == (
+        "pay",
+        None,
+        "pending",
+    )
+    shown = complaintbot(["cases", "show", case_no], tmp_path, env).stdout
+    assert "转交合作方协查:" in shown
+    assert re.search(r"  pay：\S+ \S+ 发出，\S+ \S+ 到期，- 答复：未到期", shown), shown

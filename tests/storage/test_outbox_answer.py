@@ -6,14 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from bot.ports import CaseThread
 from storage import migrate
-from storage.database import create_engine
 from tests.conftest import SQL_BACKENDS
+from tests.support.migrations import database_at
 
 
 def test_a_reply_threads_under_the_complainants_latest_message() -> None:
@@ -32,34 +30,21 @@ def test_a_reply_threads_under_the_complainants_latest_message() -> None:
 async def test_messages_queued_before_the_answer_column_keep_their_meaning(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        cluster = request.getfixturevalue("postgres")
-        await cluster.create_database("before_0007")
-        url = cluster.url("before_0007")
-    engine = create_engine(url)
-
-    def before_the_column(connection: Connection) -> None:
-        command.upgrade(migrate._config(connection), "0006")
-
-    async with engine.begin() as connection:
-        await connection.run_sync(before_the_column)
-        for kind in ("receipt", "agent_reply", "status_notice", "resolution"):
-            await connection.execute(
-                text(
-                    "INSERT INTO outbox (channel, conversation, kind, payload, status, attempts,"
-                    " next_attempt_at, created_at) VALUES ('test', '1', :kind, '{}', 'pending',"
-                    " 0, :at, :at)"
-                ),
-                {"kind": kind, "at": datetime(2026, 11, 22, 2, tzinfo=UTC)},
-            )
-    await migrate.upgrade(engine)
-    async with engine.connect() as connection:
-        rows = (await connection.execute(text("SELECT kind, answer FROM outbox ORDER BY id"))).all()
-    await engine.dispose()
-    if backend == "postgresql":
-        await cluster.drop_database("before_0007")
+    async with database_at("0006", backend, request, tmp_path) as engine:
+        async with engine.begin() as connection:
+            for kind in ("receipt", "agent_reply", "status_notice", "resolution"):
+                await connection.execute(
+                    text(
+                        "INSERT INTO outbox (channel, conversation, kind, payload, status,"
+                        " attempts, next_attempt_at, created_at) VALUES ('test', '1', :kind,"
+                        " '{}', 'pending', 0, :at, :at)"
+                    ),
+                    {"kind": kind, "at": datetime(2026, 11, 22, 2, tzinfo=UTC)},
+                )
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            query = text("SELECT kind, answer FROM outbox ORDER BY id")
+            rows = (await connection.execute(query)).all()
     assert [(kind, bool(answer)) for kind, answer in rows] == [
         ("receipt", False),
         ("agent_reply", True),

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import migrate
-from storage.database import create_engine
 from tests.conftest import SQL_BACKENDS
+from tests.support.migrations import database_at
 
 ARCHIVED = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
 CASE = (
@@ -32,20 +31,23 @@ EVENT = (
 async def test_archived_cases_take_their_archive_time_from_the_timeline(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        cluster = request.getfixturevalue("postgres")
-        await cluster.create_database("before_0012")
-        url = cluster.url("before_0012")
-    engine = create_engine(url)
-
-    def before_the_column(connection: Connection) -> None:
-        command.upgrade(migrate._config(connection), "0011")
-
     early = datetime(2026, 2, 1, tzinfo=UTC)
+    async with database_at("0011", backend, request, tmp_path) as engine:
+        await _seed(engine, early)
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text("SELECT case_no, archived_at, erased_at FROM cases ORDER BY id")
+                )
+            ).all()
+    found = [(no, str(at)[:19] if at else None, erased) for no, at, erased in rows]
+    assert found == [("TS-1", "2026-03-04 05:06:00", None), ("TS-2", None, None)]
+
+
+async def _seed(engine: AsyncEngine, early: datetime) -> None:
+    """A complainant with an archived case and a resolved one, as before 0012."""
     async with engine.begin() as connection:
-        await connection.run_sync(before_the_column)
         await connection.execute(
             text(
                 "INSERT INTO complainants (id, name, created_at, updated_at)"
@@ -63,15 +65,3 @@ async def test_archived_cases_take_their_archive_time_from_the_timeline(
         await connection.execute(
             text(EVENT), {"id": 1, "at": ARCHIVED, "kind": "archived", "seq": 2}
         )
-    await migrate.upgrade(engine)
-    async with engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                text("SELECT case_no, archived_at, erased_at FROM cases ORDER BY id")
-            )
-        ).all()
-    await engine.dispose()
-    if backend == "postgresql":
-        await cluster.drop_database("before_0012")
-    found = [(no, str(at)[:19] if at else None, erased) for no, at, erased in rows]
-    assert found == [("TS-1", "2026-03-04 05:06:00", None), ("TS-2", None, None)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -354,3 +354,23 @@ class Referral(SQLModel, table=True):
     share_contact: bool = False
     message_id: str | None = Field(default=None, index=True)
     asked_by: int | None = Field(default=None, foreign_key="agents.id")
+
+
+class StaffUser(SQLModel, table=True):
+    """A person who works cases (agent), oversees them (supervisor) or only reads
+    (auditor), for the staff web and API. `password_hash` is argon2's encoded hash
+    (algorithm, parameters and salt included); a disabled user keeps the row."""
+
+    __tablename__ = "staff_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(unique=True)
+    name: str
+    role: str
+    team: str | None = None
+    # Telegram user ids need 52 bits; unique when set (NULLs never collide).
+    telegram_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    password_hash: str
+    disabled: bool = False
+    created_at: datetime = _time()
+    password_changed_at: datetime = _time()

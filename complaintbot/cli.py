@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from argon2 import PasswordHasher
 from sqlalchemy.exc import DBAPIError
 
 from bot.contact import normalise_email, normalise_phone
@@ -37,6 +38,13 @@ from storage import chain, migrate, queries
 from storage import privacy as personal_data
 from storage.files import EvidenceFiles, open_private, write_private_text
 from storage.partners import DuplicatePartner, add_partner, disable_partner, list_partners
+from storage.staff import (
+    DuplicateStaffUser,
+    add_staff_user,
+    disable_staff_user,
+    list_staff_users,
+    reset_staff_password,
+)
 
 T = TypeVar("T")
 
@@ -547,6 +555,176 @@ async def partners_disable(key: str) -> None:
     if not found:
         _fail(_("No partner has the key {key}.").format(key=key), 1)
     click.echo(_("Partner {key} disabled.").format(key=key.strip().lower()))
+
+
+@main.group()
+def users() -> None:
+    """The staff users of the staff web and API: agents, supervisors, auditors."""
+
+
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_ROLES = ("agent", "supervisor", "auditor")
+_MIN_PASSWORD = 12
+_PASSWORD_FILE = click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the password from the first line of this file instead of asking for it.",
+)
+
+
+def _password(path: Path | None, _: Callable[[str], str]) -> str:
+    """The new password, from the file's first line or asked twice; exits 2 when it is
+    unreadable or shorter than the minimum. Never echoed, printed or logged."""
+    if path is not None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = _reason(error) if isinstance(error, OSError) else str(error)
+            _fail(
+                _("Cannot read the password file {path}: {error}").format(path=path, error=reason),
+                2,
+            )
+            raise  # unreachable; for type checkers
+        password = lines[0].strip() if lines else ""
+    else:
+        # Hidden input reads the terminal (getpass opens /dev/tty); when the password
+        # comes through a pipe there is no terminal to hide it on, and reading /dev/tty
+        # would wait for a person instead of the pipe.
+        password = click.prompt(
+            _("Password"),
+            hide_input=sys.stdin.isatty(),
+            confirmation_prompt=_("Repeat the password"),
+            prompt_suffix=": ",
+        )
+    if len(password) < _MIN_PASSWORD:
+        _fail(
+            _("The password is too short: use at least {count} characters.").format(
+                count=_MIN_PASSWORD
+            ),
+            2,
+        )
+    return password
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--role", required=True, type=click.Choice(_ROLES), help="What the user may do.")
+@click.option("--name", default=None, help="The person's name (default: the login).")
+@click.option("--team", default=None, help="The team they work in.")
+@click.option(
+    "--telegram-id", type=click.IntRange(min=1), default=None, help="Their Telegram user id."
+)
+@_PASSWORD_FILE
+@_async
+async def users_add(
+    login: str,
+    role: str,
+    name: str | None,
+    team: str | None,
+    telegram_id: int | None,
+    password_file: Path | None,
+) -> None:
+    """Add the staff user LOGIN; asks for the password twice unless --password-file."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    login = login.strip().lower()
+    if not _LOGIN.match(login):
+        _fail(
+            _(
+                "“{login}” cannot be a login: use up to 64 letters, digits, '-', '_' "
+                "or '.', for example li.lei."
+            ).format(login=login),
+            2,
+        )
+    password_hash = PasswordHasher().hash(_password(password_file, _))
+    async with open_core(settings) as core:
+        try:
+            await add_staff_user(
+                core.engine,
+                login,
+                (name or "").strip() or login,
+                role,
+                (team or "").strip() or None,
+                telegram_id,
+                password_hash,
+                _clock().now(),
+            )
+        except DuplicateStaffUser as error:
+            if error.field == "telegram_id":
+                _fail(
+                    _("The Telegram id {id} already belongs to another staff user.").format(
+                        id=telegram_id
+                    ),
+                    1,
+                )
+            _fail(_("A staff user with the login {login} already exists.").format(login=login), 1)
+    click.echo(_("Staff user {login} added as {role}.").format(login=login, role=role))
+
+
+@users.command("list")
+@_async
+async def users_list() -> None:
+    """Every staff user: login, name, role, team, Telegram id, and whether it is disabled."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    async with open_core(settings) as core:
+        rows = await list_staff_users(core.engine)
+    if not rows:
+        click.echo(_("No staff users."))
+        return
+    for row in rows:
+        click.echo(
+            "  ".join(
+                [
+                    row.login,
+                    row.name,
+                    row.role,
+                    row.team or "-",
+                    str(row.telegram_id) if row.telegram_id is not None else "-",
+                    _("disabled") if row.disabled else _("active"),
+                ]
+            )
+        )
+
+
+def _no_staff_user(login: str, _: Callable[[str], str]) -> None:
+    _fail(_("No staff user has the login {login}.").format(login=login), 1)
+
+
+@users.command("disable")
+@click.argument("login")
+@_async
+async def users_disable(login: str) -> None:
+    """LOGIN may no longer sign in; what they did stays on record under their name."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    login = login.strip().lower()
+    async with open_core(settings) as core:
+        found = await disable_staff_user(core.engine, login)
+    if not found:
+        _no_staff_user(login, _)
+    click.echo(_("Staff user {login} disabled.").format(login=login))
+
+
+@users.command("reset-password")
+@click.argument("login")
+@_PASSWORD_FILE
+@_async
+async def users_reset_password(login: str, password_file: Path | None) -> None:
+    """Give LOGIN a new password; asks for it twice unless --password-file."""
+    settings = _settings()
+    _ = Translator(settings.DEFAULT_LOCALE).gettext
+    login = login.strip().lower()
+    async with open_core(settings) as core:
+        # Said before the password is asked: typing one for nobody helps no one.
+        if login not in {row.login for row in await list_staff_users(core.engine)}:
+            _no_staff_user(login, _)
+        password_hash = PasswordHasher().hash(_password(password_file, _))
+        found = await reset_staff_password(core.engine, login, password_hash, _clock().now())
+    if not found:
+        _no_staff_user(login, _)
+    click.echo(_("Password of staff user {login} changed.").format(login=login))
 
 
 @main.group()

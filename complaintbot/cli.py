@@ -42,6 +42,7 @@ from storage.staff import (
     DuplicateStaffUser,
     add_staff_user,
     disable_staff_user,
+    find_staff_user,
     list_staff_users,
     reset_staff_password,
 )
@@ -718,7 +719,7 @@ async def users_reset_password(login: str, password_file: Path | None) -> None:
     login = login.strip().lower()
     async with open_core(settings) as core:
         # Said before the password is asked: typing one for nobody helps no one.
-        if login not in {row.login for row in await list_staff_users(core.engine)}:
+        if await find_staff_user(core.engine, login) is None:
             _no_staff_user(login, _)
         password_hash = PasswordHasher().hash(_password(password_file, _))
         found = await reset_staff_password(core.engine, login, password_hash, _clock().now())

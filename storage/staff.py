@@ -106,6 +106,13 @@ async def list_staff_users(engine: AsyncEngine) -> list[StaffUserRow]:
         return [_row(u) for u in rows.all()]
 
 
+async def find_staff_user(engine: AsyncEngine, login: str) -> StaffUserRow | None:
+    """The staff user with this login, disabled or not; None when there is none."""
+    async with AsyncSession(engine) as session:
+        user = await session.scalar(select(StaffUser).where(StaffUser.login == login))
+        return None if user is None else _row(user)
+
+
 async def disable_staff_user(engine: AsyncEngine, login: str) -> bool:
     """False when no staff user has this login. The row stays (what they did names them)."""
     async with AsyncSession(engine) as session, session.begin():

@@ -21,7 +21,7 @@ from bot.followup import CaseClock
 from bot.i18n import Translator
 from bot.labels import category_label
 from bot.lifecycle import Action, IllegalTransition, next_status
-from bot.messages import Attachment, Inbound
+from bot.messages import Inbound
 from bot.opening import with_opening
 from bot.ports import CaseRecord, Clock, ConversationTx, NewCase
 from bot.staff import StaffNotices, local_time
@@ -146,7 +146,7 @@ class Cases:
             "complainant_message",
             {
                 "text": text,
-                "files": [{"name": f.name, "sha256": f.sha256} for f in files],
+                "files": [f.named() for f in files],
                 **(extra or {}),
             },
         )
@@ -165,5 +165,5 @@ class Cases:
             tx,
             case,
             self.staff.complainant_said(case, text, len(files)),
-            files=tuple(Attachment(f.name, f.mime, None, f.size, sha256=f.sha256) for f in files),
+            files=tuple(f.attachment() for f in files),
         )

@@ -81,3 +81,11 @@ def format_case_no(prefix: str, day: date, serial: int) -> str:
 
 def looks_like_case_no(text: str) -> bool:
     return CASE_NO_PATTERN.match(text.strip().upper()) is not None
+
+
+_CASE_NO_IN_TEXT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
+
+
+def case_numbers_in(text: str) -> list[str]:
+    """Every case number written in `text` (a mail's subject), upper-cased, in order."""
+    return _CASE_NO_IN_TEXT.findall(text.upper())

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.domain import Category
+from bot.messages import Attachment
 
 
 class Step(StrEnum):
@@ -38,6 +39,14 @@ class EvidenceRef:
     mime: str
     size: int
     sha256: str
+
+    def attachment(self) -> Attachment:
+        """The stored file as a message carries it (the outbox loads its bytes)."""
+        return Attachment(self.name, self.mime, None, self.size, sha256=self.sha256)
+
+    def named(self) -> dict[str, str]:
+        """The file as the timeline records it."""
+        return {"name": self.name, "sha256": self.sha256}
 
 
 @dataclass(slots=True)

@@ -40,13 +40,13 @@ import phonenumbers
 
 from bot.cases import Cases, Complaint
 from bot.contact import normalise_email
-from bot.domain import CaseStatus, Category, suggest_category
+from bot.domain import CaseStatus, Category, case_numbers_in, suggest_category
 from bot.draft import EvidenceRef
 from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Attachment, Inbound, Outbound
-from bot.partner_letters import CASE_IN_SUBJECT, PartnerLetters
+from bot.partner_letters import PartnerLetters
 from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx
 from bot.staff import StaffNotices
 
@@ -115,7 +115,7 @@ class Letters:
             await self._join(tx, inbound, case, stored, too_large)
 
     async def _case_of(self, tx: ConversationTx, inbound: Inbound) -> CaseRecord | None:
-        for number in CASE_IN_SUBJECT.findall(inbound.subject.upper()):
+        for number in case_numbers_in(inbound.subject):
             case = await tx.case(number)
             if case is not None and await _is_complainant(tx, case, inbound):
                 return case

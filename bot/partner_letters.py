@@ -16,19 +16,18 @@ matches no referral is shown to the agents as unmatched, and kept.
 from __future__ import annotations
 
 import logging
-import re
 
+from bot.domain import case_numbers_in
 from bot.draft import EvidenceRef
 from bot.followup import CaseClock
 from bot.lifecycle import is_open
-from bot.messages import Attachment, Inbound
+from bot.messages import Inbound
 from bot.ports import CaseRecord, Clock, ConversationTx, PartnerRecord, ReferralRecord
 from bot.referrals import ReferralOutcome, referral_outcome
 from bot.staff import StaffNotices
 
 log = logging.getLogger(__name__)
 
-CASE_IN_SUBJECT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
 # Agents' posts carry this much of a partner's letter.
 EXCERPT = 3000
 
@@ -58,7 +57,7 @@ class PartnerLetters:
         first = referral.answered_at is None
         outcome = referral_outcome(referral.due_at, referral.answered_at or now, now)
         if first:
-            await tx.referral_answered(referral.id, now, outcome.value)
+            await tx.referral_answered(referral.id, now)
             await self.case_clock.partner_wait_over(tx, case, referral.id, answered=True)
         await tx.add_event(
             case,
@@ -69,7 +68,7 @@ class PartnerLetters:
                 "partner": referral.partner,
                 "subject": inbound.subject,
                 "text": inbound.text,
-                "files": [{"name": f.name, "sha256": f.sha256} for f in stored],
+                "files": [f.named() for f in stored],
                 "outcome": outcome.value,
             },
         )
@@ -90,7 +89,7 @@ class PartnerLetters:
         by_reference = await tx.case_by_references(inbound.references)
         if by_reference is not None:
             candidates.append(by_reference)
-        for number in CASE_IN_SUBJECT.findall(inbound.subject.upper()):
+        for number in case_numbers_in(inbound.subject):
             case = await tx.case(number)
             if case is not None:
                 candidates.append(case)
@@ -130,7 +129,7 @@ class PartnerLetters:
                     case_no=case.case_no, status=staff.status(case.status)
                 )
             )
-        files = tuple(Attachment(f.name, f.mime, None, f.size, sha256=f.sha256) for f in stored)
+        files = tuple(f.attachment() for f in stored)
         await staff.post(tx, case, "\n".join(lines), files)
 
     async def _unmatched(

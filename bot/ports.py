@@ -410,12 +410,9 @@ class PartnerStore(Protocol):
         """The partners (disabled ones too) whose address this is, in any letter case."""
         ...
 
-    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
-        """Records the partner's first answer to the referral, and its outcome."""
-        ...
-
-    async def referral_missed(self, referral_id: int) -> None:
-        """Records that the referral's deadline passed unanswered."""
+    async def referral_answered(self, referral_id: int, at: datetime) -> None:
+        """Records the partner's first answer to the referral (a later one changes
+        nothing); its outcome follows from the times (`bot.referrals`)."""
         ...
 
 

@@ -335,9 +335,9 @@ class Partner(SQLModel, table=True):
 class Referral(SQLModel, table=True):
     """A case referred to a partner, with its own deadline; the case keeps its status.
 
-    `message_id` is the Message-ID of the mail that asked (filled in when it is sent),
-    which the partner's answer refers to. `outcome` is set once the wait is over
-    (answered, answered_late, missed); until then the referral is pending.
+    `outcome` and `message_id` stay empty: the outcome follows from the times
+    (`bot.referrals`), and the partner's answer finds the case through the messages
+    table like any mail. A later migration may drop both.
     """
 
     __tablename__ = "referrals"

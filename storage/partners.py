@@ -110,18 +110,11 @@ class PartnerRows(SqlTx):
         )
         return [_partner(p) for p in rows.all()]
 
-    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
+    async def referral_answered(self, referral_id: int, at: datetime) -> None:
         await self.session.execute(
             update(Referral)
             .where(Referral.id == referral_id, Referral.answered_at.is_(None))  # type: ignore[arg-type,union-attr]
-            .values(answered_at=at, outcome=outcome)
-        )
-
-    async def referral_missed(self, referral_id: int) -> None:
-        await self.session.execute(
-            update(Referral)
-            .where(Referral.id == referral_id, Referral.answered_at.is_(None))  # type: ignore[arg-type,union-attr]
-            .values(outcome="missed")
+            .values(answered_at=at)
         )
 
     async def add_referral(

@@ -21,7 +21,6 @@ from bot.draft import EvidenceRef
 from bot.followup.partners import partner_letter, partner_subject
 from bot.i18n import Translator
 from bot.letters import answerable
-from bot.messages import Attachment
 from bot.ports import CaseRecord, ConversationTx, PartnerRecord, ReferralRecord
 from scheduler.calendar import Duration, parse_duration
 
@@ -81,7 +80,7 @@ async def refer(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) 
                 To.PARTNER,
                 _partner_mail(path, turn, case, partner, referral, by, files),
                 "partner_request",
-                files=tuple(_attachment(f) for f in files),
+                files=tuple(f.attachment() for f in files),
                 address=partner.email,
                 subject=partner_subject(path.tr, case.case_no),
             ),
@@ -101,7 +100,7 @@ async def refer(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) 
             "within": str(by),
             "text": text,
             "contact_shared": share_contact,
-            "files": [{"name": f.name, "sha256": f.sha256} for f in files],
+            "files": [f.named() for f in files],
         },
         timers=timers,
         tell=tell,
@@ -144,9 +143,6 @@ def _duration(partner: PartnerRecord, rest: str) -> tuple[Duration, str]:
     except ValueError:
         raise ValueError(sla) from None
 
-
-def _attachment(evidence: EvidenceRef) -> Attachment:
-    return Attachment(evidence.name, evidence.mime, None, evidence.size, sha256=evidence.sha256)
 
 
 def _partner_mail(

@@ -7,7 +7,6 @@ from bot.desk.path import Change, CommandPath, DeskTurn, Say, To, command_files
 from bot.draft import EvidenceRef
 from bot.i18n import Translator
 from bot.lifecycle import Action
-from bot.messages import Attachment
 from bot.ports import CaseRecord
 
 
@@ -22,12 +21,12 @@ async def reply(
             agent=path.agent_name(tr, turn.agent), case_no=case.case_no
         )
         text_ = f"{body}\n{text}" if text else body
-        return [Say(To.COMPLAINANT, text_, "agent_reply", tuple(_ref(f) for f in files))]
+        return [Say(To.COMPLAINANT, text_, "agent_reply", tuple(f.attachment() for f in files))]
 
     return Change(
         Action.REPLY,
         "agent_message",
-        {"text": text, "files": _named(files)},
+        {"text": text, "files": [f.named() for f in files]},
         tell=tell,
         takes_case=True,
         files=files,
@@ -44,7 +43,7 @@ async def note(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -
     return Change(
         Action.NOTE,
         "note",
-        {"text": text, **({"files": _named(files)} if files else {})},
+        {"text": text, **({"files": [f.named() for f in files]} if files else {})},
         tell=lambda case: [Say(To.AGENT, saved)],
         files=files,
         save=False,
@@ -84,14 +83,6 @@ async def info(path: CommandPath, turn: DeskTurn, case: CaseRecord, text: str) -
         tell=tell,
         takes_case=True,
     )
-
-
-def _named(files: tuple[EvidenceRef, ...]) -> list[dict[str, str]]:
-    return [{"name": f.name, "sha256": f.sha256} for f in files]
-
-
-def _ref(evidence: EvidenceRef) -> Attachment:
-    return Attachment(evidence.name, evidence.mime, None, evidence.size, sha256=evidence.sha256)
 
 
 COMMANDS = {"note": note, "info": info}

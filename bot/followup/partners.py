@@ -105,7 +105,6 @@ class PartnerFollowUp:
     async def _missed(self, tx: _Tx, case: CaseRecord, referral: ReferralRecord) -> None:
         assert referral.id is not None
         now = self.clock.now()
-        await tx.referral_missed(referral.id)
         await tx.add_event(
             case,
             now,

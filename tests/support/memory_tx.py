@@ -432,13 +432,10 @@ class MemoryTx:
             key=lambda p: p.key,
         )
 
-    async def referral_answered(self, referral_id: int, at: datetime, outcome: str) -> None:
+    async def referral_answered(self, referral_id: int, at: datetime) -> None:
         case_id, referral = self.t.referrals[referral_id - 1]
         if referral.answered_at is None:
             self.t.referrals[referral_id - 1] = (case_id, replace(referral, answered_at=at))
-
-    async def referral_missed(self, referral_id: int) -> None:
-        return None  # the outcome is read from the times (bot.referrals)
 
     # ----- ReplyQueue ---------------------------------------------------------------
 

@@ -8,8 +8,7 @@
 - `GET /metrics`: Prometheus' text format (`complaintbot/metrics.py`); with
   `METRICS_TOKEN` set only for `Authorization: Bearer <token>`.
 - Each channel's webhook (`channels.spec.Webhook`): the channel answers the POST.
-
-The web pages of later issues are added here as routes of the same application.
+- `pages`: the staff web and the API (`web.app.routes`), on the same application.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.ports import Clock
 from channels.spec import Webhook
@@ -58,6 +57,7 @@ def build_app(
     metrics: Metrics,
     metrics_token: str | None,
     webhooks: Sequence[Webhook] = (),
+    pages: Sequence[BaseRoute] = (),
 ) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "alive", "worker": state.worker_id})
@@ -88,7 +88,7 @@ def build_app(
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
     routes += [Route(hook.path, _webhook_endpoint(hook), methods=["POST"]) for hook in webhooks]
-    return Starlette(routes=routes)
+    return Starlette(routes=[*routes, *pages])
 
 
 def _webhook_endpoint(hook: Webhook) -> Callable[[Request], Any]:

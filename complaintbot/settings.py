@@ -56,6 +56,27 @@ def _customer_count(value: object) -> int | None:
 CustomerCount = Annotated[int | None, BeforeValidator(_customer_count)]
 
 
+def _give_up_after(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        duration = value
+    else:
+        try:
+            parsed = parse_duration(str(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration (examples: 30m, 24h, 3d)") from None
+        if parsed.working:
+            # Retries go on round the clock; working time would need the calendar.
+            raise ValueError(f"{value!r} must be in s, m, h or d, not working time")
+        duration = parsed.amount
+    if duration <= timedelta(0):
+        raise ValueError("must be longer than 0 (examples: 30m, 24h, 3d)")
+    return duration
+
+
+# How long the outbox retries a message before it gives up.
+GiveUpAfter = Annotated[timedelta, BeforeValidator(_give_up_after)]
+
+
 class SettingsError(Exception):
     """A setting is wrong; the message is one line that names the variable."""
 
@@ -77,7 +98,7 @@ class Settings(BaseSettings):
     TELEGRAM_GROUP_MESSAGES_PER_MINUTE: float = Field(default=20, gt=0)
     TELEGRAM_CHAT_BURST: int = 3
     # How long a failing reply is retried before it is given up ("24h", SLA syntax).
-    DELIVERY_GIVE_UP_AFTER: timedelta = timedelta(hours=24)
+    DELIVERY_GIVE_UP_AFTER: GiveUpAfter = timedelta(hours=24)
     CASE_PREFIX: str = "TS"
     TIMEZONE: str = "Asia/Shanghai"
     CALENDAR: str = "cn-workdays"
@@ -129,6 +150,9 @@ class Settings(BaseSettings):
     WORKER_ID: str | None = None
     # Addresses (comma-separated, or *) whose X-Forwarded-For / Forwarded are believed.
     TRUSTED_PROXIES: str = "127.0.0.1"
+    # The staff web and API (`complaintbot serve`).
+    STAFF_SESSION_HOURS: float = Field(default=8, gt=0)
+    AUDIT_ANCHOR_DIR: Path | None = None
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -361,24 +385,6 @@ class Settings(BaseSettings):
         if not text.isdigit() or int(text) < 1:
             raise ValueError("must be a whole number of messages, at least 1")
         return int(text)
-
-    @field_validator("DELIVERY_GIVE_UP_AFTER", mode="before")
-    @classmethod
-    def _give_up_after(cls, value: object) -> timedelta:
-        if isinstance(value, timedelta):
-            duration = value
-        else:
-            try:
-                parsed = parse_duration(str(value))
-            except ValueError:
-                raise ValueError(f"{value!r} is not a duration (examples: 30m, 24h, 3d)") from None
-            if parsed.working:
-                # Retries go on round the clock; working time would need the calendar.
-                raise ValueError(f"{value!r} must be in s, m, h or d, not working time")
-            duration = parsed.amount
-        if duration <= timedelta(0):
-            raise ValueError("must be longer than 0 (examples: 30m, 24h, 3d)")
-        return duration
 
     @field_validator("MAIL_FROM")
     @classmethod

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from prometheus_client import Info
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import web.app
 from bot.ports import Clock
 from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
@@ -34,6 +35,7 @@ from complaintbot.settings import Settings
 from delivery.dispatcher import Dispatcher
 from delivery.ports import SendBudget
 from delivery.sending import ChannelPacing
+from reporting.tally import Customers
 from scheduler.sweeps import Sweeper
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
@@ -41,6 +43,7 @@ from storage.raw_updates import SqlRawUpdates
 from storage.repository import SqlRepository
 from storage.send_budget import SqlSendBudget
 from storage.wakeups import INBOUND, OUTBOX, listening
+from web.context import WebContext
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +129,30 @@ class Worker:
             metrics=self.metrics,
             metrics_token=self.settings.METRICS_TOKEN,
             webhooks=[c.webhook for c in self.opened.values() if c.webhook is not None],
+            pages=web.app.routes(self._web_context()),
         )
         return HttpServer(
             app,
             sock,
             trusted_proxies=self.settings.TRUSTED_PROXIES,
             grace_seconds=self.settings.SHUTDOWN_GRACE_SECONDS,
+        )
+
+    def _web_context(self) -> WebContext:
+        settings = self.settings
+        customers = settings.CUSTOMER_COUNT
+        return WebContext(
+            engine=self.core.engine,
+            bot=self.core.bot,
+            clock=self.core.clock,
+            zone=settings.zone,
+            calendar=self.core.bot.config.followup.calendar,
+            data_dir=settings.DATA_DIR,
+            default_locale=settings.DEFAULT_LOCALE,
+            satisfied_threshold=settings.SATISFIED_THRESHOLD,
+            customers=None if customers is None else Customers(customers, "CUSTOMER_COUNT"),
+            session_hours=settings.STAFF_SESSION_HOURS,
+            anchor_dir=settings.AUDIT_ANCHOR_DIR,
         )
 
     async def settle(self) -> None:

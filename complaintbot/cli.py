@@ -27,7 +27,7 @@ from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
-from complaintbot.case_json import case_document
+from web.case_json import case_document
 from complaintbot.settings import Settings, SettingsError, load_settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases

@@ -27,7 +27,6 @@ from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
-from web.case_json import case_document
 from complaintbot.settings import Settings, SettingsError, load_settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
@@ -46,6 +45,8 @@ from storage.staff import (
     list_staff_users,
     reset_staff_password,
 )
+from web.case_json import case_document
+from web.identity import cli_operator
 
 T = TypeVar("T")
 
@@ -360,7 +361,9 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
 
     async def go() -> tuple[bool, list[str]]:
         async with open_core(_settings(), _clock()) as core:
-            return await core.bot.operate(agent, command, case_no.strip().upper(), text)
+            return await core.bot.operate(
+                await cli_operator(core.engine, agent), command, case_no.strip().upper(), text
+            )
 
     try:
         done, answers = asyncio.run(go())

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import SearchTerms, UTCDateTime
 
 
 def _time(nullable: bool = False, index: bool = False) -> Any:
@@ -395,3 +395,15 @@ class StaffSession(SQLModel, table=True):
     address: str | None = None
     # The case list's last filters, kept here so that no search text goes into a URL.
     search: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class CaseSearch(SQLModel, table=True):
+    """The terms each case is found by (`storage.search_terms`), kept current by
+    `storage.search.reindex_case` in the transaction that changes the case. SQLite's
+    FTS5 table `case_search_fts` follows this one through triggers (migration 0015);
+    PostgreSQL searches `terms` itself through a GIN index."""
+
+    __tablename__ = "case_search"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(SearchTerms, nullable=False))

@@ -374,3 +374,24 @@ class StaffUser(SQLModel, table=True):
     disabled: bool = False
     created_at: datetime = _time()
     password_changed_at: datetime = _time()
+
+
+class AccessLogRow(SQLModel, table=True):
+    """Append-only record of who accessed or changed what (logins, case views,
+    exports, user and token changes). Written only by `storage.access_log.record_access`,
+    which chains it to the entry before (`seq`, `prev_hash`, `hash`)."""
+
+    __tablename__ = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = _time(index=True)
+    actor: str
+    role: str
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    via: str
+    address: str | None = None
+    prev_hash: str
+    hash: str

@@ -407,3 +407,24 @@ class CaseSearch(SQLModel, table=True):
 
     case_id: int = Field(foreign_key="cases.id", primary_key=True)
     terms: list[str] = Field(default_factory=list, sa_column=Column(SearchTerms, nullable=False))
+
+
+class AccessLogRow(SQLModel, table=True):
+    """Append-only record of who accessed or changed what (logins, case views,
+    exports, user and token changes). Written only by `storage.access_log.record_access`,
+    which chains it to the entry before (`seq`, `prev_hash`, `hash`)."""
+
+    __tablename__ = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = _time(index=True)
+    actor: str
+    role: str
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    via: str
+    address: str | None = None
+    prev_hash: str
+    hash: str

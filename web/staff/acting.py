@@ -77,9 +77,7 @@ async def act(context: WebContext, request: Request, staff: Staff) -> Response:
         return redirect_with(page, [("error", _("Your role may not do this."))])
     files, too_large = await _files(form) if command == "reply" else ([], False)
     if too_large:
-        return redirect_with(
-            page, [("error", _("A file is larger than 20 MB; nothing was sent."))]
-        )
+        return redirect_with(page, [("error", _("A file is larger than 20 MB; nothing was sent."))])
     args = command_text(command, form)
     if command in ("reply", "note", "info") and not args and not files:
         return redirect_with(page, [("error", _("Write the text first."))])

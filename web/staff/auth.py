@@ -136,9 +136,7 @@ def _matches(hashed: str, password: str) -> bool:
         return False
 
 
-def set_session_cookie(
-    response: Response, request: Request, token: str, hours: float
-) -> None:
+def set_session_cookie(response: Response, request: Request, token: str, hours: float) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,

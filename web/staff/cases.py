@@ -137,7 +137,7 @@ class CasePages:
                 404,
                 reason=_("No case {case_no}.").format(case_no=case_no),
             )
-        detail, document = found
+        _detail, document = found
         checked = await chain.verify_database(self.context.engine, case_no)
         await recorded(self.context, request, staff, "case_view", case_no)
         return render(
@@ -185,7 +185,7 @@ class CasePages:
                 (key, [(value.value, labels[value]) for value in kind])
                 for key, kind in VERIFICATION.items()
             ],
-            "verification_name": {str(k.value): v for k, v in labels.items()},
+            "verification_name": {str(k): v for k, v in labels.items()},
             "may": lambda command: may_run(staff.role, command),
             "overseer": overseer(staff.role),
             "local": self._local,
@@ -226,8 +226,10 @@ class CasePages:
             filename=item.name,
             content_disposition_type="inline" if inline else "attachment",
             # A preview runs nothing: no script, no plug-in, its own origin.
-            headers={"content-security-policy": "default-src 'none'; img-src 'self'; "
-                     "style-src 'unsafe-inline'; object-src 'self'; sandbox"},
+            headers={
+                "content-security-policy": "default-src 'none'; img-src 'self'; "
+                "style-src 'unsafe-inline'; object-src 'self'; sandbox"
+            },
         )
 
     async def events(self, request: Request, staff: Staff) -> Response:

@@ -102,9 +102,7 @@ class LoginPages:
         detail = {"locked_until": locked.isoformat()} if locked is not None else {}
         if user is None:
             detail["unknown_login"] = True
-        await self._record(
-            login[:100], user.role if user else "-", "login_failed", address, detail
-        )
+        await self._record(login[:100], user.role if user else "-", "login_failed", address, detail)
 
     async def _record(
         self,

@@ -175,7 +175,15 @@ class Oversight:
         now = context.clock.now()
         total = await count_cases(context.engine, *period.bounds(context.zone))
         written = await export_ledger(
-            context.engine, Path(name), kind, sheet, context.calendar, period, now, total
+            context.engine,
+            Path(name),
+            kind,
+            sheet,
+            context.calendar,
+            period,
+            now,
+            total,
+            long_running=True,
         )
         await recorded(
             context,
@@ -183,15 +191,22 @@ class Oversight:
             staff,
             "ledger_export",
             f"{period.first}..{period.last}",
-            {"masked": not unmasked, "reason": reason or None, "format": kind.value,
-             "cases": written},
+            {
+                "masked": not unmasked,
+                "reason": reason or None,
+                "format": kind.value,
+                "cases": written,
+            },
         )
-        filename = f"ledger-{period.first}-{period.last}{'' if unmasked else '-masked'}.{kind.value}"
+        filename = (
+            f"ledger-{period.first}-{period.last}{'' if unmasked else '-masked'}.{kind.value}"
+        )
         return FileResponse(
             name,
             filename=filename,
-            media_type="text/csv" if kind is LedgerFormat.CSV else
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type="text/csv"
+            if kind is LedgerFormat.CSV
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             background=BackgroundTask(Path(name).unlink, missing_ok=True),
         )
 
@@ -206,7 +221,7 @@ class Oversight:
                 403,
                 reason=_("Only supervisors and auditors see the access log."),
             )
-        period, problem = _period(request, self._today())
+        period, _problem = _period(request, self._today())
         start, end = period.bounds(self.context.zone)
         entries = await access_log.access_entries(self.context.engine, start, end)
         problems = await access_log.verify_access_log(self.context.engine)
@@ -222,13 +237,10 @@ class Oversight:
             entries=list(reversed(entries))[:1000],
             total=len(entries),
             problems=problems,
-            local=lambda moment: moment.astimezone(self.context.zone).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
+            local=lambda moment: moment.astimezone(self.context.zone).strftime("%Y-%m-%d %H:%M:%S"),
             json_detail=_detail_text,
         )
 
 
 def _detail_text(detail: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in detail.items())
-

@@ -1,7 +1,7 @@
 """staff web sessions, and failed logins that lock a login out for a while
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-02 11:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from argon2 import PasswordHasher
 
+from storage import migrate
 from storage.database import create_engine
 from storage.staff import add_staff_user
 from tests.support.clock import FakeClock
@@ -32,6 +33,7 @@ async def add_staff(
 ) -> None:
     engine = create_engine(database_url)
     try:
+        await migrate.upgrade(engine)  # before the bot's first start, too
         await add_staff_user(
             engine,
             login,

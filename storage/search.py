@@ -41,6 +41,8 @@ class CaseFilter:
     handler: str | None = None  # the handler agent's name (agents.name) as shown
     # Only cases with a limit missed: the pending deadline (`CaseRow.due_at`) passed.
     overdue: bool = False
+    # Only open cases escalated to the supervisors (not resolved or archived since).
+    escalated: bool = False
     received_from: datetime | None = None  # inclusive
     received_to: datetime | None = None  # exclusive
 
@@ -153,6 +155,9 @@ def _conditions(where: CaseFilter, due_at: Any, now: datetime, dialect: str) -> 
             conditions.append(col(column) == value)
     if where.overdue:
         conditions.append(due_at < literal(now, UTCDateTime))
+    if where.escalated:
+        conditions.append(col(Case.escalated_at).is_not(None))
+        conditions.append(col(Case.status).not_in(("resolved", "archived")))
     if where.received_from is not None:
         conditions.append(col(Case.received_at) >= where.received_from)
     if where.received_to is not None:

@@ -15,11 +15,12 @@ import pytest
 
 from storage import access_log
 from storage.database import create_engine
+from storage.models import Agent
 from tests.support.clock import SteppedWallClock
 from tests.support.serving import ready, serving
 from tests.support.staff_web import StaffClient, add_staff, file_complaint
 from tests.support.telegram_api import FakeBotApi
-from tests.support.telegram_run import telegram_settings
+from tests.support.telegram_run import stored_rows, telegram_settings
 
 
 @pytest.fixture
@@ -179,3 +180,29 @@ async def test_an_auditor_reads_everything_changes_nothing_and_every_look_is_rec
     assert ("audit", "case_view", case_no) in looks
     assert ("audit", "case_action", case_no) in looks
     assert ("audit", "access_log_view", looks[-1][2]) in looks
+
+
+async def test_an_escalation_from_the_web_shows_to_supervisors_and_the_handler_is_one_person(
+    web: httpx.AsyncClient, database_url: str, api: FakeBotApi
+) -> None:
+    # The agent is also 李雷 of the Telegram group (the same Telegram id).
+    await add_staff(database_url, "lilei", "agent", name="李雷", telegram_id=9101)
+    await add_staff(database_url, "boss", "supervisor")
+    case_no = await file_complaint(api.user(5501, "张三", "zh-hans"), "客服态度恶劣")
+    async with StaffClient(web) as agent:
+        await agent.login("lilei")
+        await agent.get(f"/staff/cases/{case_no}")
+        await agent.follow(await agent.post(f"/staff/cases/{case_no}/act", {"command": "claim"}))
+        escalated = await agent.follow(
+            await agent.post(
+                f"/staff/cases/{case_no}/act", {"command": "escalate", "text": "用户要求主管回电"}
+            )
+        )
+        assert escalated.status_code == 200 and "李雷" in escalated.text
+    (row,) = await stored_rows(database_url, Agent)
+    assert (row.channel, row.external_id, row.name) == ("telegram", "9101", "李雷")
+    async with StaffClient(web) as boss:
+        await boss.login("boss")
+        listed = await boss.get("/staff/cases")
+        box = listed.text.split('class="escalated"')[1].split("</section>")[0]
+        assert case_no in box

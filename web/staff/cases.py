@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from bot.domain import CaseStatus, Category
 from bot.labels import category_label, status_label, verification_labels
 from bot.lifecycle import VERIFICATION
-from bot.roles import may_run, overseer
+from bot.roles import StaffRole, may_run, overseer
 from channels.registry import CHANNEL_NAMES, channel_label
 from storage import chain, queries, staff_sessions
 from storage.files import EvidenceFiles
@@ -57,6 +57,7 @@ class CasePages:
             channel=found.get("channel") or None,
             handler=found.get("handler") or None,
             overdue=bool(found.get("overdue")),
+            escalated=bool(found.get("escalated")),
             received_from=datetime.combine(first, time(), zone) if first else None,
             received_to=datetime.combine(last + timedelta(days=1), time(), zone) if last else None,
         )
@@ -64,7 +65,8 @@ class CasePages:
     async def search(self, request: Request, staff: Staff) -> Response:
         """The search form: its fields go with the session, then back to page 1."""
         form = await request.form()
-        keys = ("q", "status", "category", "channel", "handler", "from", "to", "overdue")
+        keys = ["q", "status", "category", "channel", "handler", "from", "to"]
+        keys += ["overdue", "escalated"]
         search = {key: str(form.get(key, "")).strip()[:200] for key in keys}
         if form.get("clear"):
             search = {}
@@ -90,12 +92,22 @@ class CasePages:
             detail={"page": page, "results": found.total, "searched": bool(where.text)},
         )
         pages = max(1, -(-found.total // PER_PAGE))
+        # Supervisors see what was escalated to them, whatever the list shows.
+        escalated = None
+        if staff.role is StaffRole.SUPERVISOR:
+            escalated = await find_cases(
+                self.context.engine,
+                CaseFilter(escalated=True),
+                now=self.context.clock.now(),
+                per_page=10,
+            )
         return render(
             self.context,
             request,
             "staff/cases.html",
             staff,
             found=found,
+            escalated=escalated,
             page=page,
             pages=pages,
             search=search,

@@ -18,7 +18,7 @@ from storage.database import create_engine
 from storage.models import Agent
 from tests.support.clock import SteppedWallClock
 from tests.support.serving import ready, serving
-from tests.support.staff_web import StaffClient, add_staff, file_complaint
+from tests.support.staff_web import PASSWORD, StaffClient, add_staff, csrf_of, file_complaint
 from tests.support.telegram_api import FakeBotApi
 from tests.support.telegram_run import stored_rows, telegram_settings
 
@@ -206,3 +206,47 @@ async def test_an_escalation_from_the_web_shows_to_supervisors_and_the_handler_i
         listed = await boss.get("/staff/cases")
         box = listed.text.split('class="escalated"')[1].split("</section>")[0]
         assert case_no in box
+
+
+async def test_a_reply_with_a_file_reaches_the_complainant_and_is_filed_on_the_case(
+    web: httpx.AsyncClient, database_url: str, api: FakeBotApi
+) -> None:
+    await add_staff(database_url, "zhou", "agent")
+    zhang = api.user(5601, "张三", "zh-hans")
+    case_no = await file_complaint(zhang, "发票开错了")
+    letter = b"%PDF-1.4 corrected invoice"
+    async with StaffClient(web) as agent:
+        await agent.login("zhou")
+        await agent.get(f"/staff/cases/{case_no}")
+        mark = len(zhang.messages)
+        sent = await agent.post(
+            f"/staff/cases/{case_no}/act",
+            {"command": "reply", "text": "已为您重开发票，见附件。"},
+            files=[("files", ("invoice.pdf", letter, "application/pdf"))],
+        )
+        page = await agent.follow(sent)
+        assert "invoice.pdf" in page.text
+        await zhang.expect("已为您重开发票", since=mark)
+        await api.wait_until(lambda: bool(api.calls_of("sendDocument")))
+        # The file is kept with its checksum and served back to staff.
+        got = await agent.get(f"/staff/cases/{case_no}/evidence/1")
+        assert got.status_code == 200 and got.content == letter
+        assert got.headers["content-disposition"].startswith("attachment")
+
+
+async def test_behind_an_https_proxy_the_session_cookie_is_secure(
+    web: httpx.AsyncClient, database_url: str
+) -> None:
+    await add_staff(database_url, "wu", "agent")
+    async with StaffClient(web) as browser:
+        form = await browser.get("/staff/login")
+        # The proxy on 127.0.0.1 (TRUSTED_PROXIES) says the browser came by HTTPS.
+        answer = await browser.http.post(
+            "/staff/login",
+            data={"csrf": csrf_of(form.text), "login": "wu", "password": PASSWORD},
+            headers={"x-forwarded-proto": "https"},
+        )
+        assert answer.status_code == 303, answer.text[:200]
+        (cookie,) = [c for c in answer.headers.get_list("set-cookie") if c.startswith("cb_staff=")]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert "Path=/staff" in cookie

@@ -8,10 +8,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage import staff_sessions
+from storage import access_log, staff_sessions
 from web.context import WebContext
 from web.staff.auth import (
     LOGIN_CSRF_COOKIE,
+    LoginResult,
     Logins,
     Staff,
     client_address,
@@ -96,13 +97,14 @@ class LoginPages:
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff")
         return response
 
-    async def _failed(self, login: str, result: object, address: str | None) -> None:
-        user = getattr(result, "user", None)
-        locked = getattr(result, "locked_until", None)
-        detail = {"locked_until": locked.isoformat()} if locked is not None else {}
-        if user is None:
+    async def _failed(self, login: str, result: LoginResult, address: str | None) -> None:
+        detail: dict[str, object] = {}
+        if result.locked_until is not None:
+            detail["locked_until"] = result.locked_until.isoformat()
+        if result.user is None:
             detail["unknown_login"] = True
-        await self._record(login[:100], user.role if user else "-", "login_failed", address, detail)
+        role = result.user.role if result.user else "-"
+        await self._record(login[:100], role, "login_failed", address, detail)
 
     async def _record(
         self,
@@ -112,8 +114,7 @@ class LoginPages:
         address: str | None,
         detail: dict[str, object] | None = None,
     ) -> None:
-        from storage import access_log
-
+        """Logins are recorded before there is a session (`pages.recorded` needs one)."""
         await access_log.record_access(
             self.context.engine,
             access_log.AccessEntry(

@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import jinja2
 from starlette.datastructures import FormData
@@ -118,7 +118,7 @@ def gettext(context: WebContext, request: Request) -> Callable[[str], str]:
     return Translator(locale_of(request, context.default_locale)).gettext
 
 
-def redirect_with(url: str, messages: list[tuple[str, str]] = ()) -> RedirectResponse:  # type: ignore[assignment]
+def redirect_with(url: str, messages: list[tuple[str, str]] | None = None) -> RedirectResponse:
     """303 to `url`, carrying messages ("ok"/"error", text) for the next page."""
     response = RedirectResponse(url, status_code=303)
     if messages:
@@ -136,8 +136,6 @@ def _read_flash(request: Request) -> list[tuple[str, str]]:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
         return []
-    from urllib.parse import unquote
-
     try:
         found = json.loads(unquote(raw))
         return [(str(kind), str(text)) for kind, text in found]

@@ -43,12 +43,15 @@ async def _seed(database_url: str) -> None:
         await engine.dispose()
 
 
-async def _entries(database_url: str) -> list[tuple[str, str, str, str | None, dict[str, object]]]:
+Recorded = tuple[str, str, str, str, str | None, dict[str, object]]
+
+
+async def _entries(database_url: str) -> list[Recorded]:
     engine = create_engine(database_url)
     try:
         assert await verify_access_log(engine) == []
         return [
-            (e.actor, e.role, e.via, e.action, e.target, e.detail)  # type: ignore[misc]
+            (e.actor, e.role, e.via, e.action, e.target, e.detail)
             for e in await access_entries(engine)
         ]
     finally:

@@ -367,7 +367,6 @@ class Letters:
             now,
         )
 
-
     async def _unanswerable(
         self, tx: ConversationTx, inbound: Inbound, case: CaseRecord, kind: str
     ) -> None:

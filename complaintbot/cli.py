@@ -25,7 +25,6 @@ from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
-from complaintbot.case_json import case_document
 from complaintbot.cli_audit import access_verification, audit_access, record_cli_access
 from complaintbot.cli_support import clock as _clock
 from complaintbot.cli_support import database_failed as _database_failed
@@ -52,6 +51,8 @@ from storage.staff import (
     list_staff_users,
     reset_staff_password,
 )
+from web.case_json import case_document
+from web.identity import cli_operator
 
 
 @click.group()
@@ -312,7 +313,9 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
 
     async def go() -> tuple[bool, list[str]]:
         async with open_core(_settings(), _clock()) as core:
-            return await core.bot.operate(agent, command, case_no.strip().upper(), text)
+            return await core.bot.operate(
+                await cli_operator(core.engine, agent), command, case_no.strip().upper(), text
+            )
 
     try:
         done, answers = asyncio.run(go())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from web.context import WebContext
+from web.staff import staff_routes
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
     """The staff web under `/staff/` and the API under `/api/v1/`."""
-    found: list[BaseRoute] = []
-    return found
+    return staff_routes(context)

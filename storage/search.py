@@ -34,7 +34,7 @@ from storage.types import UTCDateTime
 class CaseFilter:
     """Which cases to list; every condition given must hold."""
 
-    text: str = ""  # full-text query; "" = no text condition
+    text: str = ""  # full-text query; "" (or no word in it) = no text condition
     status: str | None = None  # a CaseStatus value
     category: str | None = None
     channel: str | None = None
@@ -196,7 +196,7 @@ async def find_cases(
         source = join(source, hits, hits.c.case_id == col(Case.id))
     page = max(page, 1)
     # The page's ids first, sorted from the few columns the order needs, then its rows.
-    # The total apart: with the ids (a window's count) it costs SQLite more than both.
+    # Counted apart: a window's count alongside the ids costs SQLite more than both.
     ranked = (
         select(Case.id)
         .select_from(source)

@@ -291,10 +291,7 @@ def baseline(writer: str, url: str, directory: Path) -> tuple[float, float]:
     """The XLSX ledger written by `writer` (`bench.xlsx_baselines`) in a fresh process:
     seconds and peak memory in MB."""
     out = directory / f"ledger-{writer}.xlsx"
-    code = (
-        "from bench.xlsx_baselines import main\n"
-        f"main({[writer, url, str(out)]!r})\n"
-    )
+    code = f"from bench.xlsx_baselines import main\nmain({[writer, url, str(out)]!r})\n"
     return timed(code, url, directory)
 
 

@@ -270,6 +270,7 @@ async def test_a_whole_case_deleted_is_caught_by_its_missing_number(
         "evidence",
         "case_timers",
         "surveys",
+        "case_search",
     ):
         await sql(engine, f"DELETE FROM {table} WHERE case_id = :id", id=case_id)
     await sql(engine, "DELETE FROM cases WHERE id = :id", id=case_id)

@@ -56,7 +56,7 @@ async def _step(user: FakeUser, action: str, value: str, expect: str) -> str:
         await user.share_contact(value)
     else:
         await user.send_text(value)
-    return await user.expect(expect, since=mark, within=30)
+    return await user.expect(expect, since=mark, within=60)
 
 
 async def file_complaint(user: FakeUser, description: str, name: str = "张三") -> str:

@@ -10,7 +10,8 @@ not read yet, and a `Column` at its place in `COLUMNS` (its header then needs a
 translation in the catalogs).
 
 The SQL is written for both databases, with the tables named `c` (cases), `a` (the
-case's current handler, an agent) and `s` (the case's latest satisfaction survey).
+case's current handler, an agent), `u` (the staff user that agent is, if any:
+`reporting.reading.STAFF_USER`) and `s` (the case's latest satisfaction survey).
 Fields read otherwise (no SQL here) come from queries of their own per batch of cases
 (`reporting.reading`): the handlers and the referrals to partners.
 """
@@ -66,6 +67,13 @@ class LedgerCase:
     expectation: str = dataclasses.field(metadata=stored("c.expectation"))
     # From the timeline's events and the current handler (`reporting.reading.HANDLERS`).
     handlers: tuple[str, ...] = dataclasses.field(metadata=stored(None))
+    # The current handler, whom the figures per handler count the case for
+    # (`reporting.handlers`): its agent's number, and the staff user that agent is (its
+    # login, its team); the staff user's name, else the agent's. None: unassigned.
+    handler_id: int | None = dataclasses.field(metadata=stored("c.handler_id"))
+    handler_login: str | None = dataclasses.field(metadata=stored("u.login"))
+    handler_name: str | None = dataclasses.field(metadata=stored("coalesce(u.name, a.name)"))
+    handler_team: str | None = dataclasses.field(metadata=stored("u.team"))
     receipt_due_at: datetime | None = dataclasses.field(metadata=stored("c.receipt_due_at"))
     receipt_sent_at: datetime | None = dataclasses.field(metadata=stored("c.receipt_sent_at"))
     response_due_at: datetime | None = dataclasses.field(metadata=stored("c.response_due_at"))

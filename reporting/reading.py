@@ -59,6 +59,25 @@ LEFT JOIN surveys AS s ON s.id = (
 )""",
 }
 
+STAFF_USER = """
+LEFT JOIN (
+  SELECT g.id AS agent_id, coalesce(t.id, l.id, n.id) AS staff_id
+  FROM agents AS g
+  LEFT JOIN staff_users AS t
+    ON g.channel = 'telegram' AND CAST(t.telegram_id AS TEXT) = g.external_id
+  LEFT JOIN staff_users AS l ON g.channel <> 'telegram' AND l.login = lower(g.external_id)
+  LEFT JOIN (
+    SELECT min(id) AS id, name FROM staff_users GROUP BY name HAVING count(*) = 1
+  ) AS n ON g.channel <> 'telegram' AND n.name = g.name
+) AS k ON k.agent_id = c.handler_id
+LEFT JOIN staff_users AS u ON u.id = k.staff_id"""
+"""The staff user (`storage.models.StaffUser`, as `u`) the case's current handler is: for
+a Telegram agent the one with its Telegram id; for an agent of the CLI (or any other
+channel) the one whose login is the agent's id (the name given to --agent), else the one
+staff user of the agent's name (a name two of them share names neither). Disabled staff
+users count: their past work stays theirs. The agents and staff users are few, so the
+link of every agent is made once per batch, not once per case."""
+
 # Timeline events that name the case's new handler in their payload.
 _HANDLER_EVENTS = "e.kind IN ('claimed', 'assigned')"
 
@@ -119,6 +138,7 @@ def batch_query(
         + ",\n  ".join(selected)
         + f"\nFROM ({_batch(markers, '*')}\n) AS c"
         + "\nLEFT JOIN agents AS a ON a.id = c.handler_id"
+        + STAFF_USER
         + _LATEST_SURVEY[database]
         + "\nORDER BY c.received_at, c.id"
     )

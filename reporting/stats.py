@@ -1,5 +1,6 @@
-"""The report's two kinds of summary figure, shared by `reporting.tally` and
-`reporting.partners`: a spread of times (median and 90th percentile) and a ratio."""
+"""The report's kinds of summary figure, shared by `reporting.tally`, `reporting.partners`
+and `reporting.handlers`: a spread of times (median and 90th percentile), a ratio, and a
+time limit's compliance; and how `metrics.json` writes them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +31,39 @@ def spread(values: Sequence[float]) -> Spread:
 def ratio(part: int, whole: int) -> float | None:
     """`part` ÷ `whole` to four decimals; None for nothing to divide by."""
     return round(part / whole, 4) if whole else None
+
+
+LIMITS = ("receipt", "first_response", "resolution")
+"""The time limits of a case, as `reporting.rows.LedgerRow` names its outcomes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """How the cases fared against one time limit (or several, added up)."""
+
+    met: int
+    missed: int
+    pending: int
+    no_limit: int
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.met, self.met + self.missed)
+
+    @property
+    def total(self) -> int:
+        return self.met + self.missed + self.pending + self.no_limit
+
+
+def spread_json(found: Spread) -> dict[str, Any]:
+    return {"count": found.count, "median": found.median, "p90": found.p90}
+
+
+def compliance_json(found: Compliance) -> dict[str, Any]:
+    return {
+        "met": found.met,
+        "missed": found.missed,
+        "pending": found.pending,
+        "no_limit": found.no_limit,
+        "rate": found.rate,
+    }

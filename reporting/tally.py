@@ -18,7 +18,9 @@ the exported ledger and comes out the same. The definitions, as the report state
   guessed;
 - fault handling: the cases whose verification found a system fault, per week of
   receipt: their working hours to resolution (median, 90th percentile) and their
-  resolution time limit (met ÷ (met + missed)).
+  resolution time limit (met ÷ (met + missed));
+- partners (`reporting.partners`) and handlers and teams (`reporting.handlers`): their
+  own figures, each in its module.
 
 `QualityTally` takes the rows one at a time and keeps only counters and the lists of
 times (for the percentiles), so a period of a million cases fits in memory.
@@ -39,12 +41,12 @@ from zoneinfo import ZoneInfo
 from bot.domain import CaseStatus, Category
 from bot.lifecycle import Nature
 from channels.registry import CHANNEL_NAMES
+from reporting.handlers import HandlerTally
 from reporting.partners import PartnerTally, times_out_of_order
 from reporting.rows import LedgerCase, LedgerRow
-from reporting.stats import Spread, ratio, spread
+from reporting.stats import LIMITS, Compliance, Spread, compliance_json, ratio, spread, spread_json
 from scheduler.deadlines import Outcome
 
-LIMITS = ("receipt", "first_response", "resolution")
 SCORES = (1, 2, 3, 4, 5)
 OUTCOMES = ("met", "missed", "pending", "none")
 # The complaint rate is stated per this many customers.
@@ -54,22 +56,6 @@ FAULT = Nature.SYSTEM_FAULT.value
 # Cases named per failed check; the count says how many there are in all.
 EXAMPLES = 20
 _RESOLVED_STATES = {CaseStatus.RESOLVED.value, CaseStatus.ARCHIVED.value}
-
-
-@dataclass(frozen=True, slots=True)
-class Compliance:
-    met: int
-    missed: int
-    pending: int
-    no_limit: int
-
-    @property
-    def rate(self) -> float | None:
-        return ratio(self.met, self.met + self.missed)
-
-    @property
-    def total(self) -> int:
-        return self.met + self.missed + self.pending + self.no_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +188,8 @@ class QualityTally:
         self.fault_outcomes: Counter[tuple[date, str]] = Counter()
         # Referrals to partners (`reporting.partners`).
         self.partners = PartnerTally()
+        # Per handler and per team (`reporting.handlers`).
+        self.handlers = HandlerTally(threshold)
 
     def add(self, row: LedgerRow) -> None:
         case = row.case
@@ -215,8 +203,9 @@ class QualityTally:
         receipt, first, resolution = self.times.values()
         if (minutes := row.minutes_to_receipt) is not None:
             receipt.append(minutes)
-        if (minutes := row.minutes_to_first_response) is not None:
-            first.append(minutes)
+        # Each figure computed once: the faults and the handlers take them too.
+        if (first_minutes := row.minutes_to_first_response) is not None:
+            first.append(first_minutes)
         if (hours := row.working_hours_to_resolution) is not None:
             resolution.append(hours)
         # An `Outcome` is its value (a `StrEnum`): counted under "met", "missed", "pending".
@@ -249,16 +238,17 @@ class QualityTally:
         elif case.survey_outcome == "no_answer":
             self.no_answer += 1
         if case.nature == FAULT:
-            self._add_fault(week, row)
+            self._add_fault(week, row, hours)
         if case.referrals:
             self.partners.add(row)
+        self.handlers.add(row, first_minutes, hours)
         for name in broken_checks(case):
             self.failures[name].add(case.case_no)
 
-    def _add_fault(self, week: date, row: LedgerRow) -> None:
+    def _add_fault(self, week: date, row: LedgerRow, hours: float | None) -> None:
         self.faults += 1
         self.fault_weeks[week] += 1
-        if (hours := row.working_hours_to_resolution) is not None:
+        if hours is not None:
             self.faults_resolved += 1
             self.fault_times.setdefault(week, array("d")).append(hours)
         self.fault_outcomes[week, row.resolution or "none"] += 1
@@ -315,6 +305,10 @@ class QualityTally:
         checks.append(Check("complaint_rate_adds_up", self._complaint_rate_failures(customers), ()))
         checks.append(Check("fault_handling_adds_up", self._fault_failures(), ()))
         checks.append(Check("partners_add_up", self.partners.failures(), ()))
+        handlers = self.handlers.failures(
+            self.cases, self.answered, self.resolved_ever, self.reopened
+        )
+        checks.append(Check("handlers_add_up", handlers, ()))
         checks += [
             Check(name, found.count, tuple(found.cases)) for name, found in self.failures.items()
         ]
@@ -366,8 +360,8 @@ class QualityTally:
         def figures(weeks: list[date]) -> dict[str, Any]:
             return {
                 "cases": sum(self.fault_weeks[w] for w in weeks),
-                "resolution_working_hours": _spread_json(self.fault_spread(weeks)),
-                "resolution_limit": _compliance_json(self.fault_compliance(weeks)),
+                "resolution_working_hours": spread_json(self.fault_spread(weeks)),
+                "resolution_limit": compliance_json(self.fault_compliance(weeks)),
             }
 
         weeks = self.week_starts()
@@ -404,16 +398,15 @@ class QualityTally:
                 "by_category": {c: self.categories[c] for c in self.category_keys()},
             },
             "times": {
-                "receipt_minutes": _spread_json(spread(self.times["receipt"])),
-                "first_response_minutes": _spread_json(spread(self.times["first_response"])),
-                "resolution_working_hours": _spread_json(spread(self.times["resolution"])),
+                "receipt_minutes": spread_json(spread(self.times["receipt"])),
+                "first_response_minutes": spread_json(spread(self.times["first_response"])),
+                "resolution_working_hours": spread_json(spread(self.times["resolution"])),
             },
             "time_limits": {
-                "all": {limit: _compliance_json(self.compliance(None, limit)) for limit in LIMITS},
+                "all": {limit: compliance_json(self.compliance(None, limit)) for limit in LIMITS},
                 "by_category": {
                     category: {
-                        limit: _compliance_json(self.compliance(category, limit))
-                        for limit in LIMITS
+                        limit: compliance_json(self.compliance(category, limit)) for limit in LIMITS
                     }
                     for category in self.category_keys()
                 },
@@ -437,6 +430,8 @@ class QualityTally:
             "complaint_rate": self.complaint_rate(customers),
             "fault_handling": self.fault_handling(),
             "partners": self.partners.figures(),
+            "by_handler": self.handlers.by_handler(),
+            "by_team": self.handlers.by_team(),
             "unresolved": [
                 {
                     "case_no": c.case_no,
@@ -461,17 +456,3 @@ def iso_week(monday: date) -> str:
     """The ISO week of a Monday, as `2026-W47`."""
     year, week, _day = monday.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def _spread_json(found: Spread) -> dict[str, Any]:
-    return {"count": found.count, "median": found.median, "p90": found.p90}
-
-
-def _compliance_json(found: Compliance) -> dict[str, Any]:
-    return {
-        "met": found.met,
-        "missed": found.missed,
-        "pending": found.pending,
-        "no_limit": found.no_limit,
-        "rate": found.rate,
-    }

@@ -179,6 +179,41 @@ def compliance(
         return svg(figure)
 
 
+def cases_and_rates(
+    title: str,
+    labels: list[str],
+    cases: list[int],
+    rates: list[float | None],
+    names: tuple[str, str],
+) -> str:
+    """Two panels of horizontal bars side by side, one row per label: a count of cases
+    (left) and a share (right, %; a dash where there is none), `names` their titles."""
+    with _drawing():
+        figure, (left, right) = plt.subplots(
+            1, 2, sharey=True, figsize=(9, max(2.4, 0.45 * len(labels) + 1.2))
+        )
+        positions = list(range(len(labels)))
+        drawn = left.barh(positions, cases, color=BLUE)
+        left.bar_label(drawn, labels=[number(c) for c in cases], padding=2, fontsize=8)
+        left.set_yticks(positions, labels)
+        left.invert_yaxis()  # the first label on top (the axis is shared)
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))
+        left.margins(x=0.12, y=0.02)
+        left.set_title(names[0], fontsize=10)
+        drawn = right.barh(positions, [r or 0.0 for r in rates], color=GREEN)
+        right.bar_label(
+            drawn,
+            labels=[f"{r:.0%}" if r is not None else "—" for r in rates],
+            padding=2,
+            fontsize=8,
+        )
+        right.set_xlim(0, 1.15)
+        right.xaxis.set_major_formatter(PercentFormatter(1.0))
+        right.set_title(names[1], fontsize=10)
+        figure.suptitle(title, x=0.01, ha="left", fontweight="bold")
+        return svg(figure)
+
+
 def number(value: float | None, unit: str = "") -> str:
     """A figure as the report writes it: `0.8 min`, `492.7`, `—` when there is none."""
     if value is None:

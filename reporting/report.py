@@ -109,6 +109,11 @@ def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
             "to its referrals, each answer has a response time, and no case waited for a "
             "partner longer than it took to resolve"
         ),
+        "handlers_add_up": _(
+            "Cases, satisfaction answers, resolved and reopened cases by handler, and by "
+            "team, add up to the period's; each handler's cases are counted once per time "
+            "limit"
+        ),
         "receipt_not_before_received": _("No receipt sent before its case was received"),
         "first_response_not_before_received": _("No first response before its case was received"),
         "first_response_not_before_receipt": _("No first response before the receipt"),
@@ -208,6 +213,7 @@ def _charts(metrics: dict[str, Any], _: Callable[[str], str]) -> dict[str, str]:
             color=charts.GREEN,
         ),
         "fault_handling": _fault_chart(metrics["fault_handling"], _),
+        "handlers": _handler_chart(metrics["by_handler"], _),
     }
 
 
@@ -220,6 +226,21 @@ def _fault_chart(faults: dict[str, Any], _: Callable[[str], str]) -> str:
         [found["resolution_working_hours"]["p90"] for found in weeks.values()],
         _("h"),
         _,
+    )
+
+
+def handler_label(handler: dict[str, Any], _: Callable[[str], str]) -> str:
+    """A row of `by_handler` as the page names it."""
+    return handler["handler"] if handler["handler"] is not None else _("Unassigned")
+
+
+def _handler_chart(handlers: list[dict[str, Any]], _: Callable[[str], str]) -> str:
+    return charts.cases_and_rates(
+        _("Cases by current handler"),
+        [handler_label(h, _) for h in handlers],
+        [h["cases"] for h in handlers],
+        [h["limits_met"]["all"]["rate"] for h in handlers],
+        (_("Cases"), _("Time limits met (%)")),
     )
 
 
@@ -247,6 +268,7 @@ def _page(metrics: dict[str, Any], drawn: dict[str, str], locale: str, _: Any) -
         channel=lambda code: channel_label(code, _),
         status=lambda code: statuses.get(code, code),
         percent=_percent,
+        handler=lambda found: handler_label(found, _),
         number=charts.number,
     )
 

@@ -398,17 +398,18 @@ async def test_the_chinese_page_is_one_file_with_charts_whose_text_stays_text(
     )
     page = (out / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page and "投诉处理服务质量报告" in page
-    assert "全部 18 项一致性检查均已通过" in page
+    assert "全部 19 项一致性检查均已通过" in page
     assert "八、合作方转办" in page and "等待合作方时间占办结用时比例" in page
     assert re.search(r"<tr><td>alipay</td><td class=\"n\">5</td><td class=\"n\">3</td>", page)
     # Self-contained: nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
-    assert page.count('src="data:image/svg+xml;base64,') == 7
+    assert page.count('src="data:image/svg+xml;base64,') == 8
     for state in ("acknowledged", "in_progress", "awaiting_user", "reopened"):
         assert cases[state] in page  # listed as unresolved
     charts = sorted(p.name for p in (out / "charts").iterdir())
     assert charts == [
         "fault_handling.svg",
+        "handlers.svg",
         "satisfaction.svg",
         "time_limits.svg",
         "times.svg",
@@ -420,6 +421,59 @@ async def test_the_chinese_page_is_one_file_with_charts_whose_text_stays_text(
     assert re.search(r"<text[^>]*>按类型统计的投诉量</text>", by_category)
     assert re.search(r"<text[^>]*>申诉</text>", by_category)
     assert "Microsoft YaHei" in by_category
+
+
+async def test_figures_per_handler_and_team_with_the_staff_users_teams(
+    filled: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    _cases, env = filled
+    # "li" is the agents' group's agent li (its id there); wang is no staff user.
+    secret = tmp_path / "password.txt"
+    secret.write_text("correct horse battery staple\n", encoding="utf-8")
+    add = ["users", "add", "li", "--role", "agent", "--name", "李雷", "--team", "账单组"]
+    added = complaintbot([*add, "--password-file", str(secret)], tmp_path, env)
+    assert added.returncode == 0, added.stderr
+    out = tmp_path / "报告"
+    metrics = make_report(env, tmp_path, out, locale="zh_CN")
+
+    # li took the case he asked about and the four he resolved; wang was assigned one.
+    assert [(h["handler"], h["login"], h["team"], h["cases"]) for h in metrics["by_handler"]] == [
+        ("李雷", "li", "账单组", 5),
+        ("Agent wang", None, None, 1),
+        (None, None, None, 2),
+    ]
+    assert [(t["team"], t["cases"]) for t in metrics["by_team"]] == [("账单组", 5), (None, 3)]
+    li = metrics["by_handler"][0]
+    assert li["satisfaction"] == {"answered": 2, "mean": 3.5, "satisfied": 1, "rate": 0.5}
+    assert li["reopening"] == {"resolved_at_least_once": 4, "reopened": 1, "rate": 0.25}
+    assert li["resolution_working_hours"]["count"] == 3  # the reopened one is not resolved
+    assert set(li) == {
+        "handler",
+        "login",
+        "team",
+        "cases",
+        "first_response_minutes",
+        "resolution_working_hours",
+        "limits_met",
+        "satisfaction",
+        "reopening",
+    }
+    # The handlers' figures add up to the report's.
+    for key in ("first_response_minutes", "resolution_working_hours"):
+        counted = sum(h[key]["count"] for h in metrics["by_handler"])
+        assert counted == metrics["times"][key]["count"]
+    for limit in ("receipt", "first_response", "resolution"):
+        met = sum(h["limits_met"][limit]["met"] for h in metrics["by_team"])
+        assert met == metrics["time_limits"]["all"][limit]["met"]
+    assert {c["name"]: c["passed"] for c in metrics["checks"]}["handlers_add_up"]
+    chart = (out / "charts" / "handlers.svg").read_text(encoding="utf-8")
+    assert re.search(r"<text[^>]*>按当前处理人统计的投诉量</text>", chart)
+    assert re.search(r"<text[^>]*>李雷</text>", chart)
+    assert re.search(r"<text[^>]*>未分配</text>", chart)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "九、处理人与团队" in page
+    assert re.search(r"<tr><td>李雷</td><td>账单组</td><td class=\"n\">5</td>", page)
+    assert re.search(r"<tr><td>无团队</td><td class=\"n\">3</td>", page)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -71,12 +71,13 @@ LEFT JOIN (
   ) AS n ON g.channel <> 'telegram' AND n.name = g.name
 ) AS k ON k.agent_id = c.handler_id
 LEFT JOIN staff_users AS u ON u.id = k.staff_id"""
-"""The staff user (`storage.models.StaffUser`, as `u`) the case's current handler is: for
-a Telegram agent the one with its Telegram id; for an agent of the CLI (or any other
-channel) the one whose login is the agent's id (the name given to --agent), else the one
-staff user of the agent's name (a name two of them share names neither). Disabled staff
-users count: their past work stays theirs. The agents and staff users are few, so the
-link of every agent is made once per batch, not once per case."""
+"""The staff user (`storage.models.StaffUser`, as `u`) the case's current handler is, as
+`web.identity` makes a staff user's agent: for a Telegram agent the one with its Telegram
+id; for any other (the staff tools' agent, known by the login; an agent of the CLI, by
+the name given to --agent) the one whose login is the agent's id, else the one staff user
+of the agent's name (a name two of them share names neither). Disabled staff users
+count: their past work stays theirs. The agents and staff users are few, so the link of
+every agent is made once per batch, not once per case."""
 
 # Timeline events that name the case's new handler in their payload.
 _HANDLER_EVENTS = "e.kind IN ('claimed', 'assigned')"

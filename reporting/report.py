@@ -213,7 +213,12 @@ def _charts(metrics: dict[str, Any], _: Callable[[str], str]) -> dict[str, str]:
             color=charts.GREEN,
         ),
         "fault_handling": _fault_chart(metrics["fault_handling"], _),
-        "handlers": _handler_chart(metrics["by_handler"], _),
+        # Left out of the metrics for a reader who may not see them (the staff web).
+        **(
+            {"handlers": _handler_chart(metrics["by_handler"], _)}
+            if "by_handler" in metrics
+            else {}
+        ),
     }
 
 

@@ -554,7 +554,7 @@ async def test_an_impossible_case_is_flagged_not_hidden(
         }
     ]
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "1 of 18 consistency checks failed" in page
+    assert "1 of 19 consistency checks failed" in page
     assert re.search(
         r"No case resolved before it was received</td>\s*<td><span class=\"fail\">FAILED \(1\)"
         rf"</span></td>\s*<td>{cases['satisfied']}</td>",

@@ -12,6 +12,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.reading import ledger_cases
+from reporting.report import report_page
 from storage.models import Agent, Case
 from storage.outbox import SqlOutbox
 from storage.repository import SqlRepository
@@ -149,6 +150,17 @@ def test_each_handler_and_team_gets_the_reports_figures_of_its_cases() -> None:
         {"team": None, **UNASSIGNED},
     ]
     assert {c["name"]: c["passed"] for c in metrics["checks"]}["handlers_add_up"]
+
+
+def test_the_page_shows_them_and_does_without_them() -> None:
+    metrics = tally_of(*CASES).metrics(RECEIVED + timedelta(days=30))
+    page = report_page(metrics, "en")
+    assert "9. Handlers and teams" in page and 'alt="Cases by current handler"' in page
+    assert "<tr><td>Unassigned</td><td>no team</td>" in page
+    # The staff web leaves them out for whoever may not see them.
+    page = report_page({k: v for k, v in metrics.items() if not k.startswith("by_")}, "en")
+    assert "9. Handlers and teams" in page and "甲" not in page
+    assert "left out of this copy of the report" in page and "Cases by current handler" not in page
 
 
 def test_a_team_adds_up_its_handlers_and_no_team_takes_agents_without_one() -> None:

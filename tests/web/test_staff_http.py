@@ -6,37 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
-import pytest
 
 from storage import access_log
 from storage.database import create_engine
 from storage.models import Agent
 from tests.support.clock import SteppedWallClock
-from tests.support.serving import ready, serving
 from tests.support.staff_web import PASSWORD, StaffClient, add_staff, csrf_of, file_complaint
 from tests.support.telegram_api import FakeBotApi
-from tests.support.telegram_run import stored_rows, telegram_settings
-
-
-@pytest.fixture
-def wall() -> SteppedWallClock:
-    """Today's date (PostgreSQL's clock must agree for readiness); tests move it on."""
-    return SteppedWallClock(datetime.now(UTC))
-
-
-@pytest.fixture
-async def web(
-    api: FakeBotApi, database_url: str, tmp_path: Path, wall: SteppedWallClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = telegram_settings(api, database_url, tmp_path / "data", PORT=0)
-    async with serving(settings, wall) as client:
-        await ready(client)
-        yield client
+from tests.support.telegram_run import stored_rows
 
 
 async def _entries(database_url: str) -> list[access_log.StoredAccess]:

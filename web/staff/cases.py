@@ -188,6 +188,7 @@ class CasePages:
         labels = verification_labels(_)
         return {
             "c": document,
+            "seen": max((e.get("seq") or 0 for e in document["timeline"]), default=0),
             "chain_break": checked.breaks[0] if checked.breaks else None,
             "status_name": {s.value: status_label(s, _) for s in CaseStatus},
             "category_name": {c.value: category_label(c, _) for c in Category},
@@ -247,15 +248,20 @@ class CasePages:
     async def events(self, request: Request, staff: Staff) -> Response:
         """Server-sent events: `changed` whenever the case's timeline grows."""
         case_no = request.path_params["case_no"].upper()
+        # The page says which event it was drawn with, so that news between the page
+        # and its stream are not missed.
+        try:
+            seen = int(request.query_params["seen"])
+        except (KeyError, ValueError):
+            seen = await queries.timeline_length(self.context.engine, case_no)
         return StreamingResponse(
-            self._watch(request, case_no),
+            self._watch(request, case_no, seen),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},
         )
 
-    async def _watch(self, request: Request, case_no: str) -> AsyncIterator[str]:
+    async def _watch(self, request: Request, case_no: str, seen: int) -> AsyncIterator[str]:
         engine = self.context.engine
-        seen = await queries.timeline_length(engine, case_no)
         quiet = 0.0
         yield "retry: 3000\n\n"
         while not await request.is_disconnected():

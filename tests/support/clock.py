@@ -41,3 +41,17 @@ class SteppedWallClock(FakeClock):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+class RunningWallClock(SteppedWallClock):
+    """A `SteppedWallClock` whose time also goes on by itself, in real time. For a bot
+    on PostgreSQL: the send budgets read the database's clock, and a message they put
+    off by a few milliseconds (until `now()` + the wait) never comes due on a clock that
+    stands still. A test still moves it on with `advance`."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        super().__init__(start)
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.current + timedelta(seconds=time.monotonic() - self._started)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
-from tests.support.clock import SteppedWallClock
+from tests.support.clock import RunningWallClock, SteppedWallClock
 from tests.support.serving import ready, serving
 from tests.support.telegram_api import FakeBotApi
 from tests.support.telegram_run import telegram_settings
@@ -34,8 +34,9 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture
 def wall() -> SteppedWallClock:
-    """Today's date (PostgreSQL's clock must agree for readiness); tests move it on."""
-    return SteppedWallClock(datetime.now(UTC))
+    """Now, going on in real time (PostgreSQL's clock must agree for readiness and for
+    the send budgets); tests move it on."""
+    return RunningWallClock(datetime.now(UTC))
 
 
 @pytest.fixture

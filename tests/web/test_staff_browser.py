@@ -99,9 +99,7 @@ async def test_a_supervisor_finds_a_case_by_a_chinese_word_answers_and_resolves_
     mark = len(complainant.messages)
     await page.get_by_label("Facts", exact=True).select_option(label="Facts confirmed")
     await page.get_by_label("Nature", exact=True).select_option(label="System fault")
-    await page.get_by_label("Responsibility", exact=True).select_option(
-        label="Company responsible"
-    )
+    await page.get_by_label("Responsibility", exact=True).select_option(label="Company responsible")
     await page.get_by_label("Severity", exact=True).select_option(label="Moderate")
     await page.get_by_label("The result the complainant reads").fill("退款已退回您的原支付账户")
     await page.get_by_role("button", name="Resolve", exact=True).click()
@@ -186,7 +184,10 @@ async def test_an_agent_downloads_the_masked_ledger_and_neither_agent_nor_audito
 
 
 async def test_a_form_without_its_token_is_refused_and_an_ended_session_asks_to_log_in(
-    web: httpx.AsyncClient, database_url: str, api: FakeBotApi, browser: Browser,
+    web: httpx.AsyncClient,
+    database_url: str,
+    api: FakeBotApi,
+    browser: Browser,
     wall: SteppedWallClock,
 ) -> None:
     await add_staff(database_url, "qian", "supervisor")

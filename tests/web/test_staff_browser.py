@@ -6,9 +6,7 @@ label every field. (The same rules over plain HTTP: test_staff_http.py.)"""
 from __future__ import annotations
 
 import csv
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import openpyxl
@@ -35,12 +33,10 @@ ENGLISH = {"accept-language": "en-US"}
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
-async def visit(
-    browser: Browser, web: httpx.AsyncClient, locale: str = "en-US", viewport: Any = DESKTOP
-) -> Page:
-    """A new browser context (its own cookies), on the login page."""
+async def visit(browser: Browser, web: httpx.AsyncClient, viewport: ViewportSize = DESKTOP) -> Page:
+    """A new browser context (its own cookies) asking for English, on the login page."""
     context = await browser.new_context(
-        base_url=str(web.base_url), locale=locale, viewport=viewport, accept_downloads=True
+        base_url=str(web.base_url), locale="en-US", viewport=viewport, accept_downloads=True
     )
     page = await context.new_page()
     await page.goto("/staff/login")
@@ -93,8 +89,10 @@ async def test_a_supervisor_finds_a_case_by_a_chinese_word_answers_and_resolves_
     await expect(watching.locator("ol.messages")).to_contain_text("我们已加急处理您的退款")
     assert await watching.evaluate("window.drawnOnce === true"), "the page was reloaded"
     # The complainant answers in Telegram; the page that sent the reply shows it too.
+    await page.evaluate("window.drawnOnce = true")
     await complainant.send_text("好的，谢谢，请尽快")
     await expect(page.locator("ol.messages")).to_contain_text("好的，谢谢，请尽快")
+    assert await page.evaluate("window.drawnOnce === true"), "the page was reloaded"
 
     mark = len(complainant.messages)
     await page.get_by_label("Facts", exact=True).select_option(label="Facts confirmed")
@@ -152,7 +150,7 @@ async def test_an_agent_downloads_the_masked_ledger_and_neither_agent_nor_audito
         form={
             "csrf": token,
             "from": "2000-01-01",
-            "to": str(date.today()),
+            "to": "2100-01-01",
             "format": "csv",
             "unmasked": "1",
             "reason": "curious",
@@ -197,7 +195,9 @@ async def test_a_form_without_its_token_is_refused_and_an_ended_session_asks_to_
     note = page.locator("form", has=page.locator("#note-text"))
     await note.locator("input[name=csrf]").evaluate("(field) => field.remove()")
     await page.get_by_label("Internal note (never sent to the complainant)").fill("forged note")
-    await note.get_by_role("button").click()
+    async with page.expect_navigation() as sent:
+        await note.get_by_role("button").click()
+    assert (await sent.value).status == 403
     await expect(page.get_by_role("heading", name="Not possible")).to_be_visible()
     await expect(page.get_by_role("alert")).to_contain_text("did not come from this site")
     await page.get_by_role("link", name="Back to the cases").click()

@@ -7,12 +7,11 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -23,12 +22,29 @@ from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
-from bot.ports import Clock, SystemClock
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
-from complaintbot.case_json import case_document
-from complaintbot.settings import Settings, SettingsError, load_settings, parse_customers
+from complaintbot.cli_support import (
+    async_command as _async,
+)
+from complaintbot.cli_support import (
+    clock as _clock,
+)
+from complaintbot.cli_support import (
+    database_failed as _database_failed,
+)
+from complaintbot.cli_support import (
+    fail as _fail,
+)
+from complaintbot.cli_support import (
+    gettext as _gettext,
+)
+from complaintbot.cli_support import (
+    settings as _settings,
+)
+from complaintbot.cli_tokens import tokens
+from complaintbot.settings import Settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
 from reporting.rows import LedgerSheet, six_months_before
@@ -46,60 +62,7 @@ from storage.staff import (
     list_staff_users,
     reset_staff_password,
 )
-
-T = TypeVar("T")
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        _fail(str(error), 2)
-        raise  # unreachable; for type checkers
-
-
-def _clock() -> Clock:
-    """The command's time: the system's, or the clock a caller passes to `main` as its
-    context object (`main(obj=clock)`; tests move it)."""
-    context = click.get_current_context(silent=True)
-    clock = context.find_root().obj if context is not None else None
-    return clock if clock is not None else SystemClock()
-
-
-def _gettext() -> Callable[[str], str]:
-    """The texts' language when no command has its settings at hand (DEFAULT_LOCALE,
-    or the default's when the settings do not load)."""
-    try:
-        locale = load_settings().DEFAULT_LOCALE
-    except SettingsError:
-        locale = Settings.model_fields["DEFAULT_LOCALE"].default
-    return Translator(locale).gettext
-
-
-def _database_failed(error: DBAPIError) -> None:
-    _ = _gettext()
-    _fail(_("The database failed: {error}").format(error=str(error.orig).strip()), 1)
-
-
-def _async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> T | None:
-        try:
-            return asyncio.run(command(*args, **kwargs))
-        except StartupError as error:
-            _fail(str(error), 2)
-        except DBAPIError as error:
-            _database_failed(error)
-        except KeyboardInterrupt:
-            return None
-        return None
-
-    return wrapper
+from web.case_json import case_document
 
 
 @click.group()
@@ -254,6 +217,8 @@ async def cases_show(case_no: str, as_json: bool) -> None:
         "case_no": _("Case number"),
         "status": _("Status"),
         "channel": _("Channel"),
+        "source": _("Source"),
+        "external_ref": _("External reference"),
         "category": _("Category"),
         "subject": _("About"),
         "description": _("What happened"),
@@ -1174,3 +1139,7 @@ def _iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+# Command groups kept in modules of their own.
+main.add_command(tokens)

@@ -28,5 +28,10 @@ class AccessEntry:
 
 async def record_access(engine: AsyncEngine, entry: AccessEntry) -> None:
     log.info(
-        "access: %s (%s) %s %s via %s", entry.actor, entry.role, entry.action, entry.target, entry.via
+        "access: %s (%s) %s %s via %s",
+        entry.actor,
+        entry.role,
+        entry.action,
+        entry.target,
+        entry.via,
     )

@@ -16,7 +16,7 @@ import pytest
 
 from bot.ports import Clock
 from complaintbot.app import run
-from complaintbot.case_json import case_document
+from web.case_json import case_document
 from complaintbot.settings import Settings
 from storage import queries
 from storage.database import create_engine

@@ -9,11 +9,12 @@ for commands and buttons, only from an agent; anything else in a group is ignore
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.desk import AGENT_COMMANDS, Desk, DeskTurn
 from bot.lifecycle import VERIFICATION, parse_verification
-from bot.messages import Inbound, InboundKind, Outbound
+from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.ports import CaseRecord, Clock, ConversationTx, ReplyQueue, Repository
 from bot.staff import StaffNotices
 
@@ -28,6 +29,23 @@ class Undelivered(Protocol):
 
     @property
     def outbound(self) -> Outbound: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """Who runs a desk command from outside the agents' group. The same person is one
+    agent whichever tool they use: a staff user with a Telegram id acts as that Telegram
+    agent (`channel` "telegram", `external_id` the id); others are agents of their own
+    tool, known by name. `via` is the tool, recorded with the command."""
+
+    name: str
+    via: str = "cli"
+    channel: str = "cli"
+    external_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.external_id:
+            object.__setattr__(self, "external_id", self.name)
 
 
 class Agents:
@@ -88,29 +106,36 @@ class Agents:
             )
 
     async def operate(
-        self, agent_name: str, command: str, case_no: str, text: str = ""
+        self,
+        operator: Operator,
+        command: str,
+        case_no: str,
+        text: str = "",
+        files: tuple[Attachment, ...] = (),
     ) -> tuple[bool, list[str]]:
-        """An operator's desk command from the CLI, under the same rules and timeline as
-        in the agents' group; returns whether it was done and the answers the agent would
-        have seen."""
+        """A desk command from outside the agents' group (the CLI, the staff web, the API),
+        under the same rules and timeline as in the group; returns whether it was done and
+        the answers the agent would have seen. `files` go with a reply."""
         desk = self.desk
         now = self.clock.now()
         inbound = Inbound(
-            channel="cli",
-            transport_id=f"cli-{now.timestamp()}-{command}-{case_no}",
+            channel=operator.via,
+            transport_id=f"{operator.via}-{now.timestamp()}-{command}-{case_no}",
             conversation="operator",
-            sender_id=agent_name,
-            sender_name=agent_name,
+            sender_id=operator.external_id,
+            sender_name=operator.name,
             received_at=now,
             kind=InboundKind.COMMAND,
             command=command,
             command_args=f"{case_no} {text}".strip(),
             text=f"/{command} {case_no} {text}".strip(),
-            raw={"argv": [command, case_no, text]},
+            raw={"argv": [command, case_no, text], "files": [f.name for f in files]},
         )
-        async with self.repository.conversation("cli", "operator", agent_name) as tx:
+        async with self.repository.conversation(operator.via, "operator", operator.name) as tx:
             await tx.record_inbound(inbound)
-            agent = await tx.agent("cli", agent_name, agent_name, None)
+            agent = await tx.agent(
+                operator.channel, operator.external_id, operator.name, None, keep_username=True
+            )
             turn = DeskTurn(tx, inbound, agent, {})
             case = await tx.case(case_no)
             if case is None:
@@ -123,7 +148,8 @@ class Agents:
                     )
                 ]
             if command == "reply":
-                await desk.reply(turn, case, text, ())
+                stored = tuple([await tx.store_evidence(f, now) for f in files])
+                await desk.reply(turn, case, text, stored)
                 if not turn.refused:
                     await self._echo(tx, case, agent.name, text)
                     turn.answers.append(desk.tr._("Sent to the complainant."))

@@ -24,6 +24,7 @@ ERASED = "[erased]"
 # is the case's first response.
 RESPONSE_KINDS = frozenset({"agent_reply", "info_request", "resolution"})
 
+
 class CaseStatus(StrEnum):
     """Where a case stands in its lifecycle; stored as these strings."""
 

@@ -318,9 +318,16 @@ class CaseStore(Protocol):
         ...
 
     async def agent(
-        self, channel: str, external_id: str, name: str, username: str | None
+        self,
+        channel: str,
+        external_id: str,
+        name: str,
+        username: str | None,
+        *,
+        keep_username: bool = False,
     ) -> AgentRecord:
-        """The agent with this identity, registered on first sight, name kept current."""
+        """The agent with this identity, registered on first sight, name kept current
+        (and the @username, unless `keep_username`: a tool that knows none)."""
         ...
 
     async def find_agent(self, who: str) -> AgentRecord | None:

@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.agents import Agents, Undelivered
+from bot.agents import Agents, Operator, Undelivered
 from bot.cases import Cases
 from bot.commands import Commands
 from bot.complainant import Complainant
@@ -38,7 +38,7 @@ from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.followup.partners import PartnerFollowUp
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
-from bot.messages import ConversationStyle, Inbound, Outbound
+from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
 from bot.surveys import SurveyAnswers
@@ -188,10 +188,15 @@ class ComplaintBot:
     # ----- the other ways in, each owned by its service -----------------------------------
 
     async def operate(
-        self, agent_name: str, command: str, case_no: str, text: str = ""
+        self,
+        operator: Operator,
+        command: str,
+        case_no: str,
+        text: str = "",
+        files: tuple[Attachment, ...] = (),
     ) -> tuple[bool, list[str]]:
-        """An operator's desk command from the CLI (see `Agents.operate`)."""
-        return await self.agents.operate(agent_name, command, case_no, text)
+        """A desk command from the CLI, the staff web or the API (see `Agents.operate`)."""
+        return await self.agents.operate(operator, command, case_no, text, files)
 
     async def open_external(self, complaint: ExternalComplaint) -> Entered:
         """A case entered from elsewhere through the API (see `ExternalIntake`)."""

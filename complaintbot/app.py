@@ -37,6 +37,7 @@ from storage.outbox import SqlOutbox
 from storage.outbox_hold import worker_lock
 from storage.repository import SqlRepository
 from storage.retention import SqlRetention
+from storage.staff import list_staff_users
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
                 channel="telegram",
                 conversation=str(settings.TELEGRAM_AGENT_CHAT_ID),
                 agent_ids=settings.agent_ids,
-                supervisor_ids=settings.supervisor_ids,
+                supervisor_ids=settings.supervisor_ids | await staff_supervisors(engine),
                 show_agent_names=settings.AGENT_DISPLAY_NAME == "real",
             )
         config = BotConfig(
@@ -87,6 +88,17 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
         )
     finally:
         await engine.dispose()
+
+
+async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:
+    """The Telegram ids of enabled staff supervisors (`users add --role supervisor
+    --telegram-id`): escalations reach them as they reach TELEGRAM_SUPERVISOR_IDS.
+    Read at start: a supervisor added later is told from the next start."""
+    return frozenset(
+        str(user.telegram_id)
+        for user in await list_staff_users(engine)
+        if user.role == "supervisor" and not user.disabled and user.telegram_id is not None
+    )
 
 
 def retention_sweep(engine: AsyncEngine, settings: Settings, clock: Clock) -> RetentionSweep | None:

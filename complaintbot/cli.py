@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,24 +25,14 @@ from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from channels import registry
 from complaintbot import logs
 from complaintbot.app import StartupError, followup_config, open_core, open_engine, run, serve
-from complaintbot.cli_support import (
-    async_command as _async,
-)
-from complaintbot.cli_support import (
-    clock as _clock,
-)
-from complaintbot.cli_support import (
-    database_failed as _database_failed,
-)
-from complaintbot.cli_support import (
-    fail as _fail,
-)
-from complaintbot.cli_support import (
-    gettext as _gettext,
-)
-from complaintbot.cli_support import (
-    settings as _settings,
-)
+from complaintbot.cli_audit import access_verification, audit_access, record_cli_access
+from complaintbot.cli_support import clock as _clock
+from complaintbot.cli_support import database_failed as _database_failed
+from complaintbot.cli_support import day as _day
+from complaintbot.cli_support import fail as _fail
+from complaintbot.cli_support import gettext as _gettext
+from complaintbot.cli_support import run_async as _async
+from complaintbot.cli_support import settings as _settings
 from complaintbot.cli_tokens import tokens
 from complaintbot.settings import Settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
@@ -63,6 +53,7 @@ from storage.staff import (
     reset_staff_password,
 )
 from web.case_json import case_document
+from web.identity import cli_operator
 
 
 @click.group()
@@ -325,7 +316,9 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
 
     async def go() -> tuple[bool, list[str]]:
         async with open_core(_settings(), _clock()) as core:
-            return await core.bot.operate(agent, command, case_no.strip().upper(), text)
+            return await core.bot.operate(
+                await cli_operator(core.engine, agent), command, case_no.strip().upper(), text
+            )
 
     try:
         done, answers = asyncio.run(go())
@@ -625,6 +618,7 @@ async def users_add(
                     1,
                 )
             _fail(_("A staff user with the login {login} already exists.").format(login=login), 1)
+        await record_cli_access(core.engine, "user_add", login, {"role": role, "team": team})
     click.echo(_("Staff user {login} added as {role}.").format(login=login, role=role))
 
 
@@ -668,6 +662,8 @@ async def users_disable(login: str) -> None:
     login = login.strip().lower()
     async with open_core(settings) as core:
         found = await disable_staff_user(core.engine, login)
+        if found:
+            await record_cli_access(core.engine, "user_disable", login)
     if not found:
         _no_staff_user(login, _)
     click.echo(_("Staff user {login} disabled.").format(login=login))
@@ -688,6 +684,8 @@ async def users_reset_password(login: str, password_file: Path | None) -> None:
             _no_staff_user(login, _)
         password_hash = PasswordHasher().hash(_password(password_file, _))
         found = await reset_staff_password(core.engine, login, password_hash, _clock().now())
+        if found:
+            await record_cli_access(core.engine, "user_reset_password", login)
     if not found:
         _no_staff_user(login, _)
     click.echo(_("Password of staff user {login} changed.").format(login=login))
@@ -698,15 +696,22 @@ def audit() -> None:
     """Evidence that the records were not changed."""
 
 
+audit.add_command(audit_access)
+
+
 @audit.command("verify")
 @click.option("--case", "case_no", default=None, help="Check only this case's timeline.")
 @_async
 async def audit_verify(case_no: str | None) -> None:
-    """Check every case's timeline chain; exit 1 naming the first broken event of each case."""
+    """Check every case's timeline chain, the access log's chain and the anchor files of
+    AUDIT_ANCHOR_DIR; exit 1 naming the first broken event of each case, and each entry
+    or anchored head that does not match."""
     settings = _settings()
     number = case_no.strip().upper() if case_no else None
     async with open_core(settings) as core:
         result = await chain.verify_database(core.engine, number)
+        # One case's check is about its timeline only.
+        access = (True, []) if number else await access_verification(core.engine, settings)
     tr = Translator(settings.DEFAULT_LOCALE)
     _, ngettext = tr.gettext, tr.ngettext
     if number and result.cases == 0:
@@ -723,7 +728,24 @@ async def audit_verify(case_no: str | None) -> None:
                 ),
             )
         )
-        return
+    else:
+        _echo_breaks(result, tr)
+    access_intact, lines = access
+    for line in lines:
+        click.echo(line)
+    if not result.intact:
+        summary = ngettext(
+            "Timeline broken in {broken} of {cases} case.",
+            "Timeline broken in {broken} of {cases} cases.",
+            result.cases,
+        ).format(broken=len(result.breaks), cases=result.cases)
+        _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
+    if not access_intact:
+        _fail(_("The access log or its anchors do not match."), 1)
+
+
+def _echo_breaks(result: chain.Verification, tr: Translator) -> None:
+    _, ngettext = tr.gettext, tr.ngettext
     problems = {
         "changed": _("its content does not match its hash (changed after it was written)"),
         "out_of_order": _(
@@ -759,12 +781,6 @@ async def audit_verify(case_no: str | None) -> None:
                 ).format(count=gap.found),
             )
         )
-    summary = ngettext(
-        "Timeline broken in {broken} of {cases} case.",
-        "Timeline broken in {broken} of {cases} cases.",
-        result.cases,
-    ).format(broken=len(result.breaks), cases=result.cases)
-    _fail(summary if result.breaks else _("Whole cases were deleted."), 1)
 
 
 _FROM = click.option("--from", "first", default=None, metavar="DATE", help="First day, YYYY-MM-DD.")
@@ -794,15 +810,27 @@ def ledger() -> None:
     is_flag=True,
     help="Full complainant names and contacts instead of masked ones (stated in the file).",
 )
+@click.option(
+    "--reason", "why", default=None, help="Why the export is needed; required with --unmasked."
+)
 @_async
 async def ledger_export(
-    first: str | None, last: str | None, kind: str, output: Path, unmasked: bool
+    first: str | None,
+    last: str | None,
+    kind: str,
+    output: Path,
+    unmasked: bool,
+    why: str | None,
 ) -> None:
     """Write one row per case received from --from to --to (default: the last six months
-    up to today), in the language of DEFAULT_LOCALE and the time zone of TIMEZONE."""
+    up to today), in the language of DEFAULT_LOCALE and the time zone of TIMEZONE.
+    Recorded in the access log, with the reason and the operating system user."""
     settings = _settings()
     tr = Translator(settings.DEFAULT_LOCALE)
     _, ngettext = tr.gettext, tr.ngettext
+    why = (why or "").strip() or None
+    if unmasked and why is None:
+        _fail(_("--unmasked needs --reason: say why the full names and contacts are needed."), 2)
     now = _clock().now()
     period = _period(first, last, now, settings.zone, _)
     first_day, last_day = period.first, period.last
@@ -814,6 +842,9 @@ async def ledger_export(
             open_private(output).close()
         except OSError as error:
             _fail(_("Cannot write {path}: {error}").format(path=output, error=_reason(error)), 1)
+        # Recorded before a row is written: no export without its trace.
+        detail = {"masked": not unmasked, "reason": why, "format": kind, "file": str(output)}
+        await record_cli_access(core.engine, "ledger_export", f"{first_day}..{last_day}", detail)
         total = await count_cases(core.engine, *period.bounds(settings.zone))
         try:
             with _progress(total, _("Exporting the ledger")) as progress:
@@ -945,19 +976,6 @@ async def report_command(
             ).format(failed=metrics["checks_failed"]),
             err=True,
         )
-
-
-def _day(value: str, option: str, _: Callable[[str], str]) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        _fail(
-            _(
-                "{option} “{value}” is not a date: write it as YYYY-MM-DD, for example 2026-05-01."
-            ).format(option=option, value=value),
-            2,
-        )
-        raise  # unreachable; for type checkers
 
 
 @contextmanager

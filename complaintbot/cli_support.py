@@ -1,12 +1,15 @@
-"""What every `complaintbot` command shares: the settings, the clock, failing in one
-sentence, and running a coroutine as a command. The only place besides `cli` that
-exits the process (for the commands)."""
+"""What every `complaintbot` command shares: its settings, its clock, and how it fails.
+
+Apart from cli.py so the commands kept in modules of their own (cli_audit.py) use them
+without importing cli.py, which registers those commands.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -38,8 +41,8 @@ def clock() -> Clock:
     """The command's time: the system's, or the clock a caller passes to `main` as its
     context object (`main(obj=clock)`; tests move it)."""
     context = click.get_current_context(silent=True)
-    clock = context.find_root().obj if context is not None else None
-    return clock if clock is not None else SystemClock()
+    given = context.find_root().obj if context is not None else None
+    return given if given is not None else SystemClock()
 
 
 def gettext() -> Callable[[str], str]:
@@ -57,7 +60,7 @@ def database_failed(error: DBAPIError) -> None:
     fail(_("The database failed: {error}").format(error=str(error.orig).strip()), 1)
 
 
-def async_command(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
+def run_async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
         try:
@@ -71,3 +74,16 @@ def async_command(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..
         return None
 
     return wrapper
+
+
+def day(value: str, option: str, _: Callable[[str], str]) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        fail(
+            _(
+                "{option} “{value}” is not a date: write it as YYYY-MM-DD, for example 2026-05-01."
+            ).format(option=option, value=value),
+            2,
+        )
+        raise  # unreachable; for type checkers

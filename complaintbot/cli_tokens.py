@@ -7,7 +7,6 @@ and revocation is in the access log.
 
 from __future__ import annotations
 
-import getpass
 import re
 
 import click
@@ -15,11 +14,11 @@ import click
 from bot.i18n import Translator
 from bot.roles import StaffRole
 from complaintbot.app import open_core
-from complaintbot.cli_support import async_command as _async
+from complaintbot.cli_audit import record_cli_access
 from complaintbot.cli_support import clock as _clock
 from complaintbot.cli_support import fail as _fail
+from complaintbot.cli_support import run_async as _async
 from complaintbot.cli_support import settings as _settings
-from storage.access_log import AccessEntry, record_access
 from storage.api_tokens import (
     DuplicateApiToken,
     create_api_token,
@@ -33,11 +32,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 @click.group()
 def tokens() -> None:
     """The bearer tokens of the API at /api/v1/, for CRMs and integrations."""
-
-
-def _operator() -> str:
-    """Who ran the command, as the access log names them."""
-    return f"os:{getpass.getuser()}"
 
 
 @tokens.command("create")
@@ -69,10 +63,7 @@ async def tokens_create(name: str, role: str) -> None:
         except DuplicateApiToken:
             _fail(_("A token named {name} already exists.").format(name=name), 1)
             return
-        await record_access(
-            core.engine,
-            AccessEntry(now, _operator(), "operator", "token_create", name, {"role": role}, "cli"),
-        )
+        await record_cli_access(core.engine, "token_create", name, {"role": role})
     click.echo(token)
     click.echo(
         _(
@@ -125,7 +116,5 @@ async def tokens_revoke(name: str) -> None:
         if not await revoke_api_token(core.engine, name, now):
             _fail(_("No API token is named {name}.").format(name=name), 1)
             return
-        await record_access(
-            core.engine, AccessEntry(now, _operator(), "operator", "token_revoke", name, via="cli")
-        )
+        await record_cli_access(core.engine, "token_revoke", name)
     click.echo(_("Token {name} revoked.").format(name=name))

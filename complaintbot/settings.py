@@ -245,6 +245,14 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file: {value}")
         return value
 
+    @field_validator("AUDIT_ANCHOR_DIR", mode="before")
+    @classmethod
+    def _optional_directory(cls, value: object) -> object:
+        # Empty (as in .env.example) means unset, not the current directory.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @model_validator(mode="after")
     def _survey_times(self) -> Settings:
         if self.AUTO_ARCHIVE_SECONDS <= self.SURVEY_REMINDER_SECONDS:

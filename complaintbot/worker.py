@@ -37,6 +37,7 @@ from delivery.ports import SendBudget
 from delivery.sending import ChannelPacing
 from reporting.tally import Customers
 from scheduler.sweeps import Sweeper
+from storage.anchors import write_anchor
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
 from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
@@ -175,8 +176,22 @@ class Worker:
                 erased = await self.core.retention.sweep()
                 if erased:
                     log.info("personal data of %d archived case(s) erased", len(erased))
+            await self._anchor()
             if swept and self.interactive:
                 await self.settle()
+
+    async def _anchor(self) -> None:
+        """The day's anchor file (AUDIT_ANCHOR_DIR), written by the first sweep of each
+        local day; a failure is logged and tried again at the next sweep."""
+        directory = self.settings.AUDIT_ANCHOR_DIR
+        if directory is None:
+            return
+        now = self.core.clock.now()
+        day = now.astimezone(self.settings.zone).date()
+        try:
+            await write_anchor(self.core.engine, directory, day, now)
+        except OSError:
+            log.exception("writing the audit anchor to %s failed", directory)
 
     async def run(self, stop: asyncio.Event | None) -> None:
         """Until `stop` is set (or SIGINT/SIGTERM); the console until its input ends."""

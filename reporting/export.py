@@ -79,14 +79,20 @@ async def export_ledger(
     total: int,
     progress: Callable[[int], None] = lambda _rows: None,
     split_from: int = SPLIT_FROM,
+    *,
+    long_running: bool = False,
 ) -> int:
     """Writes the ledger of `period` to `path`; returns the number of cases written.
     `total` is the period's cases as `count_cases` gives them (the caller counts them
     first, for its progress bar). `progress` is told how many rows were written since
-    it was last told. From `split_from` cases on, a second process writes the later half."""
+    it was last told. From `split_from` cases on, a second process writes the later half.
+    A `long_running` process (the staff web) keeps other SQLite connections open all
+    the while: its CSV is read without the ADBC driver (see `reporting.frames`)."""
     start, end = period.bounds(sheet.zone)
     if kind is LedgerFormat.CSV:
-        return await _write_csv(engine, path, sheet, calendar, (start, end), now, progress)
+        return await _write_csv(
+            engine, path, sheet, calendar, (start, end), now, progress, long_running
+        )
     middle = await received_at_position(engine, start, end, total // 2)
     with _xlsx(path, sheet) as writer, fewer_collections():
         writer.header(sheet.headers())
@@ -125,6 +131,7 @@ async def _write_csv(
     period: tuple[datetime, datetime],
     now: datetime,
     progress: Callable[[int], None],
+    long_running: bool,
 ) -> int:
     """The CSV ledger, a batch of cases at a time as columns."""
     # Here: polars is for the CSV alone (see `reporting.frames`).
@@ -138,7 +145,7 @@ async def _write_csv(
         csv.writer(header).writerow(sheet.headers())
         # UTF-8 with a byte order mark: Excel then reads the Chinese text correctly.
         stream.write(header.getvalue().encode("utf-8-sig"))
-        async for cases in ledger_frames(engine, *period):
+        async for cases in ledger_frames(engine, *period, adbc_sqlite=not long_running):
             cells = ledger_cells(cases, sheet, calendar, now)
             _as_csv_text(cells, unguarded).write_csv(
                 stream, include_header=False, line_terminator="\r\n"

@@ -37,15 +37,27 @@ log = logging.getLogger(__name__)
 
 
 async def ledger_frames(
-    engine: AsyncEngine, start: datetime, end: datetime, batch: int = BATCH
+    engine: AsyncEngine,
+    start: datetime,
+    end: datetime,
+    batch: int = BATCH,
+    *,
+    adbc_sqlite: bool = True,
 ) -> AsyncIterator[pl.DataFrame]:
     """Every case received in [start, end), oldest first, `batch` at a time as columns
     (`reporting.columns.CASE_SCHEMA`): what `ledger_cases` gives, for a big CSV.
 
     Where no ADBC driver can read the database (SQLite in memory, a connection the
     driver refuses), the batches are the `LedgerCase`s of `ledger_cases` made columns.
+    So too on SQLite without `adbc_sqlite`: the driver links its own SQLite library, and
+    closing its file drops the POSIX locks the process's other connections hold on the
+    same database (SQLite's "multiple copies" hazard), harmless in a one-shot command,
+    not in a server that goes on writing.
     """
-    reader = await _arrow_reader(engine.url, (start, end), batch)
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    reader = (
+        None if sqlite and not adbc_sqlite else await _arrow_reader(engine.url, (start, end), batch)
+    )
     if reader is None:
         cases: list[LedgerCase] = []
         async for case in ledger_cases(engine, start, end):

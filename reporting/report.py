@@ -79,6 +79,12 @@ def write_report(metrics: dict[str, Any], directory: Path, locale: str) -> Path:
     return page
 
 
+def report_page(metrics: dict[str, Any], locale: str) -> str:
+    """The report's page alone (charts inside), as the staff web shows it."""
+    _ = Translator(locale).gettext
+    return _page(metrics, _charts(metrics, _), locale, _)
+
+
 def check_descriptions(_: Callable[[str], str]) -> dict[str, str]:
     """What each of the report's consistency checks asserts, in the reader's words."""
     return {

@@ -14,7 +14,13 @@ class AgentRows(SqlTx):
     """The agents' part of `bot.ports.CaseStore` on SQL."""
 
     async def agent(
-        self, channel: str, external_id: str, name: str, username: str | None
+        self,
+        channel: str,
+        external_id: str,
+        name: str,
+        username: str | None,
+        *,
+        keep_username: bool = False,
     ) -> AgentRecord:
         row = await self.session.scalar(
             select(Agent).where(Agent.channel == channel, Agent.external_id == external_id)
@@ -28,8 +34,9 @@ class AgentRows(SqlTx):
                 created_at=self.clock.now(),
             )
             self.session.add(row)
-        elif (name and row.name != name) or row.username != username:
-            row.name, row.username = name or row.name, username
+        elif (name and row.name != name) or (row.username != username and not keep_username):
+            row.name = name or row.name
+            row.username = row.username if keep_username else username
             self.session.add(row)
         await self.session.flush()
         return agent_record(row)

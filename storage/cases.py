@@ -16,6 +16,7 @@ from bot.ports import CaseRecord, CaseView, NewCase
 from storage.chain import append_event
 from storage.models import Agent, Case, CaseTimer, Complainant, Evidence, Message
 from storage.records import case_record
+from storage.search import reindex_case
 from storage.transaction import SqlTx
 
 
@@ -66,6 +67,7 @@ class CaseRows(SqlTx):
         await self.session.flush()
         assert row.id is not None
         await self._link_intake(row.id, case)
+        await reindex_case(self.session, row.id)
         for kind, due_at in case.timers:
             self.session.add(CaseTimer(case_id=row.id, kind=kind, due_at=due_at))
         actor = f"complainant:{complainant_id}"
@@ -236,6 +238,8 @@ class CaseRows(SqlTx):
                 updated_at=self.clock.now(),
             )
         )
+        # The expectation may have changed (the category is no search term).
+        await reindex_case(self.session, case.id)
 
     async def add_event(
         self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]
@@ -249,6 +253,7 @@ class CaseRows(SqlTx):
             await self.session.execute(
                 update(Message).where(col(Message.id) == self._inbound_id).values(case_id=case.id)
             )
+            await reindex_case(self.session, case.id)
         ids = [e.id for e in evidence]
         if ids:
             await self.session.execute(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import SearchTerms, UTCDateTime
 
 
 def _time(nullable: bool = False, index: bool = False) -> Any:
@@ -378,6 +378,60 @@ class StaffUser(SQLModel, table=True):
     disabled: bool = False
     created_at: datetime = _time()
     password_changed_at: datetime = _time()
+    # Wrong passwords in a row; at the limit the login is locked until `locked_until`.
+    failed_logins: int = 0
+    locked_until: datetime | None = _time(nullable=True)
+
+
+class StaffSession(SQLModel, table=True):
+    """A staff web login: the cookie holds a random token, the row its SHA-256, so a
+    read of the database gives no one a session."""
+
+    __tablename__ = "staff_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    staff_user_id: int = Field(foreign_key="staff_users.id")
+    csrf: str
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    ended_at: datetime | None = _time(nullable=True)
+    address: str | None = None
+    # The case list's last filters, kept here so that no search text goes into a URL.
+    search: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class CaseSearch(SQLModel, table=True):
+    """The terms each case is found by (`storage.search_terms`), kept current by
+    `storage.search.reindex_case` in the transaction that changes the case. SQLite's
+    FTS5 table `case_search_fts` follows this one through triggers (migration 0015);
+    PostgreSQL searches `terms` itself through a GIN index."""
+
+    __tablename__ = "case_search"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(SearchTerms, nullable=False))
+
+
+class AccessLogRow(SQLModel, table=True):
+    """Append-only record of who accessed or changed what (logins, case views,
+    exports, user and token changes). Written only by `storage.access_log.record_access`,
+    which chains it to the entry before (`seq`, `prev_hash`, `hash`)."""
+
+    __tablename__ = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)
+    at: datetime = _time(index=True)
+    actor: str
+    role: str
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    via: str
+    address: str | None = None
+    prev_hash: str
+    hash: str
 
 
 class ApiToken(SQLModel, table=True):

@@ -22,6 +22,7 @@ from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, Partner, Referral
 from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
+from storage.search import reindex_case
 
 # Claims are chosen one dispatcher at a time (a transaction-level advisory lock): the
 # fair choice ranks whole lanes, which no row lock could keep two choosers apart on.
@@ -197,6 +198,8 @@ class SqlOutbox:
                         case_id=row.case_id,
                     )
                 )
+            if row.case_id is not None and row.payload.get("text"):
+                await reindex_case(session, row.case_id)  # what the case was told
             if row.case_id is None or _own(row):
                 return  # a letter of its own thread: the case's timeline has the request
             if (

@@ -38,6 +38,7 @@ from storage.models import (
     Referral,
     TimelineEvent,
 )
+from storage.search import reindex_case
 
 # Timeline payload fields that may carry the person's data (their words, their
 # contacts, texts sent to them, file names).
@@ -308,6 +309,9 @@ async def _erase(
     ).all():
         await session.delete(draft)
     await session.flush()
+    for case in person.cases:
+        assert case.id is not None
+        await reindex_case(session, case.id)  # what was erased no longer finds it
     erased = person.cases if only_events_on is None else only_events_on
     for case in erased:
         assert case.id is not None

@@ -12,7 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scheduler.deadlines import Deadline
-from storage.models import Agent, Case, Evidence, Message, Referral, Survey, TimelineEvent
+from storage.models import (
+    Agent,
+    Case,
+    Evidence,
+    Message,
+    Referral,
+    Survey,
+    TimelineEvent,
+    TimelineHead,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +207,15 @@ def _versions(messages: Sequence[Message]) -> list[MessageRow]:
             row = grouped[key] = MessageRow(m.direction, m.channel, m.message_ref, m.sender_id, [])
         row.versions.append(MessageVersion(m.at, m.text, m.kind))
     return list(grouped.values())
+
+
+async def timeline_length(engine: AsyncEngine, case_no: str) -> int:
+    """The position of the case's last timeline event (0 for none or no such case):
+    what a watcher compares to know that something happened."""
+    async with AsyncSession(engine) as session:
+        seq = await session.scalar(
+            select(TimelineHead.seq)
+            .join(Case, Case.id == TimelineHead.case_id)  # type: ignore[arg-type]
+            .where(Case.case_no == case_no)
+        )
+    return int(seq or 0)

@@ -133,3 +133,15 @@ async def reset_staff_password(
             .values(password_hash=password_hash, password_changed_at=at)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def staff_user_named(engine: AsyncEngine, who: str) -> StaffUserRow | None:
+    """The enabled staff user whose login is `who`, else the only one so named; None
+    when there is none (or several share the name)."""
+    async with AsyncSession(engine) as session:
+        enabled = select(StaffUser).where(StaffUser.disabled == False)  # noqa: E712
+        user = await session.scalar(enabled.where(StaffUser.login == who))
+        if user is None:
+            named = (await session.scalars(enabled.where(StaffUser.name == who))).all()
+            user = named[0] if len(named) == 1 else None
+        return None if user is None else _row(user)

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, type_coerce
+from sqlalchemy import ColumnElement, DateTime, Text, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import NullType, TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -35,6 +36,30 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class SearchTerms(TypeDecorator[list[str]]):
+    """A case's search terms (`storage.search_terms`): a `text[]` on PostgreSQL (a GIN
+    index answers `@>`), one space-separated text on SQLite (an FTS5 table indexes it;
+    no term holds a space)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(Text()))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return " ".join(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[str] | None:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return str(value).split()
 
 
 def as_driver_returns(column: Any) -> ColumnElement[Any]:

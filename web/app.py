@@ -6,9 +6,9 @@ from starlette.routing import BaseRoute
 
 from web import api
 from web.context import WebContext
+from web.staff import staff_routes
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
     """The staff web under `/staff/` and the API under `/api/v1/`."""
-    found: list[BaseRoute] = [api.mount(context)]
-    return found
+    return [*staff_routes(context), api.mount(context)]

@@ -144,7 +144,6 @@ def _duration(partner: PartnerRecord, rest: str) -> tuple[Duration, str]:
         raise ValueError(sla) from None
 
 
-
 def _partner_mail(
     path: CommandPath,
     turn: DeskTurn,

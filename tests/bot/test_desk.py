@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.agents import Operator
 from bot.desk import DeskConfig
 from bot.messages import InboundKind
 from bot.router import BotConfig, ComplaintBot
@@ -314,18 +315,18 @@ async def test_a_blocked_complainant_shows_as_not_delivered(filed) -> None:
 async def test_the_cli_works_cases_under_the_same_rules(filed, records: Records) -> None:
     alice, group, case_no = filed
     bot = alice.bot
-    answers = await bot.operate("Zhao", "reply", case_no, "We are checking your bill.")
+    answers = await bot.operate(Operator("Zhao"), "reply", case_no, "We are checking your bill.")
     assert answers == (True, ["Sent to the complainant."])
     await alice.deliver_pending()
     assert "We are checking your bill." in texts(alice.mine())
     assert any("📤 Zhao: We are checking your bill." in p.text for p in group.posts())
-    partial = await bot.operate("Zhao", "resolve", case_no, "facts=confirmed Done")
+    partial = await bot.operate(Operator("Zhao"), "resolve", case_no, "facts=confirmed Done")
     assert partial == (
         False,
         ["Give the whole verification: facts=… nature=… responsibility=… severity=… TEXT"],
     )
     await bot.operate(
-        "Zhao",
+        Operator("Zhao"),
         "resolve",
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",
@@ -335,13 +336,13 @@ async def test_the_cli_works_cases_under_the_same_rules(filed, records: Records)
     actors = {e.actor for e in await timeline(records, case_no) if e.kind == "resolved"}
     assert len(actors) == 1 and actors.pop().startswith("agent:")
     again = await bot.operate(
-        "Zhao",
+        Operator("Zhao"),
         "resolve",
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Again.",
     )
     assert again == (False, [f"{case_no} is already resolved; /reopen it first."])
-    missing = await bot.operate("Zhao", "note", "TS-20990101-0001", "x")
+    missing = await bot.operate(Operator("Zhao"), "note", "TS-20990101-0001", "x")
     assert missing == (False, ["No case TS-20990101-0001."])
 
 
@@ -383,7 +384,7 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
     before = (await case_row(records, case_no)).resolution_due_at
     assert before is not None
 
-    done, answers = await bot.operate("Zhao", "extend", case_no, "2d Waiting for billing")
+    done, answers = await bot.operate(Operator("Zhao"), "extend", case_no, "2d Waiting for billing")
     # The operator is told what the case's thread would have been told.
     assert done and [a.split(" to ")[0] for a in answers] == [f"⏳ Zhao extended {case_no}"]
     assert (await case_row(records, case_no)).resolution_due_at == before + timedelta(days=2)
@@ -391,7 +392,7 @@ async def test_without_an_agents_group_the_cli_still_moves_deadlines_and_plans_t
     assert "Reason: Waiting for billing" in texts(alice.mine())
 
     resolved = await bot.operate(
-        "Zhao",
+        Operator("Zhao"),
         "resolve",
         case_no,
         "facts=confirmed nature=poor_service responsibility=company severity=moderate Sorry.",

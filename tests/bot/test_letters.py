@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.agents import Operator
 from bot.desk import DeskConfig
 from bot.messages import ConversationStyle, Inbound, InboundKind, Outbound
 from bot.router import BotConfig, ComplaintBot
@@ -332,7 +333,7 @@ async def resolved_by_mail(mailbox: Mailbox) -> tuple[str, Outbound, str]:
     """A mailed case, resolved, whose survey mail has gone out: (case, survey, its id)."""
     case_no, _receipt, _first = await filed(mailbox)
     done, answers = await mailbox.bot.operate(
-        "li",
+        Operator("li"),
         "resolve",
         case_no,
         "facts=confirmed nature=system_fault responsibility=company severity=minor 已退款。",

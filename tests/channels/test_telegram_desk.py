@@ -16,13 +16,14 @@ import pytest
 
 from bot.ports import Clock
 from complaintbot.app import run
-from web.case_json import case_document
 from complaintbot.settings import Settings
 from storage import queries
 from storage.database import create_engine
 from tests.channels.test_telegram import step
+from tests.support.staff_web import add_staff
 from tests.support.telegram_api import UNPACED, FakeBotApi, FakeGroup, FakeUser
 from tests.support.waiting import eventually
+from web.case_json import case_document
 
 GROUP_ID = -1001234567
 AGENT_ID, OTHER_AGENT_ID, SUPERVISOR_ID, OUTSIDER_ID = 9101, 9102, 9103, 9199
@@ -213,6 +214,29 @@ async def test_a_case_goes_round_the_loop(
     await group.say(li, "/reopen", **where)
     await group.say(li, "/escalate 用户要求主管回电", **where)
     await group.members[SUPERVISOR_ID].expect("用户要求主管回电", since=escalations)
+
+
+async def test_a_staff_supervisor_with_a_telegram_id_is_told_of_escalations(
+    api: FakeBotApi, group: FakeGroup, database_url: str, tmp_path: Path
+) -> None:
+    """`users add --role supervisor --telegram-id` makes a supervisor as
+    TELEGRAM_SUPERVISOR_IDS does; a staff agent's Telegram id does not."""
+    await add_staff(database_url, "wang", "supervisor", name="王主管", telegram_id=SUPERVISOR_ID)
+    await add_staff(database_url, "han", "agent", telegram_id=OTHER_AGENT_ID)
+    async with bot_running(
+        api, database_url, tmp_path / "data", TELEGRAM_AGENT_IDS=str(AGENT_ID)
+    ) as settings:
+        case_no = await file_case(api.user(5151, "Alice", "en"))
+        await eventually(lambda: _in_thread(settings, case_no, None))
+        li, wang = group.members[AGENT_ID], group.members[SUPERVISOR_ID]
+        han = group.members[OTHER_AGENT_ID]
+        where = place(group, case_no)
+        told = len(wang.messages)
+        await group.say(li, "/escalate 用户要求主管回电", **where)
+        await wang.expect("用户要求主管回电", since=told)
+        refused = len(group.messages)
+        await group.say(han, f"/note {case_no} 我来看看", **where)
+        await group.expect("只有客服可以执行此操作", since=refused)
 
 
 async def test_agent_commands_elsewhere_are_refused(

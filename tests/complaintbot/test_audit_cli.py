@@ -21,7 +21,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
     intact = complaintbot(["audit", "verify"], tmp_path, env)
     assert (intact.returncode, intact.stdout.strip()) == (
         0,
-        "Timeline intact: 3 events in 1 case.",
+        "Timeline intact: 3 events in 1 case.\nAccess log intact: 0 entries.",
     ), intact.stderr
     one = complaintbot(["audit", "verify", "--case", case_no.lower()], tmp_path, env)
     assert one.returncode == 0, one.stderr
@@ -40,7 +40,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
     assert broken.returncode == 1
     assert broken.stdout.strip() == (
         f"{case_no}: event {event_id} (position 2): its content does not match its hash "
-        "(changed after it was written)"
+        "(changed after it was written)\nAccess log intact: 0 entries."
     )
     assert broken.stderr.strip() == "Timeline broken in 1 of 1 case."
     assert "Traceback" not in broken.stderr

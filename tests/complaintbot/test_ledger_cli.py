@@ -145,7 +145,18 @@ async def test_the_csv_in_english_with_full_contacts_says_so(
 ) -> None:
     cases, env = every_state
     out = tmp_path / "ledger.csv"
-    args = ["ledger", "export", *NOVEMBER, "--format", "csv", "-o", str(out), "--unmasked"]
+    args = [
+        "ledger",
+        "export",
+        *NOVEMBER,
+        "--format",
+        "csv",
+        "-o",
+        str(out),
+        "--unmasked",
+        "--reason",
+        "audit",
+    ]
     run = complaintbot(args, tmp_path, {**env, "DEFAULT_LOCALE": "en", "TIMEZONE": "UTC"})
     assert run.returncode == 0, run.stderr
     assert f"7 cases received from 2026-11-01 to 2026-11-30 written to {out}." in run.stdout

@@ -90,7 +90,8 @@ def test_what_the_commands_write_is_0600(tmp_path: Path) -> None:
     os.chmod(before, 0o644)
     for kind, name in (("csv", "ledger.csv"), ("xlsx", "ledger.xlsx")):
         exported = complaintbot(
-            ["ledger", "export", "--format", kind, "-o", name, "--unmasked"], tmp_path
+            ["ledger", "export", "--format", kind, "-o", name, "--unmasked", "--reason", "audit"],
+            tmp_path,
         )
         assert exported.returncode == 0, exported.stderr
         assert mode(tmp_path / name) == 0o600, name

@@ -23,6 +23,7 @@ from matplotlib import image
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.agents import Operator
 from bot.domain import Category
 from bot.i18n import Translator
 from bot.labels import category_label, verification_labels
@@ -524,7 +525,7 @@ async def verified(
         verification = (
             f"facts=confirmed nature={nature} responsibility=company severity=minor Answered."
         )
-        done, answers = await bot.operate("li", "resolve", case_no, verification)
+        done, answers = await bot.operate(Operator("li"), "resolve", case_no, verification)
         assert done, answers
 
     clock.advance(hours=5)

@@ -300,10 +300,17 @@ class MemoryTx:
         ]
 
     async def agent(
-        self, channel: str, external_id: str, name: str, username: str | None
+        self,
+        channel: str,
+        external_id: str,
+        name: str,
+        username: str | None,
+        *,
+        keep_username: bool = False,
     ) -> AgentRecord:
         for agent_id, known in self.t.agents.items():
             if (known.channel, known.external_id) == (channel, external_id):
+                username = known.username if keep_username else username
                 if (name and known.name != name) or known.username != username:
                     known = replace(known, name=name or known.name, username=username)
                     self.t.agents[agent_id] = known

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.ports import Clock
 from complaintbot.app import serve
 from complaintbot.settings import Settings
 from tests.support.telegram_api import FakeBotApi
@@ -23,11 +24,14 @@ PUBLIC = "https://bot.example.com"
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """`serve` runs until the block ends; yields a client for its HTTP server."""
+async def serving(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`serve` runs until the block ends (on `clock`, the system's by default); yields a
+    client for its HTTP server."""
     stop = asyncio.Event()
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, stop, listening=port.set_result))
+    task = asyncio.create_task(serve(settings, stop, clock=clock, listening=port.set_result))
     either: set[asyncio.Future[Any]] = {task, port}
     done, _ = await asyncio.wait(either, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     if task in done:

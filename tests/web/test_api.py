@@ -86,14 +86,14 @@ async def test_tokens_open_the_api_for_their_role_until_revoked(
     code, _out, err = _cli(
         ["tokens", "create", "--name", "crm", "--role", "supervisor"], tmp_path, database_url
     )
-    assert (code, err.strip()) == (1, "A token named crm already exists.")
+    assert (code, err.strip()) == (1, "名为 crm 的令牌已存在。")
     code, out, _err = _cli(["tokens", "list"], tmp_path, database_url)
     assert code == 0
     assert [line.split()[:2] for line in out.splitlines()] == [
         ["audit-desk", "auditor"],
         ["crm", "agent"],
     ]
-    assert agent not in out and auditor not in out and "never used" in out
+    assert agent not in out and auditor not in out and "从未使用" in out
 
     settings = _settings(api, database_url, tmp_path)
     async with serving(settings) as client:
@@ -131,10 +131,37 @@ async def test_tokens_open_the_api_for_their_role_until_revoked(
         assert still.status_code == 200
 
     code, _out, err = _cli(["tokens", "revoke", "nobody"], tmp_path, database_url)
-    assert (code, err.strip()) == (1, "No API token is named nobody.")
+    assert (code, err.strip()) == (1, "没有名为 nobody 的 API 令牌。")
     code, out, _err = _cli(["tokens", "list"], tmp_path, database_url)
     crm = next(line for line in out.splitlines() if line.startswith("crm"))
-    assert "revoked" in crm and "last used" in crm
+    assert "吊销于" in crm and "最近使用" in crm
+
+    # Every call is in the access log, and so are the tokens' creation and revocation.
+    code, out, err = _cli(["audit", "access", "--format", "json"], tmp_path, database_url)
+    assert code == 0, err
+    entries = json.loads(out)
+    by_action = [(e["action"], e["via"]) for e in entries]
+    assert by_action.count(("token_create", "cli")) == 2
+    assert ("token_revoke", "cli") in by_action
+    assert all(e["actor"].startswith("os:") for e in entries if e["via"] == "cli")
+    calls = [
+        (e["actor"], e["detail"]["method"], e["detail"]["status"])
+        for e in entries
+        if e["action"] == "api_call"
+    ]
+    assert calls == [
+        ("anonymous", "GET", 401),
+        ("anonymous", "GET", 401),
+        ("audit-desk", "GET", 200),
+        ("audit-desk", "POST", 403),
+        ("crm", "POST", 201),
+        ("audit-desk", "POST", 403),
+        ("anonymous", "GET", 401),
+        ("audit-desk", "GET", 200),
+    ]
+    views = [(e["actor"], e["target"]) for e in entries if e["action"] == "case_view"]
+    assert views == [("audit-desk", case_no)]
+    assert agent not in out and auditor not in out
 
 
 async def test_a_regulators_case_counts_its_deadlines_from_the_original_time(

@@ -53,8 +53,8 @@ class Call:
 
     @property
     def actor(self) -> str:
-        """Who the access log says acted."""
-        return f"token:{self.token.name}"
+        """Who the access log says acted: the token's name (via "api")."""
+        return self.token.name
 
     async def record(self, action: str, target: str | None, **detail: Any) -> None:
         """An access log entry of what this call looked at or did."""
@@ -128,7 +128,7 @@ async def record_call(
         context.engine,
         AccessEntry(
             at=context.clock.now(),
-            actor=f"token:{token.name}" if token else "anonymous",
+            actor=token.name if token else "anonymous",
             role=token.role if token else "none",
             action="api_call",
             target=request.path_params.get("case_no"),

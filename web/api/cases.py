@@ -7,17 +7,19 @@ group; a case entered here opens through `ComplaintBot.open_external`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from bot.agents import Operator
 from bot.domain import CaseStatus, Category
 from bot.external import ExternalComplaint, InvalidComplaint, Source
 from bot.lifecycle import VERIFICATION
 from bot.roles import may_run
 from storage import queries
 from storage.files import EvidenceFiles
+from storage.search import CaseFilter, find_cases
 from web.api.calls import ApiError, Call
 from web.case_json import case_document
 
@@ -26,9 +28,11 @@ _SOURCES = [s.value for s in Source]
 _CATEGORIES = [c.value for c in Category]
 
 
-def _staff_name(call: Call) -> str:
-    """The name the desk records as acting (handler, timeline): the token's, for now."""
-    return call.token.name
+def _operator(call: Call) -> Operator:
+    """Who the desk records as acting (handler, timeline): an agent of the API known by
+    the token's name."""
+    name = call.token.name
+    return Operator(name, via="api", channel="api", external_id=name)
 
 
 async def _document(call: Call, case_no: str) -> dict[str, Any]:
@@ -53,21 +57,29 @@ async def show_case(call: Call) -> Response:
 
 
 async def list_cases(call: Call) -> Response:
-    """Newest first. Until the case search is in, only status, category and channel
-    filter, on the whole list."""
+    """A page of the cases the query parameters select, by the next deadline (as the
+    staff web lists them, `storage.search`)."""
     params = call.request.query_params
-    status = _choice(params.get("status"), "status", [s.value for s in CaseStatus])
-    category = _choice(params.get("category"), "category", _CATEGORIES)
+    zone = call.context.zone
+    first = _date(params.get("received_from"), "received_from")
+    last = _date(params.get("received_to"), "received_to")
+    where = CaseFilter(
+        text=(params.get("q") or "").strip(),
+        status=_choice(params.get("status"), "status", [s.value for s in CaseStatus]),
+        category=_choice(params.get("category"), "category", _CATEGORIES),
+        channel=params.get("channel") or None,
+        handler=params.get("handler") or None,
+        overdue=_flag(params.get("overdue"), "overdue"),
+        escalated=_flag(params.get("escalated"), "escalated"),
+        received_from=datetime.combine(first, time(), zone) if first else None,
+        received_to=datetime.combine(last + timedelta(days=1), time(), zone) if last else None,
+    )
     page = _number(params.get("page"), "page", 1, None)
     per_page = _number(params.get("per_page"), "per_page", 50, MAX_PER_PAGE)
-    rows = [
-        r
-        for r in await queries.list_cases(call.context.engine, status)
-        if (category is None or r.category == category)
-        and (params.get("channel") in (None, r.channel))
-    ]
-    zone = call.context.zone
-    shown = rows[(page - 1) * per_page : page * per_page]
+    found = await find_cases(
+        call.context.engine, where, now=call.context.clock.now(), page=page, per_page=per_page
+    )
+    await call.record("case_list", None, page=page, results=found.total, searched=bool(where.text))
     return JSONResponse(
         {
             "cases": [
@@ -76,18 +88,18 @@ async def list_cases(call: Call) -> Response:
                     "status": r.status,
                     "category": r.category,
                     "channel": r.channel,
+                    "handler": r.handler,
                     "name": r.name,
                     "subject": r.subject,
                     "received_at": r.received_at.astimezone(zone).isoformat(),
-                    "response_due_at": r.response_due_at.astimezone(zone).isoformat()
-                    if r.response_due_at
-                    else None,
+                    "due_at": r.due_at.astimezone(zone).isoformat() if r.due_at else None,
+                    "overdue": r.overdue,
                 }
-                for r in shown
+                for r in found.rows
             ],
-            "total": len(rows),
-            "page": page,
-            "per_page": per_page,
+            "total": found.total,
+            "page": found.page,
+            "per_page": found.per_page,
         }
     )
 
@@ -116,8 +128,8 @@ async def _operate(call: Call, command: str, text: str) -> Response:
         raise ApiError(403, f"The role {call.role} may not {command}.")
     case_no = _case_no(call)
     await _document(call, case_no)  # 404 before the desk is asked
-    done, answers = await call.context.bot.operate(_staff_name(call), command, case_no, text)
-    await call.record(f"case_{command}", case_no, done=done)
+    done, answers = await call.context.bot.operate(_operator(call), command, case_no, text)
+    await call.record("case_action", case_no, command=command, done=done)
     return JSONResponse(
         {"done": done, "answers": answers, "case": await _document(call, case_no)},
         status_code=200 if done else 409,
@@ -143,12 +155,12 @@ async def create_case(call: Call) -> Response:
                 received_at=_moment(_string(body, "received_at"), "received_at"),
                 external_ref=_optional(body, "external_ref"),
                 locale=_optional(body, "locale"),
-                entered_by=_staff_name(call),
+                entered_by=call.token.name,
             )
         )
     except InvalidComplaint as invalid:
         raise ApiError(400, str(invalid), field=invalid.field) from None
-    await call.record("case_create", entered.case_no, source=body["source"])
+    await call.record("case_action", entered.case_no, command="create", source=body["source"])
     return JSONResponse(
         {
             "case_no": entered.case_no,
@@ -194,6 +206,23 @@ def _number(value: str | None, field: str, default: int, most: int | None) -> in
         limit = f" up to {most}" if most else ""
         raise ApiError(400, f"{field} must be a whole number from 1{limit}.", field=field)
     return int(value)
+
+
+def _flag(value: str | None, field: str) -> bool:
+    if value in (None, "", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise ApiError(400, f"{field} must be true or false.", field=field)
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, f"{field} is not a date (2026-11-27).", field=field) from None
 
 
 def _moment(value: str, field: str) -> datetime:

@@ -74,6 +74,7 @@ _QUERY = [
         "channel": {"type": "string"},
         "handler": {"type": "string"},
         "overdue": {"type": "boolean"},
+        "escalated": {"type": "boolean"},
         "received_from": {"type": "string", "format": "date"},
         "received_to": {"type": "string", "format": "date"},
         "page": {"type": "integer", "minimum": 1},

@@ -6,7 +6,7 @@ keeps its `source` (regulator, phone, walk_in, letter; NULL when it came by a ch
 and the sender's own reference for it (`external_ref`, a regulator's complaint number).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-02 11:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

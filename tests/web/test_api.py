@@ -333,7 +333,30 @@ async def test_an_email_complainant_gets_the_receipt_by_mail(
             return case if case["receipt_sent_at"] else {}
 
         case = await eventually(sent, within=30)
+
+        # The case lives on the mail channel: a reply through the API is mailed too.
+        answered = await client.post(
+            f"{API}/cases/{case_no}/reply",
+            headers=_bearer(agent),
+            json={"text": "We have refunded the second charge."},
+        )
+        assert answered.status_code == 200 and answered.json()["done"] is True
+
+        async def replied() -> list[Any]:
+            found = smtp_server.to("Zhang.Wei@example.cn")
+            return found if len(found) >= 2 else []
+
+        reply = (await eventually(replied, within=30))[1].message
+        blank = await client.post(
+            f"{API}/cases/{case_no}/note", headers=_bearer(agent), json={"text": "  "}
+        )
     assert case_no in str(receipt["Subject"])
     body = receipt.get_body(preferencelist=("plain",)).get_content()
     assert f"{case_no}" in body
     assert (case["channel"], case["source"], case["external_ref"]) == ("email", "letter", None)
+    assert (
+        "We have refunded the second charge."
+        in reply.get_body(preferencelist=("plain",)).get_content()
+    )
+    assert case_no in str(reply["Subject"])
+    assert (blank.status_code, blank.json()) == (400, {"error": "text is empty.", "field": "text"})

@@ -105,13 +105,11 @@ async def list_cases(call: Call) -> Response:
 
 
 async def reply(call: Call) -> Response:
-    body = await call.body()
-    return await _operate(call, "reply", _string(body, "text"))
+    return await _operate(call, "reply", _said(await call.body()))
 
 
 async def note(call: Call) -> Response:
-    body = await call.body()
-    return await _operate(call, "note", _string(body, "text"))
+    return await _operate(call, "note", _said(await call.body()))
 
 
 async def resolve(call: Call) -> Response:
@@ -120,7 +118,7 @@ async def resolve(call: Call) -> Response:
         f"{name}={_pick(_string(body, name), name, [v.value for v in values])}"
         for name, values in VERIFICATION.items()
     )
-    return await _operate(call, "resolve", f"{verification} {_string(body, 'text')}")
+    return await _operate(call, "resolve", f"{verification} {_said(body)}")
 
 
 async def _operate(call: Call, command: str, text: str) -> Response:
@@ -179,6 +177,14 @@ def _string(body: dict[str, Any], key: str, field: str | None = None) -> str:
     if not isinstance(value, str):
         raise ApiError(400, f"{field or key} is missing or not a string.", field=field or key)
     return value
+
+
+def _said(body: dict[str, Any]) -> str:
+    """The `text` of a reply, note or resolution: never empty (nothing to send)."""
+    text = _string(body, "text").strip()
+    if not text:
+        raise ApiError(400, "text is empty.", field="text")
+    return text
 
 
 def _optional(body: dict[str, Any], key: str, field: str | None = None) -> str | None:

@@ -46,13 +46,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
         sa.UniqueConstraint("token_hash"),
     )
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(_text("source", nullable=True))
-        batch.add_column(_text("external_ref", nullable=True))
+    # A plain ADD COLUMN: a batch would copy `cases` on SQLite, which the tables that
+    # refer to it (case_search and its FTS triggers) do not survive.
+    op.add_column("cases", _text("source", nullable=True))
+    op.add_column("cases", _text("external_ref", nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("external_ref")
-        batch.drop_column("source")
+    # SQLite drops a column in place since 3.35.
+    op.drop_column("cases", "external_ref")
+    op.drop_column("cases", "source")
     op.drop_table("api_tokens")

@@ -280,6 +280,13 @@ async def test_the_desk_acts_through_the_api_and_bad_input_is_named(
         assert nameless.json()["field"] == "complainant.name"
         listed = (await client.get(f"{API}/cases?status=resolved", headers=headers)).json()
         assert [c["case_no"] for c in listed["cases"]] == [case_no]
+        assert listed["cases"][0]["handler"] == "crm"
+        found = (await client.get(f"{API}/cases?q=November", headers=headers)).json()
+        assert [c["case_no"] for c in found["cases"]] == [case_no]
+        missed = (await client.get(f"{API}/cases?q=broadband", headers=headers)).json()
+        assert missed["total"] == 0
+        bad_page = await client.get(f"{API}/cases?per_page=500", headers=headers)
+        assert (bad_page.status_code, bad_page.json()["field"]) == (400, "per_page")
 
 
 async def test_every_route_is_described_in_the_openapi_document(

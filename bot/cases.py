@@ -21,7 +21,6 @@ from bot.followup import CaseClock
 from bot.i18n import Translator
 from bot.labels import category_label
 from bot.lifecycle import Action, IllegalTransition, next_status
-from bot.messages import Inbound
 from bot.opening import with_opening
 from bot.ports import CaseRecord, Clock, ConversationTx, NewCase
 from bot.staff import StaffNotices, local_time
@@ -45,6 +44,11 @@ class Complaint:
     received_at: datetime
     evidence: tuple[EvidenceRef, ...] = ()
     description_edits: tuple[DescriptionEdit, ...] = ()
+    # A case entered from elsewhere (`bot.external`): where it came from, the sender's
+    # reference for it, and who entered it.
+    source: str | None = None
+    external_ref: str | None = None
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +78,12 @@ class Cases:
         self.staff = staff
         self.clock = clock
 
-    async def open(self, tx: ConversationTx, inbound: Inbound, complaint: Complaint) -> Opened:
-        """Opens the case of `complaint`, sent by `inbound`'s conversation, with its
-        deadlines and timers, and shows it to the agents."""
+    async def open(
+        self, tx: ConversationTx, channel: str, conversation: str, complaint: Complaint
+    ) -> Opened:
+        """Opens the case of `complaint`, whose complainant is answered in `conversation`
+        on `channel`, with its deadlines (counted from when it was received) and timers,
+        and shows it to the agents. The number carries the day it is opened."""
         now = self.clock.now()
         deadlines, timers = self.case_clock.plan(complaint.category, complaint.received_at)
         case_no = await tx.create_case(
@@ -84,8 +91,8 @@ class Cases:
                 NewCase(
                     prefix=self.case_prefix,
                     number_day=now.astimezone(self.timezone).date(),
-                    channel=inbound.channel,
-                    conversation=inbound.conversation,
+                    channel=channel,
+                    conversation=conversation,
                     locale=complaint.locale,
                     name=complaint.name,
                     phone=complaint.phone,
@@ -102,10 +109,18 @@ class Cases:
                     receipt_due_at=deadlines.receipt,
                     resolution_due_at=deadlines.resolution,
                     timers=tuple(timers),
+                    source=complaint.source,
+                    external_ref=complaint.external_ref,
+                    entered_by=complaint.entered_by,
                 )
             )
         )
-        log.info("case %s opened from %s", case_no, inbound.channel, extra={"case_no": case_no})
+        log.info(
+            "case %s opened from %s",
+            case_no,
+            complaint.source or channel,
+            extra={"case_no": case_no},
+        )
         if self.staff.active:
             await self.staff.case_opened(tx, case_no)
         return Opened(case_no, complaint.category, complaint.received_at, deadlines)

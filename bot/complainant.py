@@ -82,7 +82,8 @@ class Complainant:
         assert draft.category is not None and draft.name and draft.subject and draft.expectation
         opened = await self.cases.open(
             turn.tx,
-            turn.inbound,
+            turn.inbound.channel,
+            turn.inbound.conversation,
             Complaint(
                 locale=turn.tr.locale,
                 name=draft.name,

@@ -178,7 +178,8 @@ class Letters:
         _ = tr.gettext
         opened = await self.cases.open(
             tx,
-            inbound,
+            inbound.channel,
+            inbound.conversation,
             Complaint(
                 locale=locale,
                 name=(inbound.sender_name or inbound.sender_id)[:MAX_NAME],

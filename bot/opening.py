@@ -37,11 +37,24 @@ def opening_events(case: NewCase) -> tuple[OpeningEvent, ...]:
         for e in case.evidence
     ]
     return (
-        OpeningEvent(case.received_at, "received", {"channel": case.channel}),
+        OpeningEvent(case.received_at, "received", _received(case)),
         *edits,
         *files,
         OpeningEvent(case.created_at, "case_created", _as_filed(case)),
     )
+
+
+def _received(case: NewCase) -> dict[str, Any]:
+    """By which channel; for a case entered from elsewhere also where it came from, the
+    sender's reference and who entered it."""
+    received: dict[str, Any] = {"channel": case.channel}
+    if case.source is not None:
+        received |= {
+            "source": case.source,
+            "external_ref": case.external_ref,
+            "entered_by": case.entered_by,
+        }
+    return received
 
 
 def _as_filed(case: NewCase) -> dict[str, Any]:

@@ -66,6 +66,11 @@ class NewCase:
     timers: tuple[tuple[str, datetime], ...] = ()
     status: CaseStatus = CaseStatus.NEW
     events: tuple[OpeningEvent, ...] = ()
+    # Entered from elsewhere (`bot.external`): where from, the sender's reference, and
+    # who entered it; None for a case that came by a channel.
+    source: str | None = None
+    external_ref: str | None = None
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,10 @@ redelivery changes nothing), and hands it to one of:
     bot.commands     a complainant's command (/start /help /new /cancel /status /language)
     bot.complainant  anything else in a chat: the intake, or a follow-up to a case
 
+Cases entered from elsewhere (a regulator, a phone call) come in through
+`open_external` (`bot.external`), the desk's commands from the CLI and the API
+through `operate`.
+
 Whatever they decide — state, timeline, replies in the outbox — commits together
 when the transaction ends; a crash leaves either everything or nothing. The services
 share what they need through their constructors, built here once.
@@ -29,6 +33,7 @@ from bot.complainant import Complainant
 from bot.conversation import ChatTurn, ConversationState
 from bot.desk import Desk, DeskConfig
 from bot.digest import DeadlineDigest
+from bot.external import Entered, ExternalComplaint, ExternalIntake
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.followup.partners import PartnerFollowUp
 from bot.letters import Letters
@@ -54,7 +59,8 @@ class BotConfig:
     mail_auto_reply_limit: int = 5
     # How fast one complainant may write (see bot.limits); agents are never limited.
     inbound_limit: InboundLimit = field(default_factory=InboundLimit)
-    # The channel partners are written on (/refer): mail, when it is on.
+    # The mail channel, when it is on: partners are written on it (/refer), and the
+    # receipt of a case entered from elsewhere goes to the complainant's address on it.
     partner_mail: str | None = None
 
 
@@ -87,6 +93,17 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             auto_reply_limit=config.mail_auto_reply_limit,
+        )
+        # The mail channel, when it is on, is also where a case entered from elsewhere
+        # sends its receipt (to the complainant's address).
+        self.external = ExternalIntake(
+            repository,
+            cases,
+            staff,
+            clock,
+            default_locale=locale,
+            phone_region=config.phone_region,
+            mail_channel=config.partner_mail,
         )
         self.surveys = SurveyAnswers(surveys)
         self.commands = Commands(zone, locale)
@@ -180,6 +197,10 @@ class ComplaintBot:
     ) -> tuple[bool, list[str]]:
         """A desk command from the CLI, the staff web or the API (see `Agents.operate`)."""
         return await self.agents.operate(operator, command, case_no, text, files)
+
+    async def open_external(self, complaint: ExternalComplaint) -> Entered:
+        """A case entered from elsewhere through the API (see `ExternalIntake`)."""
+        return await self.external.open(complaint)
 
     async def report_undelivered(self, delivery: Undelivered, error: str) -> None:
         """The outbox gave up on a message (see `Agents.report_undelivered`)."""

@@ -33,6 +33,7 @@ from complaintbot.cli_support import fail as _fail
 from complaintbot.cli_support import gettext as _gettext
 from complaintbot.cli_support import run_async as _async
 from complaintbot.cli_support import settings as _settings
+from complaintbot.cli_tokens import tokens
 from complaintbot.settings import Settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
@@ -207,6 +208,8 @@ async def cases_show(case_no: str, as_json: bool) -> None:
         "case_no": _("Case number"),
         "status": _("Status"),
         "channel": _("Channel"),
+        "source": _("Source"),
+        "external_ref": _("External reference"),
         "category": _("Category"),
         "subject": _("About"),
         "description": _("What happened"),
@@ -1154,3 +1157,7 @@ def _iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+# Command groups kept in modules of their own.
+main.add_command(tokens)

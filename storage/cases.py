@@ -60,6 +60,8 @@ class CaseRows(SqlTx):
             response_due_at=case.response_due_at,
             receipt_due_at=case.receipt_due_at,
             resolution_due_at=case.resolution_due_at,
+            source=case.source,
+            external_ref=case.external_ref,
         )
         self.session.add(row)
         await self.session.flush()

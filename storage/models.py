@@ -107,6 +107,10 @@ class Case(SQLModel, table=True):
     # data was erased (by `privacy erase` or the retention sweep; erased once).
     archived_at: datetime | None = _time(nullable=True)
     erased_at: datetime | None = _time(nullable=True)
+    # A case entered through the API: where it came from (regulator, phone, walk_in,
+    # letter) and the sender's reference for it; None when it came by a channel.
+    source: str | None = None
+    external_ref: str | None = None
 
 
 class Message(SQLModel, table=True):
@@ -428,3 +432,19 @@ class AccessLogRow(SQLModel, table=True):
     address: str | None = None
     prev_hash: str
     hash: str
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the API (`complaintbot tokens create`): its name (who uses it),
+    its role, and the SHA-256 of the token; the token itself is shown once and never
+    stored. A revoked token keeps its row, so what it did stays attributable."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    token_hash: str = Field(unique=True)
+    created_at: datetime = _time()
+    revoked_at: datetime | None = _time(nullable=True)
+    last_used_at: datetime | None = _time(nullable=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from web import api
 from web.context import WebContext
 from web.staff import staff_routes
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
     """The staff web under `/staff/` and the API under `/api/v1/`."""
-    return staff_routes(context)
+    return [*staff_routes(context), api.mount(context)]

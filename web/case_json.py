@@ -1,5 +1,6 @@
-"""The JSON object of `complaintbot cases show --json`. Its field names are a public
-interface that operators script against: keep them exactly."""
+"""The JSON object of `complaintbot cases show --json` and of the API's
+`GET /api/v1/cases/{case_no}`. Its field names are a public interface that operators
+and integrations script against: keep them exactly."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def case_document(
         "case_no": case.case_no,
         "status": case.status,
         "channel": case.channel,
+        "source": case.source,
+        "external_ref": case.external_ref,
         "category": case.category,
         "complainant": {
             "name": case.contact_name,

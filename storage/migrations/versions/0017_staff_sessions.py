@@ -1,6 +1,6 @@
 """staff web sessions, and failed logins that lock a login out for a while
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-02 11:00:00.000000
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0018"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

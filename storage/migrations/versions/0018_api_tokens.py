@@ -5,8 +5,8 @@ a role and the SHA-256 of the token, never the token. A case entered through the
 keeps its `source` (regulator, phone, walk_in, letter; NULL when it came by a channel)
 and the sender's own reference for it (`external_ref`, a regulator's complaint number).
 
-Revision ID: 0017
-Revises: 0018
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02 11:00:00.000000
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0017"
-down_revision: str | None = "0018"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

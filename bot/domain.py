@@ -90,3 +90,12 @@ _CASE_NO_IN_TEXT = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{8}-\d{4,})\b")
 def case_numbers_in(text: str) -> list[str]:
     """Every case number written in `text` (a mail's subject), upper-cased, in order."""
     return _CASE_NO_IN_TEXT.findall(text.upper())
+
+
+class Source(StrEnum):
+    """Where a case entered from elsewhere came from."""
+
+    REGULATOR = "regulator"
+    PHONE = "phone"
+    WALK_IN = "walk_in"
+    LETTER = "letter"

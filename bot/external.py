@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from bot.cases import Cases, Complaint
 from bot.contact import normalise_email, normalise_phone
-from bot.domain import Category
+from bot.domain import Category, Source
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, clean
 from bot.letters import answerable
@@ -36,15 +35,6 @@ log = logging.getLogger(__name__)
 # a reply queued there is reported to the agents as undelivered.
 EXTERNAL_CHANNEL = "external"
 MAX_EXTERNAL_REF = 100
-
-
-class Source(StrEnum):
-    """Where a case entered from elsewhere came from."""
-
-    REGULATOR = "regulator"
-    PHONE = "phone"
-    WALK_IN = "walk_in"
-    LETTER = "letter"
 
 
 class InvalidComplaint(ValueError):

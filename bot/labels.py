@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.domain import CaseStatus, Category
+from bot.domain import CaseStatus, Category, Source
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 
 Gettext = Callable[[str], str]
@@ -53,3 +53,13 @@ def verification_labels(_: Gettext) -> dict[str, str]:
         Severity.MODERATE: _("Moderate"),
         Severity.SERIOUS: _("Serious"),
     }
+
+
+def source_label(source: Source, _: Gettext) -> str:
+    """Where a case entered from elsewhere (the API) came from."""
+    return {
+        Source.REGULATOR: _("Referred by the regulator"),
+        Source.PHONE: _("By phone"),
+        Source.WALK_IN: _("In person"),
+        Source.LETTER: _("By letter"),
+    }[source]

@@ -31,6 +31,8 @@ def problems(settings: AnySettings) -> list[str]:
 def channel_label(channel: str, _: Gettext) -> str:
     """A channel's name for people; one the bot does not know is shown as stored."""
     known = next((c for c in CHANNELS if c.name == channel), None)
+    if known is None and channel == "external":
+        return _("Entered by staff")  # a case entered through the API from elsewhere
     return known.label(_) if known is not None else channel
 
 

@@ -20,6 +20,7 @@ from tests.complaintbot.test_cli import complaintbot
 from tests.support.dovecot import Dovecot
 from tests.support.serving import serving
 from tests.support.smtp_server import SmtpServer
+from tests.support.staff_web import StaffClient, add_staff
 from tests.support.telegram_api import FakeBotApi
 from tests.support.telegram_run import telegram_settings
 from tests.support.waiting import eventually
@@ -178,6 +179,12 @@ async def test_a_regulators_case_counts_its_deadlines_from_the_original_time(
         body = created.json()
         case_no, case = body["case_no"], body["case"]
         shown = (await client.get(f"{API}/cases/{case_no}", headers=_bearer(agent))).json()
+        # Staff see where it came from on its page.
+        await add_staff(database_url, "wang", "supervisor")
+        async with StaffClient(client) as browser:
+            await browser.login("wang")
+            page = (await browser.get(f"/staff/cases/{case_no}")).text
+        assert "监管部门转办 · MIIT-2026-118803" in page and "工作人员录入" in page
 
     today = datetime.now(settings.zone).strftime("%Y%m%d")
     assert re.fullmatch(rf"TS-{today}-\d{{4}}", case_no)

@@ -13,8 +13,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from bot.agents import Operator
-from bot.domain import CaseStatus, Category
-from bot.external import ExternalComplaint, InvalidComplaint, Source
+from bot.domain import CaseStatus, Category, Source
+from bot.external import ExternalComplaint, InvalidComplaint
 from bot.lifecycle import VERIFICATION
 from bot.roles import may_run
 from storage import queries

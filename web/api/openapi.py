@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import CaseStatus, Category
-from bot.external import Source
+from bot.domain import CaseStatus, Category, Source
 from bot.lifecycle import VERIFICATION
 
 _ERROR = {"$ref": "#/components/schemas/Error"}

@@ -15,8 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from bot.domain import CaseStatus, Category
-from bot.labels import category_label, status_label, verification_labels
+from bot.domain import CaseStatus, Category, Source
+from bot.labels import category_label, source_label, status_label, verification_labels
 from bot.lifecycle import VERIFICATION
 from bot.roles import StaffRole, may_run, overseer
 from channels.registry import CHANNEL_NAMES, channel_label
@@ -193,6 +193,7 @@ class CasePages:
             "status_name": {s.value: status_label(s, _) for s in CaseStatus},
             "category_name": {c.value: category_label(c, _) for c in Category},
             "categories": [(c.value, category_label(c, _)) for c in Category],
+            "sources": {s.value: source_label(s, _) for s in Source},
             "channel_name": lambda code: channel_label(code, _),
             "verification": [
                 (key, [(value.value, labels[value]) for value in kind])

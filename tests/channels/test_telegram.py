@@ -14,7 +14,7 @@ from channels.telegram.sender import split_text
 from complaintbot.settings import Settings
 from storage.models import Case, Evidence, Message, TimelineEvent
 from tests.support.telegram_api import FakeBotApi, FakeUser
-from tests.support.telegram_run import running_telegram, stored_rows, telegram_settings
+from tests.support.telegram_run import running_telegram, step, stored_rows, telegram_settings
 from tests.support.waiting import eventually
 
 
@@ -24,17 +24,6 @@ async def running(api: FakeBotApi, database_url: str, tmp_path: Path) -> AsyncIt
     settings = telegram_settings(api, database_url, tmp_path / "data")
     async with running_telegram(api, settings):
         yield settings
-
-
-async def step(user: FakeUser, action: str, value: str, expect: str) -> str:
-    mark = len(user.messages)
-    if action == "press":
-        await user.press(value)
-    elif action == "contact":
-        await user.share_contact(value)
-    else:
-        await user.send_text(value)
-    return await user.expect(expect, since=mark)
 
 
 async def stored(settings: Settings, model: type, *where: object) -> list:

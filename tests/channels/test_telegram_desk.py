@@ -19,9 +19,9 @@ from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage import queries
 from storage.database import create_engine
-from tests.channels.test_telegram import step
 from tests.support.staff_web import add_staff
 from tests.support.telegram_api import UNPACED, FakeBotApi, FakeGroup, FakeUser
+from tests.support.telegram_run import step
 from tests.support.waiting import eventually
 from web.case_json import case_document
 

@@ -33,9 +33,7 @@ MB = 1 << 20
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def read_one(
-    dovecot: Dovecot, bot: ComplaintBot, engine: AsyncEngine, limit: int
-) -> None:
+async def read_one(dovecot: Dovecot, bot: ComplaintBot, engine: AsyncEngine, limit: int) -> None:
     """Runs the real poller until the first mail is handled."""
     handled = asyncio.Event()
 

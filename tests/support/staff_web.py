@@ -15,6 +15,7 @@ from storage.database import create_engine
 from storage.staff import add_staff_user
 from tests.support.clock import FakeClock
 from tests.support.telegram_api import FakeUser
+from tests.support.telegram_run import step
 
 PASSWORD = "correct horse 7"
 _hasher = PasswordHasher(time_cost=1, memory_cost=8192)
@@ -48,17 +49,6 @@ async def add_staff(
         await engine.dispose()
 
 
-async def _step(user: FakeUser, action: str, value: str, expect: str) -> str:
-    mark = len(user.messages)
-    if action == "press":
-        await user.press(value)
-    elif action == "contact":
-        await user.share_contact(value)
-    else:
-        await user.send_text(value)
-    return await user.expect(expect, since=mark, within=60)
-
-
 async def file_complaint(user: FakeUser, description: str, name: str = "张三") -> str:
     """A Chinese complaint filed to its receipt; returns its case number."""
     script = [
@@ -75,7 +65,7 @@ async def file_complaint(user: FakeUser, description: str, name: str = "张三")
     ]
     reply = ""
     for action, value, expect in script:
-        reply = await _step(user, action, value, expect)
+        reply = await step(user, action, value, expect)
     found = re.search(r"TS-\d{8}-\d{4}", reply)
     assert found, reply
     return found.group(0)

@@ -15,12 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from complaintbot.app import run
 from complaintbot.settings import Settings
 from storage.database import create_engine
-from tests.support.telegram_api import UNPACED, FakeBotApi
+from tests.support.telegram_api import UNPACED, FakeBotApi, FakeUser
 
 
-def telegram_settings(
-    api: FakeBotApi, database_url: str, data_dir: Path, **more: Any
-) -> Settings:
+def telegram_settings(api: FakeBotApi, database_url: str, data_dir: Path, **more: Any) -> Settings:
     """Settings for the stand-in, unpaced unless `more` says otherwise."""
     return Settings(
         DATABASE_URL=database_url,
@@ -56,3 +54,16 @@ async def stored_rows(url: str, model: type, *where: object) -> list[Any]:
             return list((await session.scalars(select(model).where(*where))).all())
     finally:
         await engine.dispose()
+
+
+async def step(user: FakeUser, action: str, value: str, expect: str) -> str:
+    """One move of a complainant (a text, a button press, a shared contact) and the
+    bot's answer that contains `expect`."""
+    mark = len(user.messages)
+    if action == "press":
+        await user.press(value)
+    elif action == "contact":
+        await user.share_contact(value)
+    else:
+        await user.send_text(value)
+    return await user.expect(expect, since=mark)

@@ -61,7 +61,7 @@ class BotConfig:
     inbound_limit: InboundLimit = field(default_factory=InboundLimit)
     # The mail channel, when it is on: partners are written on it (/refer), and the
     # receipt of a case entered from elsewhere goes to the complainant's address on it.
-    partner_mail: str | None = None
+    mail_channel: str | None = None
 
 
 class ComplaintBot:
@@ -80,9 +80,9 @@ class ComplaintBot:
         case_clock = CaseClock(config.followup, clock)
         notices = staff.as_notices()
         surveys = Surveys(config.followup, case_clock, notices, clock)
-        partners = PartnerFollowUp(case_clock, notices, clock, config.partner_mail)
+        partners = PartnerFollowUp(case_clock, notices, clock, config.mail_channel)
         timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners)
-        desk = Desk(staff, case_clock, clock, config.partner_mail)
+        desk = Desk(staff, case_clock, clock, config.mail_channel)
         cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
         self.agents = Agents(repository, desk, staff, clock)
         self.letters = Letters(
@@ -103,7 +103,7 @@ class ComplaintBot:
             clock,
             default_locale=locale,
             phone_region=config.phone_region,
-            mail_channel=config.partner_mail,
+            mail_channel=config.mail_channel,
         )
         self.surveys = SurveyAnswers(surveys)
         self.commands = Commands(zone, locale)

@@ -36,6 +36,7 @@ def channel_label(channel: str, _: Gettext) -> str:
     return known.label(_) if known is not None else channel
 
 
-def partner_mail(settings: AnySettings) -> str | None:
-    """The channel partners are written on (/refer): mail, when it is on."""
+def mail_channel(settings: AnySettings) -> str | None:
+    """The mail channel's name when mail is on (partners are written on it; entered
+    cases' receipts go by it), else None."""
     return EMAIL.name if EMAIL.configured(settings) else None

@@ -71,7 +71,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             desk=desk,
             followup=followup_config(settings),
             mail_auto_reply_limit=settings.MAIL_AUTO_REPLY_LIMIT,
-            partner_mail=registry.partner_mail(settings),
+            mail_channel=registry.mail_channel(settings),
             inbound_limit=InboundLimit(
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),

@@ -121,13 +121,13 @@ class CommandPath:
         staff: StaffNotices,
         case_clock: CaseClock,
         clock: Clock,
-        partner_mail: str | None = None,
+        mail_channel: str | None = None,
     ) -> None:
         self.staff = staff
         self.case_clock = case_clock
         self.clock = clock
         # The channel partners are written on (mail); None when there is none.
-        self.partner_mail = partner_mail
+        self.mail_channel = mail_channel
 
     @property
     def tr(self) -> Translator:
@@ -186,10 +186,10 @@ class CommandPath:
             if not turn.inbound.group:
                 turn.answers.append(say.text)  # acting from the CLI: told what the thread is
         elif say.to is To.PARTNER:
-            assert self.partner_mail is not None and say.address is not None
+            assert self.mail_channel is not None and say.address is not None
             await turn.tx.enqueue(
                 Outbound(
-                    channel=self.partner_mail,
+                    channel=self.mail_channel,
                     conversation=say.address,
                     text=say.text,
                     case_no=case.case_no,

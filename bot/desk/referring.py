@@ -58,7 +58,7 @@ async def refer(path: CommandPath, turn: DeskTurn, case: CaseRecord, args: str) 
     if not text:
         turn.refuse(_("Write what the partner should investigate: /refer KEY [DURATION] TEXT"))
         return None
-    if path.partner_mail is None:
+    if path.mail_channel is None:
         turn.refuse(_("Partners are written to by mail, and mail is not set up (IMAP_HOST)."))
         return None
     if case.status is CaseStatus.ARCHIVED:

@@ -46,9 +46,9 @@ class Desk:
         staff: StaffNotices,
         case_clock: CaseClock,
         clock: Clock,
-        partner_mail: str | None = None,
+        mail_channel: str | None = None,
     ) -> None:
-        self.path = CommandPath(staff, case_clock, clock, partner_mail)
+        self.path = CommandPath(staff, case_clock, clock, mail_channel)
         self.staff = staff
 
     @property

@@ -33,12 +33,12 @@ class PartnerFollowUp:
         case_clock: CaseClock,
         staff: StaffNotices,
         clock: Clock,
-        partner_mail: str | None,
+        mail_channel: str | None,
     ) -> None:
         self.case_clock = case_clock
         self.staff = staff
         self.clock = clock
-        self.partner_mail = partner_mail
+        self.mail_channel = mail_channel
 
     async def awaited(self, tx: _Tx, case: CaseRecord, kind: str) -> ReferralRecord | None:
         """The referral a timer is about while it is still unanswered on an open case;
@@ -59,7 +59,7 @@ class PartnerFollowUp:
 
     async def _remind(self, tx: _Tx, case: CaseRecord, referral: ReferralRecord) -> None:
         partner = await tx.partner(referral.partner)
-        if partner is None or self.partner_mail is None:
+        if partner is None or self.mail_channel is None:
             return
         staff, now = self.staff, self.clock.now()
         _ = staff.tr.gettext
@@ -84,7 +84,7 @@ class PartnerFollowUp:
         )
         await tx.enqueue(
             Outbound(
-                channel=self.partner_mail,
+                channel=self.mail_channel,
                 conversation=partner.email,
                 text=text,
                 case_no=case.case_no,

@@ -119,7 +119,7 @@ async def desk(
 ) -> Desk:
     await add_partner(engine, "pay", "PayCo", PAY, "2wd", clock.now())
     await add_partner(engine, "isp", "Net ISP", ISP, None, clock.now())
-    config = BotConfig(desk=DESK, default_locale="en", partner_mail="email", followup=followup)
+    config = BotConfig(desk=DESK, default_locale="en", mail_channel="email", followup=followup)
     bot = ComplaintBot(repository, config, clock)
     alice = Chat(bot, outbox, clock)
     mail = MailSender()

@@ -143,6 +143,7 @@ async def cases_list(status: str | None, as_json: bool) -> None:
     settings = _settings()
     async with open_core(settings) as core:
         rows = await queries.list_cases(core.engine, status)
+        await record_cli_access(core.engine, "case_list", detail={"status": status})
     zone = settings.zone
     if as_json:
         click.echo(
@@ -194,6 +195,8 @@ async def cases_show(case_no: str, as_json: bool) -> None:
     settings = _settings()
     async with open_core(settings) as core:
         detail = await queries.case_detail(core.engine, case_no.strip().upper())
+        if detail is not None:
+            await record_cli_access(core.engine, "case_view", detail.case.case_no)
     _ = Translator(settings.DEFAULT_LOCALE).gettext
     if detail is None:
         _fail(_("No case {case_no}.").format(case_no=case_no), 1)
@@ -316,9 +319,12 @@ def _operate(agent: str, command: str, case_no: str, text: str) -> None:
 
     async def go() -> tuple[bool, list[str]]:
         async with open_core(_settings(), _clock()) as core:
-            return await core.bot.operate(
-                await cli_operator(core.engine, agent), command, case_no.strip().upper(), text
-            )
+            operator = await cli_operator(core.engine, agent)
+            number = case_no.strip().upper()
+            done, answers = await core.bot.operate(operator, command, number, text)
+            detail = {"command": command, "done": done, "agent": operator.name}
+            await record_cli_access(core.engine, "case_action", number, detail)
+            return done, answers
 
     try:
         done, answers = asyncio.run(go())
@@ -955,6 +961,7 @@ async def report_command(
                 progress,
                 counted,
             )
+        await record_cli_access(core.engine, "report_view", f"{period.first}..{period.last}")
     try:
         page = write_report(metrics, output, settings.DEFAULT_LOCALE)
     except OSError as error:

@@ -8,12 +8,13 @@ import csv
 import getpass
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from storage.access_log import AccessEntry, access_entries, record_access, verify_access_log
 from storage.database import create_engine
-from tests.complaintbot.test_cli import complaintbot
+from tests.complaintbot.test_cli import CONSOLE_INTAKE, complaintbot
 
 ME = f"os:{getpass.getuser()}"
 
@@ -175,3 +176,30 @@ async def test_staff_user_changes_are_recorded_without_the_password(
     ]
     assert {e[:3] for e in entries} == {(ME, "operator", "cli")}
     assert "correct horse" not in json.dumps(entries)
+
+
+async def test_looking_at_and_working_a_case_from_the_command_line_is_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url, "DEFAULT_LOCALE": "en"}
+    run = complaintbot(["run"], tmp_path, env, stdin=CONSOLE_INTAKE)
+    found = re.search(r"TS-\d{8}-\d{4}", run.stdout)
+    assert found, run.stdout
+    case_no = found.group(0)
+    assert complaintbot(["cases", "list"], tmp_path, env).returncode == 0
+    assert complaintbot(["cases", "show", case_no], tmp_path, env).returncode == 0
+    noted = complaintbot(
+        ["cases", "note", case_no, "billing ticket R-77", "--agent", "Li"], tmp_path, env
+    )
+    assert noted.returncode == 0, noted.stderr
+
+    assert [
+        (a, role, via, action, target)
+        for a, role, via, action, target, _d in await _entries(database_url)
+    ] == [
+        (ME, "operator", "cli", "case_list", None),
+        (ME, "operator", "cli", "case_view", case_no),
+        (ME, "operator", "cli", "case_action", case_no),
+    ]
+    *_rest, (*_who, detail) = await _entries(database_url)
+    assert detail == {"command": "note", "done": True, "agent": "Li"}

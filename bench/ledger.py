@@ -291,7 +291,10 @@ def baseline(writer: str, url: str, directory: Path) -> tuple[float, float]:
     """The XLSX ledger written by `writer` (`bench.xlsx_baselines`) in a fresh process:
     seconds and peak memory in MB."""
     out = directory / f"ledger-{writer}.xlsx"
-    code = f"from bench.xlsx_baselines import main\nmain({[writer, url, str(out)]!r})\n"
+    code = (
+        "from bench.xlsx_baselines import main\n"
+        f"main({[writer, url, str(out)]!r})\n"
+    )
     return timed(code, url, directory)
 
 

@@ -50,7 +50,9 @@ class CaseClock:
         case.response_due_at = due.first_response
         case.resolution_due_at = due.resolution
         await apply_plan(tx, case, plan)
-        await tx.add_event(case, self.clock.now(), actor, "deadlines_set", _deadline_payload(case))
+        await tx.add_event(
+            case, self.clock.now(), actor, "deadlines_set", _deadline_payload(case)
+        )
 
     async def extend(
         self, tx: _Tx, case: CaseRecord, by: Duration, reason: str, actor: str

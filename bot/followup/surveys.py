@@ -134,7 +134,9 @@ class Surveys:
         await self.comment(tx, case, survey, comment)
         return answers[:1]
 
-    async def _rate(self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, score: int) -> list[str]:
+    async def _rate(
+        self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, score: int
+    ) -> list[str]:
         now = self.clock.now()
         actor = f"complainant:{case.complainant_id}"
         survey.score, survey.answered_at = score, now
@@ -166,7 +168,9 @@ class Surveys:
             invite,
         ]
 
-    async def _reopen_and_escalate(self, tx: _Tx, case: CaseRecord, actor: str, score: int) -> None:
+    async def _reopen_and_escalate(
+        self, tx: _Tx, case: CaseRecord, actor: str, score: int
+    ) -> None:
         now = self.clock.now()
         await tx.add_event(
             case, now, actor, "status_changed", {"from": case.status, "to": "reopened"}
@@ -185,7 +189,9 @@ class Surveys:
             await self.staff.post(tx, case, text)
             await self.staff.to_supervisors(tx, case, text)
 
-    async def comment(self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, text: str) -> None:
+    async def comment(
+        self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, text: str
+    ) -> None:
         survey.comment = text
         await tx.save_survey(case, survey)
         await tx.add_event(

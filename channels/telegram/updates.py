@@ -200,12 +200,7 @@ def _file_name(name: str | None) -> str:
 
 
 _TEXTS = (
-    "text",
-    "sender_name",
-    "sender_username",
-    "language_code",
-    "command_args",
-    "phone",
+    "text", "sender_name", "sender_username", "language_code", "command_args", "phone",
     "button_data",
 )
 

@@ -76,6 +76,7 @@ def test_a_count_takes_its_language_s_plural_form(locale: str, texts: list[str])
     ] == texts
 
 
+
 @pytest.fixture
 def catalogs_in(tmp_path, monkeypatch):
     """bot.i18n reading its catalogs from tmp_path, each read anew."""

@@ -22,91 +22,18 @@ from bot.desk import AGENT_COMMANDS
 # Pieces people (and attackers) put into messages: control and zero-width characters,
 # direction marks, markup of every kind, format strings, emoji sequences, scripts.
 HOSTILE_PIECES = [
-    "\x00",
-    "\x01",
-    "\x07",
-    "\x08",
-    "\x1b[31m",
-    "\x7f",
-    "\x85",
-    "\r",
-    "\n",
-    "\r\n",
-    "\t",
-    "\u200b",
-    "\u200c",
-    "\u200d",
-    "\u2060",
-    "\ufeff",
-    "\u00ad",
-    "\u034f",
-    "\u202e",
-    "\u202d",
-    "\u202a",
-    "\u2066",
-    "\u2069",
-    "\u200f",
-    "\u200e",
-    "\u061c",
-    "\u2028",
-    "\u2029",
-    "\u3000",
-    "\xa0",
-    "<b>",
-    "</b>",
-    "<i>",
-    '<a href="javascript:alert(1)">x</a>',
-    "<script>",
-    "&amp;",
-    "&lt;",
-    "&#0;",
-    "&",
-    "<",
-    ">",
-    "<tg-spoiler>",
-    "<pre><code>",
-    "*",
-    "_",
-    "`",
-    "```",
-    "~",
-    "||",
-    "[x](http://evil.example)",
-    "\\",
-    "#",
-    "!",
-    "%s",
-    "%n",
-    "{0}",
-    "{}",
-    "{{ x }}",
-    "${jndi:ldap://x}",
-    "'; DROP TABLE cases;--",
-    "../../etc/passwd",
-    "..\\..\\windows",
-    "/",
-    ".",
-    "..",
-    "~",
-    "😀",
-    "👨‍👩‍👧‍👦",
-    "🏳️‍🌈",
-    "\U0001f1e8\U0001f1f3",
-    "\U00010348",
-    "\U0010fffd",
-    "中文投诉",
-    "繁體",
-    "عربي",
-    "עברית",
-    "हिन्दी",
-    "ﷺ",
-    "Z̴̢͈a̷l̸g̵o̶",
-    "/start",
-    "/cancel",
-    "@bot",
-    "TS-20260101-0001",
-    "+8613812345678",
-    "a@b.c",
+    "\x00", "\x01", "\x07", "\x08", "\x1b[31m", "\x7f", "\x85", "\r", "\n", "\r\n", "\t",
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u034f",
+    "\u202e", "\u202d", "\u202a", "\u2066", "\u2069", "\u200f", "\u200e", "\u061c",
+    "\u2028", "\u2029", "\u3000", "\xa0",
+    "<b>", "</b>", "<i>", "<a href=\"javascript:alert(1)\">x</a>", "<script>", "&amp;",
+    "&lt;", "&#0;", "&", "<", ">", "<tg-spoiler>", "<pre><code>",
+    "*", "_", "`", "```", "~", "||", "[x](http://evil.example)", "\\", "#", "!",
+    "%s", "%n", "{0}", "{}", "{{ x }}", "${jndi:ldap://x}", "'; DROP TABLE cases;--",
+    "../../etc/passwd", "..\\..\\windows", "/", ".", "..", "~",
+    "😀", "👨‍👩‍👧‍👦", "🏳️‍🌈", "\U0001f1e8\U0001f1f3", "\U00010348", "\U0010fffd",
+    "中文投诉", "繁體", "عربي", "עברית", "हिन्दी", "ﷺ", "Z̴̢͈a̷l̸g̵o̶",
+    "/start", "/cancel", "@bot", "TS-20260101-0001", "+8613812345678", "a@b.c",
 ]
 
 
@@ -189,22 +116,9 @@ def _file_name() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(
             [
-                "../../etc/passwd",
-                "..\\..\\boot.ini",
-                "/etc/shadow",
-                "C:\\Windows\\x.exe",
-                "..",
-                ".",
-                "",
-                " ",
-                "a\x00b.pdf",
-                "con",
-                "report\u202egnp.exe",
-                "a\nb.jpg",
-                "x" * 300 + ".pdf",
-                "文件.pdf",
-                "%2e%2e%2fsecret",
-                "file:///etc/passwd",
+                "../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow", "C:\\Windows\\x.exe",
+                "..", ".", "", " ", "a\x00b.pdf", "con", "report\u202egnp.exe", "a\nb.jpg",
+                "x" * 300 + ".pdf", "文件.pdf", "%2e%2e%2fsecret", "file:///etc/passwd",
             ]
         ),
         hostile_text(4),
@@ -232,13 +146,8 @@ def _media(draw: st.DrawFn, message_id: int) -> dict[str, Any]:
 
 _UNSUPPORTED = {
     "sticker": {
-        "file_id": "s",
-        "file_unique_id": "s",
-        "width": 1,
-        "height": 1,
-        "is_animated": False,
-        "is_video": False,
-        "type": "regular",
+        "file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
+        "is_animated": False, "is_video": False, "type": "regular",
     },
     "location": {"latitude": 31.2, "longitude": 121.5},
     "dice": {"emoji": "🎲", "value": 3},
@@ -250,29 +159,10 @@ _COMMANDS = ["start", "help", "new", "cancel", "status", "language", "START", "n
 # Callback data in the bot's own shapes (see bot/questions.py, bot/desk/closing.py,
 # bot/followup/surveys.py, bot/staff.py), pointed at nothing or at garbage.
 _DATA_SHAPES = [
-    "desc:done",
-    "ev:done",
-    "confirm",
-    "edit",
-    "cancel",
-    "cat:",
-    "cat:nonsense",
-    "edit:",
-    "edit:back",
-    "edit:nonsense",
-    "lang:",
-    "lang:xx",
-    "desk:claim:",
-    "desk:claim:TS-1",
-    "res:TS-20260101-0001:x:y",
-    "res:",
-    "rate:",
-    "rate:TS-20260101-0001:9",
-    "rate:x:y:z",
-    "rate:TS-20260101-0001:-1",
-    ":",
-    "::::",
-    "",
+    "desc:done", "ev:done", "confirm", "edit", "cancel", "cat:", "cat:nonsense", "edit:",
+    "edit:back", "edit:nonsense", "lang:", "lang:xx", "desk:claim:", "desk:claim:TS-1",
+    "res:TS-20260101-0001:x:y", "res:", "rate:", "rate:TS-20260101-0001:9", "rate:x:y:z",
+    "rate:TS-20260101-0001:-1", ":", "::::", "",
 ]
 
 
@@ -396,8 +286,7 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
     chat = draw(st.sampled_from(PEOPLE))
     what = draw(
         st.sampled_from(
-            ["message"] * 5
-            + ["press"] * 4
+            ["message"] * 5 + ["press"] * 4
             + ["edit", "callback", "group", "group", "unknown", "bot", "broken", "again", "later"]
         )
     )
@@ -425,15 +314,8 @@ def telegram_action(draw: st.DrawFn, message_id: int) -> Action:
         # kind with a body of garbage may be refused.
         name = draw(
             st.sampled_from(
-                [
-                    "frobnicate",
-                    "future_update",
-                    "message_reaction",
-                    "chat_boost",
-                    "business_message",
-                    "poll_answer",
-                    "my_chat_member",
-                ]
+                ["frobnicate", "future_update", "message_reaction", "chat_boost",
+                 "business_message", "poll_answer", "my_chat_member"]
             )
         )
         body = draw(st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
@@ -526,64 +408,21 @@ FROM_HEADERS = [
 ]
 
 FILE_NAMES = [
-    "report.pdf",
-    "../../etc/passwd",
-    "..\\..\\boot.ini",
-    "/etc/shadow",
-    "..",
-    ".",
-    "",
-    "a\x00b.pdf",
-    "a\rb.pdf",
-    "a\nb.pdf",
-    "=?utf-8?q?=2E=2E=2F=2E=2E=2Fx?=",
-    "=?utf-8?b?Li4vLi4vZXRjL3Bhc3N3ZA==?=",
-    "x" * 400 + ".pdf",
-    "CON",
-    "nul.txt",
-    "report\u202egnp.exe",
-    "文件.pdf",
-    "C:\\Windows\\win.ini",
-    "file:///etc/passwd",
+    "report.pdf", "../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow", "..", ".", "",
+    "a\x00b.pdf", "a\rb.pdf", "a\nb.pdf", "=?utf-8?q?=2E=2E=2F=2E=2E=2Fx?=",
+    "=?utf-8?b?Li4vLi4vZXRjL3Bhc3N3ZA==?=", "x" * 400 + ".pdf", "CON", "nul.txt",
+    "report\u202egnp.exe", "文件.pdf", "C:\\Windows\\win.ini", "file:///etc/passwd",
 ]
 CHARSETS = [
-    "utf-8",
-    "us-ascii",
-    "gb2312",
-    "gbk",
-    "big5",
-    "iso-2022-jp",
-    "utf-7",
-    "utf-16",
-    "x-bogus-42",
-    "",
-    '"utf-8"',
-    "utf-8'en'",
-    "unicode-1-1-utf-7",
-    "cp65001",
-    "../../x",
-    "utf-32",
-    "koi8-r",
-    "latin-1",
-    "windows-1252",
-    "x-mac-chinesesimp",
+    "utf-8", "us-ascii", "gb2312", "gbk", "big5", "iso-2022-jp", "utf-7", "utf-16",
+    "x-bogus-42", "", '"utf-8"', "utf-8'en'", "unicode-1-1-utf-7", "cp65001", "../../x",
+    "utf-32", "koi8-r", "latin-1", "windows-1252", "x-mac-chinesesimp",
 ]
 # Python codec names that are no text encodings, as a charset (rot13 and punycode
 # once made the reader raise).
 CODEC_NAMES = [
-    "idna",
-    "rot13",
-    "base64",
-    "zlib",
-    "hex",
-    "punycode",
-    "undefined",
-    "raw_unicode_escape",
-    "uu",
-    "bz2",
-    "quopri",
-    "unicode_escape",
-    "charmap",
+    "idna", "rot13", "base64", "zlib", "hex", "punycode", "undefined", "raw_unicode_escape",
+    "uu", "bz2", "quopri", "unicode_escape", "charmap",
 ]
 
 
@@ -614,17 +453,8 @@ def _leaf(draw: st.DrawFn) -> str:
     eol = _crlf(draw)
     mime = draw(
         st.sampled_from(
-            [
-                "text/plain",
-                "text/html",
-                "application/octet-stream",
-                "image/png",
-                "message/rfc822",
-                "text/rfc822-headers",
-                "message/delivery-status",
-                "x/y",
-                "text",
-            ]
+            ["text/plain", "text/html", "application/octet-stream", "image/png",
+             "message/rfc822", "text/rfc822-headers", "message/delivery-status", "x/y", "text"]
         )
     )
     charset = draw(st.sampled_from(CHARSETS + CODEC_NAMES))
@@ -685,25 +515,15 @@ def hostile_mail(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         headers.append("Reply-To: " + draw(st.sampled_from(FROM_HEADERS)))
     headers.append("To: " + draw(st.sampled_from(["desk@example.com", "", "a@b, <<>>"])))
-    headers.append(
-        "Subject: "
-        + draw(
-            st.one_of(
-                hostile_text(5),
-                st.sampled_from(
-                    [
-                        "=?utf-8?b?!!!?=",
-                        "=?x-bogus?q?a?=",
-                        "=?gb2312?b?1tDOxA==?=",
-                        "Re: x",
-                        "Auto-Reply: away",
-                        "x" * 20000,
-                        "a\rBcc: b@c.d",
-                    ]
-                ),
-            )
+    headers.append("Subject: " + draw(
+        st.one_of(
+            hostile_text(5),
+            st.sampled_from(
+                ["=?utf-8?b?!!!?=", "=?x-bogus?q?a?=", "=?gb2312?b?1tDOxA==?=", "Re: x",
+                 "Auto-Reply: away", "x" * 20000, "a\rBcc: b@c.d"]
+            ),
         )
-    )
+    ))
     if draw(st.booleans()):
         headers.append(
             "Message-ID: " + draw(st.sampled_from(["<m1@example.com>", "", "<>", "m1", "<a\x00b>"]))
@@ -711,22 +531,11 @@ def hostile_mail(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         headers.append("In-Reply-To: " + draw(st.sampled_from(["<m0@example.com>", "<", "x"])))
     if draw(st.booleans()):
-        headers.append(
-            draw(
-                st.sampled_from(
-                    [
-                        "Auto-Submitted: auto-replied",
-                        "Precedence: bulk",
-                        "Return-Path: <>",
-                        "X-Long: " + "y" * 100000,
-                        "Broken header without colon",
-                        ": empty name",
-                        "Date: yesterday",
-                        "Date: Mon, 32 Foo 99999 25:61:61 +9999",
-                    ]
-                )
-            )
-        )
+        headers.append(draw(st.sampled_from(
+            ["Auto-Submitted: auto-replied", "Precedence: bulk", "Return-Path: <>",
+             "X-Long: " + "y" * 100000, "Broken header without colon", ": empty name",
+             "Date: yesterday", "Date: Mon, 32 Foo 99999 25:61:61 +9999"]
+        )))
     headers.append("MIME-Version: 1.0")
     body = draw(_part(depth=draw(st.integers(0, 4))))
     return (eol.join(headers) + eol + body).encode("utf-8", "surrogateescape")

@@ -121,14 +121,8 @@ _ADDRESSES = ["li@example.com", "Li.Ming+x@mail.example.cn", "do-not-reply@ncs.g
 # Display names that look like addresses or carry headers: none of it is the sender.
 _DISPLAY = st.one_of(
     st.sampled_from(
-        [
-            "purchasing@aquillaindustries.com",
-            "Mal\rBcc: victim@example.org",
-            "a@b.c, d@e.f",
-            "Mal\x00",
-            "=?utf-8?q?x=0D=0ABcc:_victim@example.org?=",
-            "victim@example.org\r",
-        ]
+        ["purchasing@aquillaindustries.com", "Mal\rBcc: victim@example.org", "a@b.c, d@e.f",
+         "Mal\x00", "=?utf-8?q?x=0D=0ABcc:_victim@example.org?=", "victim@example.org\r"]
     ),
     hostile_text(4).filter(lambda t: not set(t) & set('<>"\\\n')),
 )

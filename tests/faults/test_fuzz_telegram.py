@@ -73,7 +73,9 @@ class Session:
             MemoryOutbox(self.store),
             self._in_memory,
         )
-        self.bot = ComplaintBot(repository, BotConfig(desk=DESK, default_locale=locale), self.clock)
+        self.bot = ComplaintBot(
+            repository, BotConfig(desk=DESK, default_locale=locale), self.clock
+        )
         self.api = OfflineBotApi()
         self.telegram = Bot("123:fuzz", request=self.api, get_updates_request=self.api)
         self.reader = UpdateReader(self.telegram, self.clock)

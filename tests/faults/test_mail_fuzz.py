@@ -95,7 +95,7 @@ def body(draw: st.DrawFn, depth: int = 0) -> bytes:
     head = (
         f'Content-Type: {mime}; charset="{draw(charset)}"; name="{name}"\r\n'
         f"Content-Transfer-Encoding: {draw(encoding)}\r\n"
-        f"Content-Disposition: {draw(st.sampled_from(['attachment', 'inline', '']))}; "
+        f'Content-Disposition: {draw(st.sampled_from(["attachment", "inline", ""]))}; '
         f'filename="{name}"\r\n\r\n'
     )
     payload = draw(st.binary(max_size=200)) + draw(text_value).encode("utf-8", "surrogatepass")

@@ -90,3 +90,4 @@ async def test_hostile_mail_is_filed_and_answers_go_only_to_real_senders(
     assert await records.events(cases["bob"].case_no, "auto_reply_not_sent")
     assert any("“bob”" in o.text for o in desk.sent)
     print(f"hostile mail: {len(mails)} in, {len(cases)} cases, mailed: chan@example.tw once")
+

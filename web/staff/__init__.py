@@ -3,17 +3,18 @@ case, work it, see the figures and download the ledger; every look is recorded."
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from web.context import WebContext
 from web.staff.acting import act
-from web.staff.auth import Staff
 from web.staff.cases import CasePages
 from web.staff.login import LoginPages
 from web.staff.oversight import Oversight
@@ -27,10 +28,7 @@ def staff_routes(context: WebContext) -> list[BaseRoute]:
     cases = CasePages(context)
     oversight = Oversight(context)
 
-    async def acting(request: object, staff: Staff) -> Response:
-        return await act(context, request, staff)  # type: ignore[arg-type]
-
-    async def home(_request: object) -> Response:
+    async def home(_request: Request) -> Response:
         return RedirectResponse("/staff/cases", 303)
 
     pages = Starlette(
@@ -45,7 +43,9 @@ def staff_routes(context: WebContext) -> list[BaseRoute]:
             Route("/cases/{case_no}", guarded(context, cases.case), methods=["GET"]),
             Route("/cases/{case_no}/story", guarded(context, cases.story), methods=["GET"]),
             Route("/cases/{case_no}/events", guarded(context, cases.events), methods=["GET"]),
-            Route("/cases/{case_no}/act", guarded(context, acting), methods=["POST"]),
+            Route(
+                "/cases/{case_no}/act", guarded(context, partial(act, context)), methods=["POST"]
+            ),
             Route(
                 "/cases/{case_no}/evidence/{number:int}",
                 guarded(context, cases.evidence),

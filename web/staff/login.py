@@ -8,7 +8,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage import access_log, staff_sessions
+from storage import staff_sessions
 from web.context import WebContext
 from web.staff.auth import (
     LOGIN_CSRF_COOKIE,
@@ -21,7 +21,7 @@ from web.staff.auth import (
     same_token,
     set_session_cookie,
 )
-from web.staff.pages import LANGUAGE_COOKIE, gettext, recorded, redirect_with, render
+from web.staff.pages import LANGUAGE_COOKIE, gettext, record_web, recorded, redirect_with, render
 
 
 def _next_page(value: object) -> str:
@@ -79,7 +79,7 @@ class LoginPages:
         if result.throttled:
             return self._form(request, _("Too many attempts from here; wait a minute."), 429)
         if result.token is None:
-            await self._failed(login, result, address)
+            await self._failed(request, login, result)
             if result.locked_until is not None:
                 until = result.locked_until.astimezone(self.context.zone).strftime("%H:%M")
                 error = _(
@@ -91,42 +91,20 @@ class LoginPages:
             return self._form(request, error, 401)
         assert result.user is not None
         user = result.user
-        await self._record(user.login, user.role, "login", address)
+        await record_web(self.context, request, user.login, user.role, "login")
         response = RedirectResponse(_next_page(form.get("next")), 303)
         set_session_cookie(response, request, result.token, self.context.session_hours)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff")
         return response
 
-    async def _failed(self, login: str, result: LoginResult, address: str | None) -> None:
+    async def _failed(self, request: Request, login: str, result: LoginResult) -> None:
         detail: dict[str, object] = {}
         if result.locked_until is not None:
             detail["locked_until"] = result.locked_until.isoformat()
         if result.user is None:
             detail["unknown_login"] = True
         role = result.user.role if result.user else "-"
-        await self._record(login[:100], role, "login_failed", address, detail)
-
-    async def _record(
-        self,
-        login: str,
-        role: str,
-        action: str,
-        address: str | None,
-        detail: dict[str, object] | None = None,
-    ) -> None:
-        """Logins are recorded before there is a session (`pages.recorded` needs one)."""
-        await access_log.record_access(
-            self.context.engine,
-            access_log.AccessEntry(
-                at=self.context.clock.now(),
-                actor=login,
-                role=role,
-                action=action,
-                detail=dict(detail or {}),
-                via="web",
-                address=address,
-            ),
-        )
+        await record_web(self.context, request, login[:100], role, "login_failed", None, detail)
 
     async def logout(self, request: Request, staff: Staff) -> Response:
         await staff_sessions.end_session(

@@ -194,12 +194,26 @@ async def recorded(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """One entry of the access log for what this staff user just saw or did."""
+    user = staff.user
+    await record_web(context, request, user.login, user.role, action, target, detail)
+
+
+async def record_web(
+    context: WebContext,
+    request: Request,
+    actor: str,
+    role: str,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An access log entry made on the web, with or without a session (a login)."""
     await access_log.record_access(
         context.engine,
         access_log.AccessEntry(
             at=context.clock.now(),
-            actor=staff.user.login,
-            role=staff.user.role,
+            actor=actor,
+            role=role,
             action=action,
             target=target,
             detail=detail or {},

@@ -18,14 +18,12 @@ from storage.models import StaffSession, StaffUser
 
 @dataclass(frozen=True, slots=True)
 class StaffLogin:
-    """What a login attempt needs of a staff user, the password hash included."""
+    """What a login attempt needs of a staff user, the password hash included (the rest
+    of the user is read with the session, `SessionUser`)."""
 
     id: int
     login: str
-    name: str
     role: str
-    team: str | None
-    telegram_id: int | None
     disabled: bool
     password_hash: str
     failed_logins: int
@@ -54,10 +52,7 @@ async def staff_login(engine: AsyncEngine, login: str) -> StaffLogin | None:
         return StaffLogin(
             user.id,
             user.login,
-            user.name,
             user.role,
-            user.team,
-            user.telegram_id,
             user.disabled,
             user.password_hash,
             user.failed_logins,

@@ -217,6 +217,11 @@ class CaseRows(SqlTx):
         return [case_record(row, handlers.get(row.handler_id)) for row in rows]
 
     async def save_case(self, case: CaseRecord) -> None:
+        # Of what a save may change only the expectation is a search term: the terms
+        # are recomputed when it changed, not on every save (each turn saves its case).
+        stored = await self.session.scalar(
+            select(Case.expectation).where(Case.id == case.id)  # type: ignore[arg-type]
+        )
         await self.session.execute(
             update(Case)
             .where(Case.id == case.id)  # type: ignore[arg-type]
@@ -238,8 +243,8 @@ class CaseRows(SqlTx):
                 updated_at=self.clock.now(),
             )
         )
-        # The expectation may have changed (the category is no search term).
-        await reindex_case(self.session, case.id)
+        if stored != case.expectation:
+            await reindex_case(self.session, case.id)
 
     async def add_event(
         self, case: CaseRecord, at: datetime, actor: str, kind: str, payload: dict[str, Any]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,16 @@ async def test_later_messages_are_found_and_erased_data_is_not(
     assert await _found(engine, now, text=case_no) == [case_no]
     async with AsyncSession(engine) as session:
         assert await session.scalar(select(Case.contact_name)) == "[erased]"
+
+
+async def test_a_changed_expectation_is_found_after_the_case_is_saved(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    case_no = await _file(engine, tmp_path)
+    assert await _found(engine, text="赔偿") == []
+    repository = SqlRepository(engine, tmp_path / "data")
+    async with repository.conversation("telegram", "x", "x") as tx:
+        case = await tx.case(case_no)
+        assert case is not None
+        await tx.save_case(replace(case, expectation="退还话费并赔偿"))
+    assert await _found(engine, text="赔偿") == [case_no]

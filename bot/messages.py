@@ -104,6 +104,9 @@ class Inbound:
     references: tuple[str, ...] = ()
     automated: str | None = None
     style: ConversationStyle = ConversationStyle.CHAT
+    # The version of the privacy notice the person agreed to in the channel's own
+    # page before writing (the web chat asks); None where the channel does not ask.
+    consent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,21 @@ from channels.console.channel import CONSOLE
 from channels.email.channel import EMAIL
 from channels.spec import AnySettings, Channel, Gettext
 from channels.telegram.channel import TELEGRAM
+from channels.web.channel import WEB
 
-CHANNELS: tuple[Channel, ...] = (TELEGRAM, EMAIL, CONSOLE)
+CHANNELS: tuple[Channel, ...] = (TELEGRAM, EMAIL, WEB, CONSOLE)
 # The channels a case can come from, as stored on it.
 CHANNEL_NAMES = tuple(channel.name for channel in CHANNELS)
 
 
-def configured(settings: AnySettings) -> list[Channel]:
-    """The channels the settings turn on; the interactive one (the console) when none."""
-    chosen = [c for c in CHANNELS if not c.interactive and c.configured(settings)]
+def configured(settings: AnySettings, *, serving: bool = False) -> list[Channel]:
+    """The channels the settings turn on (those `serve` alone runs only when `serving`);
+    the interactive one (the console) when none."""
+    chosen = [
+        c
+        for c in CHANNELS
+        if not c.interactive and (serving or not c.served) and c.configured(settings)
+    ]
     return chosen or [c for c in CHANNELS if c.interactive and c.configured(settings)][:1]
 
 

@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from starlette.routing import BaseRoute
+
 from bot.messages import Inbound
 from bot.ports import Clock
 from delivery.sending import ChannelPacing, Sender
@@ -156,6 +158,12 @@ class OpenChannel(Protocol):
         """The route that takes this channel's input by HTTP (`complaintbot serve`)."""
         ...
 
+    @property
+    def pages(self) -> Sequence[BaseRoute]:
+        """Routes a channel serves people directly (the web chat's page, its API and
+        event stream), added to `complaintbot serve`'s application."""
+        ...
+
     async def start(self) -> None:
         """Connects and starts taking input in the background; raises `ChannelStartError`
         when it cannot."""
@@ -186,6 +194,9 @@ class Channel:
     `interactive`: a conversation on this terminal (the console). It runs only when no
     other channel is configured, delivers each answer before it reads the next input,
     and its end of input ends the run.
+
+    `served`: it takes input only through `complaintbot serve`'s HTTP server (the web
+    chat), so `complaintbot run` leaves it out.
     """
 
     name: str
@@ -194,3 +205,4 @@ class Channel:
     open: Callable[[AnySettings, ChannelContext], OpenChannel]
     problem: Callable[[AnySettings], str | None] = _no_problem
     interactive: bool = False
+    served: bool = False

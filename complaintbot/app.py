@@ -193,7 +193,7 @@ async def serve(
     """`complaintbot serve`: the configured channels (never the console) and the HTTP
     server on HOST:PORT until `stop` is set (or SIGINT/SIGTERM); `listening` is told the
     port once it listens. Any number of workers may serve one PostgreSQL database."""
-    chosen = [c for c in registry.configured(settings) if not c.interactive]
+    chosen = [c for c in registry.configured(settings, serving=True) if not c.interactive]
     await _run(settings, chosen, stop, clock, web=True, listening=listening)
 
 

@@ -13,12 +13,13 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES
 from channels import registry
+from complaintbot.web_settings import WebSettings
 from scheduler.calendar import parse_duration, parse_hours
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -81,7 +82,7 @@ class SettingsError(Exception):
     """A setting is wrong; the message is one line that names the variable."""
 
 
-class Settings(BaseSettings):
+class Settings(WebSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     DATABASE_URL: str = "sqlite+aiosqlite:///./complaintbot.db"

@@ -32,6 +32,7 @@ from channels.spec import Channel, ChannelContext, OpenChannel
 from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
 from complaintbot.settings import Settings
+from complaintbot.site_key import site_key
 from delivery.dispatcher import Dispatcher
 from delivery.ports import SendBudget
 from delivery.sending import ChannelPacing
@@ -44,7 +45,7 @@ from storage.raw_updates import SqlRawUpdates
 from storage.repository import SqlRepository
 from storage.send_budget import SqlSendBudget
 from storage.wakeups import INBOUND, OUTBOX, listening
-from web.context import WebContext
+from web.context import PublicSite, WebContext
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,10 @@ class Worker:
             metrics=self.metrics,
             metrics_token=self.settings.METRICS_TOKEN,
             webhooks=[c.webhook for c in self.opened.values() if c.webhook is not None],
-            pages=web.app.routes(self._web_context()),
+            pages=[
+                *(route for channel in self.opened.values() for route in channel.pages),
+                *web.app.routes(self._web_context()),
+            ],
         )
         return HttpServer(
             app,
@@ -154,6 +158,22 @@ class Worker:
             customers=None if customers is None else Customers(customers, "CUSTOMER_COUNT"),
             session_hours=settings.STAFF_SESSION_HOURS,
             anchor_dir=settings.AUDIT_ANCHOR_DIR,
+            public=self._public_site(),
+        )
+
+    def _public_site(self) -> PublicSite | None:
+        settings = self.settings
+        if not settings.WEB_ENABLED:
+            return None
+        return PublicSite(
+            base_url=settings.public_base_url(settings.HOST, settings.PORT),
+            allowed_origins=settings.web_allowed_origins,
+            max_upload_mb=settings.WEB_MAX_UPLOAD_MB,
+            secret_key=site_key(settings.WEB_SECRET_KEY, settings.DATA_DIR),
+            requests_per_minute_per_ip=settings.WEB_REQUESTS_PER_MINUTE_PER_IP,
+            open_drafts_per_ip=settings.WEB_OPEN_DRAFTS_PER_IP,
+            mail_channel=self.core.bot.config.mail_channel,
+            retention_days=settings.RETENTION_DAYS,
         )
 
     async def settle(self) -> None:

@@ -6,9 +6,11 @@ from starlette.routing import BaseRoute
 
 from web import api
 from web.context import WebContext
+from web.public import public_routes
 from web.staff import staff_routes
 
 
 def routes(context: WebContext) -> list[BaseRoute]:
-    """The staff web under `/staff/` and the API under `/api/v1/`."""
-    return [*staff_routes(context), api.mount(context)]
+    """The staff web under `/staff/`, the API under `/api/v1/` and the complainants'
+    pages (`web.public`)."""
+    return [*staff_routes(context), api.mount(context), *public_routes(context)]

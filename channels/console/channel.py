@@ -4,6 +4,9 @@ channel is configured."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute
 
 from channels.console import CHANNEL
 from channels.console.chat import ConsoleChannel
@@ -40,6 +43,10 @@ class RunningConsole:
     @property
     def webhook(self) -> Webhook | None:
         return None
+
+    @property
+    def pages(self) -> Sequence[BaseRoute]:
+        return ()
 
     async def start(self) -> None:
         print(BANNER, flush=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from email.utils import parseaddr
 from typing import Protocol
+
+from starlette.routing import BaseRoute
 
 from bot.messages import Inbound
 from channels.email import CHANNEL
@@ -96,6 +99,10 @@ class RunningMail:
     @property
     def webhook(self) -> Webhook | None:
         return None
+
+    @property
+    def pages(self) -> Sequence[BaseRoute]:
+        return ()
 
     async def _handle(self, inbound: Inbound) -> None:
         await self.context.handle(inbound)  # stored (or recognised) once this returns

@@ -12,10 +12,11 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -82,6 +83,10 @@ class RunningTelegram:
         if not url:
             return None
         return Webhook(urlsplit(url).path or "/", self.receive_webhook)
+
+    @property
+    def pages(self) -> Sequence[BaseRoute]:
+        return ()
 
     async def receive_webhook(
         self, headers: Mapping[str, str], body: bytes

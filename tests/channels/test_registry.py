@@ -55,6 +55,7 @@ def test_channel_names_are_shown_in_the_readers_language() -> None:
     assert [registry.channel_label(name, zh) for name in registry.CHANNEL_NAMES] == [
         "Telegram",
         "电子邮件",
+        "网页",
         "控制台",
     ]
     assert registry.channel_label("fax", zh) == "fax"  # not known: shown as stored

@@ -21,7 +21,8 @@ from web.staff.auth import (
     same_token,
     set_session_cookie,
 )
-from web.staff.pages import LANGUAGE_COOKIE, gettext, record_web, recorded, redirect_with, render
+from web.staff.pages import gettext, record_web, recorded, redirect_with, render
+from web.templating import LANGUAGE_COOKIE
 
 
 def _next_page(value: object) -> str:

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-import jinja2
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.i18n import SUPPORTED_LOCALES, Translator
+from bot.i18n import Translator
 from storage import access_log
 from web.context import WebContext
 from web.staff.auth import Staff, client_address, current_staff, same_token
+from web.templating import environment, locale_of
 
-TEMPLATES = Path(__file__).parent.parent / "templates"
-LANGUAGE_COOKIE = "cb_lang"
 FLASH_COOKIE = "cb_flash"
 
 # Scripts and styles only from this server, no frames, forms only back here.
@@ -33,14 +30,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; frame-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'self'"
-)
-
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
 )
 
 
@@ -74,19 +63,6 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def locale_of(request: Request, default: str) -> str:
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in SUPPORTED_LOCALES:
-        return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh_CN"
-        if tag.startswith("en"):
-            return "en"
-    return default
-
-
 def render(
     context: WebContext,
     request: Request,
@@ -98,7 +74,7 @@ def render(
     locale = locale_of(request, context.default_locale)
     tr = Translator(locale)
     flash = _read_flash(request)
-    page = _environment.get_template(template).render(
+    page = environment.get_template(template).render(
         _=tr.gettext,
         ngettext=tr.ngettext,
         lang="zh-CN" if locale == "zh_CN" else "en",

@@ -448,3 +448,17 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _time()
     revoked_at: datetime | None = _time(nullable=True)
     last_used_at: datetime | None = _time(nullable=True)
+
+
+class WebVisitor(SQLModel, table=True):
+    """A web chat conversation's visitor: from which address it began (the limit of
+    open drafts per address), when its page last listened, and the last message it
+    showed (an agent's reply not seen is also mailed)."""
+
+    __tablename__ = "web_visitors"
+
+    conversation: str = Field(primary_key=True)
+    address: str | None = Field(default=None, index=True)
+    created_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    seen_message_id: int = 0

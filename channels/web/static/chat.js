@@ -27,7 +27,8 @@
   function save() {
     try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ }
     if (embedded && state.token && window.parent !== window) {
-      window.parent.postMessage({ type: "complaintbot-token", token: state.token }, "*");
+      window.parent.postMessage(
+        { type: "complaintbot-token", token: state.token, consent: state.consent || null }, "*");
     }
   }
   function headers(json) {
@@ -323,7 +324,8 @@
     var waited = false;
     window.addEventListener("message", function (ev) {
       if (config.origins.indexOf(ev.origin) < 0 || !ev.data || ev.data.type !== "complaintbot-token") { return; }
-      if (ev.data.token && !state.token) { state.token = ev.data.token; state.consent = ev.data.consent || state.consent; save(); }
+      if (ev.data.token && !state.token) { state.token = ev.data.token; }
+      if (ev.data.consent && !state.consent) { state.consent = ev.data.consent; }
       if (!waited) { waited = true; begin(); }
     });
     window.parent.postMessage({ type: "complaintbot-ready" }, "*");

@@ -35,11 +35,14 @@
   window.addEventListener("message", function (ev) {
     if (ev.origin !== base || !ev.data || !frame || ev.source !== frame.contentWindow) { return; }
     if (ev.data.type === "complaintbot-ready") {
-      var token = null;
-      try { token = localStorage.getItem(KEY); } catch (e) { /* storage off */ }
-      frame.contentWindow.postMessage({ type: "complaintbot-token", token: token }, base);
+      var kept = {};
+      try { kept = JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { /* storage off */ }
+      frame.contentWindow.postMessage(
+        { type: "complaintbot-token", token: kept.token || null, consent: kept.consent || null }, base);
     } else if (ev.data.type === "complaintbot-token" && ev.data.token) {
-      try { localStorage.setItem(KEY, ev.data.token); } catch (e) { /* storage off */ }
+      try {
+        localStorage.setItem(KEY, JSON.stringify({ token: ev.data.token, consent: ev.data.consent }));
+      } catch (e) { /* storage off */ }
     }
   });
   button.addEventListener("click", toggle);

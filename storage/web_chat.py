@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from storage.database import READ_ONLY
 from storage.models import Case, Message, WebVisitor
 
 # Conversations woken at most per look: the rest wait for the next one.
@@ -35,13 +36,14 @@ class TranscriptRow:
 
 class SqlTranscript:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+        # Reads only: on SQLite they need not wait for the writers' turn.
+        self.reading = engine.execution_options(**{READ_ONLY: True})
 
     async def since(
         self, channel: str, conversation: str, after: int, limit: int = 200
     ) -> list[TranscriptRow]:
         """The conversation's messages stored after message `after`, oldest first."""
-        async with AsyncSession(self.engine) as session:
+        async with AsyncSession(self.reading) as session:
             rows = await session.execute(
                 select(
                     Message.id,
@@ -66,7 +68,7 @@ class SqlTranscript:
     async def touched(self, channel: str, after: int | None) -> tuple[int, frozenset[str]]:
         """The newest message's id, and the conversations of the channel with messages
         after `after` (None: just the newest id)."""
-        async with AsyncSession(self.engine) as session:
+        async with AsyncSession(self.reading) as session:
             if after is None:
                 newest = await session.scalar(select(func.max(Message.id)))
                 return int(newest or 0), frozenset()

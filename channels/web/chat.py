@@ -270,7 +270,7 @@ class WebChat:
         try:
             check(payload)
         except Unreadable:
-            self.context.count_inbound(CHANNEL, "refused")
+            await self._keep_unreadable(conversation, payload)
             return self.refused(
                 request, 400, _("This message could not be read; please reload the page.")
             )
@@ -284,22 +284,25 @@ class WebChat:
                 retry_after=5,
             )
         key = f"{conversation}:{payload['id']}"
-        store = self.context.raw_updates
-        try:
-            fresh = await store.keep(CHANNEL, [(key, payload)], lambda _p: conversation)
-        except Exception as error:
-            return self._unavailable(request, error)
-        if key not in fresh:
-            self.context.count_inbound(CHANNEL, "duplicate")
-            return JSONResponse({"ok": True, "duplicate": True})
-        self.context.count_inbound(CHANNEL, "stored")
         inbound = to_inbound(conversation, key, payload, now)
         try:
+            # The bot records the message (raw, under its key) in the transaction that
+            # answers it, and recognises one it already has: a retry changes nothing.
             await self.context.handle(inbound)
-            await store.mark(CHANNEL, key, "handled")
         except Exception as error:
             return self._unavailable(request, error)
+        self.context.count_inbound(CHANNEL, "stored")
         return JSONResponse({"ok": True})
+
+    async def _keep_unreadable(self, conversation: str, payload: dict[str, Any]) -> None:
+        """A payload the page would never send is kept raw (and counted), never read."""
+        self.context.count_inbound(CHANNEL, "undecodable")
+        key = f"{conversation}:{payload.get('id')}"
+        try:
+            await self.context.raw_updates.keep(CHANNEL, [(key, payload)], lambda _p: conversation)
+            await self.context.raw_updates.mark(CHANNEL, key, "undecodable")
+        except Exception as error:
+            log.warning("an unreadable web chat message not kept (%s)", type(error).__name__)
 
     def _unavailable(self, request: Request, error: Exception) -> Response:
         log.warning("web chat request not taken now (%s)", type(error).__name__)

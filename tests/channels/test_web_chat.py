@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from complaintbot.settings import Settings
 from storage.database import create_engine
-from storage.models import Case, Evidence, RawUpdate, TimelineEvent
+from storage.models import Case, Evidence, Message, RawUpdate, TimelineEvent
 from tests.support.clock import RunningWallClock
 from tests.support.serving import ready, serving
 from tests.support.web_chat import PNG, WebVisitor, file_web_complaint
@@ -90,14 +90,27 @@ async def test_a_message_sent_twice_is_stored_once_and_bad_input_gets_one_senten
         await visitor.listen()
         first = await visitor.post(id="same-id", kind="text", text="/start")
         again = await visitor.post(id="same-id", kind="text", text="/start")
-        assert first.json() == {"ok": True}
-        assert again.json() == {"ok": True, "duplicate": True}
+        assert first.json() == again.json() == {"ok": True}
         await visitor.expect("describe")
-        assert await _count(database_url, RawUpdate, RawUpdate.channel == "web") == 1
+        assert (
+            await _count(database_url, Message, Message.channel == "web", Message.direction == "in")
+            == 1
+        )
+        assert len(visitor.texts()) == 1  # answered once
 
         odd = await visitor.post(kind="dance")
         assert odd.status_code == 400
         assert odd.json()["error"] == "This message could not be read; please reload the page."
+        # Kept raw all the same, never read.
+        assert (
+            await _count(
+                database_url,
+                RawUpdate,
+                RawUpdate.channel == "web",
+                RawUpdate.state == "undecodable",
+            )
+            == 1
+        )
         site.cookies.clear()  # the page's cookie would name the conversation too
         nobody = await site.post("/chat/api/send", json={"id": "x1", "kind": "text", "text": "hi"})
         assert nobody.status_code == 401

@@ -520,8 +520,8 @@ class StatusCodeTx(Protocol):
         """The case's events of these kinds, in order."""
         ...
 
-    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
-        """Queues a message in the outbox, committed with the rest."""
+    async def queue_code_mail(self, outbound: Outbound, at: datetime) -> None:
+        """Queues the mail that carries a code in the outbox, committed with the code."""
         ...
 
 

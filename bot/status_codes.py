@@ -187,7 +187,7 @@ class StatusCodes:
         outbound = Outbound(
             channel=self.mail_channel, conversation=address, text=text, subject=subject
         )
-        await tx.enqueue(outbound, "status_code", now)
+        await tx.queue_code_mail(outbound, now)
 
     async def _public(self, tx: StatusCodeTx, case: StatusCase) -> PublicCase:
         events = await tx.timeline(case.id, frozenset(PUBLIC_EVENTS))

@@ -12,14 +12,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.domain import CaseStatus
+from bot.domain import ERASED, CaseStatus
 from bot.messages import Outbound
 from bot.ports import StatusCase, StatusCodeRecord, TimelineEntry
-from storage.models import Case, OutboxItem, StatusCode, TimelineEvent
+from storage.models import Case, Message, OutboxItem, StatusCode, TimelineEvent
 from storage.wakeups import OUTBOX, notify
+
+# The outbox kind (and the messages table's) of the mails that carry codes.
+CODE_MAIL = "status_code"
 
 
 class SqlStatusCodes:
@@ -138,7 +141,7 @@ class SqlStatusCodeTx:
         )
         return [TimelineEntry(at, kind, dict(payload)) for at, kind, payload in rows.all()]
 
-    async def enqueue(self, outbound: Outbound, kind: str, at: datetime) -> None:
+    async def queue_code_mail(self, outbound: Outbound, at: datetime) -> None:
         if self.session.bind.dialect.name == "postgresql" and not self.queued:
             # Whichever worker's dispatcher looks first sends it.
             await notify(self.session, OUTBOX)
@@ -146,10 +149,41 @@ class SqlStatusCodeTx:
             OutboxItem(
                 channel=outbound.channel,
                 conversation=outbound.conversation,
-                kind=kind,
+                kind=CODE_MAIL,
                 payload=outbound.to_payload(),
                 next_attempt_at=at,
                 created_at=at,
             )
         )
         self.queued = True
+
+
+async def erase_status_codes(session: AsyncSession, case_ids: list[int]) -> None:
+    """Forgets the cases' codes and empties the mails that carried them, in the caller's
+    transaction (`storage.privacy`): the addresses they went to are the person's."""
+    if not case_ids:
+        return
+    codes = StatusCode.case_id.in_(case_ids)  # type: ignore[attr-defined]
+    addresses = sorted(set((await session.scalars(select(StatusCode.address).where(codes))).all()))
+    await session.execute(delete(StatusCode).where(codes))
+    if not addresses:
+        return
+    mails = await session.scalars(
+        select(OutboxItem).where(
+            OutboxItem.kind == CODE_MAIL,
+            OutboxItem.conversation.in_(addresses),  # type: ignore[attr-defined]
+        )
+    )
+    for item in mails.all():
+        item.payload, item.conversation = {"text": ERASED}, ERASED
+        if item.status in ("pending", "sending"):
+            item.status, item.last_error = "failed", "personal data erased"
+    await session.execute(
+        update(Message)
+        .where(
+            Message.kind == CODE_MAIL,  # type: ignore[arg-type]
+            Message.direction == "out",  # type: ignore[arg-type]
+            Message.conversation.in_(addresses),  # type: ignore[attr-defined]
+        )
+        .values(text="", raw={}, conversation=ERASED)
+    )

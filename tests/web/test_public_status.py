@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, ViewportSize, expect
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,8 @@ from tests.support.telegram_run import step, telegram_settings
 from tests.support.waiting import eventually
 
 EMAIL = "zhang.san@example.cn"
+PHONE = ViewportSize(width=375, height=740)
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 SAME_ANSWER = "If the details match a case, we have sent a code to its email address."
 ENGLISH = {"accept-language": "en"}
 
@@ -73,8 +76,8 @@ async def _file_with_email(user: FakeUser) -> str:
         ("press", "确认提交", "您的投诉已受理"),
     ]
     reply = ""
-    for action, value, expect in script:
-        reply = await step(user, action, value, expect)
+    for action, value, answer in script:
+        reply = await step(user, action, value, answer)
     found = re.search(r"TS-\d{8}-\d{4}", reply)
     assert found, reply
     return found.group(0)
@@ -256,6 +259,34 @@ async def test_at_most_five_codes_an_hour_go_to_one_case(
             answer = await visitor.ask(case_no, EMAIL)
             assert SAME_ANSWER in answer.text  # the sixth too: it says nothing of the limit
     assert await _codes_queued(database_url) == 5
+
+
+async def test_in_a_phone_sized_browser_the_code_shows_the_story_and_a_wrong_one_does_not(
+    site: httpx.AsyncClient, api: FakeBotApi, smtp_server: SmtpServer, browser: Browser
+) -> None:
+    case_no = await _file_with_email(api.user(7401, "张三", "zh-hans"))
+    context = await browser.new_context(base_url=str(site.base_url), locale="zh-CN", viewport=PHONE)
+    page = await context.new_page()
+    await page.goto("/status")
+    await page.get_by_label("受理编号").fill(case_no)
+    await page.get_by_label("电话号码或电子邮箱").fill("13812345678")
+    await page.get_by_role("button", name="发送验证码").click()
+    await expect(page.locator("#code-sent")).to_contain_text("我们已将验证码发送到该案件的电子邮箱")
+    code = await _code(smtp_server, 1)
+    await page.get_by_label("验证码").fill("999999" if code != "999999" else "888888")
+    await page.get_by_role("button", name="查看我的案件").click()
+    await expect(page.locator("#code-error")).to_be_visible()
+    await expect(page.locator("#story")).to_have_count(0)
+    await page.get_by_label("验证码").fill(code)
+    await page.get_by_role("button", name="查看我的案件").click()
+    story = page.locator("ol.story")
+    await expect(story).to_contain_text("已向您发送受理回执")
+    await expect(story).to_contain_text("您的投诉已受理")
+    await expect(page.locator("#case-status")).to_have_text("已受理，等待客服处理")
+    assert await page.evaluate(OVERFLOW) <= 0
+    await page.reload()
+    await expect(page.locator("ol.story")).to_contain_text("已收到投诉")
+    await context.close()
 
 
 async def test_without_mail_the_page_says_it_cannot_send_codes(web: httpx.AsyncClient) -> None:

@@ -228,6 +228,8 @@ def _sign(key: bytes, case_no: str, expires_at: float) -> str:
 
 def _signed_case(key: bytes, value: str, now: float) -> str | None:
     """The case the cookie names, when its signature holds and it has not expired."""
+    if not key:
+        return None  # no site key (WEB_SECRET_KEY): no signature can be trusted
     case_no, _dot, rest = value.partition(".")
     expires, _dot, mac = rest.partition(".")
     if not (case_no and expires.isdigit() and mac) or int(expires) <= now:

@@ -193,6 +193,8 @@ class ChannelContext:
     # Told each message's fate as it comes in: (channel, stored | duplicate |
     # undecodable | refused), for the metrics.
     count_inbound: Callable[[str, str], None] = lambda _channel, _outcome: None
+    # The texts for people in a language ("zh_CN", "en"): the bot's catalogs.
+    gettext: Callable[[str], Gettext] = lambda _locale: lambda text: text
     # The record of conversations and the web chat's visitors (`complaintbot serve`).
     transcript: Transcript | None = None
     visitors: Visitors | None = None

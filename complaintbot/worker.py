@@ -25,6 +25,7 @@ from prometheus_client import Info
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import web.app
+from bot.i18n import Translator
 from bot.ports import Clock
 from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
@@ -96,6 +97,7 @@ class Worker:
             running=frozenset(channel.name for channel in chosen),
             raw_updates=self.raw_updates,
             count_inbound=self.metrics.inbound,
+            gettext=lambda locale: Translator(locale).gettext,
             transcript=SqlTranscript(core.engine),
             visitors=SqlVisitors(core.engine),
         )

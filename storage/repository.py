@@ -51,6 +51,12 @@ class SqlRepository:
         """Calls `callback` after each committed conversation transaction (wakes the dispatcher)."""
         self._on_commit.append(callback)
 
+    def committed(self) -> None:
+        """Calls the `on_commit` callbacks for work committed outside a conversation
+        transaction (the status page's codes)."""
+        for callback in self._on_commit:
+            callback()
+
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
         if lock is None:

@@ -30,8 +30,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from bot.i18n import SUPPORTED_LOCALES, Translator
-from channels.spec import ChannelContext, Transcript, TranscriptEntry, Visitors
+from channels.spec import ChannelContext, Gettext, Transcript, TranscriptEntry, Visitors
 from channels.web import CHANNEL
 from channels.web.inbound import Unreadable, check, to_inbound
 from channels.web.throttle import Throttle
@@ -41,6 +40,7 @@ from channels.web.watch import TranscriptWatch
 
 log = logging.getLogger(__name__)
 
+LOCALES = ("zh_CN", "en")
 TOKEN_HEADER = "x-chat-token"
 TOKEN_COOKIE = "cb_chat"
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
@@ -112,14 +112,14 @@ class WebChat:
     def address_of(request: Request) -> str | None:
         return request.client.host if request.client else None
 
-    @staticmethod
-    def translator(request: Request, lang: object = None) -> Translator:
+    def texts(self, request: Request, lang: object = None) -> Gettext:
+        """The visitor's language: the page's (`lang`), else the browser's."""
         code = lang if isinstance(lang, str) else request.query_params.get("lang", "")
         code = "zh_CN" if code.lower().startswith("zh") else code
-        if code not in SUPPORTED_LOCALES:
+        if code not in LOCALES:
             accepted = request.headers.get("accept-language", "").lower()
             code = "en" if accepted.startswith("en") else "zh_CN"
-        return Translator(code)
+        return self.context.gettext(code)
 
     def refused(self, request: Request, status: int, text: str, **more: Any) -> JSONResponse:
         return JSONResponse({"ok": False, "error": text, **more}, status_code=status)
@@ -128,7 +128,7 @@ class WebChat:
         address, now = self.address_of(request), self.context.clock.now()
         if self.per_address.allow(address, now):
             return None
-        _ = self.translator(request).gettext
+        _ = self.texts(request)
         wait = int(self.per_address.retry_after(address or "", now)) + 1
         self.context.count_inbound(CHANNEL, "refused")
         return self.refused(
@@ -144,7 +144,7 @@ class WebChat:
         if (limited := self._over_limit(request)) is not None:
             return limited
         body = await _json(request)
-        _ = self.translator(request, body.get("lang")).gettext
+        _ = self.texts(request, body.get("lang"))
         token = self.token_of(request)
         conversation = conversation_of(token)
         if conversation is None and body.get("begin") is True:
@@ -186,7 +186,7 @@ class WebChat:
         since = self.context.clock.now() - DRAFT_WINDOW
         if await self.visitors.open_drafts(CHANNEL, address, since) < self.open_drafts:
             return None
-        _ = self.translator(request).gettext
+        _ = self.texts(request)
         self.context.count_inbound(CHANNEL, "refused")
         return _(
             "Too many unfinished complaints were started from your network today; please "
@@ -207,7 +207,7 @@ class WebChat:
     async def upload(self, request: Request) -> Response:
         if (limited := self._over_limit(request)) is not None:
             return limited
-        _ = self.translator(request).gettext
+        _ = self.texts(request)
         try:
             form = await request.form(max_files=1, max_fields=10)
         except Exception:
@@ -257,7 +257,7 @@ class WebChat:
 
     async def _take(self, request: Request, payload: dict[str, Any]) -> Response:
         """Stores the message raw, hands it to the bot, marks it handled; 200 only then."""
-        _ = self.translator(request, payload.get("lang")).gettext
+        _ = self.texts(request, payload.get("lang"))
         conversation = conversation_of(self.token_of(request))
         if conversation is None:
             return self.refused(
@@ -306,7 +306,7 @@ class WebChat:
 
     def _unavailable(self, request: Request, error: Exception) -> Response:
         log.warning("web chat request not taken now (%s)", type(error).__name__)
-        _ = self.translator(request).gettext
+        _ = self.texts(request)
         return self.refused(
             request,
             503,

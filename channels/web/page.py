@@ -8,15 +8,17 @@ weighs a few kilobytes with its script and style, none from elsewhere.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notice import PrivacyNotice, builtin_paragraphs
+from channels.spec import Gettext
 
+LOCALES = ("zh_CN", "en")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 _environment = jinja2.Environment(
@@ -40,10 +42,10 @@ def chat_csp(allowed_origins: tuple[str, ...]) -> str:
 def page_locale(request: Request, default: str) -> str:
     chosen = request.query_params.get("lang", "")
     chosen = "zh_CN" if chosen.lower().startswith("zh") else chosen
-    if chosen in SUPPORTED_LOCALES:
+    if chosen in LOCALES:
         return chosen
     cookie = request.cookies.get("cb_lang")
-    if cookie in SUPPORTED_LOCALES:
+    if cookie in LOCALES:
         return cookie
     for part in request.headers.get("accept-language", "").split(","):
         tag = part.split(";")[0].strip().lower()
@@ -56,6 +58,7 @@ def page_locale(request: Request, default: str) -> str:
 
 def chat_page(
     request: Request,
+    gettext: Callable[[str], Gettext],
     *,
     default_locale: str,
     notice: PrivacyNotice,
@@ -65,7 +68,7 @@ def chat_page(
     allowed_origins: tuple[str, ...],
 ) -> Response:
     locale = page_locale(request, default_locale)
-    _ = Translator(locale).gettext
+    _ = gettext(locale)
     texts = {
         "send": _("Send"),
         "attach": _("Attach a file"),

@@ -125,6 +125,7 @@ class RunningWeb:
         async def page(request: Request) -> Response:
             return chat_page(
                 request,
+                context.gettext,
                 default_locale=settings.DEFAULT_LOCALE,
                 notice=notice,
                 notice_page=notice.where(base_url),

@@ -290,7 +290,7 @@ class WebChat:
             # answers it, and recognises one it already has: a retry changes nothing.
             await self.context.handle(inbound)
         except Exception as error:
-            return self._unavailable(request, error)
+            return self._unavailable(request, error, payload.get("lang"))
         self.context.count_inbound(CHANNEL, "stored")
         return JSONResponse({"ok": True})
 
@@ -304,9 +304,9 @@ class WebChat:
         except Exception as error:
             log.warning("an unreadable web chat message not kept (%s)", type(error).__name__)
 
-    def _unavailable(self, request: Request, error: Exception) -> Response:
+    def _unavailable(self, request: Request, error: Exception, lang: object = None) -> Response:
         log.warning("web chat request not taken now (%s)", type(error).__name__)
-        _ = self.texts(request)
+        _ = self.texts(request, lang)
         return self.refused(
             request,
             503,

@@ -133,7 +133,8 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
             worker = workers[0]
             peak, stop = [0], asyncio.Event()
             watching = asyncio.create_task(peak_rss(worker.pid, peak, stop))
-            connector = aiohttp.TCPConnector(limit=0)
+            # Below uvicorn's 5 s: a connection it closed is never reused.
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
             latencies: list[float] = []
             async with aiohttp.ClientSession(connector=connector) as http:
                 visitors = [Visitor(http, worker.url, n) for n in range(conversations)]

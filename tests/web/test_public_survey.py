@@ -200,6 +200,8 @@ async def test_a_web_chat_survey_carries_a_link_whose_page_asks_and_rates_nothin
         assert "<legend>" in page.text
         assert len(re.findall(r'<input type="radio" name="score" value="[1-5]"', page.text)) == 5
         assert "2 dissatisfied" in page.text and '<textarea id="comment"' in page.text
+    chinese = await site.client.get(path_of(link), headers={"accept-language": "zh-CN,zh"})
+    assert f"您对投诉 {case_no} 的处理是否满意？" in chinese.text and "提交评分" in chinese.text
     case = await site.records.case(case_no)
     assert case.status == "resolved"
     (row,) = await site.records.surveys()

@@ -446,6 +446,11 @@ class Repository(Protocol):
         """Pending timers due by `now`, earliest first."""
         ...
 
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        """The channel and conversation of the case (whose lock to take before working
+        on it from outside its conversation); None when there is no such case."""
+        ...
+
 
 # ----- the status page (`bot.status_codes`) -----------------------------------------------
 

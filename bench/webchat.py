@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -81,9 +82,9 @@ class Visitor:
                             self._take(json.loads(line[6:]))
             await asyncio.sleep(0.5)
 
-    def _take(self, entry: dict[str, object]) -> None:
+    def _take(self, entry: dict[str, Any]) -> None:
         if isinstance(entry.get("id"), int):
-            self.after = max(self.after, int(entry["id"]))  # type: ignore[arg-type]
+            self.after = max(self.after, entry["id"])
         if entry["dir"] == "out" and entry["ref"] not in self.refs:
             self.refs.add(str(entry["ref"]))
             if "TS-" in str(entry["text"]):

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from web.context import WebContext
+from web.public.form import form_routes
 from web.public.pages import PublicHeaders, public_csp
 
 STATIC = Path(__file__).parent.parent / "static" / "public"
@@ -27,5 +28,6 @@ def public_routes(context: WebContext) -> list[BaseRoute]:
     headers = [Middleware(PublicHeaders, csp=public_csp(site))]
     routes: list[BaseRoute] = [
         Mount("/assets", StaticFiles(directory=STATIC), name="assets", middleware=headers),
+        *form_routes(context, headers),
     ]
     return routes

@@ -18,6 +18,7 @@ import re
 import secrets
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -143,7 +144,12 @@ class ComplaintForm:
         files = await self._uploads(form)
         complaint = self._complaint(request, submission, values, files)
         key = f"form:{submission}"
-        await self.raw.keep(CHANNEL, [(key, complaint.raw())])
+        try:
+            await self.raw.keep(CHANNEL, [(key, complaint.raw())])
+        except IntegrityError:
+            # The same form posted twice at once: the other post kept it; the bot files
+            # it once (under the submission's lock) and both show the same receipt.
+            log.info("complaint form %s already kept", key)
         result = await self.context.bot.file_form(CHANNEL, complaint)
         await self.raw.mark(CHANNEL, key, "handled")
         if isinstance(result, FormFiled):

@@ -119,7 +119,7 @@ async def test_the_form_shows_every_field_with_its_label(site: httpx.AsyncClient
     for field in ("name", "phone", "email", "subject", "description", "expectation", "evidence"):
         assert f'<label for="f-{field}">' in page.text, field
         assert f'id="f-{field}" name="{field}"' in page.text, field
-    assert page.text.count('type="radio" name="category"') == 5
+    assert page.text.count('name="category" value=') == 5
     assert 'name="consent"' in page.text and "I have read the privacy notice" in page.text
     assert 'href="/privacy"' in page.text
     assert 'type="file" id="f-evidence" name="evidence" multiple accept="image/jpeg' in page.text

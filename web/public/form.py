@@ -234,7 +234,7 @@ def field_labels(_: Any) -> dict[str, str]:
     """Each field's name as the form's labels and its problem summary say it."""
     return {
         "name": _("Your name or organisation"),
-        "contact": _("How can we reach you?"),
+        "contact": _("Contact"),
         "phone": _("Mobile phone"),
         "email": _("Email"),
         "category": _("Kind of request"),

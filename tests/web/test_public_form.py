@@ -259,6 +259,11 @@ async def test_a_file_too_large_or_not_a_document_is_refused_with_a_clear_messag
         # A program named as a picture is still a program.
         renamed = await visitor.send(FIELDS, (("photo.png", b"MZ\x90\0" * 8, "image/png"),))
         assert "“photo.png” is not a picture or a document we accept." in renamed.text
+        # More than every file at its limit is refused before it is read.
+        heap = tuple((f"{n}.png", big, "image/png") for n in range(13))
+        too_much = await visitor.send(FIELDS, heap)
+        assert too_much.status_code == 413
+        assert "The files are too large together: at most 10 files of 1 MB each." in (too_much.text)
     assert await cases(database_url) == []
     assert await stored_rows(database_url, Evidence) == []
 

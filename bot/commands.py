@@ -140,7 +140,7 @@ class Commands:
         _ = turn.tr.gettext
         lines = [
             _("Case number: {case_no}").format(case_no=case.case_no),
-            _("Status: {status}").format(status=_status_label(turn.tr, case.status)),
+            _("Status: {status}").format(status=status_label(turn.tr, case.status)),
             _("Category: {category}").format(category=turn.intake.category_label(case.category)),
             _("About: {value}").format(value=case.subject),
             _("Received: {time}").format(time=local_time(case.received_at, self.timezone)),
@@ -178,12 +178,13 @@ def _help(tr: Translator) -> str:
 
 
 def _case_line(turn: ChatTurn, case: CaseView) -> str:
-    return f"{case.case_no} · {turn.intake.category_label(case.category)} · " + _status_label(
+    return f"{case.case_no} · {turn.intake.category_label(case.category)} · " + status_label(
         turn.tr, case.status
     )
 
 
-def _status_label(tr: Translator, status: CaseStatus) -> str:
+def status_label(tr: Translator, status: CaseStatus) -> str:
+    """The status in the complainant's words (the chat's /status, the status page)."""
     _ = tr.gettext
     labels = {
         CaseStatus.NEW: _("new"),

@@ -109,7 +109,7 @@ class Complainant:
         stored: list[EvidenceRef] = []
         too_large: list[str] = []
         for attachment in inbound.attachments:
-            if attachment.data is None:
+            if not attachment.received:
                 too_large.append(attachment.name)
             else:
                 stored.append(await turn.tx.store_evidence(attachment, inbound.received_at))

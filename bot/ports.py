@@ -445,3 +445,92 @@ class Repository(Protocol):
     async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
         """Pending timers due by `now`, earliest first."""
         ...
+
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        """The channel and conversation of the case (whose lock to take before working
+        on it from outside its conversation); None when there is no such case."""
+        ...
+
+
+# ----- the status page (`bot.status_codes`) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCase:
+    """A case as the status page reads it: who may ask for it (its contacts) and what
+    the one who proves it is shown."""
+
+    id: int
+    case_no: str
+    status: CaseStatus
+    subject: str
+    locale: str
+    phone: str | None
+    email: str | None
+    received_at: datetime
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(slots=True)
+class StatusCodeRecord:
+    """One code sent for a case; `save_code` writes `attempts` and `used_at` back."""
+
+    id: int
+    case_id: int
+    code_hash: str
+    address: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One event of a case's timeline, as stored."""
+
+    at: datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+class StatusCodeTx(Protocol):
+    """One transaction of the status page, on one case at a time."""
+
+    async def status_case(self, case_no: str) -> StatusCase | None:
+        """The case with exactly this number, its row locked for the transaction (so
+        two tries of one case's code are counted one after the other)."""
+        ...
+
+    async def codes_since(self, case_id: int, since: datetime) -> int:
+        """How many codes were sent for the case since `since`."""
+        ...
+
+    async def issue_code(
+        self, case_id: int, code_hash: str, address: str, at: datetime, expires_at: datetime
+    ) -> None:
+        """Stores a new code; the case's older codes that still work stop working at `at`."""
+        ...
+
+    async def current_code(self, case_id: int) -> StatusCodeRecord | None:
+        """The case's newest code, whatever its state."""
+        ...
+
+    async def save_code(self, code: StatusCodeRecord) -> None: ...
+
+    async def timeline(self, case_id: int, kinds: frozenset[str]) -> list[TimelineEntry]:
+        """The case's events of these kinds, in order."""
+        ...
+
+    async def queue_code_mail(self, outbound: Outbound, at: datetime) -> None:
+        """Queues the mail that carries a code in the outbox, committed with the code."""
+        ...
+
+
+class StatusCodeStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[StatusCodeTx]:
+        """Commits when the block ends; an exception rolls everything back."""
+        ...

@@ -13,8 +13,8 @@ redelivery changes nothing), and hands it to one of:
 
 Cases entered from elsewhere (a regulator, a phone call) come in through
 `open_external` (`bot.external`), complaints posted whole by a web form through
-`file_form` (`bot.forms`), the desk's commands from the CLI and the API
-through `operate`.
+`file_form` (`bot.forms`), the desk's commands from the CLI and the API through
+`operate`, a survey's page in the browser through `survey_page` (`bot.survey_page`).
 
 Whatever they decide — state, timeline, replies in the outbox — commits together
 when the transaction ends; a crash leaves either everything or nothing. The services
@@ -37,12 +37,14 @@ from bot.digest import DeadlineDigest
 from bot.external import Entered, ExternalComplaint, ExternalIntake
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.followup.partners import PartnerFollowUp
+from bot.followup.surveys import SurveyLink
 from bot.forms import FormComplaint, FormFiled, FormIntake, FormRefused
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
+from bot.survey_page import SurveyPage
 from bot.surveys import SurveyAnswers
 from bot.sweep import TimerSweep
 
@@ -64,6 +66,11 @@ class BotConfig:
     # The mail channel, when it is on: partners are written on it (/refer), and the
     # receipt of a case entered from elsewhere goes to the complainant's address on it.
     mail_channel: str | None = None
+    # The survey's page in the browser: the signed address of a case's page (made by
+    # the web side), and the channels whose surveys carry it (the wiring names them;
+    # mail carries no links).
+    survey_link: SurveyLink | None = None
+    survey_link_channels: frozenset[str] = frozenset()
 
 
 class ComplaintBot:
@@ -81,7 +88,14 @@ class ComplaintBot:
         staff = StaffNotices(config.desk, locale, zone, clock)
         case_clock = CaseClock(config.followup, clock)
         notices = staff.as_notices()
-        surveys = Surveys(config.followup, case_clock, notices, clock)
+        surveys = Surveys(
+            config.followup,
+            case_clock,
+            notices,
+            clock,
+            link=config.survey_link,
+            link_channels=config.survey_link_channels,
+        )
         partners = PartnerFollowUp(case_clock, notices, clock, config.mail_channel)
         timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners)
         desk = Desk(staff, case_clock, clock, config.mail_channel)
@@ -109,6 +123,7 @@ class ComplaintBot:
         )
         self.forms = FormIntake(repository, cases, clock, phone_region=config.phone_region)
         self.surveys = SurveyAnswers(surveys)
+        self.survey_page = SurveyPage(repository, surveys, clock)
         self.commands = Commands(zone, locale)
         self.complainant = Complainant(cases, staff, clock)
         self.digest = DeadlineDigest(repository, notices, clock)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from starlette.routing import BaseRoute
@@ -99,6 +100,56 @@ class RawUpdates(Protocol):
         ...
 
 
+class TranscriptEntry(Protocol):
+    """One stored message of a conversation: `raw` is what came in (the channel's own
+    payload) or the outbound payload; `ref` the chat-local id of a message sent."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def raw(self) -> dict[str, Any]: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def ref(self) -> str | None: ...
+    @property
+    def transport_id(self) -> str: ...
+
+
+class Transcript(Protocol):
+    """The record of a channel's conversations, for a channel whose people read them
+    from it (the web chat's page)."""
+
+    async def since(
+        self, channel: str, conversation: str, after: int, limit: int = 200
+    ) -> Sequence[TranscriptEntry]:
+        """The conversation's messages stored after message `after`, oldest first."""
+        ...
+
+    async def touched(self, channel: str, after: int | None) -> tuple[int, frozenset[str]]:
+        """The newest message's id and the channel's conversations with messages after
+        `after` (None: just the newest id)."""
+        ...
+
+
+class Visitors(Protocol):
+    """The web chat's visitors: where each conversation began and when it was seen."""
+
+    async def begin(self, conversation: str, address: str | None, now: datetime) -> None: ...
+
+    async def seen(
+        self, conversation: str, now: datetime, message_id: int | None = None
+    ) -> None: ...
+
+    async def open_drafts(self, channel: str, address: str, since: datetime) -> int: ...
+
+
 class Leadership(Protocol):
     """Only one worker does a thing named `name` (reads a mailbox, polls); `hold`
     yields whether this one does, for as long as the context lasts."""
@@ -142,6 +193,11 @@ class ChannelContext:
     # Told each message's fate as it comes in: (channel, stored | duplicate |
     # undecodable | refused), for the metrics.
     count_inbound: Callable[[str, str], None] = lambda _channel, _outcome: None
+    # The texts for people in a language ("zh_CN", "en"): the bot's catalogs.
+    gettext: Callable[[str], Gettext] = lambda _locale: lambda text: text
+    # The record of conversations and the web chat's visitors (`complaintbot serve`).
+    transcript: Transcript | None = None
+    visitors: Visitors | None = None
 
 
 class OpenChannel(Protocol):

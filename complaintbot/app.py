@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import tomllib
@@ -24,9 +25,11 @@ from bot.ports import Clock, SystemClock
 from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
+from channels import web as web_channel
 from channels.spec import Channel, ChannelStartError
 from complaintbot.server import listening_socket
 from complaintbot.settings import Settings
+from complaintbot.site_key import site_key
 from complaintbot.worker import Core, Worker
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
@@ -38,6 +41,7 @@ from storage.outbox_hold import worker_lock
 from storage.repository import SqlRepository
 from storage.retention import SqlRetention
 from storage.staff import list_staff_users
+from web.public.links import SurveyLinks
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             inbound_limit=InboundLimit(
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),
+            survey_link=survey_links(settings),
+            survey_link_channels=frozenset({web_channel.CHANNEL}),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
@@ -98,6 +104,17 @@ async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:
         str(user.telegram_id)
         for user in await list_staff_users(engine)
         if user.role == "supervisor" and not user.disabled and user.telegram_id is not None
+    )
+
+
+def survey_links(settings: Settings) -> SurveyLinks | None:
+    """The signed addresses of the survey's page that web-chat surveys carry, under
+    PUBLIC_BASE_URL with the site's key; None when the complainants' pages are off."""
+    if not settings.WEB_ENABLED:
+        return None
+    return SurveyLinks(
+        settings.public_base_url(settings.HOST, settings.PORT),
+        functools.partial(site_key, settings.WEB_SECRET_KEY, settings.DATA_DIR),
     )
 
 

@@ -25,6 +25,8 @@ from prometheus_client import Info
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import web.app
+from bot.i18n import Translator
+from bot.notice import BUILTIN_BASIS, PrivacyNotice
 from bot.ports import Clock
 from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
@@ -45,6 +47,7 @@ from storage.raw_updates import SqlRawUpdates
 from storage.repository import SqlRepository
 from storage.send_budget import SqlSendBudget
 from storage.wakeups import INBOUND, OUTBOX, listening
+from storage.web_chat import SqlTranscript, SqlVisitors
 from web.context import PublicSite, WebContext
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ class Worker:
         self.settings = settings
         self.core = core
         self.interactive = any(channel.interactive for channel in chosen)
+        self.served = [channel.name for channel in chosen if channel.served]
         self.listening = listening
         self.metrics = Metrics(core.clock, channels=[channel.name for channel in chosen])
         Info("complaintbot_worker", "This worker.", registry=self.metrics.registry).info(
@@ -94,6 +98,9 @@ class Worker:
             running=frozenset(channel.name for channel in chosen),
             raw_updates=self.raw_updates,
             count_inbound=self.metrics.inbound,
+            gettext=lambda locale: Translator(locale).gettext,
+            transcript=SqlTranscript(core.engine),
+            visitors=SqlVisitors(core.engine),
         )
         self.opened: dict[str, OpenChannel] = {
             channel.name: channel.open(settings, context) for channel in chosen
@@ -174,6 +181,9 @@ class Worker:
             open_drafts_per_ip=settings.WEB_OPEN_DRAFTS_PER_IP,
             mail_channel=self.core.bot.config.mail_channel,
             retention_days=settings.RETENTION_DAYS,
+            notice=PrivacyNotice(
+                settings.privacy_notice_version(BUILTIN_BASIS), settings.PRIVACY_NOTICE_URL
+            ),
         )
 
     async def settle(self) -> None:
@@ -256,10 +266,15 @@ class Worker:
         self.state.stopping = True
         log.info("worker %s stopping", self.settings.worker_id)
         deadline = asyncio.get_running_loop().time() + self.settings.SHUTDOWN_GRACE_SECONDS
+        # Channels served by HTTP first: their open streams end, so the server's
+        # drain waits only for requests in progress.
+        for name in self.served:
+            await _within(self.opened[name].stop(), deadline, "a channel's input")
         if self.http is not None:
             await self.http.stop()
-        for channel in reversed(self.opened.values()):
-            await _within(channel.stop(), deadline, "a channel's input")
+        for name, channel in reversed(self.opened.items()):
+            if name not in self.served:
+                await _within(channel.stop(), deadline, "a channel's input")
         await _within(self.sweeper.shutdown(), deadline, "the sweep")
         if sending is not None:
             self.dispatcher.stop()

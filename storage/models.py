@@ -448,3 +448,37 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _time()
     revoked_at: datetime | None = _time(nullable=True)
     last_used_at: datetime | None = _time(nullable=True)
+
+
+class WebVisitor(SQLModel, table=True):
+    """A web chat conversation's visitor: from which address it began (the limit of
+    open drafts per address), when its page last listened, and the last message it
+    showed (an agent's reply not seen is also mailed)."""
+
+    __tablename__ = "web_visitors"
+
+    conversation: str = Field(primary_key=True)
+    address: str | None = Field(default=None, index=True)
+    created_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    seen_message_id: int = 0
+
+
+class StatusCode(SQLModel, table=True):
+    """A one-time code the status page sent for a case (`storage.status_codes`): the
+    SHA-256 of the code, never the code; where it went; until when it works. A code
+    dies when it is used, after `MAX_ATTEMPTS` wrong tries, or when a newer code for
+    the case replaces it (its `expires_at` is then moved to that moment). Rows are kept:
+    they count the codes sent per case per hour."""
+
+    __tablename__ = "status_codes"
+    __table_args__ = (Index("ix_status_codes_case_created", "case_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id")
+    code_hash: str
+    address: str
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    attempts: int = 0
+    used_at: datetime | None = _time(nullable=True)

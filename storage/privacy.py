@@ -39,6 +39,7 @@ from storage.models import (
     TimelineEvent,
 )
 from storage.search import reindex_case
+from storage.status_codes import erase_status_codes
 
 # Timeline payload fields that may carry the person's data (their words, their
 # contacts, texts sent to them, file names).
@@ -285,6 +286,7 @@ async def _erase(
     )
     unused_files = await _erase_evidence(session, person)
     await _erase_raw_updates(session, person)
+    await erase_status_codes(session, case_ids)
     for item in (
         await session.scalars(
             select(OutboxItem).where(

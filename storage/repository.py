@@ -51,6 +51,12 @@ class SqlRepository:
         """Calls `callback` after each committed conversation transaction (wakes the dispatcher)."""
         self._on_commit.append(callback)
 
+    def committed(self) -> None:
+        """Calls the `on_commit` callbacks for work committed outside a conversation
+        transaction (the status page's codes)."""
+        for callback in self._on_commit:
+            callback()
+
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
         if lock is None:
@@ -89,6 +95,12 @@ class SqlRepository:
         async with AsyncSession(self.engine.execution_options(**{READ_ONLY: True})) as session:
             rows = (await session.execute(query)).all()
         return [DueTimer(*row) for row in rows]
+
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        query = select(Case.channel, Case.conversation).where(Case.case_no == case_no)
+        async with AsyncSession(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
 
     async def _locked_conversation(
         self, session: AsyncSession, channel: str, conversation: str

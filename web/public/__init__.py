@@ -17,6 +17,9 @@ from starlette.staticfiles import StaticFiles
 from web.context import WebContext
 from web.public.form import form_routes
 from web.public.pages import PublicHeaders, public_csp
+from web.public.privacy import privacy_routes
+from web.public.status import status_routes
+from web.public.survey import survey_routes
 
 STATIC = Path(__file__).parent.parent / "static" / "public"
 
@@ -30,4 +33,7 @@ def public_routes(context: WebContext) -> list[BaseRoute]:
         Mount("/assets", StaticFiles(directory=STATIC), name="assets", middleware=headers),
         *form_routes(context, headers),
     ]
+    routes += status_routes(context, site, headers)
+    routes += survey_routes(context, site, headers)
+    routes += privacy_routes(context, headers)
     return routes

@@ -17,15 +17,18 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.i18n import SUPPORTED_LOCALES, Translator
+from channels.web.headers import SecurityHeaders
 from channels.web.throttle import Throttle
 from web.context import PublicSite, WebContext
 from web.templating import LANGUAGE_COOKIE, environment, locale_of
 
 CSRF_COOKIE = "cb_csrf"
 CSRF_FIELD = "csrf"
+
+
+PublicHeaders = SecurityHeaders
 
 
 def public_csp(site: PublicSite) -> str:
@@ -37,36 +40,6 @@ def public_csp(site: PublicSite) -> str:
         "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )
-
-
-class PublicHeaders:
-    """The Content-Security-Policy and its companions on every complainant page; pages
-    may hold personal data, so no cache keeps them."""
-
-    def __init__(self, app: ASGIApp, csp: str) -> None:
-        self.app = app
-        self.csp = csp.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _value in headers}
-                extra = {
-                    b"content-security-policy": self.csp,
-                    b"x-content-type-options": b"nosniff",
-                    b"referrer-policy": b"no-referrer",
-                    b"cache-control": b"no-store",
-                }
-                headers += [(k, v) for k, v in extra.items() if k not in present]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def page_locale(context: WebContext, request: Request) -> str:

@@ -1,0 +1,166 @@
+"""The web chat over HTTP, without a browser: a complaint filed through the chat's API
+with a photo, the conversation resumed by its token, the event stream, and bad input,
+floods and a lost database each getting one clear answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from complaintbot.settings import Settings
+from storage.database import create_engine
+from storage.models import Case, Evidence, Message, RawUpdate, TimelineEvent
+from tests.support.clock import RunningWallClock
+from tests.support.serving import ready, serving
+from tests.support.web_chat import PNG, WebVisitor, file_web_complaint
+
+
+@pytest.fixture
+async def site(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """`complaintbot serve` with the web chat only."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        DATABASE_URL=database_url,
+        DATA_DIR=tmp_path / "data",
+        PORT=0,
+        WEB_OPEN_DRAFTS_PER_IP=3,
+    )
+    async with serving(settings, RunningWallClock(datetime.now(UTC))) as client:
+        await ready(client)
+        yield client
+
+
+async def _count(database_url: str, model: type, *where: object) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            return int(
+                await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_complaint_with_a_photo_is_filed_through_the_chat_and_resumed_by_its_token(
+    site: httpx.AsyncClient, database_url: str
+) -> None:
+    async with WebVisitor(site) as visitor:
+        page = await site.get("/chat/")
+        assert page.status_code == 200
+        assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+        assert "隐私声明" in page.text
+        assert len(page.content) < 100_000
+        await visitor.begin()
+        case_no = await file_web_complaint(visitor, "宽带断网三天，客服一直不处理")
+
+        # The case is on the record as the web's, with the photo as evidence.
+        assert await _count(database_url, Case, Case.case_no == case_no, Case.channel == "web") == 1
+        assert await _count(database_url, Evidence, Evidence.mime == "image/png") == 1
+
+        # A reload: the same token brings the whole conversation back, in order.
+        resumed = await visitor.session()
+        texts = [e["text"] for e in resumed["entries"]]
+        assert texts.index("宽带断网三天，客服一直不处理") < texts.index("退还多扣的费用")
+        assert any(case_no in t for t in texts)
+        assert any(
+            e.get("file") == {"name": "screenshot.png", "size": len(PNG)}
+            for e in resumed["entries"]
+        )
+
+    # Another visitor (another browser) sees nothing of it; a made-up token opens nothing.
+    site.cookies.clear()
+    async with WebVisitor(site) as stranger:
+        await stranger.begin()
+        assert (await stranger.session())["entries"] == []
+        forged = await site.post("/chat/api/session", json={}, headers={"X-Chat-Token": "x" * 43})
+        assert forged.json()["entries"] == []
+
+
+async def test_a_message_sent_twice_is_stored_once_and_bad_input_gets_one_sentence(
+    site: httpx.AsyncClient, database_url: str
+) -> None:
+    async with WebVisitor(site, lang="en") as visitor:
+        await visitor.begin()
+        await visitor.listen()
+        first = await visitor.post(id="same-id", kind="text", text="/start")
+        again = await visitor.post(id="same-id", kind="text", text="/start")
+        assert first.json() == again.json() == {"ok": True}
+        await visitor.expect("describe")
+        assert (
+            await _count(database_url, Message, Message.channel == "web", Message.direction == "in")
+            == 1
+        )
+        assert len(visitor.texts()) == 1  # answered once
+
+        odd = await visitor.post(kind="dance")
+        assert odd.status_code == 400
+        assert odd.json()["error"] == "This message could not be read; please reload the page."
+        # Kept raw all the same, never read.
+        assert (
+            await _count(
+                database_url,
+                RawUpdate,
+                RawUpdate.channel == "web",
+                RawUpdate.state == "undecodable",
+            )
+            == 1
+        )
+        site.cookies.clear()  # the page's cookie would name the conversation too
+        nobody = await site.post("/chat/api/send", json={"id": "x1", "kind": "text", "text": "hi"})
+        assert nobody.status_code == 401
+        program = await visitor.upload(b"MZ\x90\x00" + bytes(100), "setup.exe", "image/png")
+        assert program.status_code == 415
+        assert "PDF" in program.json()["error"]
+        huge = await visitor.upload(b"\x89PNG\r\n\x1a\n" + bytes(21 * 1024 * 1024), "big.png")
+        assert huge.status_code in (413,)
+        assert await _count(database_url, Evidence) == 0
+
+
+async def test_a_flood_and_too_many_unfinished_conversations_from_one_address_are_refused(
+    site: httpx.AsyncClient,
+) -> None:
+    async with WebVisitor(site, lang="en") as visitor:
+        await visitor.begin()
+        answers = [await visitor.post(kind="text", text=f"line {n}") for n in range(31)]
+        assert [a.status_code for a in answers[:30]] == [200] * 30
+        assert answers[30].status_code == 429
+        assert (
+            answers[30].json()["error"]
+            == "You are sending messages very fast; please wait a moment."
+        )
+    # WEB_OPEN_DRAFTS_PER_IP=3: this visitor's and two more; the fourth is refused.
+    for _ in range(2):
+        site.cookies.clear()
+        await WebVisitor(site).begin()
+    site.cookies.clear()
+    refused = await site.post("/chat/api/session", json={"begin": True})
+    assert refused.status_code == 429
+    assert "未完成" in refused.json()["error"]
+
+
+async def test_the_privacy_agreement_goes_on_the_case_timeline(
+    site: httpx.AsyncClient, database_url: str
+) -> None:
+    async with WebVisitor(site, consent="2026-11") as visitor:
+        await visitor.begin()
+        case_no = await file_web_complaint(visitor, "话费被多扣了 30 元", photo=False)
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            kinds = (
+                await session.execute(
+                    select(TimelineEvent.kind, TimelineEvent.payload)
+                    .join(Case, Case.id == TimelineEvent.case_id)  # type: ignore[arg-type]
+                    .where(Case.case_no == case_no)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    notices = [payload for kind, payload in kinds if kind == "privacy_notice"]
+    assert notices and notices[0]["version"] == "2026-11" and notices[0]["agreed"] is True

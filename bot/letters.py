@@ -38,13 +38,13 @@ from datetime import timedelta
 
 import phonenumbers
 
+from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.cases import Cases, Complaint
 from bot.contact import normalise_email
 from bot.domain import CaseStatus, Category, case_numbers_in, suggest_category
 from bot.draft import EvidenceRef
 from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
-from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Attachment, Inbound, Outbound
 from bot.partner_letters import PartnerLetters
 from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx

@@ -12,9 +12,9 @@ redelivery changes nothing), and hands it to one of:
     bot.complainant  anything else in a chat: the intake, or a follow-up to a case
 
 Cases entered from elsewhere (a regulator, a phone call) come in through
-`open_external` (`bot.external`), the desk's commands from the CLI and the API
-through `operate`, a survey's page in the browser through `survey_page`
-(`bot.survey_page`).
+`open_external` (`bot.external`), complaints posted whole by a web form through
+`file_form` (`bot.forms`), the desk's commands from the CLI and the API through
+`operate`, a survey's page in the browser through `survey_page` (`bot.survey_page`).
 
 Whatever they decide — state, timeline, replies in the outbox — commits together
 when the transaction ends; a crash leaves either everything or nothing. The services
@@ -38,6 +38,7 @@ from bot.external import Entered, ExternalComplaint, ExternalIntake
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.followup.partners import PartnerFollowUp
 from bot.followup.surveys import SurveyLink
+from bot.forms import FormComplaint, FormFiled, FormIntake, FormRefused
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
@@ -120,6 +121,7 @@ class ComplaintBot:
             phone_region=config.phone_region,
             mail_channel=config.mail_channel,
         )
+        self.forms = FormIntake(repository, cases, clock, phone_region=config.phone_region)
         self.surveys = SurveyAnswers(surveys)
         self.survey_page = SurveyPage(repository, surveys, clock)
         self.commands = Commands(zone, locale)
@@ -217,6 +219,10 @@ class ComplaintBot:
     async def open_external(self, complaint: ExternalComplaint) -> Entered:
         """A case entered from elsewhere through the API (see `ExternalIntake`)."""
         return await self.external.open(complaint)
+
+    async def file_form(self, channel: str, form: FormComplaint) -> FormFiled | FormRefused:
+        """A complaint posted whole by a form on `channel` (see `FormIntake`)."""
+        return await self.forms.file(channel, form)
 
     async def report_undelivered(self, delivery: Undelivered, error: str) -> None:
         """The outbox gave up on a message (see `Agents.report_undelivered`)."""

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from web.context import WebContext
+from web.public.form import form_routes
 from web.public.pages import PublicHeaders, public_csp
 from web.public.privacy import privacy_routes
 from web.public.status import status_routes
@@ -30,6 +31,7 @@ def public_routes(context: WebContext) -> list[BaseRoute]:
     headers = [Middleware(PublicHeaders, csp=public_csp(site))]
     routes: list[BaseRoute] = [
         Mount("/assets", StaticFiles(directory=STATIC), name="assets", middleware=headers),
+        *form_routes(context, headers),
     ]
     routes += status_routes(context, site, headers)
     routes += survey_routes(context, site, headers)

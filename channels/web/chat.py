@@ -30,12 +30,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from bot.file_kinds import evidence_type
 from channels.spec import ChannelContext, Gettext, Transcript, TranscriptEntry, Visitors
 from channels.web import CHANNEL
 from channels.web.inbound import Unreadable, check, to_inbound
 from channels.web.throttle import Throttle
 from channels.web.tokens import conversation_of, new_token, valid_message_id
-from channels.web.uploads import keep_upload, safe_name, sniff
+from channels.web.uploads import keep_upload, safe_name
 from channels.web.watch import TranscriptWatch
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ class WebChat:
                 ),
             )
         name = safe_name(file.filename or "file")
-        mime = sniff(data, name)
+        mime = evidence_type(name, data)
         if mime is None:
             return self.refused(
                 request,

@@ -14,9 +14,10 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from channels.web.headers import SecurityHeaders
 from web.context import WebContext
 from web.public.form import form_routes
-from web.public.pages import PublicHeaders, public_csp
+from web.public.pages import public_csp
 from web.public.privacy import privacy_routes
 from web.public.status import status_routes
 from web.public.survey import survey_routes
@@ -28,7 +29,7 @@ def public_routes(context: WebContext) -> list[BaseRoute]:
     site = context.public
     if site is None:
         return []
-    headers = [Middleware(PublicHeaders, csp=public_csp(site))]
+    headers = [Middleware(SecurityHeaders, csp=public_csp(site))]
     routes: list[BaseRoute] = [
         Mount("/assets", StaticFiles(directory=STATIC), name="assets", middleware=headers),
         *form_routes(context, headers),

@@ -39,6 +39,7 @@ from bot.followup.partners import PartnerFollowUp
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
+from bot.notice import PrivacyNotice
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
 from bot.surveys import SurveyAnswers
@@ -62,6 +63,9 @@ class BotConfig:
     # The mail channel, when it is on: partners are written on it (/refer), and the
     # receipt of a case entered from elsewhere goes to the complainant's address on it.
     mail_channel: str | None = None
+    # The privacy notice every channel shows before the first question (the chat's
+    # greeting; a line in mail receipts), and whose version goes on each case.
+    privacy: PrivacyNotice = field(default_factory=PrivacyNotice)
 
 
 class ComplaintBot:
@@ -93,6 +97,7 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             auto_reply_limit=config.mail_auto_reply_limit,
+            privacy=config.privacy,
         )
         # The mail channel, when it is on, is also where a case entered from elsewhere
         # sends its receipt (to the complainant's address).
@@ -104,6 +109,7 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             mail_channel=config.mail_channel,
+            privacy=config.privacy,
         )
         self.surveys = SurveyAnswers(surveys)
         self.commands = Commands(zone, locale)
@@ -145,8 +151,9 @@ class ComplaintBot:
         state = ConversationState.from_json(await tx.load_state())
         if inbound.language_code:
             state.language_code = inbound.language_code
+        config = self.config
         turn = ChatTurn.begin(
-            inbound, tx, state, self.config.default_locale, self.config.phone_region
+            inbound, tx, state, config.default_locale, config.phone_region, config.privacy
         )
         if not await self.surveys.answer(turn):
             owner = self.commands if self.commands.owns(inbound) else self.complainant

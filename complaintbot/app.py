@@ -10,6 +10,7 @@ import socket
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
 from bot.limits import InboundLimit
+from bot.notice import BUILTIN_BASIS, PrivacyNotice
 from bot.ports import Clock, SystemClock
 from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
@@ -75,6 +77,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             inbound_limit=InboundLimit(
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),
+            privacy=privacy_notice(settings),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
@@ -99,6 +102,18 @@ async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:
         for user in await list_staff_users(engine)
         if user.role == "supervisor" and not user.disabled and user.telegram_id is not None
     )
+
+
+def privacy_notice(settings: Settings) -> PrivacyNotice:
+    """The notice in force, with the address people read it at: the company's page
+    (PRIVACY_NOTICE_URL), else the built-in one at PUBLIC_BASE_URL/privacy."""
+    notice = PrivacyNotice(
+        version=settings.privacy_notice_version(BUILTIN_BASIS),
+        url=settings.PRIVACY_NOTICE_URL,
+        retention_days=settings.RETENTION_DAYS,
+    )
+    base_url = settings.public_base_url(settings.HOST, settings.PORT)
+    return replace(notice, page=notice.where(base_url))
 
 
 def retention_sweep(engine: AsyncEngine, settings: Settings, clock: Clock) -> RetentionSweep | None:

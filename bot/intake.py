@@ -18,6 +18,7 @@ from bot.domain import Category
 from bot.draft import DescriptionEdit, DescriptionPart, Draft, EvidenceRef, Step
 from bot.i18n import Translator
 from bot.messages import Reply
+from bot.notice import PrivacyNotice
 from bot.questions import Questions
 
 SKIP_WORDS = frozenset({"skip", "no", "none", "done", "跳过", "没有", "无", "完成", "好了"})
@@ -77,18 +78,29 @@ FIELD_ORDER = (
 class Intake:
     """Asks for each field in turn, validates the answers, and ends with a summary."""
 
-    def __init__(self, tr: Translator, phone_region: str = "CN") -> None:
+    def __init__(
+        self, tr: Translator, phone_region: str = "CN", notice: PrivacyNotice | None = None
+    ) -> None:
         self._ = tr.gettext
         self.ngettext = tr.ngettext
         self.phone_region = phone_region
+        self.notice = notice or PrivacyNotice()
         self.ask = Questions(tr)
         self.answers = Answers(tr, phone_region)
 
     # ----- public --------------------------------------------------------------
 
-    def begin(self, started_at: datetime) -> IntakeResult:
-        draft = Draft(step=Step.DESCRIPTION, started_at=started_at)
-        return IntakeResult(draft, [self.ask.greeting(), self.ask.question(draft)])
+    def begin(self, started_at: datetime, consent: str | None = None) -> IntakeResult:
+        """A new draft, greeted with the privacy notice (whose version it remembers)
+        before the first question; `consent` is the version already agreed to on the
+        channel's own page, if any."""
+        draft = Draft(
+            step=Step.DESCRIPTION,
+            started_at=started_at,
+            notice_shown=self.notice.version,
+            consent=consent,
+        )
+        return IntakeResult(draft, [self.ask.greeting(self.notice), self.ask.question(draft)])
 
     def cancel(self) -> IntakeResult:
         return IntakeResult(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from bot.domain import CaseStatus, Category
+from bot.domain import CaseStatus, Category, NoticeGiven
 from bot.draft import DescriptionEdit, EvidenceRef
 from bot.messages import Attachment, Inbound, Outbound
 
@@ -71,6 +71,9 @@ class NewCase:
     source: str | None = None
     external_ref: str | None = None
     entered_by: str | None = None
+    # How the complainant was given the privacy notice (the `privacy_notice` event);
+    # None records nothing.
+    privacy: NoticeGiven | None = None
 
 
 @dataclass(frozen=True, slots=True)

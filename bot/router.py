@@ -42,6 +42,7 @@ from bot.forms import FormComplaint, FormFiled, FormIntake, FormRefused
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
+from bot.notice import PrivacyNotice
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
 from bot.survey_page import SurveyPage
@@ -71,6 +72,9 @@ class BotConfig:
     # mail carries no links).
     survey_link: SurveyLink | None = None
     survey_link_channels: frozenset[str] = frozenset()
+    # The privacy notice every channel shows before the first question (the chat's
+    # greeting; a line in mail receipts), and whose version goes on each case.
+    privacy: PrivacyNotice = field(default_factory=PrivacyNotice)
 
 
 class ComplaintBot:
@@ -109,6 +113,7 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             auto_reply_limit=config.mail_auto_reply_limit,
+            privacy=config.privacy,
         )
         # The mail channel, when it is on, is also where a case entered from elsewhere
         # sends its receipt (to the complainant's address).
@@ -120,6 +125,7 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             mail_channel=config.mail_channel,
+            privacy=config.privacy,
         )
         self.forms = FormIntake(repository, cases, clock, phone_region=config.phone_region)
         self.surveys = SurveyAnswers(surveys)
@@ -163,8 +169,9 @@ class ComplaintBot:
         state = ConversationState.from_json(await tx.load_state())
         if inbound.language_code:
             state.language_code = inbound.language_code
+        config = self.config
         turn = ChatTurn.begin(
-            inbound, tx, state, self.config.default_locale, self.config.phone_region
+            inbound, tx, state, config.default_locale, config.phone_region, config.privacy
         )
         if not await self.surveys.answer(turn):
             owner = self.commands if self.commands.owns(inbound) else self.complainant

@@ -11,6 +11,7 @@ import socket
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
 from bot.limits import InboundLimit
+from bot.notice import BUILTIN_BASIS, PrivacyNotice
 from bot.ports import Clock, SystemClock
 from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
@@ -81,6 +83,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             ),
             survey_link=survey_links(settings),
             survey_link_channels=frozenset({web_channel.CHANNEL}),
+            privacy=privacy_notice(settings),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
@@ -116,6 +119,18 @@ def survey_links(settings: Settings) -> SurveyLinks | None:
         settings.public_base_url(settings.HOST, settings.PORT),
         functools.partial(site_key, settings.WEB_SECRET_KEY, settings.DATA_DIR),
     )
+
+
+def privacy_notice(settings: Settings) -> PrivacyNotice:
+    """The notice in force, with the address people read it at: the company's page
+    (PRIVACY_NOTICE_URL), else the built-in one at PUBLIC_BASE_URL/privacy."""
+    notice = PrivacyNotice(
+        version=settings.privacy_notice_version(BUILTIN_BASIS),
+        url=settings.PRIVACY_NOTICE_URL,
+        retention_days=settings.RETENTION_DAYS,
+    )
+    base_url = settings.public_base_url(settings.HOST, settings.PORT)
+    return replace(notice, page=notice.where(base_url))
 
 
 def retention_sweep(engine: AsyncEngine, settings: Settings, clock: Clock) -> RetentionSweep | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Answers, clean
 from bot.cases import Cases, Complaint
-from bot.domain import Category
+from bot.domain import Category, NoticeGiven
 from bot.draft import EvidenceRef
 from bot.file_kinds import evidence_type
 from bot.i18n import Translator
@@ -220,6 +220,7 @@ class FormIntake:
                 description=texts["description"].value,
                 expectation=texts["expectation"].value,
                 received_at=self.clock.now(),
+                privacy=NoticeGiven.agreed_to(form.consent or ""),
             ),
             files,
             {},

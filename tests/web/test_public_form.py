@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, ViewportSize, expect
 from sqlalchemy import ColumnElement
 
-from storage.models import Case, Evidence, Message, RawUpdate
+from storage.models import Case, Evidence, Message, RawUpdate, TimelineEvent
 from tests.support.clock import SteppedWallClock
 from tests.support.serving import ready, serving
 from tests.support.telegram_api import FakeBotApi, FakeGroup
@@ -162,7 +162,16 @@ async def test_a_complaint_with_a_picture_is_filed_on_the_web_channel(
     )
     # The form as received is the case's first message, with the notice agreed to.
     (inbound,) = await stored_rows(database_url, Message, Message.direction == "in")
-    assert inbound.case_id == case.id and inbound.raw["consent"] == "builtin"
+    assert inbound.case_id == case.id and inbound.raw["consent"]
+    (notice,) = await stored_rows(
+        database_url, TimelineEvent, TimelineEvent.kind == "privacy_notice"
+    )
+    assert notice.case_id == case.id
+    assert notice.payload == {
+        "version": inbound.raw["consent"],
+        "agreed": True,
+        "how": "agreed_on_web",
+    }
     (raw,) = await stored_rows(database_url, RawUpdate, RawUpdate.channel == "web")
     assert raw.update_key.startswith("form:") and raw.state == "handled"
 

@@ -223,18 +223,11 @@ class ComplaintForm:
             self.context, request, "public/refused.html", status, reason=reason, retry_after=None
         )
 
-    def _notice(self) -> Any:
-        # `BotConfig.privacy` (a `bot.notice.PrivacyNotice`) comes with the privacy notice's
-        # own change; until then the built-in notice is the one in force.
-        return getattr(self.context.bot.config, "privacy", None)
-
     def _notice_version(self) -> str:
-        notice = self._notice()
-        return str(notice.version) if notice is not None else "builtin"
+        return self.context.bot.config.privacy.version
 
     def _notice_url(self) -> str:
-        notice = self._notice()
-        return str(notice.url) if notice is not None and notice.url else "/privacy"
+        return self.context.bot.config.privacy.url or "/privacy"
 
 
 def field_labels(_: Any) -> dict[str, str]:

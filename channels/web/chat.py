@@ -363,8 +363,9 @@ class WebChat:
                     after = stored.id
                     yield _event(entry_json(stored))
                 if not await listener.wait(HEARTBEAT):
+                    # Not a write: a thousand open pages would keep SQLite's one writer
+                    # busy. The page says what it showed (`seen`) when it shows it.
                     yield ": keep-alive\n\n"
-                    await _quietly(self.visitors.seen(conversation, self.context.clock.now()))
 
 
 def _event(entry: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
     intact = complaintbot(["audit", "verify"], tmp_path, env)
     assert (intact.returncode, intact.stdout.strip()) == (
         0,
-        "Timeline intact: 3 events in 1 case.\nAccess log intact: 0 entries.",
+        "Timeline intact: 4 events in 1 case.\nAccess log intact: 0 entries.",
     ), intact.stderr
     one = complaintbot(["audit", "verify", "--case", case_no.lower()], tmp_path, env)
     assert one.returncode == 0, one.stderr
@@ -39,7 +39,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
     broken = complaintbot(["audit", "verify"], tmp_path, env)
     assert broken.returncode == 1
     assert broken.stdout.strip() == (
-        f"{case_no}: event {event_id} (position 2): its content does not match its hash "
+        f"{case_no}: event {event_id} (position 3): its content does not match its hash "
         "(changed after it was written)\nAccess log intact: 0 entries."
     )
     assert broken.stderr.strip() == "Timeline broken in 1 of 1 case."
@@ -49,7 +49,7 @@ async def test_audit_verify_names_the_row_edited_with_sql(
         ["audit", "verify", "--case", case_no], tmp_path, {**env, "DEFAULT_LOCALE": "zh_CN"}
     )
     assert chinese.returncode == 1
-    assert chinese.stdout.startswith(f"{case_no}：记录 {event_id}（第 2 条）：内容与其哈希值不符")
+    assert chinese.stdout.startswith(f"{case_no}：记录 {event_id}（第 3 条）：内容与其哈希值不符")
 
     unknown = complaintbot(["audit", "verify", "--case", "TS-20990101-0001"], tmp_path, env)
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "No case TS-20990101-0001.")

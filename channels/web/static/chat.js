@@ -21,6 +21,15 @@
   var sending = false;
   var streamAbort = null;
 
+  // A link mailed to the visitor (#resume=<token>) opens its conversation here: the
+  // page keeps that token instead of its own, and the address forgets it.
+  var resume = /^#resume=([A-Za-z0-9_.-]+)$/.exec(location.hash);
+  if (resume) {
+    if (state.token !== resume[1]) { state.token = resume[1]; state.pending = []; }
+    save();
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; }
   }

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.cases import Cases, Complaint
-from bot.contact import normalise_email, normalise_phone
+from bot.contact import answerable, normalise_email, normalise_phone
 from bot.domain import Category, Source
 from bot.i18n import Translator
 from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, clean
-from bot.letters import answerable
 from bot.messages import Outbound
 from bot.ports import Clock, ConversationTx, Repository
 from bot.staff import StaffNotices

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.agents import Agents, Operator, Undelivered
+from bot.away import AwayMail, AwayMailer
 from bot.cases import Cases
 from bot.commands import Commands
 from bot.complainant import Complainant
@@ -62,6 +63,9 @@ class BotConfig:
     # The mail channel, when it is on: partners are written on it (/refer), and the
     # receipt of a case entered from elsewhere goes to the complainant's address on it.
     mail_channel: str | None = None
+    # Agents' answers mailed to a complainant whose page did not show them in time
+    # (on these channels, with the mail channel on); None: never.
+    away_mail: AwayMail | None = None
 
 
 class ComplaintBot:
@@ -81,8 +85,9 @@ class ComplaintBot:
         notices = staff.as_notices()
         surveys = Surveys(config.followup, case_clock, notices, clock)
         partners = PartnerFollowUp(case_clock, notices, clock, config.mail_channel)
-        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners)
-        desk = Desk(staff, case_clock, clock, config.mail_channel)
+        away = AwayMailer(config.away_mail, config.mail_channel, clock)
+        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners, away)
+        desk = Desk(staff, case_clock, clock, config.mail_channel, away)
         cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
         self.agents = Agents(repository, desk, staff, clock)
         self.letters = Letters(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import tomllib
@@ -16,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.away import AwayMail
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
@@ -25,6 +27,9 @@ from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
 from channels.spec import Channel, ChannelStartError
+from channels.web import CHANNEL as WEB_CHANNEL
+from channels.web.keys import site_key
+from channels.web.tokens import ConversationTokens
 from complaintbot.server import listening_socket
 from complaintbot.settings import Settings
 from complaintbot.worker import Core, Worker
@@ -75,6 +80,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             inbound_limit=InboundLimit(
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),
+            away_mail=away_mail(settings, clock),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
@@ -88,6 +94,24 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
         )
     finally:
         await engine.dispose()
+
+
+def away_mail(settings: Settings, clock: Clock) -> AwayMail | None:
+    """Web chat answers a visitor's page did not show, mailed with a link that resumes
+    the conversation: when the web chat and the mail channel are both on."""
+    if not settings.WEB_ENABLED or registry.mail_channel(settings) is None:
+        return None
+    chat = settings.public_base_url(settings.HOST, settings.PORT).rstrip("/") + "/chat/#resume="
+
+    @functools.cache
+    def tokens() -> ConversationTokens:
+        # Read (or made) when a link is first needed, not by every command that starts.
+        return ConversationTokens(site_key(settings.WEB_SECRET_KEY, settings.DATA_DIR), clock)
+
+    def link(conversation: str) -> str:
+        return chat + tokens().resume_token(conversation, clock.now())
+
+    return AwayMail(channels=frozenset({WEB_CHANNEL}), link=link)
 
 
 async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:

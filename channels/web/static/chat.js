@@ -287,6 +287,8 @@
     compose.hidden = false;
     return post("session", { lang: config.lang }).then(function (r) { return r.json(); }).then(function (body) {
       if (body.token) { state.token = body.token; save(); }
+      // A token that opens nothing (a link expired or altered): begin anew.
+      else if (body.ok && state.token) { state.token = null; save(); }
       (body.entries || []).forEach(show);
       after = Math.max(after, body.after || 0);
       (state.pending || []).forEach(function (m) {

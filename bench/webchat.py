@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -59,23 +60,36 @@ class Visitor:
         self.token = ""
         self.answered = asyncio.Event()
         self.receipt = False
+        self.after = 0
+        self.refs: set[str] = set()
 
     async def begin(self) -> None:
         async with self.http.post(f"{self.base}/chat/api/session", json={"begin": True}) as r:
             self.token = (await r.json())["token"]
 
     async def listen(self) -> None:
+        """The event stream, opened again after each end (a stream lasts 5 minutes), from
+        the last message seen, as the page does."""
         headers = {"X-Chat-Token": self.token}
-        async with self.http.get(
-            f"{self.base}/chat/api/events", headers=headers, timeout=aiohttp.ClientTimeout()
-        ) as response:
-            async for line in response.content:
-                if line.startswith(b"data: "):
-                    entry = json.loads(line[6:])
-                    if entry["dir"] == "out":
-                        if "TS-" in entry["text"]:
-                            self.receipt = True
-                        self.answered.set()
+        while True:
+            url = f"{self.base}/chat/api/events?after={self.after}"
+            with contextlib.suppress(aiohttp.ClientError):
+                async with self.http.get(
+                    url, headers=headers, timeout=aiohttp.ClientTimeout()
+                ) as response:
+                    async for line in response.content:
+                        if line.startswith(b"data: "):
+                            self._take(json.loads(line[6:]))
+            await asyncio.sleep(0.5)
+
+    def _take(self, entry: dict[str, Any]) -> None:
+        if isinstance(entry.get("id"), int):
+            self.after = max(self.after, entry["id"])
+        if entry["dir"] == "out" and entry["ref"] not in self.refs:
+            self.refs.add(str(entry["ref"]))
+            if "TS-" in str(entry["text"]):
+                self.receipt = True
+            self.answered.set()
 
     async def send(self, step: int, kind: str, value: str) -> float:
         field = {"text": "text", "button": "data", "contact": "phone"}[kind]
@@ -87,7 +101,10 @@ class Visitor:
         ) as response:
             if response.status != 200:
                 raise RuntimeError(f"send {response.status}: {await response.text()}")
-        await asyncio.wait_for(self.answered.wait(), 60)
+        try:
+            await asyncio.wait_for(self.answered.wait(), 60)
+        except TimeoutError:
+            return float("inf")  # no answer within a minute: counted as such
         return time.perf_counter() - began
 
 
@@ -105,12 +122,17 @@ async def visit(visitor: Visitor, think: float, latencies: list[float]) -> None:
             await listening
 
 
+def rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 async def peak_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) // 1024)
+            peak[0] = max(peak[0], rss_mb(pid))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -133,7 +155,8 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
             worker = workers[0]
             peak, stop = [0], asyncio.Event()
             watching = asyncio.create_task(peak_rss(worker.pid, peak, stop))
-            connector = aiohttp.TCPConnector(limit=0)
+            # Below uvicorn's 5 s: a connection it closed is never reused.
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
             latencies: list[float] = []
             async with aiohttp.ClientSession(connector=connector) as http:
                 visitors = [Visitor(http, worker.url, n) for n in range(conversations)]
@@ -142,13 +165,15 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
                 took = time.perf_counter() - began
             stop.set()
             await watching
+    missing = sum(1 for x in latencies if x == float("inf"))
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     filed = sum(v.receipt for v in visitors)
     print(
         f"{name}: {conversations} conversations, think {think:.1f} s, {len(latencies)} messages "
-        f"in {took:.1f} s ({len(latencies) / took:.0f}/s); complaints filed {filed}"
+        f"in {took:.1f} s ({len(latencies) / took:.0f}/s); complaints filed {filed}; "
+        f"answers not seen within 60 s {missing}"
     )
     print(
         f"  reply p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain import Category
+from bot.domain import Category, NoticeGiven
 from bot.draft import DescriptionEdit, EvidenceRef
 from bot.followup import CaseClock
 from bot.i18n import Translator
@@ -49,6 +49,9 @@ class Complaint:
     source: str | None = None
     external_ref: str | None = None
     entered_by: str | None = None
+    # How the complainant was given the privacy notice: shown in the chat's greeting,
+    # agreed to on the web (`NoticeGiven.agreed_to`), a line in the mail receipt.
+    privacy: NoticeGiven | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Cases:
                     source=complaint.source,
                     external_ref=complaint.external_ref,
                     entered_by=complaint.entered_by,
+                    privacy=complaint.privacy,
                 )
             )
         )

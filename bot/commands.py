@@ -59,7 +59,7 @@ class Commands:
                     turn.intake.question(draft),
                 )
             else:
-                started = turn.intake.begin(inbound.received_at)
+                started = turn.begin_intake()
                 turn.state.draft = started.draft
                 turn.say(*started.replies)
         elif command == "help":

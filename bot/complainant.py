@@ -61,10 +61,13 @@ class Complainant:
                     )
                 )
                 return
-            started = turn.intake.begin(turn.inbound.received_at)
+            started = turn.begin_intake()
             draft = started.draft
             assert draft is not None
             turn.say(started.replies[0])
+        if turn.inbound.consent:
+            # Agreed to on the channel's page (again, or for the first time mid-intake).
+            draft.consent = turn.inbound.consent
         await self._apply(turn, turn.intake.step(draft, event))
 
     async def _apply(self, turn: ChatTurn, result: IntakeResult) -> None:
@@ -96,6 +99,7 @@ class Complainant:
                 received_at=draft.started_at,
                 evidence=tuple(draft.evidence),
                 description_edits=tuple(draft.description_edits),
+                privacy=draft.notice_given(),
             ),
         )
         turn.state.draft = None

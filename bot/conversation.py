@@ -13,8 +13,9 @@ from typing import Any
 
 from bot.draft import Draft
 from bot.i18n import Translator, locale_for
-from bot.intake import Intake
+from bot.intake import Intake, IntakeResult
 from bot.messages import Inbound, Outbound, Reply
+from bot.notice import PrivacyNotice
 from bot.ports import ConversationTx
 
 
@@ -72,9 +73,15 @@ class ChatTurn:
         state: ConversationState,
         default_locale: str,
         phone_region: str,
+        notice: PrivacyNotice | None = None,
     ) -> ChatTurn:
         tr = state.translator(default_locale)
-        return cls(inbound, tx, state, tr, Intake(tr, phone_region))
+        return cls(inbound, tx, state, tr, Intake(tr, phone_region, notice))
+
+    def begin_intake(self) -> IntakeResult:
+        """A new intake from this message: greeted with the privacy notice, and with the
+        agreement the channel's page asked for, if the message carries it."""
+        return self.intake.begin(self.inbound.received_at, consent=self.inbound.consent)
 
     def say(self, *replies: Reply, kind: str = "reply", case_no: str | None = None) -> None:
         self.replies.extend((reply, kind, case_no) for reply in replies)
@@ -83,7 +90,7 @@ class ChatTurn:
         """Answers in `locale` from now on, in this turn and the next ones."""
         self.state.locale = locale
         self.tr = Translator(locale)
-        self.intake = Intake(self.tr, self.intake.phone_region)
+        self.intake = Intake(self.tr, self.intake.phone_region, self.intake.notice)
 
     async def send(self, at: datetime) -> None:
         """Queues the turn's replies to the person, in the order they were said, merged

@@ -1,10 +1,13 @@
-"""Words of the domain: categories, case states, case numbers."""
+"""Words of the domain: categories, case states, case numbers, how the privacy notice
+was given."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 
 class Category(StrEnum):
@@ -99,3 +102,40 @@ class Source(StrEnum):
     PHONE = "phone"
     WALK_IN = "walk_in"
     LETTER = "letter"
+
+
+class NoticeHow(StrEnum):
+    """How a complainant was given the notice, as the timeline records it."""
+
+    SHOWN_IN_CHAT = "shown_in_chat"  # in the chat's greeting, before the first question
+    AGREED_ON_WEB = "agreed_on_web"  # agreed to on the channel's page before writing
+    MAIL_RECEIPT = "mail_receipt"  # a line in the receipt of a complaint by mail
+    ENTERED_BY_STAFF = "entered_by_staff"  # entered from elsewhere: not shown by us
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeGiven:
+    """The `privacy_notice` event of a case: which version, agreed to or only shown,
+    and how. A channel whose page asks for agreement (the web form) opens its case
+    with `NoticeGiven.agreed_to(version)`."""
+
+    version: str
+    agreed: bool
+    how: NoticeHow
+
+    @classmethod
+    def agreed_to(cls, version: str) -> NoticeGiven:
+        """Agreed to on the channel's own page before filing."""
+        return cls(version, True, NoticeHow.AGREED_ON_WEB)
+
+    @classmethod
+    def shown(cls, version: str, how: NoticeHow) -> NoticeGiven:
+        return cls(version, False, how)
+
+    @property
+    def with_receipt(self) -> bool:
+        """Given as the case opened (with its receipt), not before the complainant wrote."""
+        return self.how in (NoticeHow.MAIL_RECEIPT, NoticeHow.ENTERED_BY_STAFF)
+
+    def payload(self) -> dict[str, Any]:
+        return {"version": self.version, "agreed": self.agreed, "how": self.how.value}

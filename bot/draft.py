@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.domain import Category
+from bot.domain import Category, NoticeGiven, NoticeHow
 from bot.messages import Attachment
 
 
@@ -73,10 +73,23 @@ class Draft:
     # Set while a field is re-asked from the summary: answering returns to the summary.
     editing: bool = False
     description_edits: list[DescriptionEdit] = field(default_factory=list)
+    # The privacy notice's version the greeting showed, and the version the person
+    # agreed to on the channel's own page (`Inbound.consent`), if they did.
+    notice_shown: str | None = None
+    consent: str | None = None
 
     @property
     def description_text(self) -> str:
         return "\n".join(part.text for part in self.description)
+
+    def notice_given(self) -> NoticeGiven | None:
+        """The privacy notice as the case's timeline records it: agreed to, else shown
+        in the greeting (a draft begun before the greeting had it: neither)."""
+        if self.consent:
+            return NoticeGiven.agreed_to(self.consent)
+        if self.notice_shown:
+            return NoticeGiven.shown(self.notice_shown, NoticeHow.SHOWN_IN_CHAT)
+        return None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -109,4 +122,6 @@ class Draft:
                 )
                 for e in data.get("description_edits", [])
             ],
+            notice_shown=data.get("notice_shown"),
+            consent=data.get("consent"),
         )

@@ -11,20 +11,24 @@ deadlines, timers, timeline and card in the agents' group. What differs:
   mail channel on, the case lives on the mail channel under that address (the receipt
   goes there, and so does every later reply); otherwise it lives on `EXTERNAL_CHANNEL`,
   which no transport sends on, and the timeline says why no receipt went out.
+- The privacy notice: a mailed receipt carries its line (the timeline says
+  "mail_receipt"); otherwise we never showed it, and the timeline says the case was
+  entered by staff (whoever took the complaint tells the complainant).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, clean
 from bot.cases import Cases, Complaint
 from bot.contact import answerable, normalise_email, normalise_phone
-from bot.domain import Category, Source
+from bot.domain import Category, NoticeGiven, NoticeHow, Source
 from bot.i18n import Translator
-from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, clean
 from bot.messages import Outbound
+from bot.notice import PrivacyNotice, receipt_line
 from bot.ports import Clock, ConversationTx, Repository
 from bot.staff import StaffNotices
 
@@ -85,6 +89,7 @@ class ExternalIntake:
         default_locale: str,
         phone_region: str,
         mail_channel: str | None,
+        privacy: PrivacyNotice | None = None,
     ) -> None:
         self.repository = repository
         self.cases = cases
@@ -93,11 +98,14 @@ class ExternalIntake:
         self.default_locale = default_locale
         self.phone_region = phone_region
         self.mail_channel = mail_channel
+        self.privacy = privacy or PrivacyNotice()
 
     async def open(self, entered: ExternalComplaint) -> Entered:
         """Opens the case; `InvalidComplaint` when a field is wrong (nothing is stored)."""
         complaint = self._checked(entered)
         channel, conversation = self._where(complaint)
+        how = NoticeHow.MAIL_RECEIPT if channel == self.mail_channel else NoticeHow.ENTERED_BY_STAFF
+        complaint = replace(complaint, privacy=NoticeGiven.shown(self.privacy.version, how))
         async with self.repository.conversation(channel, conversation, conversation) as tx:
             opened = await self.cases.open(tx, channel, conversation, complaint)
             if channel == self.mail_channel:
@@ -108,6 +116,8 @@ class ExternalIntake:
                     tr._(
                         "Keep the case number in the subject when you write to us about this case."
                     ),
+                    "",
+                    receipt_line(tr._, self.privacy),
                 ]
                 await tx.enqueue(
                     Outbound(

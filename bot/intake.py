@@ -9,20 +9,17 @@ new draft and the replies. It does no I/O: files arrive already stored (as
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.contact import normalise_phone, parse_contact
+from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, Answers, clean
+from bot.contact import normalise_phone
 from bot.domain import Category
 from bot.draft import DescriptionEdit, DescriptionPart, Draft, EvidenceRef, Step
 from bot.i18n import Translator
 from bot.messages import Reply
-from bot.questions import Questions, echo
-
-MAX_NAME = 100
-MAX_SUBJECT = 300
-MAX_EXPECTATION = 2000
+from bot.notice import PrivacyNotice
+from bot.questions import Questions
 
 SKIP_WORDS = frozenset({"skip", "no", "none", "done", "跳过", "没有", "无", "完成", "好了"})
 
@@ -68,13 +65,6 @@ class IntakeResult:
     confirmed: bool = False
 
 
-def clean(text: str) -> str:
-    """Text without surrounding blanks; invisible format characters alone count as empty."""
-    stripped = text.strip()
-    visible = "".join(ch for ch in stripped if unicodedata.category(ch) not in ("Cf", "Zs", "Cc"))
-    return stripped if visible else ""
-
-
 FIELD_ORDER = (
     Step.NAME,
     Step.CONTACT,
@@ -88,17 +78,29 @@ FIELD_ORDER = (
 class Intake:
     """Asks for each field in turn, validates the answers, and ends with a summary."""
 
-    def __init__(self, tr: Translator, phone_region: str = "CN") -> None:
+    def __init__(
+        self, tr: Translator, phone_region: str = "CN", notice: PrivacyNotice | None = None
+    ) -> None:
         self._ = tr.gettext
         self.ngettext = tr.ngettext
         self.phone_region = phone_region
+        self.notice = notice or PrivacyNotice()
         self.ask = Questions(tr)
+        self.answers = Answers(tr, phone_region)
 
     # ----- public --------------------------------------------------------------
 
-    def begin(self, started_at: datetime) -> IntakeResult:
-        draft = Draft(step=Step.DESCRIPTION, started_at=started_at)
-        return IntakeResult(draft, [self.ask.greeting(), self.ask.question(draft)])
+    def begin(self, started_at: datetime, consent: str | None = None) -> IntakeResult:
+        """A new draft, greeted with the privacy notice (whose version it remembers)
+        before the first question; `consent` is the version already agreed to on the
+        channel's own page, if any."""
+        draft = Draft(
+            step=Step.DESCRIPTION,
+            started_at=started_at,
+            notice_shown=self.notice.version,
+            consent=consent,
+        )
+        return IntakeResult(draft, [self.ask.greeting(self.notice), self.ask.question(draft)])
 
     def cancel(self) -> IntakeResult:
         return IntakeResult(
@@ -183,35 +185,24 @@ class Intake:
             draft.description.append(DescriptionPart(event.message_id, text))
             draft.step = Step.DESCRIPTION_MORE
             return IntakeResult(draft, [self.ask.question(draft)])
-        if step is Step.NAME:
-            if len(text) > MAX_NAME:
-                return self._again(draft, self._too_long(MAX_NAME))
-            draft.name = text
-            return self._advance(draft)
         if step is Step.CONTACT:
             return self._on_contact_text(draft, text)
-        if step is Step.SUBJECT:
-            if len(text) > MAX_SUBJECT:
-                return self._again(draft, self._too_long(MAX_SUBJECT))
-            draft.subject = text
-            return self._advance(draft)
-        if len(text) > MAX_EXPECTATION:
-            return self._again(draft, self._too_long(MAX_EXPECTATION))
-        draft.expectation = text
+        limit = {Step.NAME: MAX_NAME, Step.SUBJECT: MAX_SUBJECT}.get(step, MAX_EXPECTATION)
+        answer = self.answers.text(text, limit, empty="")
+        if not answer.ok:
+            return self._again(draft, answer.problem or "")
+        if step is Step.NAME:
+            draft.name = answer.value
+        elif step is Step.SUBJECT:
+            draft.subject = answer.value
+        else:
+            draft.expectation = answer.value
         return self._advance(draft)
 
     def _on_contact_text(self, draft: Draft, text: str) -> IntakeResult:
-        _ = self._
-        answer = parse_contact(text, self.phone_region)
-        if not answer.usable:
-            bad = answer.rejected[0] if answer.rejected else text
-            return self._again(
-                draft,
-                _(
-                    "“{value}” is not a valid phone number or email address. Please send a "
-                    "phone number such as 13812345678 or an email such as name@example.com."
-                ).format(value=echo(bad)),
-            )
+        answer = self.answers.contact(text)
+        if isinstance(answer, str):
+            return self._again(draft, answer)
         if answer.phone:
             draft.phone = answer.phone
         if answer.email:
@@ -330,13 +321,6 @@ class Intake:
 
     def _again(self, draft: Draft, problem: str) -> IntakeResult:
         return IntakeResult(draft, [Reply(problem), self.ask.question(draft)])
-
-    def _too_long(self, limit: int) -> str:
-        return self.ngettext(
-            "That is longer than {limit} character. Please shorten it.",
-            "That is longer than {limit} characters. Please shorten it.",
-            limit,
-        ).format(limit=limit)
 
     def _category_from_text(self, text: str) -> Category | None:
         folded = text.casefold()

@@ -7,9 +7,11 @@ every place that shows them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from bot.domain import CaseStatus, Category, Source
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
+from bot.notice import notice_event_label
 
 Gettext = Callable[[str], str]
 
@@ -63,3 +65,11 @@ def source_label(source: Source, _: Gettext) -> str:
         Source.WALK_IN: _("In person"),
         Source.LETTER: _("By letter"),
     }[source]
+
+
+def timeline_label(kind: str, payload: dict[str, Any], _: Gettext) -> str | None:
+    """A timeline event as staff read it, for the kinds that have words (the others
+    are shown by their kind and payload)."""
+    if kind == "privacy_notice":
+        return notice_event_label(_, payload)
+    return None

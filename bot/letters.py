@@ -37,14 +37,22 @@ from datetime import timedelta
 
 import phonenumbers
 
+from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.cases import Cases, Complaint
 from bot.contact import answerable, normalise_email
-from bot.domain import CaseStatus, Category, case_numbers_in, suggest_category
+from bot.domain import (
+    CaseStatus,
+    Category,
+    NoticeGiven,
+    NoticeHow,
+    case_numbers_in,
+    suggest_category,
+)
 from bot.draft import EvidenceRef
 from bot.followup import Surveys, parse_rating
 from bot.i18n import Translator
-from bot.intake import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.messages import Attachment, Inbound, Outbound
+from bot.notice import PrivacyNotice, receipt_line
 from bot.partner_letters import PartnerLetters
 from bot.ports import CaseRecord, CaseStore, Clock, ConversationTx
 from bot.staff import StaffNotices
@@ -73,6 +81,7 @@ class Letters:
         default_locale: str,
         phone_region: str,
         auto_reply_limit: int,
+        privacy: PrivacyNotice | None = None,
     ) -> None:
         self.cases = cases
         self.surveys = surveys
@@ -81,6 +90,7 @@ class Letters:
         self.default_locale = default_locale
         self.phone_region = phone_region
         self.auto_reply_limit = auto_reply_limit
+        self.privacy = privacy or PrivacyNotice()
         self.partner_letters = PartnerLetters(staff, cases.case_clock, clock)
 
     async def handle(self, tx: ConversationTx, inbound: Inbound) -> None:
@@ -183,6 +193,7 @@ class Letters:
                 expectation="",
                 received_at=inbound.received_at,
                 evidence=stored,
+                privacy=NoticeGiven.shown(self.privacy.version, NoticeHow.MAIL_RECEIPT),
             ),
         )
         lines = [
@@ -194,6 +205,8 @@ class Letters:
             ),
             _("Keep the case number in the subject when you write to us about this case."),
             *_too_large_lines(tr, too_large),
+            "",
+            receipt_line(_, self.privacy),
         ]
         case = await tx.case(opened.case_no)
         assert case is not None

@@ -22,8 +22,9 @@ def with_opening(case: NewCase) -> NewCase:
 
 
 def opening_events(case: NewCase) -> tuple[OpeningEvent, ...]:
-    """Received, then each edit of the description during the intake, each file, and
-    the case as filed (with its deadlines) — all by the complainant."""
+    """Received, the privacy notice as it was given (if the case says), then each edit
+    of the description during the intake, each file, and the case as filed (with its
+    deadlines) — all by the complainant."""
     edits = [
         OpeningEvent(e.at, "description_edited", {"before": e.before, "after": e.after})
         for e in case.description_edits
@@ -38,6 +39,7 @@ def opening_events(case: NewCase) -> tuple[OpeningEvent, ...]:
     ]
     return (
         OpeningEvent(case.received_at, "received", _received(case)),
+        *_privacy_notice(case),
         *edits,
         *files,
         OpeningEvent(case.created_at, "case_created", _as_filed(case)),
@@ -55,6 +57,16 @@ def _received(case: NewCase) -> dict[str, Any]:
             "entered_by": case.entered_by,
         }
     return received
+
+
+def _privacy_notice(case: NewCase) -> tuple[OpeningEvent, ...]:
+    """The notice's version and whether it was agreed to: seen before the complainant
+    wrote (the chat's greeting, the web's page), or given with the receipt."""
+    given = case.privacy
+    if given is None:
+        return ()
+    at = case.created_at if given.with_receipt else case.received_at
+    return (OpeningEvent(at, "privacy_notice", given.payload()),)
 
 
 def _as_filed(case: NewCase) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from bot.domain import CaseStatus, Category
+from bot.domain import CaseStatus, Category, NoticeGiven
 from bot.draft import DescriptionEdit, EvidenceRef
 from bot.messages import Attachment, Inbound, Outbound
 
@@ -71,6 +71,9 @@ class NewCase:
     source: str | None = None
     external_ref: str | None = None
     entered_by: str | None = None
+    # How the complainant was given the privacy notice (the `privacy_notice` event);
+    # None records nothing.
+    privacy: NoticeGiven | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +467,11 @@ class Repository(Protocol):
 
     async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
         """Pending timers due by `now`, earliest first."""
+        ...
+
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        """The channel and conversation of the case (whose lock to take before working
+        on it from outside its conversation); None when there is no such case."""
         ...
 
 

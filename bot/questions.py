@@ -11,6 +11,7 @@ from bot.draft import Draft, Step
 from bot.i18n import Translator
 from bot.labels import category_label
 from bot.messages import Button, Reply
+from bot.notice import PrivacyNotice, short_notice
 
 # Echoes of long answers are cut so a summary always fits one chat message.
 ECHO_LIMIT = 600
@@ -27,14 +28,14 @@ class Questions:
         self._ = tr.gettext
         self.ngettext = tr.ngettext
 
-    def greeting(self) -> Reply:
+    def greeting(self, notice: PrivacyNotice) -> Reply:
+        """The first words of an intake, with the privacy notice before any question."""
         _ = self._
-        return Reply(
-            _(
-                "Hello! This is the complaint service. I will ask a few questions so that your "
-                "complaint is recorded completely, then give you a case number."
-            )
+        hello = _(
+            "Hello! This is the complaint service. I will ask a few questions so that your "
+            "complaint is recorded completely, then give you a case number."
         )
+        return Reply(f"{hello}\n\n{short_notice(_, notice)}")
 
     def question(self, draft: Draft) -> Reply:
         """The question for the draft's current step (asked again after a restart or /start)."""

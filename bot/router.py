@@ -12,8 +12,9 @@ redelivery changes nothing), and hands it to one of:
     bot.complainant  anything else in a chat: the intake, or a follow-up to a case
 
 Cases entered from elsewhere (a regulator, a phone call) come in through
-`open_external` (`bot.external`), the desk's commands from the CLI and the API
-through `operate`.
+`open_external` (`bot.external`), complaints posted whole by a web form through
+`file_form` (`bot.forms`), the desk's commands from the CLI and the API through
+`operate`, a survey's page in the browser through `survey_page` (`bot.survey_page`).
 
 Whatever they decide — state, timeline, replies in the outbox — commits together
 when the transaction ends; a crash leaves either everything or nothing. The services
@@ -37,11 +38,15 @@ from bot.digest import DeadlineDigest
 from bot.external import Entered, ExternalComplaint, ExternalIntake
 from bot.followup import CaseClock, FollowUpConfig, Surveys, Timekeeper
 from bot.followup.partners import PartnerFollowUp
+from bot.followup.surveys import SurveyLink
+from bot.forms import FormComplaint, FormFiled, FormIntake, FormRefused
 from bot.letters import Letters
 from bot.limits import InboundLimit, InboundLimits
 from bot.messages import Attachment, ConversationStyle, Inbound, Outbound
+from bot.notice import PrivacyNotice
 from bot.ports import Clock, ConversationTx, Repository, SystemClock
 from bot.staff import StaffNotices
+from bot.survey_page import SurveyPage
 from bot.surveys import SurveyAnswers
 from bot.sweep import TimerSweep
 
@@ -63,6 +68,14 @@ class BotConfig:
     # The mail channel, when it is on: partners are written on it (/refer), and the
     # receipt of a case entered from elsewhere goes to the complainant's address on it.
     mail_channel: str | None = None
+    # The survey's page in the browser: the signed address of a case's page (made by
+    # the web side), and the channels whose surveys carry it (the wiring names them;
+    # mail carries no links).
+    survey_link: SurveyLink | None = None
+    survey_link_channels: frozenset[str] = frozenset()
+    # The privacy notice every channel shows before the first question (the chat's
+    # greeting; a line in mail receipts), and whose version goes on each case.
+    privacy: PrivacyNotice = field(default_factory=PrivacyNotice)
     # Agents' answers mailed to a complainant whose page did not show them in time
     # (on these channels, with the mail channel on); None: never.
     away_mail: AwayMail | None = None
@@ -83,7 +96,14 @@ class ComplaintBot:
         staff = StaffNotices(config.desk, locale, zone, clock)
         case_clock = CaseClock(config.followup, clock)
         notices = staff.as_notices()
-        surveys = Surveys(config.followup, case_clock, notices, clock)
+        surveys = Surveys(
+            config.followup,
+            case_clock,
+            notices,
+            clock,
+            link=config.survey_link,
+            link_channels=config.survey_link_channels,
+        )
         partners = PartnerFollowUp(case_clock, notices, clock, config.mail_channel)
         away = AwayMailer(config.away_mail, config.mail_channel, clock)
         timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners, away)
@@ -98,6 +118,7 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             auto_reply_limit=config.mail_auto_reply_limit,
+            privacy=config.privacy,
         )
         # The mail channel, when it is on, is also where a case entered from elsewhere
         # sends its receipt (to the complainant's address).
@@ -109,8 +130,11 @@ class ComplaintBot:
             default_locale=locale,
             phone_region=config.phone_region,
             mail_channel=config.mail_channel,
+            privacy=config.privacy,
         )
+        self.forms = FormIntake(repository, cases, clock, phone_region=config.phone_region)
         self.surveys = SurveyAnswers(surveys)
+        self.survey_page = SurveyPage(repository, surveys, clock)
         self.commands = Commands(zone, locale)
         self.complainant = Complainant(cases, staff, clock)
         self.digest = DeadlineDigest(repository, notices, clock)
@@ -150,8 +174,9 @@ class ComplaintBot:
         state = ConversationState.from_json(await tx.load_state())
         if inbound.language_code:
             state.language_code = inbound.language_code
+        config = self.config
         turn = ChatTurn.begin(
-            inbound, tx, state, self.config.default_locale, self.config.phone_region
+            inbound, tx, state, config.default_locale, config.phone_region, config.privacy
         )
         if not await self.surveys.answer(turn):
             owner = self.commands if self.commands.owns(inbound) else self.complainant
@@ -206,6 +231,10 @@ class ComplaintBot:
     async def open_external(self, complaint: ExternalComplaint) -> Entered:
         """A case entered from elsewhere through the API (see `ExternalIntake`)."""
         return await self.external.open(complaint)
+
+    async def file_form(self, channel: str, form: FormComplaint) -> FormFiled | FormRefused:
+        """A complaint posted whole by a form on `channel` (see `FormIntake`)."""
+        return await self.forms.file(channel, form)
 
     async def report_undelivered(self, delivery: Undelivered, error: str) -> None:
         """The outbox gave up on a message (see `Agents.report_undelivered`)."""

@@ -11,6 +11,7 @@ import socket
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,10 +23,12 @@ from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
 from bot.limits import InboundLimit
+from bot.notice import BUILTIN_BASIS, PrivacyNotice
 from bot.ports import Clock, SystemClock
 from bot.retention import RetentionSweep
 from bot.router import BotConfig, ComplaintBot
 from channels import registry
+from channels import web as web_channel
 from channels.spec import Channel, ChannelStartError
 from channels.web import CHANNEL as WEB_CHANNEL
 from channels.web.keys import site_key
@@ -43,6 +46,7 @@ from storage.outbox_hold import worker_lock
 from storage.repository import SqlRepository
 from storage.retention import SqlRetention
 from storage.staff import list_staff_users
+from web.public.links import SurveyLinks
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,9 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             inbound_limit=InboundLimit(
                 settings.INBOUND_MESSAGES_PER_MINUTE, settings.INBOUND_BURST
             ),
+            survey_link=survey_links(settings),
+            survey_link_channels=frozenset({web_channel.CHANNEL}),
+            privacy=privacy_notice(settings),
             away_mail=away_mail(settings, clock),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
@@ -123,6 +130,29 @@ async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:
         for user in await list_staff_users(engine)
         if user.role == "supervisor" and not user.disabled and user.telegram_id is not None
     )
+
+
+def survey_links(settings: Settings) -> SurveyLinks | None:
+    """The signed addresses of the survey's page that web-chat surveys carry, under
+    PUBLIC_BASE_URL with the site's key; None when the complainants' pages are off."""
+    if not settings.WEB_ENABLED:
+        return None
+    return SurveyLinks(
+        settings.public_base_url(settings.HOST, settings.PORT),
+        functools.partial(site_key, settings.WEB_SECRET_KEY, settings.DATA_DIR),
+    )
+
+
+def privacy_notice(settings: Settings) -> PrivacyNotice:
+    """The notice in force, with the address people read it at: the company's page
+    (PRIVACY_NOTICE_URL), else the built-in one at PUBLIC_BASE_URL/privacy."""
+    notice = PrivacyNotice(
+        version=settings.privacy_notice_version(BUILTIN_BASIS),
+        url=settings.PRIVACY_NOTICE_URL,
+        retention_days=settings.RETENTION_DAYS,
+    )
+    base_url = settings.public_base_url(settings.HOST, settings.PORT)
+    return replace(notice, page=notice.where(base_url))
 
 
 def retention_sweep(engine: AsyncEngine, settings: Settings, clock: Clock) -> RetentionSweep | None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.contact import normalise_email, normalise_phone
 from bot.domain import CaseStatus
 from bot.i18n import Translator
+from bot.labels import timeline_label
 from bot.lifecycle import Facts, Nature, Responsibility, Severity
 from channels import registry
 from complaintbot import logs
@@ -276,7 +277,8 @@ def _echo_story(
         who = detail.actors.get(event.actor)
         actor = f"{who} ({event.actor})" if who else event.actor
         moment = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"  {moment}  {actor}  {event.kind}")
+        label = timeline_label(event.kind, event.payload, _)
+        click.echo(f"  {moment}  {actor}  {event.kind}" + (f"  ({label})" if label else ""))
         for key, value in event.payload.items():
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             click.echo(f"      {key}: " + str(shown).replace("\n", "\n        "))

@@ -99,6 +99,12 @@ class SqlRepository:
             rows = (await session.execute(query)).all()
         return [DueTimer(*row) for row in rows]
 
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        query = select(Case.channel, Case.conversation).where(Case.case_no == case_no)
+        async with AsyncSession(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
     async def _locked_conversation(
         self, session: AsyncSession, channel: str, conversation: str
     ) -> Conversation:

@@ -11,6 +11,7 @@ PORTS_AND_VALUES = {
     "bot.ports",
     "bot.domain",
     "bot.messages",
+    "bot.file_kinds",
     "bot.notice",
     "bot.draft",
     "bot.referrals",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.notice import PrivacyNotice
 from bot.ports import Clock
 from bot.router import ComplaintBot
 from reporting.tally import Customers
@@ -29,6 +30,7 @@ class PublicSite:
     # The mail channel's name when mail is on: status codes are sent by it.
     mail_channel: str | None = None
     retention_days: int | None = None
+    notice: PrivacyNotice = field(default_factory=PrivacyNotice)
 
 
 @dataclass(frozen=True)

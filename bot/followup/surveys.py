@@ -4,12 +4,19 @@ At or above the threshold the case is archived; below it the case is reopened an
 escalated. No answer: one reminder, then archived as "no answer". When each step is
 due is the scheduler's (`scheduler.surveys`); what is said, and what a rating means,
 is here.
+
+On the channels given a `SurveyLink` (the web chat's), the question and its reminder
+also carry the address of the survey's page in the browser, valid until the survey
+closes unanswered (`auto_archive` after the question); the page rates through `rate`
+too (`bot.survey_page`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from bot.domain import CaseStatus
@@ -43,18 +50,31 @@ def parse_rating(text: str) -> int | None:
     return int(match.group(1).translate(str.maketrans("１２３４５", "12345")))
 
 
+# The address of a case's survey page, valid until the given time (signed by the web
+# side, which alone knows its key and the public address).
+SurveyLink = Callable[[str, datetime], str]
+
+
 class _Tx(CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
     """The ports a survey works on."""
 
 
 class Surveys:
     def __init__(
-        self, config: FollowUpConfig, case_clock: CaseClock, staff: StaffNotices, clock: Clock
+        self,
+        config: FollowUpConfig,
+        case_clock: CaseClock,
+        staff: StaffNotices,
+        clock: Clock,
+        link: SurveyLink | None = None,
+        link_channels: frozenset[str] = frozenset(),
     ) -> None:
         self.config = config
         self.case_clock = case_clock
         self.staff = staff
         self.clock = clock
+        self.link = link
+        self.link_channels = link_channels
 
     # ----- when its timers fire ----------------------------------------------------------
 
@@ -64,7 +84,7 @@ class Surveys:
         now = self.clock.now()
         survey.asked_at = now
         await tx.save_survey(case, survey)
-        await self._send(tx, case, reminder=False)
+        await self._send(tx, case, survey, reminder=False)
         await tx.add_event(case, now, "system", "survey_sent", {"round": survey.round})
         await apply_plan(tx, case, surveys.after_asking(self.config.survey_timing, now))
 
@@ -75,7 +95,7 @@ class Surveys:
             return
         survey.reminded_at = self.clock.now()
         await tx.save_survey(case, survey)
-        await self._send(tx, case, reminder=True)
+        await self._send(tx, case, survey, reminder=True)
         await tx.add_event(
             case, self.clock.now(), "system", "survey_reminded", {"round": survey.round}
         )
@@ -95,20 +115,26 @@ class Surveys:
         )
         log.info("case %s archived without an answer to survey %s", case.case_no, survey.round)
 
-    async def _send(self, tx: _Tx, case: CaseRecord, reminder: bool) -> None:
+    async def _send(self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, reminder: bool) -> None:
         tr = Translator(case.locale)
         first = (
             tr._("A reminder: how satisfied are you with how we handled {case_no}?")
             if reminder
             else tr._("How satisfied are you with how we handled your complaint {case_no}?")
         )
-        text = "\n".join(
-            [
-                first.format(case_no=case.case_no),
-                tr._("Reply with a digit from 1 to 5: 1 very dissatisfied … 5 very satisfied."),
-                tr._("A comment is welcome on the lines below the digit."),
-            ]
-        )
+        lines = [
+            first.format(case_no=case.case_no),
+            tr._("Reply with a digit from 1 to 5: 1 very dissatisfied … 5 very satisfied."),
+            tr._("A comment is welcome on the lines below the digit."),
+        ]
+        page = self.page_link(case, survey)
+        if page is not None:
+            lines.append(
+                tr._("Or rate it, with a comment if you like, on this page: {link}").format(
+                    link=page
+                )
+            )
+        text = "\n".join(lines)
         labels = {
             1: tr._("1 very dissatisfied"),
             2: tr._("2 dissatisfied"),
@@ -121,21 +147,36 @@ class Surveys:
         )
         await tell_complainant(tx, self.clock, case, text, "survey", buttons)
 
+    def page_link(self, case: CaseRecord, survey: SurveyRecord) -> str | None:
+        """The address of the survey's page for the case, when its channel has one: valid
+        as long as the survey waits for an answer. Mail gets none (mails carry no links)."""
+        if self.link is None or case.channel not in self.link_channels:
+            return None
+        assert survey.asked_at is not None
+        return self.link(case.case_no, survey.asked_at + self.config.auto_archive)
+
     # ----- the complainant's answer ------------------------------------------------------
 
     async def rate(
-        self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, score: int, comment: str = ""
+        self,
+        tx: _Tx,
+        case: CaseRecord,
+        survey: SurveyRecord,
+        score: int,
+        comment: str = "",
+        via: str | None = None,
     ) -> list[str]:
         """The complainant's rating, with the comment given with it if any; returns what
-        they are told (a comment is invited when none came)."""
-        answers = await self._rate(tx, case, survey, score)
+        they are told (a comment is invited when none came). `via` names where it was
+        given when not in the case's own conversation (the survey's page)."""
+        answers = await self._rate(tx, case, survey, score, via)
         if not comment:
             return answers
         await self.comment(tx, case, survey, comment)
         return answers[:1]
 
     async def _rate(
-        self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, score: int
+        self, tx: _Tx, case: CaseRecord, survey: SurveyRecord, score: int, via: str | None
     ) -> list[str]:
         now = self.clock.now()
         actor = f"complainant:{case.complainant_id}"
@@ -144,9 +185,10 @@ class Surveys:
         survey.outcome = "satisfied" if satisfied else "unsatisfied"
         await tx.save_survey(case, survey)
         await apply_plan(tx, case, surveys.ANSWERED)
-        await tx.add_event(
-            case, now, actor, "survey_answered", {"round": survey.round, "score": score}
-        )
+        answered: dict[str, object] = {"round": survey.round, "score": score}
+        if via is not None:
+            answered["via"] = via
+        await tx.add_event(case, now, actor, "survey_answered", answered)
         tr = Translator(case.locale)
         invite = tr._("If you like, write a comment now; it goes to your case file.")
         if satisfied:

@@ -30,12 +30,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from bot.file_kinds import evidence_type
 from channels.spec import ChannelContext, Gettext, Transcript, TranscriptEntry, Visitors
 from channels.web import CHANNEL
 from channels.web.inbound import Unreadable, check, to_inbound
 from channels.web.throttle import Throttle
 from channels.web.tokens import ConversationTokens, is_resume_token, valid_message_id
-from channels.web.uploads import keep_upload, safe_name, sniff
+from channels.web.uploads import keep_upload, safe_name
 from channels.web.watch import TranscriptWatch
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ class WebChat:
                 ),
             )
         name = safe_name(file.filename or "file")
-        mime = sniff(data, name)
+        mime = evidence_type(name, data)
         if mime is None:
             return self.refused(
                 request,
@@ -295,7 +296,7 @@ class WebChat:
             # answers it, and recognises one it already has: a retry changes nothing.
             await self.context.handle(inbound)
         except Exception as error:
-            return self._unavailable(request, error)
+            return self._unavailable(request, error, payload.get("lang"))
         self.context.count_inbound(CHANNEL, "stored")
         return JSONResponse({"ok": True})
 
@@ -309,9 +310,9 @@ class WebChat:
         except Exception as error:
             log.warning("an unreadable web chat message not kept (%s)", type(error).__name__)
 
-    def _unavailable(self, request: Request, error: Exception) -> Response:
+    def _unavailable(self, request: Request, error: Exception, lang: object = None) -> Response:
         log.warning("web chat request not taken now (%s)", type(error).__name__)
-        _ = self.texts(request)
+        _ = self.texts(request, lang)
         return self.refused(
             request,
             503,

@@ -1,6 +1,6 @@
 """Security headers on every response of a group of routes (the chat's, the
-complainant pages'): the Content-Security-Policy and its companions; the pages may hold
-personal data, so no cache keeps them."""
+complainant pages', the staff web's): the Content-Security-Policy and its companions;
+the pages may hold personal data, so no cache keeps them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, csp: str) -> None:
+    def __init__(self, app: ASGIApp, csp: str, frame_options: str | None = None) -> None:
         self.app = app
         self.headers = {
             b"content-security-policy": csp.encode(),
@@ -16,6 +16,8 @@ class SecurityHeaders:
             b"referrer-policy": b"no-referrer",
             b"cache-control": b"no-store",
         }
+        if frame_options is not None:  # for browsers older than frame-ancestors
+            self.headers[b"x-frame-options"] = frame_options.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

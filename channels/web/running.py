@@ -6,6 +6,7 @@ by this worker is also handed to the conversation's open streams at once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ from channels.web.page import STATIC, chat_csp, chat_page
 from channels.web.tokens import ConversationTokens
 from channels.web.watch import TranscriptWatch
 from delivery.sending import ChannelPacing, Sent
+
+log = logging.getLogger(__name__)
 
 UPLOAD_SLACK = 64 * 1024  # a form's other fields and boundaries around the file
 
@@ -183,6 +186,12 @@ class RunningWeb:
     async def start(self) -> None:
         if self.watch is not None:
             self.watch.start()
+        base = self.settings.public_base_url(self.settings.HOST, self.settings.PORT)
+        log.info(
+            'web chat at %s/chat/; embed it with <script src="%s/chat/widget.js" async></script>',
+            base,
+            base,
+        )
 
     async def finished(self) -> None:
         await self._stopped.wait()

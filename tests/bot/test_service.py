@@ -120,8 +120,9 @@ async def test_the_first_message_is_greeted_acknowledged_and_offered_continue_at
 ) -> None:
     chat = Chat(bot, outbox, clock)
     (reply,) = await chat.say("I was charged 30 yuan and I don't know why")
-    greeting, noted = reply.text.split("\n\n")
+    greeting, notice, noted = reply.text.split("\n\n")
     assert greeting.startswith("Hello! This is the complaint service.")
+    assert notice.startswith("Privacy: we collect your name")
     assert noted == "Noted. Add more if you like, then press Continue."
     assert [[b.label for b in row] for row in reply.buttons] == [["Continue"]]
 

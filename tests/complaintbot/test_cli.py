@@ -119,7 +119,12 @@ async def test_cases_show_json_has_every_field(database_url: str, tmp_path: Path
     assert case["receipt_sent_at"] is not None and case["receipt_sent_at"].endswith("+08:00")
     assert case["first_response_at"] is None and case["resolved_at"] is None
     assert case["satisfaction"] is None
-    assert [e["event"] for e in case["timeline"]] == ["received", "case_created", "receipt_sent"]
+    assert [e["event"] for e in case["timeline"]] == [
+        "received",
+        "privacy_notice",
+        "case_created",
+        "receipt_sent",
+    ]
     assert all({"at", "actor", "event"} <= e.keys() for e in case["timeline"])
 
     readable = complaintbot(["cases", "show", case_no], tmp_path, env)

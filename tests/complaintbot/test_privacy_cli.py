@@ -64,7 +64,11 @@ async def test_export_then_erase_keeps_the_case_and_the_chain(
     assert case["case_no"] == case_no
     assert "My account is 8801-2233" in [m["text"] for m in case["messages"]]
     assert {e["name"] for e in case["evidence"]} == {"alice-bill.png", "shot.png"}
-    assert [e["kind"] for e in case["timeline"]][:2] == ["received", "case_created"]
+    assert [e["kind"] for e in case["timeline"]][:3] == [
+        "received",
+        "privacy_notice",
+        "case_created",
+    ]
     assert "/help" in [m["text"] for m in document["other_messages"]]
     by_email = complaintbot(
         ["privacy", "export", "--contact", "Alice@Example.com", "-o", str(tmp_path / "a.json")],

@@ -70,14 +70,15 @@ async def test_an_untouched_timeline_verifies(engine: AsyncEngine, two_cases: li
     first = await events(engine, two_cases[0])
     assert [e.kind for e in first] == [
         "received",
+        "privacy_notice",
         "case_created",
         "receipt_sent",
         "complainant_message",
     ]
-    assert [e.seq for e in first] == [1, 2, 3, 4]
+    assert [e.seq for e in first] == [1, 2, 3, 4, 5]
     assert first[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(first))
-    assert result.events == 8
+    assert result.events == 10
     assert (await checked(engine, two_cases[1])).cases == 1
 
 
@@ -170,7 +171,7 @@ async def test_concurrent_appends_to_one_case_keep_one_chain(
 
     await asyncio.gather(*(note(n) for n in range(8)))
     assert (await checked(engine)).breaks == []
-    assert len(await events(engine, two_cases[0])) == 4 + 8
+    assert len(await events(engine, two_cases[0])) == 5 + 8
 
 
 async def test_upgrading_an_existing_database_chains_its_events(

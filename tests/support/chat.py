@@ -51,6 +51,7 @@ class Chat:
         user: str = "1001",
         language_code: str | None = "en",
         channel: str = "test",
+        consent: str | None = None,
     ) -> None:
         self.bot, self.clock = bot, clock
         self.sender = sender or RecordingSender()
@@ -58,12 +59,16 @@ class Chat:
         self.dispatcher = Dispatcher(outbox, {"test": self.sender, channel: self.sender}, clock)
         self.user = user
         self.language_code = language_code
+        # The privacy notice's version the person agreed to on the channel's page: on
+        # every message they send, as a web chat carries it.
+        self.consent = consent
         self.last_message_id = ""
 
     def inbound(self, kind: InboundKind, **fields: Any) -> Inbound:
         self.clock.advance(seconds=5)
         number = next(_ids)
         fields.setdefault("message_id", str(number))
+        fields.setdefault("consent", self.consent)
         return Inbound(
             channel=self.channel,
             transport_id=f"update-{number}",

@@ -74,6 +74,10 @@ class MemoryRepository:
             for case in (tables.cases[t.case_id],)
         ]
 
+    async def conversation_of(self, case_no: str) -> tuple[str, str] | None:
+        case = self.store.tables.case_by_no(case_no)
+        return None if case is None else (case.channel, case.conversation)
+
 
 class MemoryOutbox:
     """The dispatcher's `OutboxStore` in memory; settles a delivery as `SqlOutbox` does."""

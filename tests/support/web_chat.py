@@ -119,7 +119,7 @@ class WebVisitor:
                 texts.append(entry["text"])
         return texts
 
-    async def expect(self, fragment: str, since: int = 0, within: float = 15.0) -> str:
+    async def expect(self, fragment: str, since: int = 0, within: float = 30.0) -> str:
         async def arrived() -> str | None:
             return next((t for t in self.texts(since) if fragment in t), None)
 

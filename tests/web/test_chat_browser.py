@@ -75,6 +75,8 @@ async def site(
         TELEGRAM_AGENT_CHAT_ID=GROUP_ID,
         TELEGRAM_AGENT_IDS=str(AGENT_ID),
         WEB_ALLOWED_ORIGINS=shop,
+        SWEEP_INTERVAL_SECONDS=0.5,
+        CALENDAR="24x7",  # the survey goes out whatever the hour the test runs at
     )
     async with serving(settings, wall) as client:
         await ready(client)
@@ -104,7 +106,12 @@ async def say(chat: FrameLocator, text: str) -> None:
 
 
 async def test_a_complaint_with_a_photo_is_filed_through_the_widget_and_the_agents_reply_arrives(
-    site: httpx.AsyncClient, browser: Browser, group: FakeGroup, tmp_path: Path, shop: str
+    site: httpx.AsyncClient,
+    browser: Browser,
+    group: FakeGroup,
+    tmp_path: Path,
+    shop: str,
+    wall: SteppedWallClock,
 ) -> None:
     page = await shop_page(browser, site, shop)
     chat = await open_chat(page)
@@ -161,6 +168,29 @@ async def test_a_complaint_with_a_photo_is_filed_through_the_widget_and_the_agen
     chat = await open_chat(again)
     await expect(chat.locator("#log")).to_contain_text("您好，我们已安排工程师上门检修")
     await expect(chat.locator("#log")).to_contain_text(case_no)
+
+    # Resolved; a day later the survey comes with a link to a page that rates it.
+    await group.say(
+        group.members[AGENT_ID],
+        "/resolve facts=confirmed nature=system_fault responsibility=company severity=minor "
+        "已上门修复，费用已退还",
+        thread=thread,
+    )
+    await expect(chat.locator("#log")).to_contain_text("已上门修复，费用已退还")
+    wall.advance(days=1, seconds=1)
+    survey_link = chat.locator("#log a[href*='/survey/']")
+    await expect(survey_link).to_have_count(1, timeout=30_000)
+    address = await survey_link.get_attribute("href")
+    assert address
+    rating = await context.new_page()
+    # The link names PUBLIC_BASE_URL; this server listens on a port of its own.
+    await rating.goto(str(site.base_url).rstrip("/") + address[address.index("/survey/") :])
+    await expect(rating.get_by_role("group")).to_contain_text("2 不满意")
+    await rating.get_by_label("2 不满意").check()
+    await rating.get_by_label("留言（可选）").fill("上门太慢了")
+    await rating.get_by_role("button", name="提交评分").click()
+    await expect(rating.get_by_role("heading", level=1)).to_have_text("感谢您的反馈")
+    await expect(rating.locator("main")).to_contain_text(case_no)
     await context.close()
 
 

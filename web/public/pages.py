@@ -19,16 +19,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from bot.i18n import SUPPORTED_LOCALES, Translator
-from channels.web.headers import SecurityHeaders
 from channels.web.throttle import Throttle
 from web.context import PublicSite, WebContext
 from web.templating import LANGUAGE_COOKIE, environment, locale_of
 
 CSRF_COOKIE = "cb_csrf"
 CSRF_FIELD = "csrf"
-
-
-PublicHeaders = SecurityHeaders
 
 
 def public_csp(site: PublicSite) -> str:

@@ -13,12 +13,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from channels.web.headers import SecurityHeaders
 from web.context import WebContext
 from web.staff.acting import act
 from web.staff.cases import CasePages
 from web.staff.login import LoginPages
 from web.staff.oversight import Oversight
-from web.staff.pages import SecurityHeaders, guarded
+from web.staff.pages import CSP, guarded
 
 STATIC = Path(__file__).parent.parent / "static"
 
@@ -58,6 +59,6 @@ def staff_routes(context: WebContext) -> list[BaseRoute]:
             Route("/access", guarded(context, oversight.access), methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders, csp=CSP, frame_options="SAMEORIGIN")],
     )
     return [Route("/staff", home), Mount("/staff", app=pages)]

@@ -16,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from bot.domain import CaseStatus, Category, Source
-from bot.labels import category_label, source_label, status_label, verification_labels
+from bot.labels import (
+    category_label,
+    source_label,
+    status_label,
+    timeline_label,
+    verification_labels,
+)
 from bot.lifecycle import VERIFICATION
 from bot.roles import StaffRole, may_run, overseer
 from channels.registry import CHANNEL_NAMES, channel_label
@@ -195,6 +201,7 @@ class CasePages:
             "categories": [(c.value, category_label(c, _)) for c in Category],
             "sources": {s.value: source_label(s, _) for s in Source},
             "channel_name": lambda code: channel_label(code, _),
+            "event_label": lambda event: timeline_label(event["event"], event, _),
             "verification": [
                 (key, [(value.value, labels[value]) for value in kind])
                 for key, kind in VERIFICATION.items()

@@ -15,7 +15,6 @@ from urllib.parse import quote, unquote
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.i18n import Translator
 from storage import access_log
@@ -31,36 +30,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; frame-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'self'"
 )
-
-
-class SecurityHeaders:
-    """Adds the Content-Security-Policy and its companions to every staff response;
-    pages hold personal data, so no cache keeps them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _value in headers}
-                extra = {
-                    b"content-security-policy": CSP.encode(),
-                    b"x-content-type-options": b"nosniff",
-                    b"referrer-policy": b"no-referrer",
-                    b"x-frame-options": b"SAMEORIGIN",
-                    b"cache-control": b"no-store",
-                }
-                headers += [(k, v) for k, v in extra.items() if k not in present]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def render(

@@ -73,9 +73,23 @@
     li.appendChild(who);
     return li;
   }
-  function addText(li, value) {
+  // Addresses in the bot's own messages (the survey's page) become links, built as
+  // elements: no text is ever parsed as HTML. A person's own text stays plain.
+  var ADDRESS = /https?:\/\/[^\s<>"]+/g;
+  function addText(li, value, withLinks) {
     var p = document.createElement("p");
-    p.textContent = value;
+    var text = String(value || "");
+    var at = 0;
+    (withLinks ? text.match(ADDRESS) || [] : []).forEach(function (address) {
+      var start = text.indexOf(address, at);
+      p.appendChild(document.createTextNode(text.slice(at, start)));
+      var a = document.createElement("a");
+      a.href = address; a.textContent = address;
+      a.target = "_blank"; a.rel = "noopener noreferrer";
+      p.appendChild(a);
+      at = start + address.length;
+    });
+    p.appendChild(document.createTextNode(text.slice(at)));
     li.appendChild(p);
   }
   function show(entry) {
@@ -93,7 +107,7 @@
     } else {
       stopTyping();
       var li = bubble("out", key);
-      addText(li, entry.text);
+      addText(li, entry.text, true);
       (entry.files || []).forEach(function (f) { addText(li, T.file + ": " + f.name); });
       if (entry.buttons && entry.buttons.length) { li.appendChild(buttons(entry)); }
       if (entry.contact) { li.appendChild(phoneField(entry.contact)); }

@@ -22,6 +22,15 @@ class ContactAnswer:
         return not self.rejected and (self.phone is not None or self.email is not None)
 
 
+# local@domain: the domain a host name (any script) or an address literal.
+_ADDRESS = re.compile(r"^[^@\s]+@(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9a-fA-F:.]+\])$")
+
+
+def answerable(address: str) -> bool:
+    """Whether a letter can be sent to `address`: a local part, `@` and a domain."""
+    return bool(_ADDRESS.match(address))
+
+
 def normalise_phone(raw: str, region: str = "CN") -> str | None:
     """E.164 form of a valid phone number, or None."""
     candidates = [raw]

@@ -24,10 +24,9 @@ from datetime import datetime
 
 from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT, clean
 from bot.cases import Cases, Complaint
-from bot.contact import normalise_email, normalise_phone
+from bot.contact import answerable, normalise_email, normalise_phone
 from bot.domain import Category, NoticeGiven, NoticeHow, Source
 from bot.i18n import Translator
-from bot.letters import answerable
 from bot.messages import Outbound
 from bot.notice import PrivacyNotice, receipt_line
 from bot.ports import Clock, ConversationTx, Repository

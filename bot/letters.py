@@ -32,7 +32,6 @@ is not one: the case is filed as usual, nothing is sent, and the agents are told
 from __future__ import annotations
 
 import logging
-import re
 import unicodedata
 from datetime import timedelta
 
@@ -40,7 +39,7 @@ import phonenumbers
 
 from bot.answers import MAX_EXPECTATION, MAX_NAME, MAX_SUBJECT
 from bot.cases import Cases, Complaint
-from bot.contact import normalise_email
+from bot.contact import answerable, normalise_email
 from bot.domain import (
     CaseStatus,
     Category,
@@ -67,13 +66,6 @@ ROBOT_EXCERPT = 500
 DEFAULT_CATEGORY = Category.HELP_REQUEST
 # The same subject and text from the same sender within this time is one letter sent twice.
 DUPLICATE_WINDOW = timedelta(minutes=10)
-# local@domain: the domain a host name (any script) or an address literal.
-_ADDRESS = re.compile(r"^[^@\s]+@(?:[\w-]+(?:\.[\w-]+)*\.?|\[[0-9a-fA-F:.]+\])$")
-
-
-def answerable(address: str) -> bool:
-    """Whether a letter can be sent to `address`: a local part, `@` and a domain."""
-    return bool(_ADDRESS.match(address))
 
 
 class Letters:

@@ -358,6 +358,14 @@ class TimerStore(Protocol):
 
     async def move_timer(self, timer: TimerRecord, due_at: datetime) -> None: ...
 
+    async def timer_pending(self, case: CaseRecord, kind: str) -> bool:
+        """Whether the case has a pending timer of this kind."""
+        ...
+
+    async def timer_last_finished(self, case: CaseRecord, kind: str) -> datetime | None:
+        """When the case's latest timer of this kind fired or was dropped; None: never."""
+        ...
+
     async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord: ...
 
     async def last_contact(self, case: CaseRecord) -> datetime | None:
@@ -431,7 +439,19 @@ class PartnerStore(Protocol):
         ...
 
 
-class ConversationTx(ConversationStore, CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
+class ShownAnswers(Protocol):
+    """What the complainant's own page has shown them, where the channel tells (a
+    chat page reports the messages it showed)."""
+
+    async def answers_not_shown(self, case: CaseRecord, since: datetime | None) -> list[str]:
+        """The texts of the agents' answers to the case delivered in its conversation
+        after `since` (all when None) that its page has not shown, oldest first."""
+        ...
+
+
+class ConversationTx(
+    ConversationStore, CaseStore, TimerStore, ReplyQueue, PartnerStore, ShownAnswers, Protocol
+):
     """One transaction on one conversation, holding its lock until it ends.
 
     Leaving the context commits; an exception rolls everything back, including the

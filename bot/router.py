@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.agents import Agents, Operator, Undelivered
+from bot.away import AwayMail, AwayMailer
 from bot.cases import Cases
 from bot.commands import Commands
 from bot.complainant import Complainant
@@ -75,6 +76,9 @@ class BotConfig:
     # The privacy notice every channel shows before the first question (the chat's
     # greeting; a line in mail receipts), and whose version goes on each case.
     privacy: PrivacyNotice = field(default_factory=PrivacyNotice)
+    # Agents' answers mailed to a complainant whose page did not show them in time
+    # (on these channels, with the mail channel on); None: never.
+    away_mail: AwayMail | None = None
 
 
 class ComplaintBot:
@@ -101,8 +105,9 @@ class ComplaintBot:
             link_channels=config.survey_link_channels,
         )
         partners = PartnerFollowUp(case_clock, notices, clock, config.mail_channel)
-        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners)
-        desk = Desk(staff, case_clock, clock, config.mail_channel)
+        away = AwayMailer(config.away_mail, config.mail_channel, clock)
+        timekeeper = Timekeeper(config.followup, surveys, notices, zone, clock, partners, away)
+        desk = Desk(staff, case_clock, clock, config.mail_channel, away)
         cases = Cases(config.case_prefix, zone, case_clock, staff, clock)
         self.agents = Agents(repository, desk, staff, clock)
         self.letters = Letters(

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.away import AwayMail
 from bot.desk import DeskConfig
 from bot.followup import FollowUpConfig
 from bot.i18n import Translator
@@ -29,9 +30,11 @@ from bot.router import BotConfig, ComplaintBot
 from channels import registry
 from channels import web as web_channel
 from channels.spec import Channel, ChannelStartError
+from channels.web import CHANNEL as WEB_CHANNEL
+from channels.web.keys import site_key
+from channels.web.tokens import ConversationTokens
 from complaintbot.server import listening_socket
 from complaintbot.settings import Settings
-from complaintbot.site_key import site_key
 from complaintbot.worker import Core, Worker
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
@@ -84,6 +87,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             survey_link=survey_links(settings),
             survey_link_channels=frozenset({web_channel.CHANNEL}),
             privacy=privacy_notice(settings),
+            away_mail=away_mail(settings, clock),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
         yield Core(
@@ -97,6 +101,24 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
         )
     finally:
         await engine.dispose()
+
+
+def away_mail(settings: Settings, clock: Clock) -> AwayMail | None:
+    """Web chat answers a visitor's page did not show, mailed with a link that resumes
+    the conversation: when the web chat and the mail channel are both on."""
+    if not settings.WEB_ENABLED or registry.mail_channel(settings) is None:
+        return None
+    chat = settings.public_base_url(settings.HOST, settings.PORT).rstrip("/") + "/chat/#resume="
+
+    @functools.cache
+    def tokens() -> ConversationTokens:
+        # Read (or made) when a link is first needed, not by every command that starts.
+        return ConversationTokens(site_key(settings.WEB_SECRET_KEY, settings.DATA_DIR), clock)
+
+    def link(conversation: str) -> str:
+        return chat + tokens().resume_token(conversation, clock.now())
+
+    return AwayMail(channels=frozenset({WEB_CHANNEL}), link=link)
 
 
 async def staff_supervisors(engine: AsyncEngine) -> frozenset[str]:

@@ -31,10 +31,10 @@ from bot.ports import Clock
 from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
 from channels.spec import Channel, ChannelContext, OpenChannel
+from channels.web.keys import site_key
 from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
 from complaintbot.settings import Settings
-from complaintbot.site_key import site_key
 from delivery.dispatcher import Dispatcher
 from delivery.ports import SendBudget
 from delivery.sending import ChannelPacing

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -133,7 +133,9 @@ class SqlOutbox:
                 r for r in rows.values() if r.case_id and r.channel in self.threaded_channels
             ]
             threads = await _threads(
-                session, {r.case_id for r in threaded if r.case_id is not None and not _own(r)}
+                session,
+                {r.case_id for r in threaded if r.case_id is not None and not _own(r)},
+                self.threaded_channels,
             )
             own_threads = {r.id: await _own_thread(session, r) for r in threaded if _own(r)}
             return [
@@ -289,19 +291,20 @@ async def _own_thread(session: AsyncSession, row: OutboxItem) -> CaseThread:
     return CaseThread(row.payload["subject"], tuple((ref, d) for ref, d in refs.all()))
 
 
-async def _threads(session: AsyncSession, case_ids: set[int]) -> dict[int | None, CaseThread]:
-    """Subject and messages (oldest first) of each case, for threading mail; a
+async def _threads(
+    session: AsyncSession, case_ids: set[int], channels: Collection[str]
+) -> dict[int | None, CaseThread]:
+    """Subject and messages (oldest first) on the threaded `channels` of each case, for
+    threading mail (mail about a web chat's case threads under that mail alone); a
     partner's messages about the case are a thread of their own."""
     if not case_ids:
         return {}
     subjects = await session.execute(
-        select(Case.id, Case.subject, Case.channel).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
+        select(Case.id, Case.subject).where(Case.id.in_(case_ids))  # type: ignore[union-attr]
     )
     threads: dict[int | None, tuple[str, list[tuple[str, str]]]] = {}
-    channels: set[str] = set()
-    for case_id, subject, channel in subjects.all():
+    for case_id, subject in subjects.all():
         threads[case_id] = (subject, [])
-        channels.add(channel)
     refs = await session.execute(
         select(Message.case_id, Message.message_ref, Message.direction)
         .where(

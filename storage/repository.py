@@ -6,7 +6,7 @@ one person are handled one after the other) plus, across processes, the database
 
 The transaction's methods live with the rows they touch, one module per port of
 `bot.ports`: `storage.conversations`, `storage.cases` (+ `storage.agents`),
-`storage.timers`, `storage.replies` and `storage.partners`.
+`storage.timers`, `storage.replies`, `storage.partners` and `storage.web_chat`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ from storage.models import Case, CaseTimer, Conversation
 from storage.partners import PartnerRows
 from storage.replies import ReplyRows
 from storage.timers import TimerRows
+from storage.web_chat import ShownAnswerRows
 
 
-class SqlConversationTx(ConversationRows, CaseRows, AgentRows, TimerRows, ReplyRows, PartnerRows):
+class SqlConversationTx(
+    ConversationRows, CaseRows, AgentRows, TimerRows, ReplyRows, PartnerRows, ShownAnswerRows
+):
     """`bot.ports.ConversationTx` on SQL: every port's part on one session."""
 
 

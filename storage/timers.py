@@ -54,6 +54,27 @@ class TimerRows(SqlTx):
             update(CaseTimer).where(CaseTimer.id == timer.id).values(due_at=due_at)
         )
 
+    async def timer_pending(self, case: CaseRecord, kind: str) -> bool:
+        found = await self.session.scalar(
+            select(CaseTimer.id)
+            .where(
+                CaseTimer.case_id == case.id,
+                CaseTimer.kind == kind,
+                CaseTimer.status == "pending",
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def timer_last_finished(self, case: CaseRecord, kind: str) -> datetime | None:
+        return await self.session.scalar(
+            select(func.max(CaseTimer.fired_at)).where(
+                CaseTimer.case_id == case.id,
+                CaseTimer.kind == kind,
+                CaseTimer.status.in_(("fired", "dropped")),  # type: ignore[attr-defined]
+            )
+        )
+
     async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord:
         rounds = await self.session.scalar(
             select(func.count()).select_from(Survey).where(Survey.case_id == case.id)

@@ -11,8 +11,11 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.domain import RESPONSE_KINDS
+from bot.ports import CaseRecord
 from storage.database import READ_ONLY
 from storage.models import Case, Message, WebVisitor
+from storage.transaction import SqlTx
 
 # Conversations woken at most per look: the rest wait for the next one.
 TOUCHED_BATCH = 2000
@@ -133,3 +136,31 @@ class SqlVisitors:
                 )
             )
             return int(count or 0)
+
+
+class ShownAnswerRows(SqlTx):
+    """`bot.ports.ShownAnswers` on SQL: what the conversation's page reported it showed
+    (`web_visitors.seen_message_id`; a conversation with no visitor showed nothing)."""
+
+    async def answers_not_shown(self, case: CaseRecord, since: datetime | None) -> list[str]:
+        shown = (
+            select(WebVisitor.seen_message_id)
+            .where(WebVisitor.conversation == case.conversation)  # type: ignore[arg-type]
+            .scalar_subquery()
+        )
+        query = (
+            select(Message.text)
+            .where(
+                Message.case_id == case.id,
+                Message.channel == case.channel,
+                Message.conversation == case.conversation,
+                Message.direction == "out",
+                Message.kind.in_(RESPONSE_KINDS),  # type: ignore[attr-defined]
+                Message.text != "",
+                Message.id > func.coalesce(shown, 0),  # type: ignore[operator]
+            )
+            .order_by(Message.id)  # type: ignore[arg-type]
+        )
+        if since is not None:
+            query = query.where(Message.at > since)  # type: ignore[operator]
+        return list((await self.session.scalars(query)).all())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.away import AwayMailer
 from bot.domain import RESPONSE_KINDS, CaseStatus
 from bot.draft import EvidenceRef
 from bot.followup import CaseClock
@@ -122,10 +123,12 @@ class CommandPath:
         case_clock: CaseClock,
         clock: Clock,
         mail_channel: str | None = None,
+        away: AwayMailer | None = None,
     ) -> None:
         self.staff = staff
         self.case_clock = case_clock
         self.clock = clock
+        self.away = away or AwayMailer(None, mail_channel, clock)
         # The channel partners are written on (mail); None when there is none.
         self.mail_channel = mail_channel
 
@@ -179,6 +182,8 @@ class CommandPath:
                 # the first one delivered is the case's first response.
                 answer=say.kind in RESPONSE_KINDS,
             )
+            if say.kind in RESPONSE_KINDS:
+                await self.away.answered(turn.tx, case)  # mailed if not seen in time
         elif say.to is To.THREAD and say.edit is not None:
             await self._edit_post(turn, case, say)
         elif say.to is To.THREAD:

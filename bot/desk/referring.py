@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 
+from bot.contact import answerable
 from bot.desk.path import Change, CommandPath, DeskTurn, Say, To, command_files
 from bot.domain import CaseStatus
 from bot.draft import EvidenceRef
 from bot.followup.partners import partner_letter, partner_subject
 from bot.i18n import Translator
-from bot.letters import answerable
 from bot.ports import CaseRecord, ConversationTx, PartnerRecord, ReferralRecord
 from scheduler.calendar import Duration, parse_duration
 

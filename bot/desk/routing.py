@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.away import AwayMailer
 from bot.desk import closing, looking, referring, refiling, taking, talking
 from bot.desk.path import Change, CommandPath, DeskTurn
 from bot.domain import looks_like_case_no
@@ -47,8 +48,9 @@ class Desk:
         case_clock: CaseClock,
         clock: Clock,
         mail_channel: str | None = None,
+        away: AwayMailer | None = None,
     ) -> None:
-        self.path = CommandPath(staff, case_clock, clock, mail_channel)
+        self.path = CommandPath(staff, case_clock, clock, mail_channel, away)
         self.staff = staff
 
     @property

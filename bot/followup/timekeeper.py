@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.away import UNSEEN, AwayMailer
 from bot.domain import CaseStatus
 from bot.followup.common import FollowUpConfig, tell_complainant
 from bot.followup.partners import PartnerFollowUp
@@ -26,6 +27,7 @@ from bot.ports import (
     Clock,
     PartnerStore,
     ReplyQueue,
+    ShownAnswers,
     TimerRecord,
     TimerStore,
 )
@@ -36,7 +38,7 @@ from scheduler.sla import describe
 log = logging.getLogger(__name__)
 
 
-class _Tx(CaseStore, TimerStore, ReplyQueue, PartnerStore, Protocol):
+class _Tx(CaseStore, TimerStore, ReplyQueue, PartnerStore, ShownAnswers, Protocol):
     """The ports a firing timer works on."""
 
 
@@ -49,8 +51,10 @@ class Timekeeper:
         timezone: ZoneInfo,
         clock: Clock,
         partners: PartnerFollowUp,
+        away: AwayMailer | None = None,
     ) -> None:
         self.config = config
+        self.away = away or AwayMailer(None, None, clock)
         self.surveys = surveys
         self.partners = partners
         self.staff = staff
@@ -60,6 +64,11 @@ class Timekeeper:
     async def fire(self, tx: _Tx, case: CaseRecord, timer: TimerRecord) -> None:
         """Acts on one due timer, once: it ends fired, dropped, or moved to working hours."""
         now = self.clock.now()
+        if timer.kind == UNSEEN:
+            # The complainant's own answers: mailed when due, working hours or not.
+            mailed = await self.away.fire(tx, case)
+            await tx.finish_timer(timer, now, fired=mailed)
+            return
         later = timers.put_off_until(timer.kind, self.config.calendar, now)
         if timer.kind.startswith(timers.PARTNER_KINDS):
             await self._partner(tx, case, timer, later)

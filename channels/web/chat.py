@@ -35,7 +35,7 @@ from channels.spec import ChannelContext, Gettext, Transcript, TranscriptEntry, 
 from channels.web import CHANNEL
 from channels.web.inbound import Unreadable, check, to_inbound
 from channels.web.throttle import Throttle
-from channels.web.tokens import conversation_of, new_token, valid_message_id
+from channels.web.tokens import ConversationTokens, is_resume_token, valid_message_id
 from channels.web.uploads import keep_upload, safe_name
 from channels.web.watch import TranscriptWatch
 
@@ -87,6 +87,7 @@ class WebChat:
         transcript: Transcript,
         visitors: Visitors,
         watch: TranscriptWatch,
+        tokens: ConversationTokens,
         *,
         uploads: Path,
         max_upload_bytes: int,
@@ -97,6 +98,7 @@ class WebChat:
         self.transcript = transcript
         self.visitors = visitors
         self.watch = watch
+        self.tokens = tokens
         self.uploads = uploads
         self.max_upload_bytes = max_upload_bytes
         self.open_drafts = open_drafts
@@ -147,13 +149,16 @@ class WebChat:
         body = await _json(request)
         _ = self.texts(request, body.get("lang"))
         token = self.token_of(request)
-        conversation = conversation_of(token)
+        conversation = self.tokens.conversation_of(token)
+        if conversation is not None and is_resume_token(token):
+            # A mailed link's token: the page keeps a fresh one, valid from now.
+            token = self.tokens.resume_token(conversation, self.context.clock.now())
         if conversation is None and body.get("begin") is True:
             refusal = await self._may_begin(request)
             if refusal is not None:
                 return self.refused(request, 429, refusal)
-            token = new_token()
-            conversation = conversation_of(token)
+            token = self.tokens.new_token()
+            conversation = self.tokens.conversation_of(token)
             assert conversation is not None
             try:
                 await self.visitors.begin(
@@ -259,7 +264,7 @@ class WebChat:
     async def _take(self, request: Request, payload: dict[str, Any]) -> Response:
         """Stores the message raw, hands it to the bot, marks it handled; 200 only then."""
         _ = self.texts(request, payload.get("lang"))
-        conversation = conversation_of(self.token_of(request))
+        conversation = self.tokens.conversation_of(self.token_of(request))
         if conversation is None:
             return self.refused(
                 request, 401, _("This conversation has ended; please reload the page.")
@@ -319,7 +324,7 @@ class WebChat:
         )
 
     async def seen(self, request: Request) -> Response:
-        conversation = conversation_of(self.token_of(request))
+        conversation = self.tokens.conversation_of(self.token_of(request))
         if conversation is None:
             return Response(status_code=401)
         body = await _json(request)
@@ -333,7 +338,7 @@ class WebChat:
         return Response(status_code=204)
 
     async def events(self, request: Request) -> Response:
-        conversation = conversation_of(self.token_of(request))
+        conversation = self.tokens.conversation_of(self.token_of(request))
         if conversation is None:
             return Response(status_code=401)
         try:

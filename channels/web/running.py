@@ -25,7 +25,9 @@ from channels.spec import ChannelContext, Webhook
 from channels.web import CHANNEL
 from channels.web.chat import WebChat
 from channels.web.headers import SecurityHeaders
+from channels.web.keys import site_key
 from channels.web.page import STATIC, chat_csp, chat_page
+from channels.web.tokens import ConversationTokens
 from channels.web.watch import TranscriptWatch
 from delivery.sending import ChannelPacing, Sent
 
@@ -38,6 +40,7 @@ class WebSettings(Protocol):
     HOST: str
     PORT: int
     DATA_DIR: Path
+    WEB_SECRET_KEY: str | None
     DEFAULT_LOCALE: str
     RETENTION_DAYS: int | None
     WEB_MAX_UPLOAD_MB: int
@@ -114,6 +117,7 @@ class RunningWeb:
             context.transcript,
             context.visitors,
             self.watch,
+            ConversationTokens(site_key(settings.WEB_SECRET_KEY, settings.DATA_DIR), context.clock),
             uploads=settings.DATA_DIR / "web_uploads",
             max_upload_bytes=max_upload,
             per_address=settings.WEB_REQUESTS_PER_MINUTE_PER_IP,

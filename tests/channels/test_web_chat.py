@@ -5,7 +5,7 @@ floods and a lost database each getting one clear answer."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.web.keys import site_key
+from channels.web.tokens import ConversationTokens, conversation_named
 from complaintbot.settings import Settings
 from storage.database import create_engine
 from storage.models import Case, Evidence, Message, RawUpdate, TimelineEvent
-from tests.support.clock import RunningWallClock
+from tests.support.clock import FakeClock, RunningWallClock
 from tests.support.serving import ready, serving
 from tests.support.web_chat import PNG, WebVisitor, file_web_complaint
 
@@ -164,3 +166,44 @@ async def test_the_privacy_agreement_goes_on_the_case_timeline(
         await engine.dispose()
     notices = [payload for kind, payload in kinds if kind == "privacy_notice"]
     assert notices and notices[0]["version"] == "2026-11" and notices[0]["agreed"] is True
+
+
+async def test_a_mailed_resume_link_opens_its_conversation_and_a_forged_or_old_one_nothing(
+    site: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    async with WebVisitor(site, lang="en") as visitor:
+        body = await visitor.begin()
+        await visitor.listen()
+        await visitor.say("/start")
+        await visitor.expect("describe")
+        assert visitor.token is not None and body["token"] == visitor.token
+    # The link mailed to the visitor, signed with the site's key (made at the start).
+    key = site_key(None, tmp_path / "data")
+    now = datetime.now(UTC)
+    tokens = ConversationTokens(key, FakeClock(now))
+    conversation = conversation_named(visitor.token)
+    resume = tokens.resume_token(conversation, now)
+
+    site.cookies.clear()  # another browser: the one the mail is read in
+    opened = await site.post("/chat/api/session", json={}, headers={"X-Chat-Token": resume})
+    assert [e["text"] for e in opened.json()["entries"]][:1] == ["/start"]
+    # The page keeps a fresh resume token (valid from now), which opens it too.
+    fresh = opened.json()["token"]
+    assert fresh.startswith("r1.") and tokens.conversation_of(fresh) == conversation
+
+    forged = [
+        resume[:-1] + ("A" if resume[-1] != "A" else "B"),  # another signature
+        ConversationTokens(b"another key", FakeClock(now)).resume_token(conversation, now),
+        # Made 31 days ago: expired a day ago.
+        tokens.resume_token(conversation, now - timedelta(days=31)),
+    ]
+    for token in forged:
+        site.cookies.clear()
+        refused = await site.post("/chat/api/session", json={}, headers={"X-Chat-Token": token})
+        assert refused.json() == {"ok": True, "token": None, "entries": [], "after": 0}
+        send = await site.post(
+            "/chat/api/send",
+            json={"id": "x1", "kind": "text", "text": "hi"},
+            headers={"X-Chat-Token": token},
+        )
+        assert send.status_code == 401

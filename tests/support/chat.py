@@ -39,7 +39,7 @@ class RecordingSender:
 
 
 class Chat:
-    """One person talking to the bot on the `test` channel."""
+    """One person talking to the bot on the `test` channel (or `channel`)."""
 
     def __init__(
         self,
@@ -50,11 +50,13 @@ class Chat:
         *,
         user: str = "1001",
         language_code: str | None = "en",
+        channel: str = "test",
         consent: str | None = None,
     ) -> None:
         self.bot, self.clock = bot, clock
         self.sender = sender or RecordingSender()
-        self.dispatcher = Dispatcher(outbox, {"test": self.sender}, clock)
+        self.channel = channel
+        self.dispatcher = Dispatcher(outbox, {"test": self.sender, channel: self.sender}, clock)
         self.user = user
         self.language_code = language_code
         # The privacy notice's version the person agreed to on the channel's page: on
@@ -68,7 +70,7 @@ class Chat:
         fields.setdefault("message_id", str(number))
         fields.setdefault("consent", self.consent)
         return Inbound(
-            channel="test",
+            channel=self.channel,
             transport_id=f"update-{number}",
             conversation=self.user,
             sender_id=self.user,

@@ -157,7 +157,11 @@ class MemoryOutbox:
         )
         if case is not None and row.channel in self.threaded_channels:
             messages = sorted(
-                (m for m in t.messages if m.case_id == case.id and m.channel == case.channel),
+                (
+                    m
+                    for m in t.messages
+                    if m.case_id == case.id and m.channel in self.threaded_channels
+                ),
                 key=lambda m: (m.at, m.id),
             )
             thread = CaseThread(

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.domain import CaseStatus, format_case_no
+from bot.domain import RESPONSE_KINDS, CaseStatus, format_case_no
 from bot.draft import EvidenceRef
 from bot.messages import Attachment, Inbound, Outbound
 from bot.ports import (
@@ -377,6 +377,19 @@ class MemoryTx:
     async def move_timer(self, timer: TimerRecord, due_at: datetime) -> None:
         self._timer(timer.id).due_at = due_at
 
+    async def timer_pending(self, case: CaseRecord, kind: str) -> bool:
+        return any(
+            t.case_id == case.id and t.kind == kind and t.status == "pending" for t in self.t.timers
+        )
+
+    async def timer_last_finished(self, case: CaseRecord, kind: str) -> datetime | None:
+        times = [
+            t.fired_at
+            for t in self.t.timers
+            if t.case_id == case.id and t.kind == kind and t.fired_at is not None
+        ]
+        return max(times) if times else None
+
     async def new_survey(self, case: CaseRecord, at: datetime) -> SurveyRecord:
         rounds = sum(1 for s in self.t.surveys if s.case_id == case.id)
         survey = SurveyRecord(self.t.new_id("surveys"), rounds + 1)
@@ -416,6 +429,21 @@ class MemoryTx:
         ]
         waiting.sort(key=lambda w: w[0])
         return self._record(waiting[-1][1]) if waiting else None
+
+    # ----- ShownAnswers -------------------------------------------------------------
+
+    async def answers_not_shown(self, case: CaseRecord, since: datetime | None) -> list[str]:
+        # No page reports here what it showed: every answer delivered is unseen.
+        return [
+            m.text
+            for m in sorted(self.t.messages, key=lambda m: m.id)
+            if m.case_id == case.id
+            and (m.channel, m.conversation) == (case.channel, case.conversation)
+            and m.direction == "out"
+            and m.kind in RESPONSE_KINDS
+            and m.text
+            and (since is None or m.at > since)
+        ]
 
     # ----- PartnerStore -------------------------------------------------------------
 

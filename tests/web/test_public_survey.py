@@ -28,9 +28,9 @@ from bot.agents import Operator
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.router import ComplaintBot
 from channels.email.inbound import mail_to_inbound
+from channels.web.keys import site_key
 from complaintbot.app import open_core, survey_links
 from complaintbot.settings import Settings
-from complaintbot.site_key import site_key
 from complaintbot.worker import Core
 from delivery.dispatcher import Dispatcher
 from storage.models import OutboxItem

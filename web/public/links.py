@@ -1,7 +1,7 @@
 """Signed links sent to complainants: the survey page's (`/survey/TOKEN`).
 
 A token names a case and until when it is valid, and is signed with the site's key
-(`complaintbot.site_key`), so that no one can make one for another case or stretch
+(`channels.web.keys`), so that no one can make one for another case or stretch
 one's life: `PAYLOAD.SIGNATURE`, both URL-safe base64 without padding, where the
 payload is `CASE_NO|EXPIRES` (Unix seconds) and the signature HMAC-SHA256 over the
 link's purpose and the payload. Nothing is stored: the token alone is checked, in

@@ -21,6 +21,15 @@
   var sending = false;
   var streamAbort = null;
 
+  // A link mailed to the visitor (#resume=<token>) opens its conversation here: the
+  // page keeps that token instead of its own, and the address forgets it.
+  var resume = /^#resume=([A-Za-z0-9_.-]+)$/.exec(location.hash);
+  if (resume) {
+    if (state.token !== resume[1]) { state.token = resume[1]; state.pending = []; }
+    save();
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; }
   }
@@ -292,6 +301,8 @@
     compose.hidden = false;
     return post("session", { lang: config.lang }).then(function (r) { return r.json(); }).then(function (body) {
       if (body.token) { state.token = body.token; save(); }
+      // A token that opens nothing (a link expired or altered): begin anew.
+      else if (body.ok && state.token) { state.token = null; save(); }
       (body.entries || []).forEach(show);
       after = Math.max(after, body.after || 0);
       (state.pending || []).forEach(function (m) {

@@ -1,6 +1,7 @@
-"""The key that signs links sent to complainants (the survey page's): WEB_SECRET_KEY,
-else one made at the first start and kept in DATA_DIR (readable by this user only).
-Workers on several machines must share one: set WEB_SECRET_KEY there."""
+"""The key that signs links sent to complainants (the survey page's, the web chat's
+resume links): WEB_SECRET_KEY, else one made at the first start and kept in DATA_DIR
+(readable by this user only). Workers on several machines must share one: set
+WEB_SECRET_KEY there."""
 
 from __future__ import annotations
 

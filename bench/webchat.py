@@ -109,10 +109,10 @@ class Visitor:
 
 
 async def visit(visitor: Visitor, think: float, latencies: list[float]) -> None:
+    await asyncio.sleep(random.uniform(0, think))  # people arrive over time
     await visitor.begin()
     listening = asyncio.create_task(visitor.listen())
     try:
-        await asyncio.sleep(random.uniform(0, think))  # people arrive over time
         for step, (kind, value) in enumerate(SCRIPT):
             latencies.append(await visitor.send(step, kind, value))
             await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -356,7 +356,6 @@ class WebChat:
         ends = loop.time() + STREAM_SECONDS
         yield "retry: 2000\n\n"
         with self.watch.listen(conversation) as listener:
-            await _quietly(self.visitors.seen(conversation, self.context.clock.now()))
             while not self.watch.stopped and loop.time() < ends:
                 for entry in listener.take():
                     yield _event(entry)
@@ -375,13 +374,6 @@ class WebChat:
 
 def _event(entry: dict[str, Any]) -> str:
     return f"data: {json.dumps(entry, ensure_ascii=False)}\n\n"
-
-
-async def _quietly(work: Awaitable[object]) -> None:
-    try:
-        await work
-    except Exception as error:  # presence is a nicety: the stream goes on
-        log.debug("web chat presence not recorded (%s)", type(error).__name__)
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -404,6 +396,3 @@ def _remember(response: Response, request: Request, token: str) -> None:
         samesite="lax",
         secure=request.url.scheme == "https",
     )
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import web.app
 from bot.i18n import Translator
-from bot.notice import BUILTIN_BASIS, PrivacyNotice
 from bot.ports import Clock
 from bot.retention import RetentionSweep
 from bot.router import ComplaintBot
@@ -181,9 +180,7 @@ class Worker:
             open_drafts_per_ip=settings.WEB_OPEN_DRAFTS_PER_IP,
             mail_channel=self.core.bot.config.mail_channel,
             retention_days=settings.RETENTION_DAYS,
-            notice=PrivacyNotice(
-                settings.privacy_notice_version(BUILTIN_BASIS), settings.PRIVACY_NOTICE_URL
-            ),
+            notice=self.core.bot.config.privacy,
         )
 
     async def settle(self) -> None:

@@ -86,9 +86,6 @@ class TranscriptWatch:
             if not listeners:
                 self._listeners.pop(conversation, None)
 
-    def listening(self, conversation: str) -> bool:
-        return conversation in self._listeners
-
     def push(self, conversation: str, entry: dict[str, Any]) -> None:
         """Hands a message to the conversation's streams in this worker."""
         for listener in self._listeners.get(conversation, ()):

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from channels.web.throttle import Throttle
 from web.context import PublicSite, WebContext
+from web.staff.auth import client_address
 from web.templating import LANGUAGE_COOKIE, environment, locale_of
 
 CSRF_COOKIE = "cb_csrf"
@@ -102,11 +103,6 @@ def render(
             LANGUAGE_COOKIE, locale, max_age=365 * 86400, path="/", samesite="lax", secure=secure
         )
     return response
-
-
-def client_address(request: Request) -> str | None:
-    """The client's address (behind TRUSTED_PROXIES, the one they forwarded)."""
-    return request.client.host if request.client else None
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -29,6 +29,11 @@ def configured(settings: AnySettings, *, serving: bool = False) -> list[Channel]
     return chosen or [c for c in CHANNELS if c.interactive and c.configured(settings)][:1]
 
 
+def on_record() -> frozenset[str]:
+    """The channels whose messages are delivered by being on the record."""
+    return frozenset(c.name for c in CHANNELS if c.on_record)
+
+
 def problems(settings: AnySettings) -> list[str]:
     """What keeps a configured channel from starting, one line naming the setting each."""
     return [problem for c in CHANNELS if (problem := c.problem(settings)) is not None]

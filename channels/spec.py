@@ -253,6 +253,10 @@ class Channel:
 
     `served`: it takes input only through `complaintbot serve`'s HTTP server (the web
     chat), so `complaintbot run` leaves it out.
+
+    `on_record`: a message is delivered by being on the record, where the channel's
+    pages read it (the web chat): a reply is stored as sent in the transaction that
+    writes it, and no dispatcher sends it.
     """
 
     name: str
@@ -262,3 +266,4 @@ class Channel:
     problem: Callable[[AnySettings], str | None] = _no_problem
     interactive: bool = False
     served: bool = False
+    on_record: bool = False

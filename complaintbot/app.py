@@ -63,7 +63,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
     engine = open_engine(settings)
     try:
         await ensure_schema(engine, settings.DATABASE_URL)
-        repository = SqlRepository(engine, settings.DATA_DIR, clock)
+        repository = SqlRepository(engine, settings.DATA_DIR, clock, registry.on_record())
         desk = None
         if settings.TELEGRAM_BOT_TOKEN and settings.TELEGRAM_AGENT_CHAT_ID is not None:
             desk = DeskConfig(

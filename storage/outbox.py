@@ -22,7 +22,7 @@ from storage.chain import append_event
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, Partner, Referral
 from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
-from storage.search import reindex_case
+from storage.sent_messages import own_thread_letter, record_sent
 
 # Claims are chosen one dispatcher at a time (a transaction-level advisory lock): the
 # fair choice ranks whole lanes, which no row lock could keep two choosers apart on.
@@ -134,10 +134,12 @@ class SqlOutbox:
             ]
             threads = await _threads(
                 session,
-                {r.case_id for r in threaded if r.case_id is not None and not _own(r)},
+                {r.case_id for r in threaded if r.case_id is not None and not own_thread_letter(r)},
                 self.threaded_channels,
             )
-            own_threads = {r.id: await _own_thread(session, r) for r in threaded if _own(r)}
+            own_threads = {
+                r.id: await _own_thread(session, r) for r in threaded if own_thread_letter(r)
+            }
             return [
                 Delivery(
                     id=row.id,  # type: ignore[arg-type]
@@ -169,7 +171,7 @@ class SqlOutbox:
         return replace(
             outbound,
             # A letter of its own thread is a person's request (to a partner).
-            automatic=not row.answer and not _own(row),
+            automatic=not row.answer and not own_thread_letter(row),
             # The case's thread as it is now: it may have been opened after this was queued.
             thread=thread if outbound.case_thread else outbound.thread,
             files=tuple(replace(f, data=self.files.read(f.sha256)) for f in outbound.files),
@@ -179,64 +181,7 @@ class SqlOutbox:
         async with self._session() as session, session.begin():
             row = await session.get(OutboxItem, delivery.id)
             assert row is not None
-            transport_ids = [f"{row.conversation}:{m}" for m in sent.message_ids]
-            transport_id = transport_ids[0] if transport_ids else f"{row.conversation}:-"
-            row.status, row.sent_at, row.transport_message_id = "sent", at, transport_id
-            row.thread = sent.thread
-            # One row per message taken, so a reply to any of them finds the case.
-            for position, message_id in enumerate(sent.message_ids):
-                session.add(
-                    Message(
-                        channel=row.channel,
-                        direction="out",
-                        transport_id=transport_ids[position],
-                        conversation=row.conversation,
-                        message_ref=message_id,
-                        sender_id="bot",
-                        kind=row.kind,
-                        text=row.payload.get("text", "") if position == 0 else "",
-                        raw=row.payload if position == 0 else {},
-                        at=at,
-                        case_id=row.case_id,
-                    )
-                )
-            if row.case_id is not None and row.payload.get("text"):
-                await reindex_case(session, row.case_id)  # what the case was told
-            if row.case_id is None or _own(row):
-                return  # a letter of its own thread: the case's timeline has the request
-            if (
-                row.kind.startswith("desk_")
-                and sent.thread is not None
-                and (row.kind == "desk_card" or row.payload.get("case_thread"))
-            ):
-                # The card opens the thread; a later post may have had to open a new one.
-                await session.execute(
-                    update(Case)
-                    .where(Case.id == row.case_id)  # type: ignore[arg-type]
-                    .values(agent_thread=sent.thread)
-                )
-            if row.kind.startswith("desk_"):
-                return  # the agents' own view; the timeline has the decision itself
-            if row.answer:
-                await session.execute(
-                    update(Case)
-                    .where(Case.id == row.case_id, Case.first_response_at.is_(None))  # type: ignore[union-attr]
-                    .values(first_response_at=at)
-                )
-            if row.kind == "receipt":
-                await session.execute(
-                    update(Case)
-                    .where(Case.id == row.case_id, Case.receipt_sent_at.is_(None))  # type: ignore[union-attr]
-                    .values(receipt_sent_at=at)
-                )
-            await append_event(
-                session,
-                row.case_id,
-                at,
-                "system",
-                "receipt_sent" if row.kind == "receipt" else "message_sent",
-                {"text": row.payload.get("text", ""), "transport_id": transport_id},
-            )
+            await record_sent(session, row, sent, at)
 
     async def retry_later(self, delivery: Delivery, at: datetime, error: str) -> None:
         async with self._session() as session, session.begin():
@@ -268,11 +213,6 @@ class SqlOutbox:
                     "delivery_failed",
                     {"kind": row.kind, "error": error[:500]},
                 )
-
-
-def _own(row: OutboxItem) -> bool:
-    """Whether the row is a letter of a thread of its own (`Outbound.subject`)."""
-    return row.payload.get("subject") is not None
 
 
 async def _own_thread(session: AsyncSession, row: OutboxItem) -> CaseThread:

@@ -1,6 +1,8 @@
 """The outbox as the bot fills it, inside a conversation's transaction.
 
 `storage.outbox` is the other end: the dispatcher claiming and settling what is queued.
+A reply on a channel whose messages are delivered by being on the record (the web chat)
+is written as sent here, in the transaction that decided it: no dispatcher takes it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from sqlalchemy import func, select
 
 from bot.messages import Outbound
 from bot.ports import ThreadOpening
+from delivery.sending import Sent
 from storage.models import Case, OutboxItem
+from storage.sent_messages import record_sent
 from storage.transaction import SqlTx
 from storage.wakeups import OUTBOX, notify
 
@@ -33,23 +37,28 @@ class ReplyRows(SqlTx):
             case_id = await self.session.scalar(
                 select(Case.id).where(Case.case_no == outbound.case_no)
             )
+        item = OutboxItem(
+            channel=outbound.channel,
+            conversation=outbound.conversation,
+            kind=kind,
+            answer=answer,
+            notice=notice,
+            case_id=case_id,
+            payload=outbound.to_payload(),
+            next_attempt_at=at,
+            created_at=at,
+        )
+        self.session.add(item)
+        if outbound.channel in self.on_record:
+            item.attempts = 1
+            await self.session.flush()  # its id names the message
+            await record_sent(self.session, item, Sent((f"o{item.id}",)), at)
+            return
+        self.queued = True
         if self._postgres and not self._outbox_told:
             # No dispatcher in this process (a CLI command): wake the workers' at the commit.
             self._outbox_told = True
             await notify(self.session, OUTBOX)
-        self.session.add(
-            OutboxItem(
-                channel=outbound.channel,
-                conversation=outbound.conversation,
-                kind=kind,
-                answer=answer,
-                notice=notice,
-                case_id=case_id,
-                payload=outbound.to_payload(),
-                next_attempt_at=at,
-                created_at=at,
-            )
-        )
 
     async def automatic_replies_since(self, since: datetime) -> int:
         count = await self.session.scalar(

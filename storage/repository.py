@@ -41,8 +41,16 @@ class SqlConversationTx(
 
 
 class SqlRepository:
-    def __init__(self, engine: AsyncEngine, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        data_dir: Path,
+        clock: Clock | None = None,
+        on_record: frozenset[str] = frozenset(),
+    ) -> None:
         self.engine = engine
+        # Channels whose messages are delivered by being on the record (the web chat).
+        self.on_record = on_record
         self.files = EvidenceFiles(data_dir)
         self.clock = clock or SystemClock()
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -51,7 +59,8 @@ class SqlRepository:
         self._on_commit: list[Callable[[], None]] = []
 
     def on_commit(self, callback: Callable[[], None]) -> None:
-        """Calls `callback` after each committed conversation transaction (wakes the dispatcher)."""
+        """Calls `callback` after each committed conversation transaction that queued
+        replies to send (wakes the dispatcher)."""
         self._on_commit.append(callback)
 
     def committed(self) -> None:
@@ -75,16 +84,19 @@ class SqlRepository:
             async with AsyncSession(self.engine, expire_on_commit=False) as session:
                 async with session.begin():
                     row = await self._locked_conversation(session, channel, conversation)
-                    yield SqlConversationTx(
+                    tx = SqlConversationTx(
                         session,
                         row,
                         sender_id,
                         self.files,
                         self.clock,
                         dispatching_here=bool(self._on_commit),
+                        on_record=self.on_record,
                     )
-        for callback in self._on_commit:
-            callback()
+                    yield tx
+        if tx.queued:  # a turn that only stored web chat answers has nothing to send
+            for callback in self._on_commit:
+                callback()
 
     async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
         query = (

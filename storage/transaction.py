@@ -25,6 +25,7 @@ class SqlTx:
         files: EvidenceFiles,
         clock: Clock,
         dispatching_here: bool = False,
+        on_record: frozenset[str] = frozenset(),
     ) -> None:
         self.session = session
         self.row = row
@@ -36,6 +37,9 @@ class SqlTx:
         # Replies queued in it need no notice to other workers: they were told, or this
         # process's own dispatcher is woken at the commit (`SqlRepository.on_commit`).
         self._outbox_told = dispatching_here
+        # Channels whose replies are delivered by being stored (`storage.replies`).
+        self.on_record = on_record
+        self.queued = False  # replies for a dispatcher to send
 
     @property
     def _postgres(self) -> bool:

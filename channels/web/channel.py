@@ -1,5 +1,5 @@
 """The web chat for the registry: served by `complaintbot serve` (never `run`), on
-unless WEB_ENABLED=false."""
+unless WEB_ENABLED=false; its replies are delivered by being stored."""
 
 from __future__ import annotations
 
@@ -21,4 +21,11 @@ def _open(settings: AnySettings, context: ChannelContext) -> OpenChannel:
     return RunningWeb(settings, context)
 
 
-WEB = Channel(name=CHANNEL, label=_label, configured=_configured, open=_open, served=True)
+WEB = Channel(
+    name=CHANNEL,
+    label=_label,
+    configured=_configured,
+    open=_open,
+    served=True,
+    on_record=True,  # the visitor's page reads its messages from the record
+)

@@ -297,6 +297,8 @@ class WebChat:
             await self.context.handle(inbound)
         except Exception as error:
             return self._unavailable(request, error, payload.get("lang"))
+        # The answers were stored with it (the channel's messages are delivered so).
+        self.watch.wake(frozenset({conversation}))
         self.context.count_inbound(CHANNEL, "stored")
         return JSONResponse({"ok": True})
 

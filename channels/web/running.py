@@ -1,7 +1,9 @@
 """The web chat for one run: its routes under /chat/ (`channels.web.chat`) and its
 sender. Nothing to connect to: a message is delivered once it is on the record, where
-the visitor's page reads it (live, by the event stream, or at the next visit); one sent
-by this worker is also handed to the conversation's open streams at once."""
+the visitor's page reads it (live, by the event stream, or at the next visit). The
+bot's replies are stored as sent when written (`Channel.on_record`); the sender takes
+what reaches the outbox all the same (queued before replies were stored so) and hands
+it to the conversation's open streams in this worker at once."""
 
 from __future__ import annotations
 

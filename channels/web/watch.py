@@ -2,9 +2,9 @@
 
 One look a worker, whatever the number of streams: while any is open, the newest
 stored messages are looked at every `LOOK` seconds (any worker may have stored them: an
-answer handled there, an agent's reply sent there) and the streams of the conversations
-they belong to are woken. A message this worker sends is handed to its conversation's
-streams at once, before the record has it.
+answer handled there, an agent's reply written there) and the streams of the
+conversations they belong to are woken. A visitor's own message is answered in the
+transaction that stores it; its streams in this worker are woken at the commit.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class TranscriptWatch:
             listener.pushed.append(entry)
             listener.woken.set()
 
-    def _wake(self, conversations: frozenset[str]) -> None:
+    def wake(self, conversations: frozenset[str]) -> None:
+        """Has the conversations' streams in this worker read what is new now."""
         for conversation in conversations:
             for listener in self._listeners.get(conversation, ()):
                 listener.woken.set()
@@ -115,5 +116,5 @@ class TranscriptWatch:
             if self._failing:
                 self._failing = False
                 log.info("web chat reads new messages again")
-            self._wake(touched)
+            self.wake(touched)
             await asyncio.sleep(LOOK)

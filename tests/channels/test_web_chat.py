@@ -17,7 +17,7 @@ from channels.web.keys import site_key
 from channels.web.tokens import ConversationTokens, conversation_named
 from complaintbot.settings import Settings
 from storage.database import create_engine
-from storage.models import Case, Evidence, Message, RawUpdate, TimelineEvent
+from storage.models import Case, Evidence, Message, OutboxItem, RawUpdate, TimelineEvent
 from tests.support.clock import FakeClock, RunningWallClock
 from tests.support.serving import ready, serving
 from tests.support.web_chat import PNG, WebVisitor, file_web_complaint
@@ -82,6 +82,46 @@ async def test_a_complaint_with_a_photo_is_filed_through_the_chat_and_resumed_by
         assert (await stranger.session())["entries"] == []
         forged = await site.post("/chat/api/session", json={}, headers={"X-Chat-Token": "x" * 43})
         assert forged.json()["entries"] == []
+
+
+async def test_the_answer_is_on_the_record_when_the_message_is_acknowledged(
+    site: httpx.AsyncClient, database_url: str
+) -> None:
+    """The web chat's answers are delivered by being stored, in the transaction that
+    takes the visitor's message: nothing waits for a dispatcher."""
+    async with WebVisitor(site, lang="en") as visitor:
+        await visitor.begin()
+        await visitor.say("/start")
+        # No stream, no waiting: the conversation read right after the 200 has it.
+        entries = (await visitor.session())["entries"]
+        assert [e["dir"] for e in entries] == ["in", "out"]
+        assert "describe" in entries[1]["text"]
+    async with WebVisitor(site) as visitor:
+        await visitor.begin()
+        case_no = await file_web_complaint(visitor, "宽带断网三天，客服一直不处理")
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            case = (await session.scalars(select(Case).where(Case.case_no == case_no))).one()
+            assert case.receipt_sent_at is not None
+            kinds = (
+                await session.scalars(
+                    select(TimelineEvent.kind).where(TimelineEvent.case_id == case.id)
+                )
+            ).all()
+            assert "receipt_sent" in kinds
+            # Sent the moment they were written, none left for a dispatcher.
+            written = (
+                await session.exec(
+                    select(OutboxItem.status, OutboxItem.created_at, OutboxItem.sent_at).where(
+                        OutboxItem.channel == "web"
+                    )
+                )
+            ).all()
+            assert len(written) > 10
+            assert all(status == "sent" and sent == at for status, at, sent in written)
+    finally:
+        await engine.dispose()
 
 
 async def test_a_message_sent_twice_is_stored_once_and_bad_input_gets_one_sentence(

@@ -1,7 +1,9 @@
 """Drives the bot as a person would, without any transport: say, press, send a file.
 
 Replies are read back the way a channel would get them: from the outbox, through the
-real dispatcher, into a `RecordingSender`.
+real dispatcher, into a `RecordingSender`; on a channel whose messages are delivered by
+being on the record (the web chat), from the record, as its page reads them
+(`RecordReader`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ import itertools
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from bot.messages import Attachment, Inbound, InboundKind, Outbound
 from bot.router import ComplaintBot
 from delivery.dispatcher import Dispatcher
 from delivery.ports import OutboxStore
 from delivery.sending import DeliveryError, Sent
+from storage.models import Case, Message
 from tests.support.clock import FakeClock
 
 _ids = itertools.count(1)
@@ -38,6 +44,41 @@ class RecordingSender:
         return Sent((number,), number if outbound.new_thread else outbound.thread)
 
 
+class RecordReader:
+    """A channel's page reading the messages stored for it (the web chat's replies are
+    stored as sent): each read appends the new ones to `sender.sent`, in order."""
+
+    def __init__(self, engine: AsyncEngine, channel: str, sender: RecordingSender) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.sender = sender
+        self.after = 0
+        self._refs: dict[int, str] = {}  # by the outbound's identity: its message's ref
+
+    async def read(self) -> None:
+        async with AsyncSession(self.engine) as session:
+            rows = await session.execute(
+                select(
+                    Message.id, Message.conversation, Message.raw, Message.message_ref, Case.case_no
+                )
+                .outerjoin(Case, Case.id == Message.case_id)  # type: ignore[arg-type]
+                .where(
+                    Message.channel == self.channel,
+                    Message.direction == "out",
+                    Message.id > self.after,  # type: ignore[operator]
+                )
+                .order_by(Message.id)  # type: ignore[arg-type]
+            )
+            for message_id, conversation, raw, ref, case_no in rows.all():
+                outbound = Outbound.from_payload(self.channel, conversation, raw, case_no)
+                self.sender.sent.append(outbound)
+                self._refs[id(outbound)] = ref
+                self.after = message_id
+
+    def ref_of(self, outbound: Outbound) -> str | None:
+        return self._refs.get(id(outbound))
+
+
 class Chat:
     """One person talking to the bot on the `test` channel (or `channel`)."""
 
@@ -52,8 +93,10 @@ class Chat:
         language_code: str | None = "en",
         channel: str = "test",
         consent: str | None = None,
+        record: RecordReader | None = None,
     ) -> None:
         self.bot, self.clock = bot, clock
+        self.record = record
         self.sender = sender or RecordingSender()
         self.channel = channel
         self.dispatcher = Dispatcher(outbox, {"test": self.sender, channel: self.sender}, clock)
@@ -87,18 +130,21 @@ class Chat:
         before = len(self.mine())
         self.last_message_id = inbound.message_id or ""
         await self.bot.handle(inbound)
-        while await self.dispatcher.run_once():
-            pass
+        await self.deliver_pending()
         return self.mine()[before:]
 
     async def deliver_pending(self) -> None:
         while await self.dispatcher.run_once():
             pass
+        if self.record is not None:
+            await self.record.read()
 
     def message_id(self, outbound: Outbound) -> str:
         """The id of the message shown for `outbound`: its own, or the one it edited."""
         if outbound.edit:
             return outbound.edit
+        if self.record is not None and (ref := self.record.ref_of(outbound)) is not None:
+            return ref
         # By identity: two messages may be equal (the same answer twice).
         return str(next(n for n, o in enumerate(self.sender.sent, 1) if o is outbound))
 

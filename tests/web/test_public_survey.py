@@ -36,7 +36,7 @@ from delivery.dispatcher import Dispatcher
 from storage.models import OutboxItem
 from tests.bot.test_service import ENGLISH_INTAKE, play
 from tests.channels import mail_corpus
-from tests.support.chat import Chat, RecordingSender, texts
+from tests.support.chat import Chat, RecordingSender, RecordReader, texts
 from tests.support.clock import FakeClock
 from tests.support.records import SqlRecords
 from web.context import PublicSite, WebContext
@@ -68,6 +68,7 @@ class Site:
     dispatcher: Dispatcher
     client: httpx.AsyncClient
     records: SqlRecords
+    record: RecordReader  # the web chat's messages, as its page reads them
 
     @property
     def bot(self) -> ComplaintBot:
@@ -76,6 +77,7 @@ class Site:
     async def deliver(self) -> None:
         while await self.dispatcher.run_once():
             pass
+        await self.record.read()
 
     async def resolve(self, case_no: str) -> None:
         done, answers = await self.bot.operate(Operator("li"), "resolve", case_no, RESOLVE)
@@ -108,7 +110,11 @@ class ChannelChat(Chat):
     """A person on a chat channel of the test's naming (the web chat, Telegram)."""
 
     def __init__(self, site: Site, channel: str, user: str) -> None:
-        super().__init__(site.bot, site.core.outbox, site.clock, site.sender, user=user)
+        # The web chat's replies are on the record as sent; others go through the outbox.
+        record = site.record if channel == site.record.channel else None
+        super().__init__(
+            site.bot, site.core.outbox, site.clock, site.sender, user=user, record=record
+        )
         self.channel = channel
         self.dispatcher = site.dispatcher
 
@@ -151,6 +157,7 @@ async def site(database_url: str, tmp_path: Path, clock: FakeClock) -> AsyncIter
                 Dispatcher(core.outbox, senders, clock),
                 client,
                 SqlRecords(core.engine),
+                RecordReader(core.engine, "web", sender),
             )
 
 

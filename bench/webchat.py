@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import random
 import resource
@@ -187,7 +188,13 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
             async with aiohttp.ClientSession(connector=connector) as http:
                 visitors = [Visitor(http, worker.url, n) for n in range(conversations)]
                 began = time.perf_counter()
-                await asyncio.gather(*(visit(v, think, latencies, by_step) for v in visitors))
+                # The visitors' own collector pauses would count as the worker's replies.
+                gc.collect()
+                gc.disable()
+                try:
+                    await asyncio.gather(*(visit(v, think, latencies, by_step) for v in visitors))
+                finally:
+                    gc.enable()
                 took = time.perf_counter() - began
             stop.set()
             await watching

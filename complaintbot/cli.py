@@ -34,6 +34,7 @@ from complaintbot.cli_support import fail as _fail
 from complaintbot.cli_support import gettext as _gettext
 from complaintbot.cli_support import run_async as _async
 from complaintbot.cli_support import settings as _settings
+from complaintbot.cli_support import settle_heap
 from complaintbot.cli_tokens import tokens
 from complaintbot.settings import Settings, parse_customers
 from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
@@ -91,6 +92,7 @@ async def run_command() -> None:
         log_format=settings.LOG_FORMAT,
         worker_id=settings.worker_id,
     )
+    settle_heap()
     await run(settings, clock=_clock())
 
 
@@ -107,6 +109,7 @@ async def serve_command() -> None:
         log_format=settings.LOG_FORMAT,
         worker_id=settings.worker_id,
     )
+    settle_heap()
     await serve(settings, clock=_clock())
 
 

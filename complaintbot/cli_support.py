@@ -7,6 +7,7 @@ without importing cli.py, which registers those commands.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import date
@@ -58,6 +59,15 @@ def gettext() -> Callable[[str], str]:
 def database_failed(error: DBAPIError) -> None:
     _ = gettext()
     fail(_("The database failed: {error}").format(error=str(error.orig).strip()), 1)
+
+
+def settle_heap() -> None:
+    """For a command that runs until stopped: what is loaded by now (the libraries, the
+    settings) lives as long as the process, so it is kept out of the garbage
+    collector's full passes, which would otherwise walk all of it each time and hold
+    every answer back meanwhile (100–150 ms pauses measured under `bench.webchat`)."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_async(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:

@@ -91,6 +91,8 @@ class SqlTranscript:
 class SqlVisitors:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # For counting: on SQLite it need not wait for the writers' turn.
+        self.reading = engine.execution_options(**{READ_ONLY: True})
 
     async def begin(self, conversation: str, address: str | None, now: datetime) -> None:
         """Records a new conversation's visitor (once)."""
@@ -125,7 +127,7 @@ class SqlVisitors:
         filed = exists().where(
             Case.channel == channel, Case.conversation == WebVisitor.conversation
         )
-        async with AsyncSession(self.engine) as session:
+        async with AsyncSession(self.reading) as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(WebVisitor)

@@ -368,9 +368,11 @@ class WebChat:
                 for stored in entries:
                     after = stored.id
                     yield _event(entry_json(stored))
-                if not await listener.wait(HEARTBEAT):
-                    # Not a write: a thousand open pages would keep SQLite's one writer
-                    # busy. The page says what it showed (`seen`) when it shows it.
+                while not await listener.wait(HEARTBEAT):
+                    if self.watch.stopped or loop.time() >= ends:
+                        return
+                    # Neither a read nor a write: a thousand idle pages would keep the
+                    # database busy. The page says what it showed (`seen`) when it shows it.
                     yield ": keep-alive\n\n"
 
 

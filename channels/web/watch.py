@@ -27,21 +27,31 @@ class Listener:
     """One open stream: woken by `wake`, with the messages handed to it directly."""
 
     def __init__(self) -> None:
-        self.woken = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._news = False
         self.pushed: list[dict[str, Any]] = []
+
+    def wake(self) -> None:
+        self._news = True
+        self._woken.set()
 
     def take(self) -> list[dict[str, Any]]:
         taken, self.pushed = self.pushed, []
-        self.woken.clear()
+        self._news = False
+        self._woken.clear()
         return taken
 
     async def wait(self, seconds: float) -> bool:
-        """True when woken within `seconds`."""
-        try:
-            await asyncio.wait_for(self.woken.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+        """True when woken within `seconds`. A timer rather than `wait_for`: a thousand
+        idle streams would each raise and collect a timeout every heartbeat."""
+        if not self._news:
+            timer = asyncio.get_running_loop().call_later(seconds, self._woken.set)
+            try:
+                await self._woken.wait()
+            finally:
+                timer.cancel()
+        self._woken.clear()
+        return self._news
 
 
 class TranscriptWatch:
@@ -66,7 +76,7 @@ class TranscriptWatch:
         self._stopped.set()
         for listeners in self._listeners.values():
             for listener in listeners:
-                listener.woken.set()
+                listener.wake()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -90,13 +100,13 @@ class TranscriptWatch:
         """Hands a message to the conversation's streams in this worker."""
         for listener in self._listeners.get(conversation, ()):
             listener.pushed.append(entry)
-            listener.woken.set()
+            listener.wake()
 
     def wake(self, conversations: frozenset[str]) -> None:
         """Has the conversations' streams in this worker read what is new now."""
         for conversation in conversations:
             for listener in self._listeners.get(conversation, ()):
-                listener.woken.set()
+                listener.wake()
 
     async def _run(self) -> None:
         after: int | None = None

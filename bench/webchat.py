@@ -2,16 +2,19 @@
 own process), and CONVERSATIONS web chat visitors, each with its event stream open the
 whole time, each filing a whole complaint at a person's pace.
 
-    python -m bench.webchat [CONVERSATIONS] [--think SECONDS] [--postgres [URL]]
+    python -m bench.webchat [CONVERSATIONS] [--think SECONDS] [--postgres [URL]] [--trace FILE]
 
 Each visitor begins a conversation, opens its stream, and sends the intake's messages
 one by one, waiting a random THINK (0.5–1.5 × SECONDS) after each answer, as a person
-reads and types. The reply time of a message is from its POST leaving the visitor to the
-first answer arriving on its stream; as the page does, the visitor reports what it showed
-half a second after showing it. Prints the reply p50/p99 (goal: p99 ≤ 100 ms on
-this machine), the messages per second, the complaints filed, and the worker's peak
-resident memory (goal: ≤ 300 MB). On SQLite (a file) by default; `--postgres` on a
-throwaway cluster (or the database at URL, emptied first).
+reads and types. As the page does, it sends with each message the last one it showed,
+shows what the response carries (the answer) and what its stream brings, each once, and
+reports what it showed half a second after showing it. The reply time of a message is
+from its POST leaving the visitor to the first answer shown. Prints the reply p50/p99
+(goal: p99 ≤ 100 ms on this machine), the messages per second, the complaints filed,
+and the worker's peak resident memory (goal: ≤ 300 MB). On SQLite (a file) by default;
+`--postgres` on a throwaway cluster (or the database at URL, emptied first). `--trace`
+writes each message's send time (seconds from the start), step and reply time as CSV,
+to see when the slow replies came.
 """
 
 from __future__ import annotations
@@ -110,7 +113,13 @@ class Visitor:
 
     async def send(self, step: int, kind: str, value: str) -> float:
         field = {"text": "text", "button": "data", "contact": "phone"}[kind]
-        message = {"id": f"b{self.number}-{step}", "kind": kind, field: value, "lang": "zh_CN"}
+        message = {
+            "id": f"b{self.number}-{step}",
+            "kind": kind,
+            field: value,
+            "lang": "zh_CN",
+            "after": self.after,
+        }
         self.answered.clear()
         began = time.perf_counter()
         async with self.http.post(
@@ -118,6 +127,8 @@ class Visitor:
         ) as response:
             if response.status != 200:
                 raise RuntimeError(f"send {response.status}: {await response.text()}")
+            for entry in (await response.json())["entries"]:
+                self._take(entry)
         try:
             await asyncio.wait_for(self.answered.wait(), 60)
         except TimeoutError:
@@ -126,14 +137,20 @@ class Visitor:
 
 
 async def visit(
-    visitor: Visitor, think: float, latencies: list[float], by_step: dict[int, list[float]]
+    visitor: Visitor,
+    think: float,
+    latencies: list[float],
+    by_step: dict[int, list[float]],
+    trace: list[tuple[float, int, float]],
 ) -> None:
     await asyncio.sleep(random.uniform(0, think))  # people arrive over time
     await visitor.begin()
     listening = asyncio.create_task(visitor.listen())
     try:
         for step, (kind, value) in enumerate(SCRIPT):
+            sent = time.perf_counter()
             took = await visitor.send(step, kind, value)
+            trace.append((sent, step, took))
             latencies.append(took)
             by_step.setdefault(step, []).append(took)
             await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
@@ -163,7 +180,9 @@ async def peak_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def run(name: str, database_url: str, conversations: int, think: float) -> None:
+async def run(
+    name: str, database_url: str, conversations: int, think: float, trace_file: Path | None
+) -> None:
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
     await engine.dispose()
@@ -185,6 +204,7 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
             latencies: list[float] = []
             by_step: dict[int, list[float]] = {}
+            trace: list[tuple[float, int, float]] = []
             async with aiohttp.ClientSession(connector=connector) as http:
                 visitors = [Visitor(http, worker.url, n) for n in range(conversations)]
                 began = time.perf_counter()
@@ -192,12 +212,18 @@ async def run(name: str, database_url: str, conversations: int, think: float) ->
                 gc.collect()
                 gc.disable()
                 try:
-                    await asyncio.gather(*(visit(v, think, latencies, by_step) for v in visitors))
+                    await asyncio.gather(
+                        *(visit(v, think, latencies, by_step, trace) for v in visitors)
+                    )
                 finally:
                     gc.enable()
                 took = time.perf_counter() - began
             stop.set()
             await watching
+    if trace_file is not None:
+        with trace_file.open("a") as out:
+            for sent, step, reply in sorted(trace):
+                out.write(f"{name},{sent - began:.3f},{step},{reply * 1000:.1f}\n")
     missing = sum(1 for x in latencies if x == float("inf"))
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
@@ -231,18 +257,18 @@ async def sqlite_database() -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{directory}/webchat.db"
 
 
-async def main(conversations: int, think: float, postgres: str | None) -> None:
+async def main(conversations: int, think: float, postgres: str | None, trace: Path | None) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Each open stream is a socket in both processes.
     resource.setrlimit(
         resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * conversations + 1024)), hard)
     )
     async with sqlite_database() as url:
-        await run("sqlite", url, conversations, think)
+        await run("sqlite", url, conversations, think, trace)
     if postgres is not None:
         async with postgres_databases(postgres) as databases:
             async for url in databases:
-                await run("postgresql", url, conversations, think)
+                await run("postgresql", url, conversations, think, trace)
                 break
 
 
@@ -251,5 +277,6 @@ if __name__ == "__main__":
     parser.add_argument("conversations", nargs="?", type=int, default=1000)
     parser.add_argument("--think", type=float, default=60.0, help="seconds between messages")
     parser.add_argument("--postgres", nargs="?", const="start", default=None, metavar="URL")
+    parser.add_argument("--trace", type=Path, default=None, metavar="FILE")
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.think, args.postgres))
+    asyncio.run(main(args.conversations, args.think, args.postgres, args.trace))

@@ -5,8 +5,10 @@
 - `POST /chat/api/session`: the conversation so far, for the token the page keeps
   (`X-Chat-Token`, else the HttpOnly cookie on /chat/); `{"begin": true}` starts one.
 - `POST /chat/api/send`: one message (JSON; the page's own `id` makes a retry harmless);
-  answered once stored and handed to the bot; the answer comes by the event stream.
-- `POST /chat/api/upload`: one file (multipart), checked by content and size.
+  answered once stored and handed to the bot, the answer in the response: the messages
+  after the page's `after` (the last it showed), which the bot wrote with it.
+- `POST /chat/api/upload`: one file (multipart, `after` as a field), checked by content
+  and size; answered the same way.
 - `GET /chat/api/events?after=N`: server-sent events: the conversation's messages after
   N as they come; a comment line every `HEARTBEAT` seconds keeps proxies from closing it.
 - `POST /chat/api/seen`: the page showed messages up to an id.
@@ -208,7 +210,7 @@ class WebChat:
             for k in ("id", "kind", "text", "data", "label", "phone", "lang", "consent", "on")
         }
         payload = {k: v for k, v in payload.items() if v is not None}
-        return await self._take(request, payload)
+        return await self._take(request, payload, _shown_upto(body.get("after")))
 
     async def upload(self, request: Request) -> Response:
         if (limited := self._over_limit(request)) is not None:
@@ -222,6 +224,7 @@ class WebChat:
             )
         file = form.get("file")
         fields = {k: form.get(k) for k in ("id", "lang", "consent")}
+        after = _shown_upto(form.get("after"))
         if file is None or isinstance(file, str):
             return self.refused(
                 request, 400, _("The file could not be read; please send it again.")
@@ -259,10 +262,11 @@ class WebChat:
                 "path": str(path),
             },
         }
-        return await self._take(request, payload)
+        return await self._take(request, payload, after)
 
-    async def _take(self, request: Request, payload: dict[str, Any]) -> Response:
-        """Stores the message raw, hands it to the bot, marks it handled; 200 only then."""
+    async def _take(self, request: Request, payload: dict[str, Any], after: int | None) -> Response:
+        """Hands the message to the bot, which stores it raw and its answers in one
+        transaction; 200 only then, with the messages after `after`: the answer."""
         _ = self.texts(request, payload.get("lang"))
         conversation = self.tokens.conversation_of(self.token_of(request))
         if conversation is None:
@@ -300,7 +304,16 @@ class WebChat:
         # The answers were stored with it (the channel's messages are delivered so).
         self.watch.wake(frozenset({conversation}))
         self.context.count_inbound(CHANNEL, "stored")
-        return JSONResponse({"ok": True})
+        entries: list[dict[str, Any]] = []
+        if after is not None:
+            try:
+                entries = [
+                    entry_json(e) for e in await self.transcript.since(CHANNEL, conversation, after)
+                ]
+            except Exception as error:
+                # Stored and answered all the same: the stream brings the answer.
+                log.warning("web chat answer not read back (%s)", type(error).__name__)
+        return JSONResponse({"ok": True, "entries": entries})
 
     async def _keep_unreadable(self, conversation: str, payload: dict[str, Any]) -> None:
         """A payload the page would never send is kept raw (and counted), never read."""
@@ -374,6 +387,15 @@ class WebChat:
                     # Neither a read nor a write: a thousand idle pages would keep the
                     # database busy. The page says what it showed (`seen`) when it shows it.
                     yield ": keep-alive\n\n"
+
+
+def _shown_upto(value: object) -> int | None:
+    """The page's `after`: the id of the last stored message it showed (0: none)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdecimal():
+        value = int(value)
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 def _event(entry: dict[str, Any]) -> str:

@@ -124,15 +124,54 @@ async def test_the_answer_is_on_the_record_when_the_message_is_acknowledged(
         await engine.dispose()
 
 
+async def test_the_answer_comes_back_in_the_response_to_the_message(
+    site: httpx.AsyncClient,
+) -> None:
+    """As the page sends them: with `after`, the last message it showed, the response
+    carries what came after it, the bot's answer included; no stream is open."""
+    async with WebVisitor(site, lang="en") as visitor:
+        await visitor.begin()
+        first = await visitor.post(kind="text", text="/start", after=0)
+        assert first.status_code == 200, first.text
+        entries = first.json()["entries"]
+        assert [e["dir"] for e in entries] == ["in", "out"]
+        assert "describe" in entries[1]["text"]
+
+        shown = entries[-1]["id"]
+        second = await visitor.post(kind="text", text="No internet for three days", after=shown)
+        later = second.json()["entries"]
+        assert all(e["id"] > shown for e in later)
+        assert later[0]["dir"] == "in" and later[0]["text"] == "No internet for three days"
+        assert [e["dir"] for e in later[1:]] == ["out"]
+
+        shown = later[-1]["id"]
+        upload = await site.post(
+            "/chat/api/upload",
+            data={"id": "f-after", "lang": "en", "consent": "v1", "after": str(shown)},
+            files={"file": ("screenshot.png", PNG, "image/png")},
+            headers=visitor.headers(),
+        )
+        assert upload.status_code == 200, upload.text
+        answer = upload.json()["entries"]
+        assert answer[0]["file"] == {"name": "screenshot.png", "size": len(PNG)}
+        assert any(e["dir"] == "out" for e in answer[1:])
+
+        # Without `after` (a page from before), the answer comes by the stream only.
+        plain = await visitor.post(kind="text", text="It is still down", after=None)
+        assert plain.json() == {"ok": True, "entries": []}
+
+
 async def test_a_message_sent_twice_is_stored_once_and_bad_input_gets_one_sentence(
     site: httpx.AsyncClient, database_url: str
 ) -> None:
     async with WebVisitor(site, lang="en") as visitor:
         await visitor.begin()
         await visitor.listen()
-        first = await visitor.post(id="same-id", kind="text", text="/start")
-        again = await visitor.post(id="same-id", kind="text", text="/start")
-        assert first.json() == again.json() == {"ok": True}
+        first = await visitor.post(id="same-id", kind="text", text="/start", after=0)
+        again = await visitor.post(id="same-id", kind="text", text="/start", after=0)
+        # A retry (its first response lost on the way) gets the same answer.
+        assert first.json() == again.json()
+        assert [e["dir"] for e in again.json()["entries"]] == ["in", "out"]
         await visitor.expect("describe")
         assert (
             await _count(database_url, Message, Message.channel == "web", Message.direction == "in")

@@ -200,7 +200,8 @@
     sending = true;
     var message = state.pending[0];
     ensureToken().then(function () {
-      return post("send", message);
+      // `after`: the answer comes back in the response, the stream or no stream.
+      return post("send", Object.assign({ after: after }, message));
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         return { status: response.status, body: body };
@@ -210,7 +211,7 @@
       if (result.status === 200 || result.status === 400) {
         state.pending.shift(); save();
         say(result.status === 400 ? result.body.error : "");
-        if (result.status === 200) { startTyping(); }
+        if (result.status === 200) { answered(result.body); }
         flush();
       } else {
         say(result.body.error || T.retrying);
@@ -221,6 +222,12 @@
       say(T.retrying);
       setTimeout(flush, 2000);
     });
+  }
+  // What the bot answered, in the response; "Typing…" only while nothing has come.
+  function answered(body) {
+    startTyping();
+    (body.entries || []).forEach(show);
+    if (!typing) { markSeen(); }
   }
   function ensureToken() {
     if (state.token) { return Promise.resolve(); }
@@ -242,12 +249,13 @@
       var form = new FormData();
       form.append("id", id);
       form.append("lang", config.lang);
+      form.append("after", after);
       if (state.consent) { form.append("consent", state.consent); }
       form.append("file", file, file.name);
       return fetch("/chat/api/upload", { method: "POST", headers: headers(false), body: form, credentials: "same-origin" });
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (response.status === 200) { say(""); startTyping(); } else { li.classList.add("failed"); say(body.error); }
+        if (response.status === 200) { say(""); answered(body); } else { li.classList.add("failed"); say(body.error); }
       });
     }, function () { li.classList.add("failed"); say(T.offline); });
   }

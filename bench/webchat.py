@@ -2,7 +2,8 @@
 own process), and CONVERSATIONS web chat visitors, each with its event stream open the
 whole time, each filing a whole complaint at a person's pace.
 
-    python -m bench.webchat [CONVERSATIONS] [--think SECONDS] [--postgres [URL]] [--trace FILE]
+    python -m bench.webchat [CONVERSATIONS] [--think SECONDS] [--postgres [URL]]
+        [--postgres-only] [--trace FILE]
 
 Each visitor begins a conversation, opens its stream, and sends the intake's messages
 one by one, waiting a random THINK (0.5–1.5 × SECONDS) after each answer, as a person
@@ -257,14 +258,21 @@ async def sqlite_database() -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{directory}/webchat.db"
 
 
-async def main(conversations: int, think: float, postgres: str | None, trace: Path | None) -> None:
+async def main(
+    conversations: int,
+    think: float,
+    postgres: str | None,
+    trace: Path | None,
+    postgres_only: bool = False,
+) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Each open stream is a socket in both processes.
     resource.setrlimit(
         resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * conversations + 1024)), hard)
     )
-    async with sqlite_database() as url:
-        await run("sqlite", url, conversations, think, trace)
+    if not postgres_only:
+        async with sqlite_database() as url:
+            await run("sqlite", url, conversations, think, trace)
     if postgres is not None:
         async with postgres_databases(postgres) as databases:
             async for url in databases:
@@ -278,5 +286,7 @@ if __name__ == "__main__":
     parser.add_argument("--think", type=float, default=60.0, help="seconds between messages")
     parser.add_argument("--postgres", nargs="?", const="start", default=None, metavar="URL")
     parser.add_argument("--trace", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite run")
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.think, args.postgres, args.trace))
+    postgres = args.postgres or ("start" if args.postgres_only else None)
+    asyncio.run(main(args.conversations, args.think, postgres, args.trace, args.postgres_only))

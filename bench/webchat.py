@@ -137,13 +137,8 @@ class Visitor:
         return time.perf_counter() - began
 
 
-async def visit(
-    visitor: Visitor,
-    think: float,
-    latencies: list[float],
-    by_step: dict[int, list[float]],
-    trace: list[tuple[float, int, float]],
-) -> None:
+async def visit(visitor: Visitor, think: float, trace: list[tuple[float, int, float]]) -> None:
+    """Files the whole complaint; each message's (send time, step, reply time) in `trace`."""
     await asyncio.sleep(random.uniform(0, think))  # people arrive over time
     await visitor.begin()
     listening = asyncio.create_task(visitor.listen())
@@ -152,8 +147,6 @@ async def visit(
             sent = time.perf_counter()
             took = await visitor.send(step, kind, value)
             trace.append((sent, step, took))
-            latencies.append(took)
-            by_step.setdefault(step, []).append(took)
             await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
     finally:
         listening.cancel()
@@ -203,8 +196,6 @@ async def run(
             watching = asyncio.create_task(peak_rss(worker.pid, peak, stop))
             # Below uvicorn's 5 s: a connection it closed is never reused.
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
-            latencies: list[float] = []
-            by_step: dict[int, list[float]] = {}
             trace: list[tuple[float, int, float]] = []
             async with aiohttp.ClientSession(connector=connector) as http:
                 visitors = [Visitor(http, worker.url, n) for n in range(conversations)]
@@ -213,9 +204,7 @@ async def run(
                 gc.collect()
                 gc.disable()
                 try:
-                    await asyncio.gather(
-                        *(visit(v, think, latencies, by_step, trace) for v in visitors)
-                    )
+                    await asyncio.gather(*(visit(v, think, trace) for v in visitors))
                 finally:
                     gc.enable()
                 took = time.perf_counter() - began
@@ -225,6 +214,10 @@ async def run(
         with trace_file.open("a") as out:
             for sent, step, reply in sorted(trace):
                 out.write(f"{name},{sent - began:.3f},{step},{reply * 1000:.1f}\n")
+    latencies = [reply for _sent, _step, reply in trace]
+    by_step: dict[int, list[float]] = {}
+    for _sent, step, reply in trace:
+        by_step.setdefault(step, []).append(reply)
     missing = sum(1 for x in latencies if x == float("inf"))
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)

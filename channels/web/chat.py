@@ -343,10 +343,9 @@ class WebChat:
         if conversation is None:
             return Response(status_code=401)
         body = await _json(request)
-        upto = body.get("id")
         try:
             await self.visitors.seen(
-                conversation, self.context.clock.now(), upto if isinstance(upto, int) else None
+                conversation, self.context.clock.now(), _shown_upto(body.get("id"))
             )
         except Exception as error:
             return self._unavailable(request, error)
@@ -356,10 +355,7 @@ class WebChat:
         conversation = self.tokens.conversation_of(self.token_of(request))
         if conversation is None:
             return Response(status_code=401)
-        try:
-            after = max(0, int(request.query_params.get("after", "0")))
-        except ValueError:
-            after = 0
+        after = _shown_upto(request.query_params.get("after")) or 0
         return StreamingResponse(
             self._stream(conversation, after),
             media_type="text/event-stream",
@@ -371,26 +367,28 @@ class WebChat:
         ends = loop.time() + STREAM_SECONDS
         yield "retry: 2000\n\n"
         with self.watch.listen(conversation) as listener:
+            woken = True  # at the start: what came since `after`
             while not self.watch.stopped and loop.time() < ends:
-                for entry in listener.take():
-                    yield _event(entry)
-                try:
-                    entries = await self.transcript.since(CHANNEL, conversation, after)
-                except Exception:
-                    entries = []
-                for stored in entries:
-                    after = stored.id
-                    yield _event(entry_json(stored))
-                while not await listener.wait(HEARTBEAT):
-                    if self.watch.stopped or loop.time() >= ends:
-                        return
+                if not woken:
                     # Neither a read nor a write: a thousand idle pages would keep the
                     # database busy. The page says what it showed (`seen`) when it shows it.
                     yield ": keep-alive\n\n"
+                else:
+                    for entry in listener.take():
+                        yield _event(entry)
+                    try:
+                        entries = await self.transcript.since(CHANNEL, conversation, after)
+                    except Exception:
+                        entries = []
+                    for stored in entries:
+                        after = stored.id
+                        yield _event(entry_json(stored))
+                woken = await listener.wait(HEARTBEAT)
 
 
 def _shown_upto(value: object) -> int | None:
-    """The page's `after`: the id of the last stored message it showed (0: none)."""
+    """A stored message's id as the page sends it (`after`, `seen`'s `id`): a JSON
+    number or a form's or query's digits; None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str) and value.isdecimal():

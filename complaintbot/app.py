@@ -33,9 +33,8 @@ from channels.spec import Channel, ChannelStartError
 from channels.web import CHANNEL as WEB_CHANNEL
 from channels.web.keys import site_key
 from channels.web.tokens import ConversationTokens
-from complaintbot.server import listening_socket
+from complaintbot.core import Core
 from complaintbot.settings import Settings
-from complaintbot.worker import Core, Worker
 from scheduler.calendar import build_calendar
 from scheduler.sla import PolicyError, load_policy
 from storage import migrate
@@ -272,6 +271,10 @@ async def _run(
                 path=error.filename, reason=error.strerror
             )
         ) from None
+    # The worker brings the web app, the HTTP server and every channel's library: only
+    # the commands that run one load them, not every `complaintbot` command.
+    from complaintbot.worker import Worker
+
     with _one_worker_on_sqlite(settings.DATABASE_URL):
         sock = _listen(settings) if web else None
         try:
@@ -308,6 +311,8 @@ def _one_worker_on_sqlite(url: str) -> Iterator[None]:
 
 
 def _listen(settings: Settings) -> socket.socket:
+    from complaintbot.server import listening_socket
+
     try:
         return listening_socket(settings.HOST, settings.PORT)
     except OSError as error:

@@ -19,18 +19,14 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from prometheus_client import Info
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import web.app
 from bot.i18n import Translator
-from bot.ports import Clock
-from bot.retention import RetentionSweep
-from bot.router import ComplaintBot
 from channels.spec import Channel, ChannelContext, OpenChannel
 from channels.web.keys import site_key
+from complaintbot.core import Core
 from complaintbot.metrics import Metrics
 from complaintbot.server import HttpServer, WorkerState, build_app
 from complaintbot.settings import Settings
@@ -41,29 +37,13 @@ from reporting.tally import Customers
 from scheduler.sweeps import Sweeper
 from storage.anchors import write_anchor
 from storage.mail_cursors import SqlLeadership, SqlMailCursors
-from storage.outbox import SqlOutbox
 from storage.raw_updates import SqlRawUpdates
-from storage.repository import SqlRepository
 from storage.send_budget import SqlSendBudget
 from storage.wakeups import INBOUND, OUTBOX, listening
 from storage.web_chat import SqlTranscript, SqlVisitors
 from web.context import PublicSite, WebContext
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Core:
-    """Storage and the bot, as `complaintbot.app.open_core` opens them."""
-
-    engine: AsyncEngine
-    bot: ComplaintBot
-    repository: SqlRepository
-    outbox: SqlOutbox
-    sweep_interval: float
-    clock: Clock
-    # Erases personal data of long-archived cases; None when RETENTION_DAYS is unset.
-    retention: RetentionSweep | None = None
 
 
 class Worker:

@@ -13,15 +13,11 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("svg")  # no screen on a server; SVG is all the report needs
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Gettext = Callable[[str], str]
 
@@ -53,6 +49,8 @@ _STYLE: dict[str, Any] = {
 
 
 def svg(figure: Figure) -> str:
+    import matplotlib.pyplot as plt
+
     out = io.StringIO()
     figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
@@ -60,12 +58,19 @@ def svg(figure: Figure) -> str:
 
 
 @contextmanager
-def _drawing() -> Iterator[None]:
+def _drawing() -> Iterator[ModuleType]:
+    """pyplot under the report's style. matplotlib is loaded by the first chart, not
+    by importing this module: it takes half a second, and every command would pay it."""
+    import matplotlib
+
+    matplotlib.use("svg")  # no screen on a server; SVG is all the report needs
+    import matplotlib.pyplot as plt
+
     with matplotlib.rc_context(_STYLE), warnings.catch_warnings():  # type: ignore[arg-type]
         # Without a Chinese font on the server matplotlib warns for every character it
         # cannot measure; the text is kept as text and drawn by the reader's fonts.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        yield
+        yield plt
 
 
 def bars(
@@ -78,7 +83,9 @@ def bars(
     horizontal: bool = False,
 ) -> str:
     """One series of bars, each with its value written on it."""
-    with _drawing():
+    with _drawing() as plt:
+        from matplotlib import ticker
+
         height = max(2.4, 0.45 * len(labels) + 1) if horizontal else 3.4
         figure, axes = plt.subplots(figsize=(7.5, height))
         positions = range(len(labels))
@@ -91,7 +98,9 @@ def bars(
             axes.set_xticks(list(positions), labels, rotation=60 if len(labels) > 8 else 0)
         axes.bar_label(drawn, labels=[number(v, unit) for v in values], padding=2, fontsize=8)
         # Counts are whole numbers: no 0.2 steps on the axis.
-        (axes.xaxis if horizontal else axes.yaxis).set_major_locator(MaxNLocator(integer=True))
+        (axes.xaxis if horizontal else axes.yaxis).set_major_locator(
+            ticker.MaxNLocator(integer=True)
+        )
         axes.set_title(title, loc="left")
         axes.margins(x=0.08 if horizontal else 0.02, y=0.02 if horizontal else 0.12)
         return svg(figure)
@@ -99,7 +108,7 @@ def bars(
 
 def times(title: str, panels: list[tuple[str, str, float | None, float | None]], _: Gettext) -> str:
     """Median and 90th percentile side by side, one panel per measure (each its unit)."""
-    with _drawing():
+    with _drawing() as plt:
         figure, axes_row = plt.subplots(1, len(panels), figsize=(9, 3.2))
         for axes, (name, unit, median, p90) in zip(axes_row, panels, strict=True):
             values = [median or 0.0, p90 or 0.0]
@@ -128,7 +137,7 @@ def weekly_times(
 ) -> str:
     """Median and 90th percentile side by side for each week; a week without the figure
     gets no bars and a dash."""
-    with _drawing():
+    with _drawing() as plt:
         figure, axes = plt.subplots(figsize=(max(7.5, 0.7 * len(weeks) + 2), 3.6))
         positions = range(len(weeks))
         for shift, name, values, color in (
@@ -156,7 +165,9 @@ def compliance(
     title: str, categories: list[str], series: list[tuple[str, list[float | None]]]
 ) -> str:
     """Grouped horizontal bars: per category, the share of each time limit met (%)."""
-    with _drawing():
+    with _drawing() as plt:
+        from matplotlib import ticker
+
         figure, axes = plt.subplots(figsize=(7.5, max(2.8, 0.9 * len(categories) + 1)))
         width = 0.8 / len(series)
         for index, ((name, rates), color) in enumerate(
@@ -173,7 +184,7 @@ def compliance(
         axes.set_yticks([p + 0.4 - width / 2 for p in range(len(categories))], categories)
         axes.invert_yaxis()
         axes.set_xlim(0, 1.12)
-        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.xaxis.set_major_formatter(ticker.PercentFormatter(1.0))
         axes.legend(loc="lower right", fontsize=8)
         axes.set_title(title, loc="left")
         return svg(figure)
@@ -188,7 +199,9 @@ def cases_and_rates(
 ) -> str:
     """Two panels of horizontal bars side by side, one row per label: a count of cases
     (left) and a share (right, %; a dash where there is none), `names` their titles."""
-    with _drawing():
+    with _drawing() as plt:
+        from matplotlib import ticker
+
         figure, (left, right) = plt.subplots(
             1, 2, sharey=True, figsize=(9, max(2.4, 0.45 * len(labels) + 1.2))
         )
@@ -197,7 +210,7 @@ def cases_and_rates(
         left.bar_label(drawn, labels=[number(c) for c in cases], padding=2, fontsize=8)
         left.set_yticks(positions, labels)
         left.invert_yaxis()  # the first label on top (the axis is shared)
-        left.xaxis.set_major_locator(MaxNLocator(integer=True))
+        left.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         left.margins(x=0.12, y=0.02)
         left.set_title(names[0], fontsize=10)
         drawn = right.barh(positions, [r or 0.0 for r in rates], color=GREEN)
@@ -208,7 +221,7 @@ def cases_and_rates(
             fontsize=8,
         )
         right.set_xlim(0, 1.15)
-        right.xaxis.set_major_formatter(PercentFormatter(1.0))
+        right.xaxis.set_major_formatter(ticker.PercentFormatter(1.0))
         right.set_title(names[1], fontsize=10)
         figure.suptitle(title, x=0.01, ha="left", fontweight="bold")
         return svg(figure)

@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute
 
 from web import api
 from web.context import WebContext
-from web.public import public_routes
+from web.public.routes import public_routes
 from web.staff import staff_routes
 
 

@@ -5,7 +5,7 @@ refused; Telegram and mail surveys carry no link.
 
 The bot is the one `complaintbot.app.open_core` wires from the settings (the link's
 address and key as `serve` has them), on a clock the test moves; the pages are served
-in process (`web.public.public_routes`), with the key `serve`'s pages check links by.
+in process (`web.public.routes.public_routes`), with the key `serve`'s pages check links by.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from bot.router import ComplaintBot
 from channels.email.inbound import mail_to_inbound
 from channels.web.keys import site_key
 from complaintbot.app import open_core, survey_links
+from complaintbot.core import Core
 from complaintbot.settings import Settings
-from complaintbot.worker import Core
 from delivery.dispatcher import Dispatcher
 from storage.models import OutboxItem
 from tests.bot.test_service import ENGLISH_INTAKE, play
@@ -40,8 +40,8 @@ from tests.support.chat import Chat, RecordingSender, RecordReader, texts
 from tests.support.clock import FakeClock
 from tests.support.records import SqlRecords
 from web.context import PublicSite, WebContext
-from web.public import public_routes
 from web.public.links import SURVEY, LinkSigner
+from web.public.routes import public_routes
 
 BASE = "https://complaints.example.com"
 LINK = re.compile(re.escape(BASE) + r"/survey/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")

@@ -13,10 +13,12 @@ from bot.domain import CaseStatus, Category, format_case_no
 from bot.draft import EvidenceRef
 from bot.messages import Attachment
 from bot.ports import CaseRecord, CaseView, NewCase
-from storage.chain import append_event
-from storage.models import Agent, Case, CaseTimer, Complainant, Evidence, Message
+from storage.case_locks import created
+from storage.chain import append_event, start_chain
+from storage.models import Agent, Case, Complainant, Evidence, Message
 from storage.records import case_record
 from storage.search import reindex_case
+from storage.timers import add_timers
 from storage.transaction import SqlTx
 
 
@@ -66,13 +68,13 @@ class CaseRows(SqlTx):
         self.session.add(row)
         await self.session.flush()
         assert row.id is not None
+        created(self.session, row.id)
+        self._case_ids[case_no] = row.id
         await self._link_intake(row.id, case)
         await reindex_case(self.session, row.id)
-        for kind, due_at in case.timers:
-            self.session.add(CaseTimer(case_id=row.id, kind=kind, due_at=due_at))
-        actor = f"complainant:{complainant_id}"
-        for event in case.events:
-            await append_event(self.session, row.id, event.at, actor, event.kind, event.payload)
+        await add_timers(self.session, row.id, case.timers)
+        events = [(event.at, event.kind, event.payload) for event in case.events]
+        await start_chain(self.session, row.id, f"complainant:{complainant_id}", events)
         return case_no
 
     async def _next_serial(self, day: str) -> int:

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.domain import CASE_NO_PATTERN, ERASED
+from storage.case_locks import lock_for_no_key_update
 from storage.models import Case, CaseCounter, TimelineEvent, TimelineHead
 
 FORMAT = 1
@@ -107,7 +108,8 @@ async def append_event(
     kind: str,
     payload: dict[str, Any],
 ) -> TimelineEvent:
-    """Appends one event to the case's chain: the only way events are written.
+    """Appends one event to the case's chain: with `start_chain`, the only way events
+    are written.
 
     The event and the moved head are added to the session, not flushed: the events of
     a transaction go to the database together, at its next query or its commit."""
@@ -132,6 +134,42 @@ async def append_event(
     return event
 
 
+async def start_chain(
+    session: AsyncSession,
+    case_id: int,
+    actor: str,
+    events: Iterable[tuple[datetime, str, dict[str, Any]]],
+) -> None:
+    """The first events (time, kind, payload) of a case inserted by this transaction,
+    chained from the start in one statement: no head to read or lock (no one else sees
+    the case before the commit). `append_event` chains on from them."""
+    head = TimelineHead(case_id=case_id, seq=0, hash=GENESIS)
+    rows: list[dict[str, Any]] = []
+    for at, kind, payload in events:
+        salts = new_salts(payload)
+        digests = {key: field_digest(salts[key], value) for key, value in payload.items()}
+        seq = head.seq + 1
+        digest = event_hash(case_id, seq, at, actor, kind, digests, head.hash)
+        rows.append(
+            {
+                "case_id": case_id,
+                "at": at,
+                "actor": actor,
+                "kind": kind,
+                "payload": payload,
+                "seq": seq,
+                "prev_hash": head.hash,
+                "hash": digest,
+                "salts": salts,
+            }
+        )
+        head.seq, head.hash = seq, digest
+    if rows:
+        await session.execute(insert(TimelineEvent), rows)
+        session.add(head)
+    _keep_head(session, head)
+
+
 # Where a session keeps the heads its transaction has locked: (transaction, heads by case).
 _HEADS = "complaintbot_timeline_heads"
 
@@ -145,14 +183,8 @@ async def _locked_head(session: AsyncSession, case_id: int) -> TimelineHead:
         head: TimelineHead | None = known[1].get(case_id)
         if head is not None:
             return head
-    if session.bind.dialect.name == "postgresql":
-        # The case row is the chain's lock (the desk holds it already). FOR NO KEY UPDATE,
-        # the lock an UPDATE of the case takes, so it does not wait for the key-share
-        # locks that inserting rows referring to the case take (which would deadlock
-        # two outbox deliveries for one case).
-        await session.execute(
-            select(Case.id).where(Case.id == case_id).with_for_update(key_share=True)  # type: ignore[arg-type]
-        )
+    # The case row is the chain's lock (the desk holds it already).
+    await lock_for_no_key_update(session, case_id)
     head = await session.scalar(
         select(TimelineHead)
         .where(TimelineHead.case_id == case_id)
@@ -160,15 +192,20 @@ async def _locked_head(session: AsyncSession, case_id: int) -> TimelineHead:
     )
     if head is None:
         head = TimelineHead(case_id=case_id, seq=0, hash=GENESIS)
-    # Begun by the queries above if it had not been.
+    _keep_head(session, head)
+    return head
+
+
+def _keep_head(session: AsyncSession, head: TimelineHead) -> None:
+    # The transaction was begun by the queries that locked the case.
     transaction = session.sync_session.get_transaction()
+    known = session.info.get(_HEADS)
     if known is None or known[0] is not transaction:
         heads: dict[int, TimelineHead] = {}
         session.info[_HEADS] = (transaction, heads)
     else:
         heads = known[1]
-    heads[case_id] = head
-    return head
+    heads[head.case_id] = head
 
 
 def erase_fields(event: TimelineEvent, keys: Iterable[str]) -> bool:

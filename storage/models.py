@@ -165,9 +165,9 @@ class Conversation(SQLModel, table=True):
 class TimelineEvent(SQLModel, table=True):
     """Append-only record of everything that happened to a case.
 
-    Written only by `storage.chain.append_event`, which chains it to the case's previous
-    event (`seq`, `prev_hash`, `hash`; `salts` and `erased` hold the field digests'
-    inputs, see storage/chain.py).
+    Written only by `storage.chain` (`append_event`, `start_chain`), which chains it to
+    the case's previous event (`seq`, `prev_hash`, `hash`; `salts` and `erased` hold the
+    field digests' inputs, see storage/chain.py).
     """
 
     __tablename__ = "timeline_events"

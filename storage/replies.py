@@ -34,7 +34,7 @@ class ReplyRows(SqlTx):
     ) -> None:
         case_id = None
         if outbound.case_no:
-            case_id = await self.session.scalar(
+            case_id = self._case_ids.get(outbound.case_no) or await self.session.scalar(
                 select(Case.id).where(Case.case_no == outbound.case_no)
             )
         item = OutboxItem(

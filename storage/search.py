@@ -25,6 +25,7 @@ from sqlalchemy.orm import join, outerjoin
 from sqlmodel import col
 
 from bot.domain import CaseStatus
+from storage.case_locks import lock_for_no_key_update
 from storage.models import Agent, Case, CaseSearch, Message
 from storage.search_terms import case_terms, query_terms
 from storage.types import UTCDateTime
@@ -74,14 +75,10 @@ class CasePage:
 async def reindex_case(session: AsyncSession, case_id: int) -> None:
     """Recomputes the case's search terms from what is stored now (pending changes of
     the session are flushed first), in the caller's transaction."""
-    postgres = session.bind.dialect.name == "postgresql"
-    if postgres:
-        # Under the case row's lock, the one its timeline is appended under
-        # (`storage.chain`): two transactions adding messages to one case rewrite its
-        # terms one after the other, the second reading what the first committed.
-        await session.execute(
-            select(Case.id).where(col(Case.id) == case_id).with_for_update(key_share=True)
-        )
+    # Under the case row's lock, the one its timeline is appended under (`storage.chain`):
+    # two transactions adding messages to one case rewrite its terms one after the
+    # other, the second reading what the first committed.
+    await lock_for_no_key_update(session, case_id)
     case_row = (
         await session.execute(
             select(
@@ -100,7 +97,7 @@ async def reindex_case(session: AsyncSession, case_id: int) -> None:
     )
     number, name, phone, email, *texts = case_row
     terms = sorted(case_terms(number, name, phone, email, [*texts, *messages.all()]))
-    insert = postgresql.insert if postgres else sqlite.insert
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = insert(CaseSearch).values(case_id=case_id, terms=terms)
     await session.execute(
         statement.on_conflict_do_update(

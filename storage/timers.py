@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CaseStatus
 from bot.ports import CaseRecord, SurveyRecord, TimerRecord
 from storage.models import Case, CaseTimer, OutboxItem, Survey
 from storage.records import survey_record
 from storage.transaction import SqlTx
+
+
+async def add_timers(
+    session: AsyncSession, case_id: int, timers: list[tuple[str, datetime]]
+) -> None:
+    """Pending timers (kind, due) of the case, in one statement."""
+    if timers:
+        rows = [
+            {"case_id": case_id, "kind": kind, "due_at": due_at, "status": "pending"}
+            for kind, due_at in timers
+        ]
+        await session.execute(insert(CaseTimer), rows)
 
 
 class TimerRows(SqlTx):
@@ -29,8 +42,7 @@ class TimerRows(SqlTx):
                 )
                 .values(status="dropped")
             )
-        for kind, due_at in timers:
-            self.session.add(CaseTimer(case_id=case.id, kind=kind, due_at=due_at))
+        await add_timers(self.session, case.id, timers)
 
     async def claim_timer(self, timer_id: int) -> TimerRecord | None:
         query = select(CaseTimer).where(CaseTimer.id == timer_id, CaseTimer.status == "pending")

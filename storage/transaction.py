@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ports import CaseRecord, Clock, NewCase
+from storage.case_locks import lock_for_update
 from storage.files import EvidenceFiles
 from storage.models import Agent, Case, Complainant, Conversation, Identity
 from storage.records import case_record
@@ -33,7 +34,8 @@ class SqlTx:
         self.files = files
         self.clock = clock
         self._inbound_id: int | None = None  # the message this transaction handles
-        self._locked_cases: set[int] = set()
+        # The cases this transaction created or read, by number (replies name theirs).
+        self._case_ids: dict[str, int] = {}
         # Replies queued in it need no notice to other workers: they were told, or this
         # process's own dispatcher is woken at the commit (`SqlRepository.on_commit`).
         self._outbox_told = dispatching_here
@@ -95,12 +97,7 @@ class SqlTx:
         if row is None:
             return None
         assert row.id is not None
-        if self._postgres and row.id not in self._locked_cases:
-            # Desk and complainant work on one case from different conversations.
-            await self.session.execute(
-                select(Case.id).where(Case.id == row.id).with_for_update()  # type: ignore[arg-type]
-            )
-            await self.session.refresh(row)
-            self._locked_cases.add(row.id)
+        await lock_for_update(self.session, row)
+        self._case_ids[row.case_no] = row.id
         handler = await self.session.get(Agent, row.handler_id) if row.handler_id else None
         return case_record(row, handler)

@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("answer", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    op.execute(
-        "UPDATE outbox SET answer = (kind IN ('agent_reply', 'info_request', 'resolution'))"
-    )
+    op.execute("UPDATE outbox SET answer = (kind IN ('agent_reply', 'info_request', 'resolution'))")
 
 
 def downgrade() -> None:

@@ -37,9 +37,10 @@ from complaintbot.cli_support import settings as _settings
 from complaintbot.cli_support import settle_heap
 from complaintbot.cli_tokens import tokens
 from complaintbot.settings import Settings, parse_customers
-from reporting.export import ExportFailed, LedgerFormat, Period, export_ledger
+from reporting.export import LedgerFormat, Period, export_ledger
 from reporting.reading import count_cases
 from reporting.rows import LedgerSheet, six_months_before
+from reporting.second_process import SecondProcessFailed
 from reporting.tally import Customers
 from scheduler.calendar import parse_duration
 from storage import chain, migrate, queries
@@ -873,7 +874,7 @@ async def ledger_export(
         except OSError as error:
             _fail(_("Cannot write {path}: {error}").format(path=output, error=error), 1)
             return
-        except (ExportFailed, DBAPIError) as error:
+        except (SecondProcessFailed, DBAPIError) as error:
             reason = error.orig if isinstance(error, DBAPIError) else error
             _fail(
                 _("The export stopped ({error}); {path} is incomplete.").format(
@@ -930,7 +931,7 @@ async def report_command(
 ) -> None:
     """The service-quality report of the cases received from --from to --to (default: the
     last six months up to today), computed from the same rows as the ledger."""
-    # Imported here: matplotlib takes a second to load, which no other command needs.
+    # Imported here: the page's templates and charts are for this command alone.
     from reporting.report import quality_metrics, write_report
 
     settings = _settings()

@@ -8,27 +8,25 @@ sheet as it goes.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import gc
 import io
-import multiprocessing
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.reading import count_cases, ledger_cases, received_at_position
 from reporting.rows import Cell, LedgerCase, LedgerSheet, ledger_row
+from reporting.second_process import SPLIT_FROM, SecondProcess
 from reporting.xlsx import Sheet, xlsx_book
 from scheduler.calendar import Calendar
 from storage.database import create_engine
@@ -39,14 +37,6 @@ if TYPE_CHECKING:
 # What starts a CSV cell a spreadsheet would run as a formula. XLSX cells are typed and
 # need no guard.
 _FORMULA_START = r"^[=+\-@\t\r]"
-# From this many cases on, a second process writes half of them: below, its start-up
-# (a second of imports) costs more than it saves.
-SPLIT_FROM = 20_000
-
-
-class ExportFailed(Exception):
-    """The export's second process ended without finishing its half (killed, out of
-    memory); the file is incomplete."""
 
 
 class LedgerFormat(StrEnum):
@@ -101,24 +91,30 @@ async def export_ledger(
             written = await _write_rows(writer, cases, sheet, calendar, now, progress)
         else:
             first_half = await count_cases(engine, start, middle)
-            later = _Part(
-                url=engine.url.render_as_string(hide_password=False),
-                sheet=sheet,
-                calendar=calendar,
-                start=middle,
-                end=end,
-                now=now,
-                path=path,
-                first_row=first_half + 2,  # after the header and the first half
-            )
-            with _SecondProcess(later) as other:
-                cases = ledger_cases(engine, start, middle)
-                # The progress bar counts the rows of both processes.
-                written = await _write_rows(
-                    writer, cases, sheet, calendar, now, lambda rows: progress(rows + other.news())
+            with _part_file(path) as part:
+                later = _Part(
+                    url=engine.url.render_as_string(hide_password=False),
+                    sheet=sheet,
+                    calendar=calendar,
+                    start=middle,
+                    end=end,
+                    now=now,
+                    path=part,
+                    first_row=first_half + 2,  # after the header and the first half
                 )
-                written += await other.finish(progress)
-                writer.append(other.part)
+                with SecondProcess(_part_rows, later) as other:
+                    cases = ledger_cases(engine, start, middle)
+                    # The progress bar counts the rows of both processes.
+                    written = await _write_rows(
+                        writer,
+                        cases,
+                        sheet,
+                        calendar,
+                        now,
+                        lambda rows: progress(rows + other.news()),
+                    )
+                    written += await other.finish(progress)
+                writer.append(part)
         writer.about(sheet.about(period.first, period.last, written, now))
     return written
 
@@ -195,9 +191,9 @@ async def _write_rows(
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    """The cases received in [start, end), for another process to write to a part file
-    that is then appended to `path`; `first_row` is the number of the part's first row
-    in the sheet."""
+    """The cases received in [start, end), for another process to write to the part file
+    `path` (then appended to the sheet); `first_row` is the number of the part's first
+    row in the sheet."""
 
     url: str
     sheet: LedgerSheet
@@ -209,75 +205,22 @@ class _Part:
     first_row: int
 
 
-class _SecondProcess:
-    """A process of its own writing a `_Part`: the machine's second core turns half the
-    cases into rows while this process does the other half. It is a fresh interpreter
-    (spawned, not forked: this one has the database driver's threads running)."""
-
-    def __init__(self, job: _Part) -> None:
-        handle, name = tempfile.mkstemp(prefix=f".{job.path.name}.", dir=job.path.parent)
-        os.close(handle)
-        self.part = Path(name)
-        job = replace(job, path=self.part)
-        context = multiprocessing.get_context("spawn")
-        self._done = context.Value("q", 0, lock=False)  # rows written, for the progress bar
-        self._told = 0
-        self._result, sender = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_write_part, args=(job, self._done, sender), daemon=True
-        )
-        self._process.start()
-        sender.close()
-
-    def __enter__(self) -> _SecondProcess:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self.part.unlink(missing_ok=True)
-
-    def news(self) -> int:
-        """Rows written since last asked."""
-        done = self._done.value
-        new, self._told = done - self._told, done
-        return new
-
-    async def finish(self, progress: Callable[[int], None]) -> int:
-        """Waits for the process to end, telling `progress`; the rows it wrote."""
-        while self._process.is_alive():
-            await asyncio.to_thread(self._process.join, 0.25)
-            progress(self.news())
-        outcome = self._result.recv() if self._result.poll() else None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        if not isinstance(outcome, int):
-            raise ExportFailed(f"the second process ended with code {self._process.exitcode}")
-        return outcome
-
-
-def _write_part(job: _Part, done: Any, result: Connection) -> None:
-    """The second process: writes the job's rows, then sends their number or the error."""
+@contextmanager
+def _part_file(path: Path) -> Iterator[Path]:
+    """A hidden file beside `path` for the second process's rows, removed afterwards."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    part = Path(name)
     try:
-        outcome: int | BaseException = asyncio.run(_part_rows(job, done))
-    except KeyboardInterrupt:  # Ctrl-C reaches both processes; the first one reports it
-        return
-    except Exception as error:
-        outcome = error
-    try:
-        result.send(outcome)
-    except Exception:  # an error that does not pickle
-        result.send(RuntimeError(str(outcome)))
+        yield part
+    finally:
+        part.unlink(missing_ok=True)
 
 
-async def _part_rows(job: _Part, done: Any) -> int:
+async def _part_rows(job: _Part, count: Callable[[int], None]) -> int:
+    """The second process's work: the job's rows written to its part file."""
     engine = create_engine(job.url)
     opened = _xlsx_rows(job.path, len(job.sheet.headers()), job.first_row)
-
-    def count(rows: int) -> None:
-        done.value += rows
-
     try:
         with opened as writer, fewer_collections():
             cases = ledger_cases(engine, job.start, job.end)

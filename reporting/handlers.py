@@ -129,6 +129,15 @@ class HandlerTally:
             handled.resolved_ever += 1
             handled.reopened += case.reopened_count > 0
 
+    def merge(self, later: HandlerTally) -> None:
+        """Adds the handlers' figures of another tally (`QualityTally.merge`)."""
+        for key, handler in later.handlers.items():
+            found = self.handlers.get(key)
+            if found is None:
+                self.handlers[key] = handler
+            else:
+                found.handled.merge(handler.handled)
+
     def teams(self) -> dict[str | None, _Handled]:
         """Each team's cases: its handlers' added up."""
         teams: dict[str | None, _Handled] = {}

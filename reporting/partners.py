@@ -124,6 +124,22 @@ class PartnerTally:
                 found.waiting += (spans[0][1] - spans[0][0]) if len(spans) == 1 else union(spans)
                 found.resolution += max(resolved - received, 0)
 
+    def merge(self, later: PartnerTally) -> None:
+        """Adds the partners' figures of another tally (`QualityTally.merge`)."""
+        self.referrals += later.referrals
+        for key, theirs in later.partners.items():
+            mine = self.partners.get(key)
+            if mine is None:
+                self.partners[key] = theirs
+                continue
+            mine.referrals += theirs.referrals
+            mine.cases += theirs.cases
+            mine.outcomes.update(theirs.outcomes)
+            mine.response_hours.extend(theirs.response_hours)
+            mine.resolved_cases += theirs.resolved_cases
+            mine.waiting += theirs.waiting
+            mine.resolution += theirs.resolution
+
     def failures(self) -> int:
         """The partner figures against themselves: the partners' referrals add up to all
         referrals; per partner, the outcomes add up to its referrals, every answer has a

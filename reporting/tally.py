@@ -115,6 +115,10 @@ class _Failures:
         if len(self.cases) < EXAMPLES:
             self.cases.append(case_no)
 
+    def merge(self, later: _Failures) -> None:
+        self.count += later.count
+        self.cases.extend(later.cases[: EXAMPLES - len(self.cases)])
+
 
 # What must hold for every case, in the order the report lists them.
 ROW_CHECKS = (
@@ -244,6 +248,35 @@ class QualityTally:
         self.handlers.add(row, first_minutes, hours)
         for name in broken_checks(case):
             self.failures[name].add(case.case_no)
+
+    def merge(self, later: QualityTally) -> None:
+        """Adds the figures of `later`, a tally of the cases received after this one's
+        (another process's half of the period): as if this one had taken its rows."""
+        self.cases += later.cases
+        self.weeks.update(later.weeks)
+        self.channels.update(later.channels)
+        self.categories.update(later.categories)
+        self.outcomes.update(later.outcomes)
+        self.scores.update(later.scores)
+        self.fault_weeks.update(later.fault_weeks)
+        self.fault_outcomes.update(later.fault_outcomes)
+        for limit, times in later.times.items():
+            self.times[limit].extend(times)
+        self.resolved += later.resolved
+        self.resolved_ever += later.resolved_ever
+        self.reopened += later.reopened
+        self.asked += later.asked
+        self.answered += later.answered
+        self.no_answer += later.no_answer
+        self.open_cases.extend(later.open_cases)
+        for name, failures in later.failures.items():
+            self.failures[name].merge(failures)
+        self.faults += later.faults
+        self.faults_resolved += later.faults_resolved
+        for week, hours in later.fault_times.items():
+            self.fault_times.setdefault(week, array("d")).extend(hours)
+        self.partners.merge(later.partners)
+        self.handlers.merge(later.handlers)
 
     def _add_fault(self, week: date, row: LedgerRow, hours: float | None) -> None:
         self.faults += 1

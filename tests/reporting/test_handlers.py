@@ -4,22 +4,17 @@ case's handler and team read with the rows from the staff users its agent links 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.reading import ledger_cases
 from reporting.report import report_page
 from storage.models import Agent, Case
-from storage.outbox import SqlOutbox
-from storage.repository import SqlRepository
 from storage.staff import add_staff_user
-from tests.reporting.test_rows import DAY, fill_every_state
+from tests.reporting.test_rows import DAY
 from tests.reporting.test_tally import RECEIVED, tally_of
-from tests.support.clock import FakeClock
 
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 VERIFIED = {"facts": "confirmed", "nature": "system_fault"}
@@ -194,13 +189,6 @@ def test_a_team_adds_up_its_handlers_and_no_team_takes_agents_without_one() -> N
     assert (no_team["team"], no_team["cases"]) == (None, 2)  # wang's and the unassigned one
     assert sum(t["cases"] for t in metrics["by_team"]) == metrics["cases"] == 6
     assert sum(h["cases"] for h in metrics["by_handler"]) == metrics["cases"]
-
-
-@pytest.fixture
-async def every_state(
-    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, tmp_path: Path
-) -> dict[str, str]:
-    return await fill_every_state(repository, outbox, clock, tmp_path)
 
 
 async def test_a_cases_handler_is_read_with_its_staff_user_and_team(

@@ -83,13 +83,6 @@ async def fill_every_state(
     return cases
 
 
-@pytest.fixture
-async def every_state(
-    repository: SqlRepository, outbox: SqlOutbox, clock: FakeClock, tmp_path: Path
-) -> dict[str, str]:
-    return await fill_every_state(repository, outbox, clock, tmp_path)
-
-
 # An hour after `fill_every_state`'s cases came in (the clock starts at 02:00 UTC), at an
 # odd fraction of a second; a deadline still ahead whatever today's date is.
 ASKED = datetime(2026, 11, 22, 3, 0, 0, 250_000, tzinfo=UTC)

@@ -291,3 +291,34 @@ def test_partner_times_out_of_order_are_flagged() -> None:
     ).metrics(NOW)
     failed = {c["name"]: c["cases"] for c in metrics["checks"] if not c["passed"]}
     assert failed == {"partner_times_in_order": ["TS-20261120-0001", "TS-20261120-0002"]}
+
+
+def test_two_tallies_merged_are_the_tally_of_all_their_rows() -> None:
+    # Another process tallies the later half of a big period (`reporting.report`).
+    hour = timedelta(hours=1)
+    next_week = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    archived: list[dict[str, object]] = [{"status": "archived"} for _ in range(30)]
+    cases: list[dict[str, object]] = [
+        resolved(2, "system_fault", handler_login="li", handler_team="一组"),
+        resolved(7, "system_fault", received_at=next_week, handler_login="wang"),
+        resolved(1, "user_error", survey_asked_at=RECEIVED + hour, survey_score=2),
+        {"resolution_due_at": NOW - timedelta(days=1), "handler_login": "li"},
+        {"channel": "email", "category": "appeal", "referrals": (referred("alipay", 1, 3, 2),)},
+        {"referrals": (referred("alipay", 1, 2, None), referred("chinanet", 1, 2, 5))},
+        # More rows breaking a check than the report names (`EXAMPLES`), in both halves.
+        *archived,
+        resolved(3, "system_fault", handler_login="li", survey_score=5),
+        {"referrals": (referred("alipay", 2, 3, 4), referred("unionpay", 1, 2, None))},
+        {"channel": "web", "category": "billing", "handler_login": "zhao"},
+    ]
+    whole = tally_of(*cases)
+    numbered = [{"case_no": f"TS-20261120-{n + 1:04d}", **c} for n, c in enumerate(cases)]
+    first, later = tally_of(*numbered[:20]), tally_of(*numbered[20:])
+    first.merge(later)
+
+    merged = first.metrics(NOW, Customers(50_000, "option"))
+    assert merged == whole.metrics(NOW, Customers(50_000, "option"))
+    assert merged["cases"] == len(cases) and merged["partners"] and merged["by_handler"]
+    check = [c for c in merged["checks"] if c["name"] == "status_agrees_with_resolution"]
+    assert check[0]["failures"] == len(archived)
+    assert check[0]["cases"] == [f"TS-20261120-{n:04d}" for n in range(7, 27)]

@@ -57,11 +57,21 @@ class SecondProcess(Generic[Job, Result]):
         return new
 
     async def finish(self, progress: Callable[[int], None]) -> Result:
-        """Waits for the process to end, telling `progress`; what its work returned."""
-        while self._process.is_alive():
-            await asyncio.to_thread(self._process.join, 0.25)
+        """Waits for the process's result, telling `progress`; what its work returned.
+        The result is read as it comes: a big one fills the pipe, and the process cannot
+        end before it has been read."""
+        while not await asyncio.to_thread(self._result.poll, 0.25):
             progress(self.news())
-        outcome = self._result.recv() if self._result.poll() else None
+            if not self._process.is_alive() and not self._result.poll():
+                raise SecondProcessFailed(
+                    f"the second process ended with code {self._process.exitcode}"
+                )
+        try:
+            outcome = self._result.recv()
+        except EOFError:  # it ended while sending
+            outcome = None
+        await asyncio.to_thread(self._process.join)
+        progress(self.news())
         if isinstance(outcome, BaseException):
             raise outcome
         if outcome is None:

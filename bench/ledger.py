@@ -6,9 +6,12 @@ memory they need, as ratios within one run (absolute seconds move with the machi
 Fills a SQLite file with CASES resolved cases received over six months (each with a
 handler, two handler events on its timeline, a verification record and an answered
 survey; every fourth referred to a partner, every twentieth to two), then runs each
-real command in a fresh process and prints its time and peak memory (the command's
-process plus its second process, if it starts one, each at its own peak: an upper bound
-of the two together): the ledger as CSV and as XLSX, and the quality report. The events
+real command in a fresh process and prints its time and peak memory: the memory its
+processes (the command's and its second process, if it starts one) held at once, their
+PSS (shared pages split between the processes that share them) added up and sampled
+ten times a second; and, as an upper bound, each process's own peak RSS added up (which
+counts shared libraries once per process, and peaks that did not coincide). The steps:
+the ledger as CSV and as XLSX, and the quality report. The events
 are written in bulk, not through `storage.chain`: the export reads them, it does not
 check the chain.
 
@@ -197,9 +200,12 @@ async def fill(url: str, cases: int) -> float:
     return time.perf_counter() - began
 
 
-def timed_command(args: list[str], url: str, directory: Path) -> tuple[float, float]:
-    """Runs `complaintbot ARGS` in a fresh process on the bench database: its seconds and
-    its peak memory in MB (with that of any process it starts)."""
+Measured = tuple[float, float, float]
+"""Seconds, the peak of the processes' PSS added up, their own peak RSS added up (MB)."""
+
+
+def timed_command(args: list[str], url: str, directory: Path) -> Measured:
+    """Runs `complaintbot ARGS` in a fresh process on the bench database (`timed`)."""
     code = (
         "from complaintbot.cli import main\n"
         "try:\n"
@@ -210,9 +216,9 @@ def timed_command(args: list[str], url: str, directory: Path) -> tuple[float, fl
     return timed(code, url, directory)
 
 
-def timed(code: str, url: str, directory: Path) -> tuple[float, float]:
+def timed(code: str, url: str, directory: Path) -> Measured:
     """Runs Python `code` in a fresh process (the settings naming the bench database):
-    its seconds and its peak memory in MB (with that of any process it starts)."""
+    its seconds and memory, with that of any process it starts (`Measured`)."""
     measured = (
         "import sys, time\n"
         "began = time.perf_counter()\n"
@@ -223,21 +229,57 @@ def timed(code: str, url: str, directory: Path) -> tuple[float, float]:
         "print(f'{elapsed} {peak}', file=sys.stderr)\n"
     )
     env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(directory), "CALENDAR": "cn-workdays"}
-    run = subprocess.run(
-        [sys.executable, "-c", measured], env=env, capture_output=True, text=True, check=False
-    )
+    with subprocess.Popen(
+        [sys.executable, "-c", measured],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        pss = 0
+        while run.poll() is None:
+            pss = max(pss, _tree_pss(run.pid))
+            time.sleep(0.1)  # a sampling period, not a wait for a condition
+        errors = run.stderr.read() if run.stderr else ""
     if run.returncode:
-        raise RuntimeError(f"the bench's process failed:\n{run.stderr}")
-    elapsed, peak = run.stderr.strip().splitlines()[-1].split()
-    return float(elapsed), float(peak)
+        raise RuntimeError(f"the bench's process failed:\n{errors}")
+    elapsed, rss = errors.strip().splitlines()[-1].split()
+    return float(elapsed), pss / 1024, float(rss)
 
 
-def export(url: str, kind: str, directory: Path) -> tuple[float, float, int]:
-    """The export in a fresh process: seconds, peak memory in MB, file size."""
+def _tree_pss(root: int) -> int:
+    """The PSS (kB) of process `root` and all its descendants, added up."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # it ended meanwhile
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total
+
+
+def export(url: str, kind: str, directory: Path) -> tuple[Measured, int]:
+    """The export in a fresh process: what was measured, and the file's size."""
     out = directory / f"ledger.{kind}"
     args = ["ledger", "export", *PERIOD, "--format", kind, "-o", str(out)]
-    elapsed, peak = timed_command(args, url, directory)
-    return elapsed, peak, out.stat().st_size
+    measured = timed_command(args, url, directory)
+    return measured, out.stat().st_size
 
 
 async def filled_cases(url: str) -> int | None:
@@ -279,22 +321,18 @@ def arguments(prog: str, argv: list[str]) -> argparse.Namespace:
     return parser(prog).parse_args(argv)
 
 
-def report(url: str, directory: Path) -> tuple[float, float, dict[str, Any]]:
-    """The report in a fresh process: seconds, peak memory in MB, the metrics."""
+def report(url: str, directory: Path) -> tuple[Measured, dict[str, Any]]:
+    """The report in a fresh process: what was measured, and the metrics."""
     out = directory / "report"
-    elapsed, peak = timed_command(["report", *PERIOD, "-o", str(out)], url, directory)
+    measured = timed_command(["report", *PERIOD, "-o", str(out)], url, directory)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    return elapsed, peak, metrics
+    return measured, metrics
 
 
-def baseline(writer: str, url: str, directory: Path) -> tuple[float, float]:
-    """The XLSX ledger written by `writer` (`bench.xlsx_baselines`) in a fresh process:
-    seconds and peak memory in MB."""
+def baseline(writer: str, url: str, directory: Path) -> Measured:
+    """The XLSX ledger written by `writer` (`bench.xlsx_baselines`) in a fresh process."""
     out = directory / f"ledger-{writer}.xlsx"
-    code = (
-        "from bench.xlsx_baselines import main\n"
-        f"main({[writer, url, str(out)]!r})\n"
-    )
+    code = f"from bench.xlsx_baselines import main\nmain({[writer, url, str(out)]!r})\n"
     return timed(code, url, directory)
 
 
@@ -334,11 +372,13 @@ async def _empty(url: str) -> None:
         await engine.dispose()
 
 
-def _line(name: str, elapsed: float, peak: float, cases: int, more: str = "") -> str:
+def _line(name: str, measured: Measured, cases: int, more: str = "") -> str:
+    elapsed, pss, rss = measured
     rate = cases / elapsed
     return (
         f"{name}: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
-        f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB{more}"
+        f"{1_000_000 / rate:.0f} s), peak memory {pss:,.0f} MB (RSS peaks added up "
+        f"{rss:,.0f} MB){more}"
     )
 
 
@@ -375,37 +415,38 @@ def main(argv: list[str]) -> None:
         lines: dict[str, str] = {}
         for _round in range(args.repeat):
             for step, run in steps.items():
-                elapsed, peak, more = run()
+                measured, more = run()
+                elapsed, peak = measured[0], measured[1]
                 if elapsed < seconds.get(step, float("inf")):
-                    seconds[step], lines[step] = elapsed, _line(step, elapsed, peak, cases, more)
+                    seconds[step], lines[step] = elapsed, _line(step, measured, cases, more)
                 peaks[step] = max(peak, peaks.get(step, 0.0))
     for line in lines.values():
         print(line)
     print(_ratios(seconds, peaks))
 
 
-Step = Callable[[], tuple[float, float, str]]
+Step = Callable[[], tuple[Measured, str]]
 
 
 def _steps(
     cases: int, url: str, postgres: str | None, directory: Path, baselines: bool
 ) -> dict[str, Step]:
-    """What is measured, by name: each gives seconds, peak memory in MB and a remark."""
+    """What is measured, by name: each gives what it measured and a remark."""
 
     def exported(url: str, kind: str) -> Step:
-        def run() -> tuple[float, float, str]:
-            elapsed, peak, size = export(url, kind, directory)
-            return elapsed, peak, f", file {size / 1e6:,.1f} MB"
+        def run() -> tuple[Measured, str]:
+            measured, size = export(url, kind, directory)
+            return measured, f", file {size / 1e6:,.1f} MB"
 
         return run
 
-    def reported() -> tuple[float, float, str]:
-        elapsed, peak, metrics = report(url, directory)
+    def reported() -> tuple[Measured, str]:
+        measured, metrics = report(url, directory)
         assert metrics["cases"] == cases, metrics["cases"]
-        return elapsed, peak, f", {metrics['checks_failed']} checks failed"
+        return measured, f", {metrics['checks_failed']} checks failed"
 
     def written_by(writer: str) -> Step:
-        return lambda: (*baseline(writer, url, directory), "")
+        return lambda: (baseline(writer, url, directory), "")
 
     steps: dict[str, Step] = {"csv": exported(url, "csv")}
     if postgres:
@@ -437,7 +478,7 @@ def _ratios(seconds: dict[str, float], peaks: dict[str, float]) -> str:
             f"xlsx command / fastest baseline: {seconds['xlsx'] / fastest:.2f} "
             "(the own writer is kept while this is below 1)"
         )
-    lines.append(f"peak memory: {max(peaks.values()):,.0f} MB (goal ≤ 300)")
+    lines.append(f"peak memory (PSS): {max(peaks.values()):,.0f} MB (goal ≤ 300)")
     return "ratios within this run:\n  " + "\n  ".join(lines)
 
 

@@ -24,12 +24,13 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         url = bench_database(cases, args.db.resolve() if args.db else directory / "bench.db")
-        elapsed, peak, metrics = report(url, directory)
+        (elapsed, peak, rss), metrics = report(url, directory)
         assert metrics["cases"] == cases, metrics["cases"]
         rate = cases / elapsed
         print(
             f"report: {elapsed:.1f} s ({rate:,.0f} cases/s, 1,000,000 in about "
-            f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB, "
+            f"{1_000_000 / rate:.0f} s), peak memory {peak:,.0f} MB (PSS; RSS peaks added up "
+            f"{rss:,.0f} MB), "
             f"{metrics['checks_failed']} checks failed"
         )
 

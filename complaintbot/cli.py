@@ -932,7 +932,8 @@ async def report_command(
     """The service-quality report of the cases received from --from to --to (default: the
     last six months up to today), computed from the same rows as the ledger."""
     # Imported here: the page's templates and charts are for this command alone.
-    from reporting.report import quality_metrics, write_report
+    from reporting.quality import quality_metrics
+    from reporting.report import write_report
 
     settings = _settings()
     tr = Translator(settings.DEFAULT_LOCALE)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -47,10 +48,17 @@ LOCALES = ("zh_CN", "en")
 TOKEN_HEADER = "x-chat-token"
 TOKEN_COOKIE = "cb_chat"
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
-STREAM_SECONDS = 300.0  # a stream ends after this; the page opens the next
+STREAM_SECONDS = 300.0  # a stream ends after about this; the page opens the next
 MESSAGES_PER_MINUTE = 30  # one conversation's messages (the bot has its own limit too)
 DRAFT_WINDOW = timedelta(hours=24)
 HISTORY = 500  # messages a page gets at once
+
+
+def stream_seconds() -> float:
+    """How long one event stream lasts: STREAM_SECONDS, give or take a fifth at random.
+    Pages that opened their streams together (all of them, after a restart) would
+    otherwise open them again together every five minutes, each time at once."""
+    return STREAM_SECONDS * random.uniform(0.8, 1.2)
 
 
 def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
@@ -364,7 +372,7 @@ class WebChat:
 
     async def _stream(self, conversation: str, after: int) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
-        ends = loop.time() + STREAM_SECONDS
+        ends = loop.time() + stream_seconds()
         yield "retry: 2000\n\n"
         with self.watch.listen(conversation) as listener:
             woken = True  # at the start: what came since `after`

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.web.chat import STREAM_SECONDS, stream_seconds
 from channels.web.keys import site_key
 from channels.web.tokens import ConversationTokens, conversation_named
 from complaintbot.settings import Settings
@@ -286,3 +287,11 @@ async def test_a_mailed_resume_link_opens_its_conversation_and_a_forged_or_old_o
             headers={"X-Chat-Token": token},
         )
         assert send.status_code == 401
+
+
+def test_streams_last_about_five_minutes_each_its_own() -> None:
+    # Pages reconnected together (after a restart) drift apart instead of reopening
+    # their streams together every five minutes.
+    lengths = [stream_seconds() for _ in range(200)]
+    assert all(0.8 * STREAM_SECONDS <= length <= 1.2 * STREAM_SECONDS for length in lengths)
+    assert max(lengths) - min(lengths) > 0.2 * STREAM_SECONDS

@@ -21,8 +21,9 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from bot.roles import overseer
 from reporting.export import LedgerFormat, Period, export_ledger
+from reporting.quality import quality_metrics
 from reporting.reading import count_cases
-from reporting.report import quality_metrics, report_page
+from reporting.report import report_page
 from reporting.rows import LedgerSheet, six_months_before
 from storage import access_log
 from web.context import WebContext

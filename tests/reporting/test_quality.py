@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.export import Period
-from reporting.report import quality_metrics
+from reporting.quality import quality_metrics
 from reporting.tally import Customers
 from scheduler.calendar import WorkdayCalendar
 from tests.reporting.test_rows import STATES, refer_every_outcome

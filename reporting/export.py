@@ -83,10 +83,12 @@ async def export_ledger(
         return await _write_csv(
             engine, path, sheet, calendar, (start, end), now, progress, long_running
         )
-    middle = await received_at_position(engine, start, end, total // 2)
+    middle = None
+    if total >= split_from:
+        middle = await received_at_position(engine, start, end, total // 2)
     with _xlsx(path, sheet) as writer, fewer_collections():
         writer.header(sheet.headers())
-        if total < split_from or middle is None:
+        if middle is None:
             cases = ledger_cases(engine, start, end)
             written = await _write_rows(writer, cases, sheet, calendar, now, progress)
         else:

@@ -47,8 +47,10 @@ async def quality_metrics(
     start, end = period.bounds(zone)
     tally = QualityTally(period.first, period.last, zone, satisfied_threshold)
     total = await count_cases(engine, start, end)
-    middle = await received_at_position(engine, start, end, total // 2)
-    if total < split_from or middle is None:
+    middle = None
+    if total >= split_from:
+        middle = await received_at_position(engine, start, end, total // 2)
+    if middle is None:
         await _tally(tally, engine, (start, end), calendar, now, progress)
     else:
         later = _Half(

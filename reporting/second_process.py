@@ -60,15 +60,13 @@ class SecondProcess(Generic[Job, Result]):
         """Waits for the process's result, telling `progress`; what its work returned.
         The result is read as it comes: a big one fills the pipe, and the process cannot
         end before it has been read."""
+        # The pipe is readable when the result comes, and at its end when the process
+        # ended without one.
         while not await asyncio.to_thread(self._result.poll, 0.25):
             progress(self.news())
-            if not self._process.is_alive() and not self._result.poll():
-                raise SecondProcessFailed(
-                    f"the second process ended with code {self._process.exitcode}"
-                )
         try:
             outcome = self._result.recv()
-        except EOFError:  # it ended while sending
+        except EOFError:
             outcome = None
         await asyncio.to_thread(self._process.join)
         progress(self.news())

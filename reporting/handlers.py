@@ -17,14 +17,13 @@ the reopen rate (cases reopened at least once ÷ cases resolved at least once).
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reporting.rows import LedgerRow
-from reporting.stats import LIMITS, Compliance, compliance_json, ratio, spread, spread_json
+from reporting.stats import LIMITS, Compliance, Doubles, compliance_json, ratio, spread, spread_json
 
 _OUTCOMES = ("met", "missed", "pending", "none")
 
@@ -34,8 +33,8 @@ class _Handled:
     """What one handler's (or one team's) cases add up to."""
 
     cases: int = 0
-    first_response: array[float] = field(default_factory=lambda: array("d"))
-    resolution: array[float] = field(default_factory=lambda: array("d"))
+    first_response: Doubles = field(default_factory=Doubles)
+    resolution: Doubles = field(default_factory=Doubles)
     # (limit, outcome) → cases; outcome "none" when the case had no such limit
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     answered: int = 0

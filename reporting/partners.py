@@ -19,7 +19,6 @@ and each referral's outcome is its "partner deadline met" cell. Per partner (by 
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from typing import Any
 from bot.referrals import ReferralOutcome
 from reporting.layout import LedgerCase
 from reporting.rows import HUNDREDTH_HOUR, LedgerRow, rounded
-from reporting.stats import ratio, spread
+from reporting.stats import Doubles, ratio, spread
 
 OUTCOMES = tuple(o.value for o in ReferralOutcome)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,7 +63,7 @@ class _Partner:
     referrals: int = 0
     cases: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    response_hours: array[float] = field(default_factory=lambda: array("d"))
+    response_hours: Doubles = field(default_factory=Doubles)
     resolved_cases: int = 0
     waiting: int = 0  # seconds
     resolution: int = 0  # seconds

@@ -4,13 +4,16 @@ the cases (the XLSX ledger's rows, the report's figures) while this one does the
 It is a fresh interpreter (spawned, not forked: this one has the database driver's
 threads running); its work is a module-level coroutine function, given the job and a
 function to count the cases it has done (for the progress bar), whose result is sent
-back pickled.
+back pickled (protocol 5: what pickles out of band, as `reporting.stats.Doubles`, is sent
+from its own memory afterwards and read back one buffer at a time, so neither process
+holds a pickled copy of the big arrays beside them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import pickle
 from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
@@ -65,7 +68,7 @@ class SecondProcess(Generic[Job, Result]):
         while not await asyncio.to_thread(self._result.poll, 0.25):
             progress(self.news())
         try:
-            outcome = self._result.recv()
+            outcome = _receive(self._result)
         except EOFError:
             outcome = None
         await asyncio.to_thread(self._process.join)
@@ -93,6 +96,22 @@ def _run(work: Work[Any, Any], job: Any, done: Any, result: Connection) -> None:
     except Exception as error:
         outcome = error
     try:
-        result.send(outcome)
+        _send(result, outcome)
     except Exception:  # an error that does not pickle
-        result.send(RuntimeError(str(outcome)))
+        _send(result, RuntimeError(str(outcome)))
+
+
+def _send(connection: Connection, outcome: object) -> None:
+    """The pickle, then each out-of-band buffer as it is in memory."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(outcome, protocol=5, buffer_callback=buffers.append)
+    connection.send((len(buffers), data))
+    for buffer in buffers:
+        connection.send_bytes(buffer.raw())
+
+
+def _receive(connection: Connection) -> Any:
+    """What `_send` sent; each buffer is read when the pickle comes to it, so only one is
+    held beside the objects made of those before."""
+    count, data = connection.recv()
+    return pickle.loads(data, buffers=(connection.recv_bytes() for _ in range(count)))

@@ -30,7 +30,6 @@ does, and which cases break it, so a failure is shown rather than averaged away.
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,16 @@ from channels.registry import CHANNEL_NAMES
 from reporting.handlers import HandlerTally
 from reporting.partners import PartnerTally, times_out_of_order
 from reporting.rows import LedgerCase, LedgerRow
-from reporting.stats import LIMITS, Compliance, Spread, compliance_json, ratio, spread, spread_json
+from reporting.stats import (
+    LIMITS,
+    Compliance,
+    Doubles,
+    Spread,
+    compliance_json,
+    ratio,
+    spread,
+    spread_json,
+)
 from scheduler.deadlines import Outcome
 
 SCORES = (1, 2, 3, 4, 5)
@@ -176,7 +184,7 @@ class QualityTally:
         self.channels: Counter[str] = Counter()
         self.categories: Counter[str] = Counter()
         # Packed doubles: a million cases' times in 24 MB rather than 100.
-        self.times: dict[str, array[float]] = {limit: array("d") for limit in LIMITS}
+        self.times: dict[str, Doubles] = {limit: Doubles() for limit in LIMITS}
         # (category, limit) → outcome ("none" when the case had no such limit) → cases
         self.outcomes: Counter[tuple[str, str, str]] = Counter()
         self.resolved = self.resolved_ever = self.reopened = 0
@@ -188,7 +196,7 @@ class QualityTally:
         # and outcomes by week, so the checks can add the weeks up to the whole.
         self.faults = self.faults_resolved = 0
         self.fault_weeks: Counter[date] = Counter()
-        self.fault_times: dict[date, array[float]] = {}
+        self.fault_times: dict[date, Doubles] = {}
         self.fault_outcomes: Counter[tuple[date, str]] = Counter()
         # Referrals to partners (`reporting.partners`).
         self.partners = PartnerTally()
@@ -274,7 +282,7 @@ class QualityTally:
         self.faults += later.faults
         self.faults_resolved += later.faults_resolved
         for week, hours in later.fault_times.items():
-            self.fault_times.setdefault(week, array("d")).extend(hours)
+            self.fault_times.setdefault(week, Doubles()).extend(hours)
         self.partners.merge(later.partners)
         self.handlers.merge(later.handlers)
 
@@ -283,7 +291,7 @@ class QualityTally:
         self.fault_weeks[week] += 1
         if hours is not None:
             self.faults_resolved += 1
-            self.fault_times.setdefault(week, array("d")).append(hours)
+            self.fault_times.setdefault(week, Doubles()).append(hours)
         self.fault_outcomes[week, row.resolution or "none"] += 1
 
     # --- the figures -------------------------------------------------------------

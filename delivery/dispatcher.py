@@ -11,9 +11,10 @@ Fair and never stuck:
   notices (`OutboxStore.claim`); within a conversation and lane, in order.
 - Pacing (`SendBudget`: in this process, or in the database for every worker): a
   conversation with no budget left is given back to the outbox until it has, instead
-  of being waited for in place; only the channel's overall budget is waited for, in
-  one queue. Automated notices may use only part of a conversation's budget
-  (`delivery.pacing.NOTICE_SHARE`), so a person's own action always finds room.
+  of being waited for in place; only the channel's overall budget is waited for, each
+  message for the slot it reserved (no one polls for the next free one). Automated
+  notices may use only part of a conversation's budget (`delivery.pacing.NOTICE_SHARE`),
+  so a person's own action always finds room.
 - A failing message backs off (with jitter, at most `_BACKOFF_CAP`) and holds back only
   its own conversation's lane; a 429 holds back that conversation for `retry_after`.
   It is given up after `give_up_after` from when it was queued, not after a count.
@@ -39,7 +40,8 @@ from delivery.sending import ChannelPacing, DeliveryError, Sender, Sent
 
 log = logging.getLogger(__name__)
 
-# Waits for the overall budget up to this long are waited within a pass.
+# A slot in the channel's overall budget up to this far ahead is reserved and waited
+# for; a later one, the conversation's items are given back to the outbox until then.
 _INLINE_WAIT = 1.5
 # Backoff after a transient failure: 1, 2, 4 … seconds, never more than this.
 _BACKOFF_CAP = 30.0
@@ -77,8 +79,8 @@ class Dispatcher:
         self.pacing = pacing or {}
         # The channels' budgets: in this process unless one shared by all is given.
         self.budget = budget or LocalBudget(self.pacing, monotonic)
-        # Waiting for a channel's overall budget is one queue, not everyone polling.
-        self._turns: dict[str, asyncio.Lock] = {}
+        # Per channel: messages waiting for the overall budget's slots they reserved.
+        self._line: dict[str, asyncio.Lock] = {}
         self.jitter = jitter
         self.monotonic = monotonic
         self.sleep = sleep
@@ -246,26 +248,25 @@ class Dispatcher:
                 return
 
     async def _turn(self, delivery: Delivery) -> float:
-        """Takes the message's slot under the channel's limits and returns 0, or returns
-        the seconds after which to try again (its conversation has no budget now)."""
+        """Takes the message's slot under the channel's limits (waiting for it when it is
+        a moment away) and returns 0, or returns the seconds after which to try again
+        (its conversation has no budget now, or the channel none for a while)."""
         outbound = delivery.outbound
-        channel, conversation = outbound.channel, outbound.conversation
-        if channel not in self.pacing:
+        if outbound.channel not in self.pacing:
             return 0.0
-        wait = await self.budget.take(channel, conversation, delivery.notice)
-        if wait.taken or wait.conversation > 0:
-            return wait.conversation
-        # Only the channel's overall budget is short: wait for it in line.
-        turn = self._turns.setdefault(channel, asyncio.Lock())
-        queued = turn.locked()
-        async with turn:
-            if queued:  # the wait known is from before the line
-                wait = await self.budget.take(channel, conversation, delivery.notice)
-            while not wait.taken:
-                if wait.conversation > 0 or wait.overall > _INLINE_WAIT:
-                    return max(wait.conversation, wait.overall)
-                await self.sleep(wait.overall)
-                wait = await self.budget.take(channel, conversation, delivery.notice)
+        wait = await self.budget.take(
+            outbound.channel, outbound.conversation, delivery.notice, within=_INLINE_WAIT
+        )
+        if not wait.taken:
+            return max(wait.conversation, wait.overall)
+        if wait.after > 0:  # the slot is this message's: no one else takes it
+            until = self.monotonic() + wait.after
+            # Slots come in the order they were reserved: waiting for them in line is
+            # waiting for each on its own, and sends in that order whatever the wake-ups'
+            # jitter (or an injected clock, which moves only when slept on).
+            async with self._line.setdefault(outbound.channel, asyncio.Lock()):
+                if (left := until - self.monotonic()) > 0:
+                    await self.sleep(left)
         return 0.0
 
     async def _deliver(self, delivery: Delivery) -> datetime | None:

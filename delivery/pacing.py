@@ -8,7 +8,6 @@ message goes when both have a token.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import math
 import time
@@ -171,15 +170,10 @@ class Pacer:
         self._overall: dict[str, Limiter] = {}
         self._chats: dict[tuple[str, str], Limiter] = {}
         self._held: dict[tuple[str, str], float] = {}
-        self._turns: dict[str, asyncio.Lock] = {}
         self._sweep_at = _SWEEP_AT
         # Times are kept from here: small numbers keep the sums of intervals exact
         # enough (a monotonic clock can be at 10^7 s, where a float's step is 2 ns).
         self._origin = monotonic()
-
-    def turn(self, channel: str) -> asyncio.Lock:
-        """Waiting for the channel's overall budget is one queue, not everyone polling."""
-        return self._turns.setdefault(channel, asyncio.Lock())
 
     def chat_wait(self, channel: str, conversation: str) -> float:
         """Seconds until this conversation's own limit allows a message (takes nothing)."""
@@ -192,13 +186,19 @@ class Pacer:
         if channel not in self.pacing:
             return 0.0
         now = self._now()
-        overall = self._overall.get(channel)
-        wait = max(
-            self._chat_wait((channel, conversation), now), overall.wait(now) if overall else 0.0
-        )
+        wait = max(self._chat_wait((channel, conversation), now), self._overall_wait(channel, now))
         if wait <= 0:
             self._take(channel, conversation, now)
         return wait
+
+    def overall_wait(self, channel: str) -> float:
+        """Seconds until the channel's overall budget has a message (takes nothing)."""
+        return self._overall_wait(channel, self._now()) if channel in self.pacing else 0.0
+
+    def reserve(self, channel: str, conversation: str, after: float) -> None:
+        """Counts a message that goes `after` seconds from now (its slot, reserved)."""
+        if channel in self.pacing:
+            self._take(channel, conversation, self._now() + after)
 
     def spend(self, channel: str, conversation: str, at: float | None = None) -> None:
         """Counts a message that went without asking (another worker sent it, at `at`
@@ -228,6 +228,10 @@ class Pacer:
 
     def _now(self) -> float:
         return self.monotonic() - self._origin
+
+    def _overall_wait(self, channel: str, now: float) -> float:
+        overall = self._overall.get(channel)
+        return overall.wait(now) if overall else 0.0
 
     def _chat_wait(self, key: tuple[str, str], now: float) -> float:
         held = max(self._held.get(key, now) - now, 0.0)
@@ -289,18 +293,21 @@ class LocalBudget:
         self.pacer = Pacer(pacing, monotonic)
         self.notices = Pacer({name: notice_share(p) for name, p in pacing.items()}, monotonic)
 
-    async def take(self, channel: str, conversation: str, notice: bool) -> BudgetWait:
+    async def take(
+        self, channel: str, conversation: str, notice: bool, within: float = 0.0
+    ) -> BudgetWait:
         wait = self.pacer.chat_wait(channel, conversation)
         if notice:
             wait = max(wait, self.notices.chat_wait(channel, conversation))
         if wait > 0:
             return BudgetWait(conversation=wait)
         # The conversation's own budget allows it: what is left to wait is the channel's.
-        if (overall := self.pacer.wait(channel, conversation)) > 0:
+        if (overall := self.pacer.overall_wait(channel)) > within:
             return BudgetWait(overall=overall)
+        self.pacer.reserve(channel, conversation, overall)
         if notice:
-            self.notices.wait(channel, conversation)  # takes the notices' share
-        return BudgetWait()
+            self.notices.reserve(channel, conversation, overall)  # the notices' share
+        return BudgetWait(after=overall)
 
     async def hold(self, channel: str, conversation: str, seconds: float) -> None:
         self.pacer.hold(channel, conversation, seconds)

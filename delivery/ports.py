@@ -63,10 +63,12 @@ class OutboxStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class BudgetWait:
     """Seconds until a message may go, by its conversation's own budget and by the
-    channel's overall one. Both 0: the message was counted and goes now."""
+    channel's overall one. Both 0: the message was counted, and goes in `after` seconds
+    (its slot in the channel's overall budget, reserved; 0: now)."""
 
     conversation: float = 0.0
     overall: float = 0.0
+    after: float = 0.0
 
     @property
     def taken(self) -> bool:
@@ -80,9 +82,14 @@ class SendBudget(Protocol):
     # this process's memory: then there is nothing to catch up on when taking over.
     shared: bool
 
-    async def take(self, channel: str, conversation: str, notice: bool) -> BudgetWait:
-        """Counts a message to `conversation` if both budgets allow it now; automated
-        notices (`notice`) may use only part of a conversation's budget."""
+    async def take(
+        self, channel: str, conversation: str, notice: bool, within: float = 0.0
+    ) -> BudgetWait:
+        """Counts a message to `conversation` if both budgets allow it now, or if only
+        the channel's overall one is short, by at most `within` seconds: then the
+        message takes the overall budget's next free slot (`BudgetWait.after`), so those
+        waiting for it never poll or race for it. Automated notices (`notice`) may use
+        only part of a conversation's budget."""
         ...
 
     async def hold(self, channel: str, conversation: str, seconds: float) -> None:

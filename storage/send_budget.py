@@ -82,7 +82,9 @@ class SqlSendBudget:
         self.monotonic = monotonic
         self._forget_at = monotonic() + _FORGET_EVERY
 
-    async def take(self, channel: str, conversation: str, notice: bool) -> BudgetWait:
+    async def take(
+        self, channel: str, conversation: str, notice: bool, within: float = 0.0
+    ) -> BudgetWait:
         pacing = self.pacing.get(channel)
         if pacing is None:
             return BudgetWait()
@@ -100,7 +102,9 @@ class SqlSendBudget:
                 async with connection.begin():
                     locked = await self._lock(connection, keys)
                     if locked is not None:
-                        wait = await self._take(connection, channel, chat, rates, *locked)
+                        wait = await self._take(
+                            connection, channel, chat, rates, *locked, within=within
+                        )
                         break
                 # Missing rows are made in a transaction that holds no other lock: an
                 # insert waiting for another's, while holding a lock that one waits
@@ -121,8 +125,10 @@ class SqlSendBudget:
         rates: dict[str, Rate],
         rows: dict[str, tuple[dict[str, Any], float | None]],
         now: float,
+        within: float,
     ) -> BudgetWait:
-        """Counts the message in every budget (the rows are locked), or says how long
+        """Counts the message in every budget (the rows are locked), at the overall
+        budget's next free slot when that is at most `within` away, or says how long
         to wait."""
         limiters = {key: limiter(rate, rows[key][0]) for key, rate in rates.items()}
         held = rows[chat][1]
@@ -132,14 +138,15 @@ class SqlSendBudget:
         if (wait := max(own)) > 0:
             return BudgetWait(conversation=wait)
         overall = limiters.get(channel)
-        if overall is not None and (wait := overall.wait(now)) > 0:
-            return BudgetWait(overall=wait)
+        after = overall.wait(now) if overall is not None else 0.0
+        if after > within:
+            return BudgetWait(overall=after)
         for kept in limiters.values():
-            kept.take(now)
+            kept.take(now + after)
 
         saved = [_saved(key, kept, rows[key][1]) for key, kept in limiters.items()]
         await connection.execute(_SAVE, saved)
-        return BudgetWait()
+        return BudgetWait(after=after)
 
     async def hold(self, channel: str, conversation: str, seconds: float) -> None:
         async with self.engine.connect() as connection, connection.begin():

@@ -5,6 +5,7 @@ that die with the process that made them. On every backend, time on the test's c
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.messages import Outbound
 from bot.router import ComplaintBot
 from channels.telegram.pacing import telegram_pacing
 from delivery.dispatcher import Dispatcher
+from delivery.pacing import LocalBudget
 from delivery.ports import Delivery, OutboxStore
 from delivery.sending import ChannelPacing, DeliveryError, Rate, Sent
 from storage.models import Case, OutboxItem, TimelineEvent
@@ -119,6 +121,36 @@ async def test_a_persons_answer_goes_before_a_hundred_waiting_notices(
     assert 60 <= len(reminders) <= 2 + 300 * 20 * 2 / 3 / 60
     assert reminders == [f"reminder {n}" for n in range(len(reminders))]
     assert answered_at is not None and answered_at - 150 <= 3
+
+
+async def test_beyond_the_overall_burst_each_message_waits_for_its_own_slot(
+    repository: Repo, outbox: OutboxStore, clock: FakeClock
+) -> None:
+    sender = ChatSender()
+    for person in range(12):
+        await queue(repository, clock, str(person), [f"hello {person}"])
+    pacing = {"test": ChannelPacing(overall=Rate(10, 1.0))}  # ten at once, then ten a second
+    budget = LocalBudget(pacing, clock.monotonic)
+    takes, sleeps = [], []
+
+    async def take(channel: str, conversation: str, notice: bool, within: float = 0.0) -> Any:
+        takes.append(conversation)
+        return await LocalBudget.take(budget, channel, conversation, notice, within)
+
+    async def sleep(seconds: float) -> None:  # time stands still: the slots show as asked
+        sleeps.append(round(seconds, 6))
+        await asyncio.sleep(0)
+
+    budget.take = take  # type: ignore[method-assign]
+    paced = dispatcher(outbox, sender, clock, batch=20, pacing=pacing, budget=budget)
+    paced.sleep = sleep
+
+    assert await paced.run_once() == 12
+    assert sorted(who for who, _text in sender.sent) == sorted(str(n) for n in range(12))
+    # Each asked the budget once: the two beyond the burst were given the next slots
+    # (a tenth and two tenths of a second away) and waited for them, polling nothing.
+    assert len(takes) == 12
+    assert sorted(sleeps) == [0.1, 0.2]
 
 
 async def test_claims_of_a_process_that_died_are_taken_over_at_once(

@@ -1,4 +1,5 @@
-"""The pacer on its own: token buckets per channel and per conversation, and holds."""
+"""The pacer on its own: token buckets per channel and per conversation, and holds; the
+budget in this process, which reserves a slot of the overall budget a moment away."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import pytest
 
 from channels.telegram.pacing import telegram_pacing
-from delivery.pacing import Pacer
+from delivery.pacing import LocalBudget, Pacer
 from delivery.sending import ChannelPacing, Rate
 from tests.support.clock import FakeClock
 
@@ -144,3 +145,25 @@ def test_a_channel_without_pacing_never_waits() -> None:
     pacer = Pacer({}, FakeClock().monotonic)
     assert [pacer.wait("console", "console") for _ in range(100)] == [0] * 100
     assert pacer.snapshot() == {}
+
+
+async def test_a_slot_a_moment_away_is_reserved_in_turn() -> None:
+    clock = FakeClock()
+    budget = LocalBudget({"telegram": telegram_like()}, clock.monotonic)
+    first = [await budget.take("telegram", str(chat), False, within=0.25) for chat in range(10)]
+    assert all(wait.taken and wait.after == 0 for wait in first)  # the overall burst of ten
+    # Then each takes the next tenth of a second, as far as it will wait for it.
+    later = [await budget.take("telegram", str(chat), False, within=0.25) for chat in (10, 11)]
+    assert [(w.taken, round(w.after, 6)) for w in later] == [(True, 0.1), (True, 0.2)]
+    too_far = await budget.take("telegram", "12", False, within=0.25)
+    assert not too_far.taken and too_far.overall == pytest.approx(0.3)
+    # The reserved slot counts against the chat's own budget: once it has come, the chat
+    # has two of its three at once left.
+    clock.advance(seconds=0.3)
+    assert [(await budget.take("telegram", "11", False, within=1)).taken for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    # Without `within` nothing is reserved: the overall wait is said.
+    assert not (await budget.take("telegram", "13", False)).taken

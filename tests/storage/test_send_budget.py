@@ -88,6 +88,21 @@ async def test_a_groups_minute_and_the_overall_second_hold_across_workers(
     assert sixth.conversation == 0 and sixth.overall == pytest.approx(1 / 30)
 
 
+async def test_the_next_overall_slot_is_reserved_whichever_worker_asks(
+    engines: list[AsyncEngine],
+) -> None:
+    clock = Seconds()
+    workers = budgets(engines, clock)
+    for n in range(5):  # the overall burst
+        assert await workers[n % 3].take("telegram", str(7000 + n), False, 0.2) == BudgetWait()
+    slots = [await workers[n % 3].take("telegram", str(7100 + n), False, 0.2) for n in range(6)]
+    # One every 1/30 s, each worker's after the others': none waits for a free slot and
+    # races another for it.
+    assert [round(wait.after * 30, 6) for wait in slots] == [1, 2, 3, 4, 5, 6]
+    beyond = await workers[0].take("telegram", "7200", False, 0.2)
+    assert not beyond.taken and beyond.overall == pytest.approx(7 / 30)
+
+
 async def test_a_hold_and_the_notices_share_count_for_every_worker(
     engines: list[AsyncEngine],
 ) -> None:
@@ -139,11 +154,13 @@ async def test_idle_budgets_are_forgotten(engines: list[AsyncEngine]) -> None:
     assert await rows() == 2
 
 
+@pytest.mark.parametrize("within", [0.0, 0.5])
 async def test_many_takers_at_once_keep_the_limits_on_the_databases_clock(
-    engines: list[AsyncEngine],
+    engines: list[AsyncEngine], within: float
 ) -> None:
     """Three workers with two senders each take 60 slots for six chats as fast as the
-    budgets allow: no second holds more than the overall 20, no chat more than its rate."""
+    budgets allow (waiting for the overall budget, or for the slot reserved in it):
+    no second holds more than the overall 20, no chat more than its rate."""
     pacing = ChannelPacing(
         overall=Rate.per(20, 1.0, burst=5, window=True),
         per_conversation=lambda _chat: Rate.per(4, 1.0, burst=2),
@@ -155,8 +172,9 @@ async def test_many_takers_at_once_keep_the_limits_on_the_databases_clock(
     async def sender(budget: SqlSendBudget) -> None:
         for chat in chats:
             # Waiting as long as the budget says is the dispatcher's part, played here.
-            while not (wait := await budget.take("telegram", chat, False)).taken:  # noqa: ASYNC110
+            while not (wait := await budget.take("telegram", chat, False, within)).taken:  # noqa: ASYNC110
                 await asyncio.sleep(max(wait.conversation, wait.overall))
+            await asyncio.sleep(wait.after)
             sent.append((time.time(), chat))
 
     await asyncio.wait_for(asyncio.gather(*(sender(w) for w in workers for _ in range(2))), 60)

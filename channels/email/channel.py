@@ -35,6 +35,4 @@ def _open(settings: AnySettings, context: ChannelContext) -> OpenChannel:
     return RunningMail(settings, context)
 
 
-EMAIL = Channel(
-    name=CHANNEL, label=_label, configured=_configured, open=_open, problem=_problem
-)
+EMAIL = Channel(name=CHANNEL, label=_label, configured=_configured, open=_open, problem=_problem)

@@ -146,10 +146,7 @@ def _record(
         "automated": mail.automated,
         "bounced": list(mail.bounced),
         "full_text": mail.text,
-        "files": [
-            {"name": f.name, "mime": f.mime, "size": _size(f)}
-            for f in mail.files
-        ],
+        "files": [{"name": f.name, "mime": f.mime, "size": _size(f)} for f in mail.files],
         "defects": list(mail.defects),
         **(location or {}),
     }

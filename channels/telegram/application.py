@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.messages import Inbound, Outbound
 from bot.ports import Clock, SystemClock
 from channels.telegram.sender import TelegramSender
+from channels.telegram.signals import Signals
 from channels.telegram.updates import UpdateReader
 from delivery.sending import Sent
 
@@ -47,7 +48,8 @@ class TelegramChannel:
     ) -> None:
         self.application = application
         self.handle = handle
-        self.reader = UpdateReader(application.bot, clock or SystemClock())
+        self.signals = Signals()
+        self.reader = UpdateReader(application.bot, clock or SystemClock(), self.signals)
         self.sender = TelegramSender(application.bot)
 
     async def send(self, outbound: Outbound) -> Sent:
@@ -96,10 +98,8 @@ class TelegramChannel:
         if inbound is None:
             return None
         if not inbound.group:
-            try:
-                await self.application.bot.send_chat_action(
-                    int(inbound.conversation), ChatAction.TYPING
-                )
-            except TelegramError as error:
-                log.debug("typing action not shown: %s", error)
+            typing = self.application.bot.send_chat_action(
+                int(inbound.conversation), ChatAction.TYPING
+            )
+            self.signals.send(typing, "typing action")
         return functools.partial(self.handle, inbound)

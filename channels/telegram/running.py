@@ -196,4 +196,5 @@ class RunningTelegram:
         await self.stop()  # when another channel failed to start, nobody stopped this one
         if self._initialized:
             self._initialized = False
+            await self.channel.signals.close()
             await self.application.shutdown()

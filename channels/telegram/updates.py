@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from bot.messages import Attachment, Inbound, InboundKind
 from bot.ports import Clock
 from channels.telegram import CHANNEL
+from channels.telegram.signals import Signals
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ class UpdateReader:
     messages keep the time Telegram gives them.
     """
 
-    def __init__(self, bot: Bot, clock: Clock) -> None:
+    def __init__(self, bot: Bot, clock: Clock, signals: Signals | None = None) -> None:
         self.bot = bot
         self.clock = clock
+        self.signals = signals or Signals()
 
     async def to_inbound(self, update: Update) -> Inbound | None:
         """The bot's view of an update, or None for what is not a message to us."""
@@ -57,10 +59,9 @@ class UpdateReader:
     async def _read(self, update: Update) -> Inbound | None:
         query = update.callback_query
         if query is not None:
-            try:
-                await query.answer()
-            except TelegramError as error:  # too old after an outage: the press still counts
-                log.debug("button press %s not acknowledged: %s", update.update_id, error)
+            # Stops the button's spinner (refused when too old, after an outage: the
+            # press still counts).
+            self.signals.send(query.answer(), f"button press {update.update_id} acknowledgement")
             chat = query.message.chat if query.message else None
             user = query.from_user
             group = chat is not None and chat.type != ChatType.PRIVATE
@@ -200,7 +201,12 @@ def _file_name(name: str | None) -> str:
 
 
 _TEXTS = (
-    "text", "sender_name", "sender_username", "language_code", "command_args", "phone",
+    "text",
+    "sender_name",
+    "sender_username",
+    "language_code",
+    "command_args",
+    "phone",
     "button_data",
 )
 

@@ -72,6 +72,20 @@ async def test_a_chinese_complaint_with_photo_evidence_gets_a_receipt(
     assert sent.receipt_sent_at >= sent.created_at
 
 
+async def test_a_stalled_typing_action_or_button_acknowledgement_delays_no_answer(
+    api: FakeBotApi, running: Settings
+) -> None:
+    # Telegram hangs on the signals that only say "working on it"; the answers go on.
+    api.stall_next("sendChatAction", times=2)
+    api.stall_next("answerCallbackQuery")
+    wang = api.user(5004, "Wang", "en")
+    async with asyncio.timeout(3):  # a signal waited for would hold each answer 5 s
+        await step(wang, "text", "My broadband was cut off without notice", "Add more")
+        await step(wang, "press", "Continue", "What is your name")
+    assert api.stalled == 3
+    api.unstall()
+
+
 async def test_an_english_complaint_with_a_wrong_phone_asked_again(
     api: FakeBotApi, running: Settings
 ) -> None:

@@ -427,7 +427,7 @@ def test_a_structure_with_literals_and_nesting_is_read() -> None:
         b'1 FETCH (UID 1 BODYSTRUCTURE ((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" '
         b'2 0 NIL NIL NIL NIL)("text" "html" NIL NIL NIL "base64" 8 1 NIL NIL NIL NIL) '
         b'"alternative" ("boundary" "in") NIL NIL NIL)("application" "pdf" ("name" {15}',
-        bytearray("报告 \"q\" .pdf".encode()),
+        bytearray('报告 "q" .pdf'.encode()),
         b') NIL NIL "base64" 4000 NIL ("attachment" ("filename" "x")) NIL NIL) "mixed" '
         b'("boundary" "out") NIL NIL NIL))',
         b"Fetch completed.",

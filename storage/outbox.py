@@ -19,6 +19,7 @@ from bot.ports import CaseThread
 from delivery.ports import Delivery
 from delivery.sending import Sent
 from storage.chain import append_event
+from storage.database import READ_ONLY
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, Partner, Referral
 from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
@@ -38,6 +39,8 @@ class SqlOutbox:
         worker: str = "outbox",
     ) -> None:
         self.engine = engine
+        # What is claimed is read after the claim's commit, without the writer's turn.
+        self._reader = engine.execution_options(**{READ_ONLY: True})
         # What this dispatcher's claims are named: its worker, and a token of its own
         # (a restarted worker with the same id must not pass for the one that died).
         self.token = f"{worker}/{secrets.token_hex(4)}"
@@ -119,7 +122,7 @@ class SqlOutbox:
                 .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_by=self.token)
                 .execution_options(synchronize_session=False)
             )
-        async with self._session() as session:
+        async with AsyncSession(self._reader, expire_on_commit=False) as session:
             rows = {
                 row.id: row
                 for row in (

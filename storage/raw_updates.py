@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.ports import Clock, SystemClock
+from storage.database import READ_ONLY
 from storage.models import RawUpdate
 from storage.wakeups import INBOUND, notify
 
@@ -67,6 +68,8 @@ class SqlRawUpdates:
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
+        # Claims only read: on SQLite they need not wait for the writer's turn.
+        self._reader = engine.execution_options(**{READ_ONLY: True})
         self.clock = clock or SystemClock()
         self._postgres = engine.dialect.name == "postgresql"
         self._in_hand: set[tuple[str, str]] = set()
@@ -178,7 +181,7 @@ class SqlRawUpdates:
 
     @contextlib.asynccontextmanager
     async def _claim_here(self, channel: str) -> AsyncIterator[Claimed | None]:
-        async with self.engine.connect() as connection:
+        async with self._reader.connect() as connection:
             waiting = await self._waiting(connection, channel)
             free = [c for c in waiting if (channel, c) not in self._in_hand]
             chosen, more = (free[0] if free else None), len(free) > 1

@@ -4,13 +4,14 @@ group."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.constants import ChatAction, ChatMemberStatus
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
@@ -24,6 +25,15 @@ from delivery.sending import Sent
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Inbound], Awaitable[Any]]
+
+# "Typing…" shows when a person's answer takes longer than this (seconds); a quick one
+# needs no sign, nor its request to Telegram.
+TYPING_AFTER = 0.5
+
+
+def _cancel(timer: asyncio.TimerHandle | None) -> None:
+    if timer is not None:
+        timer.cancel()
 
 
 def build_application(token: str, base_url: str, base_file_url: str) -> Application:
@@ -93,13 +103,30 @@ class TelegramChannel:
 
     async def prepare(self, update: Update) -> Callable[[], Awaitable[object]] | None:
         """What handing `update` to the bot takes (None: nothing for the bot); raises when
-        the update cannot be read. A person sees the bot typing meanwhile."""
-        inbound = await self.reader.to_inbound(update)
+        the update cannot be read. A person whose answer is slow in coming (a file being
+        fetched, a busy database) sees the bot typing meanwhile."""
+        chat = update.effective_chat
+        typing = None
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            typing = asyncio.get_running_loop().call_later(TYPING_AFTER, self._typing, chat.id)
+        try:
+            inbound = await self.reader.to_inbound(update)
+        except BaseException:
+            _cancel(typing)
+            raise
         if inbound is None:
+            _cancel(typing)
             return None
-        if not inbound.group:
-            typing = self.application.bot.send_chat_action(
-                int(inbound.conversation), ChatAction.TYPING
-            )
-            self.signals.send(typing, "typing action")
-        return functools.partial(self.handle, inbound)
+        if typing is None:
+            return functools.partial(self.handle, inbound)
+        return functools.partial(self._handle_while_typing, inbound, typing)
+
+    def _typing(self, chat_id: int) -> None:
+        action = self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        self.signals.send(action, "typing action")
+
+    async def _handle_while_typing(self, inbound: Inbound, typing: asyncio.TimerHandle) -> object:
+        try:
+            return await self.handle(inbound)
+        finally:
+            typing.cancel()  # handled: the answer is on its way

@@ -22,10 +22,17 @@ def site_key(secret: str | None, data_dir: Path) -> bytes:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
+    # Written whole under a name of its own, then linked to the key's name, which fails
+    # when another worker's key is there: a worker starting meanwhile never reads a key
+    # file that is still empty.
+    draft = path.with_name(f"{KEY_FILE}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key)
+        os.link(draft, path)
     except FileExistsError:  # another worker made it first
         return path.read_bytes().strip()
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key)
+    finally:
+        draft.unlink()
     return key

@@ -189,6 +189,10 @@ class SqlRawUpdates:
                 updates = []
             else:
                 self._in_hand.add((channel, chosen))
+                # Read in a snapshot taken now that the conversation is in hand: its last
+                # holder let go only after marking what it handled, which the snapshot
+                # of the look above may predate (that update would be handed out again).
+                await connection.rollback()
                 try:
                     updates = await self._stored_of(connection, channel, chosen)
                 except BaseException:

@@ -55,9 +55,12 @@ class StartupError(Exception):
 
 
 @asynccontextmanager
-async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Core]:
+async def open_core(
+    settings: Settings, clock: Clock | None = None, *, pages: bool = False
+) -> AsyncIterator[Core]:
     """Storage and the bot, with the schema checked (and brought up to date on SQLite);
-    `clock` (the system's by default) is the time everything started from it uses."""
+    `clock` (the system's by default) is the time everything started from it uses;
+    `pages`: this process serves the complainants' pages (`serve`)."""
     clock = clock or SystemClock()
     engine = open_engine(settings)
     try:
@@ -85,7 +88,7 @@ async def open_core(settings: Settings, clock: Clock | None = None) -> AsyncIter
             ),
             survey_link=survey_links(settings),
             survey_link_channels=frozenset({web_channel.CHANNEL}),
-            privacy=privacy_notice(settings),
+            privacy=privacy_notice(settings, served_here=pages),
             away_mail=away_mail(settings, clock),
         )
         outbox = SqlOutbox(engine, settings.DATA_DIR, worker=settings.worker_id)
@@ -142,14 +145,21 @@ def survey_links(settings: Settings) -> SurveyLinks | None:
     )
 
 
-def privacy_notice(settings: Settings) -> PrivacyNotice:
+def privacy_notice(settings: Settings, *, served_here: bool) -> PrivacyNotice:
     """The notice in force, with the address people read it at: the company's page
-    (PRIVACY_NOTICE_URL), else the built-in one at PUBLIC_BASE_URL/privacy."""
+    (PRIVACY_NOTICE_URL), else the built-in one at PUBLIC_BASE_URL/privacy where it is
+    served — by this process (`served_here`), or by the company's `serve` at a
+    PUBLIC_BASE_URL it set. Elsewhere (`run` on its own, the complainants' pages off)
+    there is no page to send anyone to: the short notice stands without a link."""
     notice = PrivacyNotice(
         version=settings.privacy_notice_version(BUILTIN_BASIS),
         url=settings.PRIVACY_NOTICE_URL,
         retention_days=settings.RETENTION_DAYS,
     )
+    if notice.url is None and not (
+        settings.WEB_ENABLED and (served_here or settings.PUBLIC_BASE_URL)
+    ):
+        return notice
     base_url = settings.public_base_url(settings.HOST, settings.PORT)
     return replace(notice, page=notice.where(base_url))
 
@@ -278,7 +288,7 @@ async def _run(
     with _one_worker_on_sqlite(settings.DATABASE_URL):
         sock = _listen(settings) if web else None
         try:
-            async with open_core(settings, clock) as core:
+            async with open_core(settings, clock, pages=web and settings.WEB_ENABLED) as core:
                 try:
                     await Worker(settings, core, chosen, sock, listening).run(stop)
                 except ChannelStartError as error:

@@ -71,6 +71,16 @@ async def test_a_chinese_complaint_with_photo_evidence_gets_a_receipt(
     assert sent.receipt_sent_at >= sent.created_at
 
 
+async def test_under_run_the_greeting_sends_nobody_to_a_page_nobody_serves(
+    api: FakeBotApi, running: Settings
+) -> None:
+    # `run` serves no web pages: the privacy notice stands in the greeting, unlinked.
+    li = api.user(5005, "Li", "en")
+    greeting = await step(li, "text", "/new", "in your own words")
+    assert "Privacy: we collect your name" in greeting
+    assert "Full notice" not in greeting and "/privacy" not in greeting
+
+
 async def test_a_slow_answer_shows_typing_and_no_signal_holds_an_answer_up(
     api: FakeBotApi, running: Settings
 ) -> None:

@@ -42,7 +42,7 @@ async def test_the_greeting_links_the_notice_and_the_case_page_shows_it_was_show
 
 
 def test_the_notice_is_the_companys_page_when_it_has_one(tmp_path: Path) -> None:
-    def notice(**given: str) -> tuple[str, str | None]:
+    def notice(served_here: bool = True, **given: str) -> tuple[str, str | None]:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/bot.db",
@@ -52,7 +52,7 @@ def test_the_notice_is_the_companys_page_when_it_has_one(tmp_path: Path) -> None
             RETENTION_DAYS="365",
             **given,
         )
-        made = privacy_notice(settings)
+        made = privacy_notice(settings, served_here=served_here)
         assert made.retention_days == 365
         return made.version, made.page
 
@@ -63,3 +63,13 @@ def test_the_notice_is_the_companys_page_when_it_has_one(tmp_path: Path) -> None
     assert company[1] == "https://corp.example/legal/privacy"
     assert company[0] != version  # another notice, another version
     assert notice(PRIVACY_NOTICE_VERSION="v3")[0] == "v3"
+    # Where nobody serves the built-in page (`run` alone, the pages off), nobody is sent
+    # to it; a PUBLIC_BASE_URL says the company's `serve` has it.
+    assert notice(served_here=False)[1] is None
+    assert notice(WEB_ENABLED="false")[1] is None
+    assert notice(served_here=False, PUBLIC_BASE_URL="https://c.example")[1] == (
+        "https://c.example/privacy"
+    )
+    assert notice(served_here=False, PRIVACY_NOTICE_URL="https://corp.example/p")[1] == (
+        "https://corp.example/p"
+    )

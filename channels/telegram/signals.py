@@ -40,3 +40,5 @@ async def _sent(request: Coroutine[Any, Any, object], what: str) -> None:
         await request
     except TelegramError as error:
         log.debug("%s not shown: %s", what, error)
+    except Exception as error:  # e.g. the library already shut down: a sign, nothing more
+        log.debug("%s not sent: %s", what, type(error).__name__)

@@ -61,7 +61,10 @@ async def test_a_resume_link_opens_its_conversation_in_another_browser(
     # An altered link opens nothing: the page begins a conversation of its own.
     context = await browser.new_context(base_url=str(site.base_url), locale="zh-CN")
     altered = await context.new_page()
-    await altered.goto(f"/chat/#resume={resume[:-2]}AA")
+    # (Its signature's last character changed: "AA" for the last two was the signature
+    # itself once in 4,096 links.)
+    forged = resume[:-1] + ("B" if resume[-1] != "B" else "C")
+    await altered.goto(f"/chat/#resume={forged}")
     await altered.get_by_role("button", name="我已阅读并同意，开始").click()
     await expect(altered.locator("#log")).to_contain_text("请用您自己的话描述发生了什么")
     await expect(altered.locator("#log")).not_to_contain_text("宽带断网三天")

@@ -195,14 +195,10 @@ class Pacer:
         """Seconds until the channel's overall budget has a message (takes nothing)."""
         return self._overall_wait(channel, self._now()) if channel in self.pacing else 0.0
 
-    def reserve(self, channel: str, conversation: str, after: float) -> None:
-        """Counts a message that goes `after` seconds from now (its slot, reserved)."""
-        if channel in self.pacing:
-            self._take(channel, conversation, self._now() + after)
-
     def spend(self, channel: str, conversation: str, at: float | None = None) -> None:
-        """Counts a message that went without asking (another worker sent it, at `at`
-        on this pacer's clock): the budgets pay for it, even below empty."""
+        """Counts a message that goes at `at` on this pacer's clock without asking (sent
+        by another worker then, or a slot reserved for later): the budgets pay for it,
+        even below empty."""
         if channel in self.pacing:
             self._take(channel, conversation, self._now() if at is None else at - self._origin)
 
@@ -304,9 +300,10 @@ class LocalBudget:
         # The conversation's own budget allows it: what is left to wait is the channel's.
         if (overall := self.pacer.overall_wait(channel)) > within:
             return BudgetWait(overall=overall)
-        self.pacer.reserve(channel, conversation, overall)
+        slot = self.monotonic() + overall  # now, or the overall budget's next free slot
+        self.pacer.spend(channel, conversation, slot)
         if notice:
-            self.notices.reserve(channel, conversation, overall)  # the notices' share
+            self.notices.spend(channel, conversation, slot)  # the notices' share
         return BudgetWait(after=overall)
 
     async def hold(self, channel: str, conversation: str, seconds: float) -> None:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reporting.reading import count_cases, ledger_cases, received_at_position
+from reporting.reading import count_cases, ledger_cases, split_point
 from reporting.rows import Cell, LedgerCase, LedgerSheet, ledger_row
 from reporting.second_process import SPLIT_FROM, SecondProcess
 from reporting.xlsx import Sheet, xlsx_book
@@ -83,9 +83,7 @@ async def export_ledger(
         return await _write_csv(
             engine, path, sheet, calendar, (start, end), now, progress, long_running
         )
-    middle = None
-    if total >= split_from:
-        middle = await received_at_position(engine, start, end, total // 2)
+    middle = await split_point(engine, start, end, total, split_from)
     with _xlsx(path, sheet) as writer, fewer_collections():
         writer.header(sheet.headers())
         if middle is None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.export import Period, fewer_collections
-from reporting.reading import count_cases, ledger_cases, received_at_position
+from reporting.reading import count_cases, ledger_cases, split_point
 from reporting.rows import ledger_row
 from reporting.second_process import SPLIT_FROM, SecondProcess
 from reporting.tally import Customers, QualityTally
@@ -47,9 +47,7 @@ async def quality_metrics(
     start, end = period.bounds(zone)
     tally = QualityTally(period.first, period.last, zone, satisfied_threshold)
     total = await count_cases(engine, start, end)
-    middle = None
-    if total >= split_from:
-        middle = await received_at_position(engine, start, end, total // 2)
+    middle = await split_point(engine, start, end, total, split_from)
     if middle is None:
         await _tally(tally, engine, (start, end), calendar, now, progress)
     else:

@@ -187,17 +187,19 @@ async def count_cases(engine: AsyncEngine, start: datetime, end: datetime) -> in
         )
 
 
-async def received_at_position(
-    engine: AsyncEngine, start: datetime, end: datetime, position: int
+async def split_point(
+    engine: AsyncEngine, start: datetime, end: datetime, total: int, split_from: int
 ) -> datetime | None:
-    """When the case at `position` (from 0) of those received in [start, end) was
-    received, in the ledger's order; None past the last."""
+    """Where a period of `total` cases is cut in two for a second process (when the
+    middle case was received); None when it has fewer than `split_from`."""
+    if total < split_from:
+        return None
     async with _reading(engine) as connection:
         value = await connection.scalar(
             select(as_driver_returns(Case.received_at))
             .where(_in_period(start, end))
             .order_by(Case.received_at, Case.id)
-            .offset(position)
+            .offset(total // 2)
             .limit(1)
         )
     return utc_reader(engine.dialect)(value)

@@ -19,7 +19,7 @@ from bot.ports import CaseThread
 from delivery.ports import Delivery
 from delivery.sending import Sent
 from storage.chain import append_event
-from storage.database import READ_ONLY
+from storage.database import QUICK_READ
 from storage.files import EvidenceFiles
 from storage.models import Case, Message, OutboxItem, Partner, Referral
 from storage.outbox_hold import DISPATCHER_LOCK, OutboxHold
@@ -39,8 +39,9 @@ class SqlOutbox:
         worker: str = "outbox",
     ) -> None:
         self.engine = engine
-        # What is claimed is read after the claim's commit, without the writer's turn.
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+        # What is claimed is read after the claim's commit, without the writer's turn
+        # (on SQLite on the event loop's thread: a batch of rows by their ids).
+        self._reader = engine.execution_options(**{QUICK_READ: True})
         # What this dispatcher's claims are named: its worker, and a token of its own
         # (a restarted worker with the same id must not pass for the one that died).
         self.token = f"{worker}/{secrets.token_hex(4)}"

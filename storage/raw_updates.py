@@ -27,7 +27,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.ports import Clock, SystemClock
-from storage.database import READ_ONLY
+from storage.database import QUICK_READ
 from storage.models import RawUpdate
 from storage.wakeups import INBOUND, notify
 
@@ -68,8 +68,9 @@ class SqlRawUpdates:
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
-        # Claims only read: on SQLite they need not wait for the writer's turn.
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+        # Claims only read: on SQLite they need not wait for the writer's turn, and read
+        # the few waiting rows on the event loop's thread.
+        self._reader = engine.execution_options(**{QUICK_READ: True})
         self.clock = clock or SystemClock()
         self._postgres = engine.dialect.name == "postgresql"
         self._in_hand: set[tuple[str, str]] = set()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.domain import RESPONSE_KINDS
 from bot.ports import CaseRecord
-from storage.database import READ_ONLY
+from storage.database import QUICK_READ, READ_ONLY
 from storage.models import Case, Message, WebVisitor
 from storage.transaction import SqlTx
 
@@ -39,8 +39,9 @@ class TranscriptRow:
 
 class SqlTranscript:
     def __init__(self, engine: AsyncEngine) -> None:
-        # Reads only: on SQLite they need not wait for the writers' turn.
-        self.reading = engine.execution_options(**{READ_ONLY: True})
+        # A few rows by an index: on SQLite read without waiting for the writers' turn,
+        # on the event loop's thread.
+        self.reading = engine.execution_options(**{QUICK_READ: True})
 
     async def since(
         self, channel: str, conversation: str, after: int, limit: int = 200

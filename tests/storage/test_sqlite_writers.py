@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import READ_ONLY, create_engine
+from storage.database import QUICK_READ, READ_ONLY, create_engine
 
 
 @pytest.fixture
@@ -86,3 +87,44 @@ async def test_a_writer_kept_waiting_too_long_gets_a_database_error(
             await _add_one(impatient)
     await asyncio.wait_for(_add_one(impatient), 5)
     assert await _count(impatient) == 6
+
+
+@pytest.fixture
+async def traced(impatient: AsyncEngine) -> AsyncIterator[tuple[AsyncEngine, list[int]]]:
+    """`impatient`, with a SQL function `here()` that records the thread SQLite ran it on."""
+    threads: list[int] = []
+
+    def here() -> int:
+        threads.append(threading.get_ident())
+        return 1
+
+    @event.listens_for(impatient.sync_engine, "connect")
+    def _function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("here", 0, here)
+
+    await impatient.dispose()  # connections made from now on have it
+    yield impatient, threads
+
+
+async def test_a_quick_read_runs_on_the_loops_thread_and_waits_for_no_writer(
+    traced: tuple[AsyncEngine, list[int]],
+) -> None:
+    engine, threads = traced
+    async with engine.begin() as writer:
+        await writer.execute(text("UPDATE counter SET n = 3 WHERE here() = 1"))
+        async with engine.connect() as reader:
+            await reader.execution_options(**{QUICK_READ: True})
+            seen = await asyncio.wait_for(
+                reader.scalar(text("SELECT n FROM counter WHERE here() = 1")), 5
+            )
+            await reader.commit()
+        async with engine.connect() as reader:
+            await reader.execution_options(**{READ_ONLY: True})
+            await reader.scalar(text("SELECT n FROM counter WHERE here() = 1"))
+    loop = threading.get_ident()
+    # The write's statements and the quick read on the loop's thread; a plain read not.
+    assert threads[:2] == [loop, loop] and threads[2] != loop
+    assert seen == 0  # the committed value, read while the writer held its turn
+    # The connection the quick read used serves writes as before, turn and all.
+    await asyncio.wait_for(asyncio.gather(*(_add_one(engine) for _ in range(20))), 30)
+    assert await _count(engine) == 23

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import READ_ONLY
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -32,7 +34,10 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
+    # A read: on SQLite it need not wait for the writers' turn (a command started while
+    # the bot is busy writing would otherwise poll for the lock with everyone else).
     async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
         return await connection.run_sync(read)
 
 

@@ -42,6 +42,7 @@ from complaintbot.settings import Settings
 from storage.models import Case
 from tests.support.telegram_api import FakeBotApi
 from tests.support.telegram_run import stored_rows
+from tests.support.workers import ending_with_this_process
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 WAIT_GOAL = 10.0
@@ -99,10 +100,7 @@ class BotProcess:
         polls = len(self.api.calls_of("getUpdates"))
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "complaintbot",
-                "run",
+                *ending_with_this_process("-m", "complaintbot", "run"),
                 cwd=self.directory,  # no .env of the caller's
                 env=self.env,
                 stdout=log,

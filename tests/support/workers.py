@@ -77,6 +77,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Run by the child before it becomes `python ARGS`: on Linux it asks for SIGTERM when
+# its parent ends (PR_SET_PDEATHSIG, kept across exec), so a test run or bench killed
+# outright leaves no worker behind, busy with its streams and sweeps.
+_END_WITH_PARENT = """
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+if sys.platform == "linux":
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    if os.getppid() != parent:  # it ended before the request was made
+        sys.exit(1)
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+def ending_with_this_process(*args: str) -> list[str]:
+    """The command line of `python ARGS` that ends (SIGTERM) when this process does."""
+    return [sys.executable, "-c", _END_WITH_PARENT, str(os.getpid()), *args]
+
+
 def serve_env(database_url: str, data_dir: Path, **settings: object) -> dict[str, str]:
     """The environment of a worker: this process's, without any complaintbot setting of
     its own (a developer's TELEGRAM_BOT_TOKEN must not leak in), plus the database, the
@@ -295,10 +314,7 @@ class Workers:
             **more_env,
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "complaintbot",
-            "serve",
+            *ending_with_this_process("-m", "complaintbot", "serve"),
             cwd=self.cwd,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,

@@ -201,18 +201,16 @@ def _take_over_transactions(dialect: Dialect, gate: _WriterGate) -> None:
     def do_begin(connection: Any) -> None:
         info = _info(connection)
         info[_IDLE] = False
-        info.pop(_QUICK, None)
         reads = info.pop(_READS, False)
+        info[_QUICK] = reads == QUICK_READ
         if reads:
-            quick = reads == QUICK_READ
-            _inline(connection, quick)
+            _inline(connection, info[_QUICK])
             try:
                 await_only(connection.driver_connection.execute("BEGIN"))
             except BaseException:
                 _inline(connection, False)
+                info[_QUICK] = False
                 raise
-            if quick:
-                info[_QUICK] = True
             return
         gate.enter(connection)
         try:

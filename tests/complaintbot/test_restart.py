@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from storage.database import create_engine
 from storage.models import OutboxItem
 from tests.support.telegram_api import FakeBotApi, FakeUser
 from tests.support.waiting import eventually
+from tests.support.workers import ending_with_this_process
 
 
 def bot_env(api: FakeBotApi, database_url: str, tmp_path: Path) -> dict[str, str]:
@@ -32,10 +32,7 @@ def bot_env(api: FakeBotApi, database_url: str, tmp_path: Path) -> dict[str, str
 async def start_bot(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     polls = len(api.calls_of("getUpdates"))
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "complaintbot",
-        "run",
+        *ending_with_this_process("-m", "complaintbot", "run"),
         cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,

@@ -38,8 +38,9 @@ class _Bucket:
 
     def __init__(self, rate: Rate) -> None:
         self.interval = rate.interval
-        # A token is free while the bucket is at most capacity - 1 tokens short.
-        self.slack = (rate.capacity - 1) * rate.interval
+        # A token is free while the bucket is at most capacity - 1 tokens short (less
+        # the reserve held back).
+        self.slack = max((rate.capacity - 1) * rate.interval - rate.reserve, 0.0)
         self.full_at = -math.inf
 
     def wait(self, now: float) -> float:

@@ -62,10 +62,15 @@ class Rate:
     # the window alone (all at once if need be: the exact shape of a limit counted per
     # window); with one, the bucket within the window.
     window: bool = False
+    # Seconds held back of a burst: after a quiet spell its last message waits this long
+    # (a margin for sends that reach the transport later than they were counted).
+    reserve: float = 0.0
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.seconds <= 0 or (self.burst is not None and self.burst < 1):
             raise ValueError(f"not a rate: {self.count} in {self.seconds}s, burst {self.burst}")
+        if self.reserve < 0:
+            raise ValueError(f"not a rate: a negative reserve ({self.reserve}s)")
 
     @property
     def capacity(self) -> int:

@@ -33,6 +33,11 @@ _NOW = f"extract(epoch from clock_timestamp()) - {_ORIGIN}"
 _FORGET_EVERY = 60.0
 # Seconds by which each limit is kept stricter than the channel's (`_with_margin`).
 MARGIN = 0.1
+# Seconds held back of a conversation's burst (`Rate.reserve`): a burst's first message
+# may reach the transport a few hundred ms late (its worker stalled between counting it
+# and sending it, on a loaded machine) while the one a period later goes on time; the
+# margin alone would let that pair arrive closer than the limit allows.
+RESERVE = 0.35
 
 _LOCK = text(
     "SELECT key, state, held_until FROM send_budgets WHERE key = ANY(:keys) ORDER BY key FOR UPDATE"
@@ -74,9 +79,12 @@ class SqlSendBudget:
         now: Callable[[], float] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         margin: float = MARGIN,
+        reserve: float = RESERVE,
     ) -> None:
         self.engine = engine
-        self.pacing = {name: _with_margin(channel, margin) for name, channel in pacing.items()}
+        self.pacing = {
+            name: _with_margin(channel, margin, reserve) for name, channel in pacing.items()
+        }
         self.notices = {name: notice_share(channel) for name, channel in self.pacing.items()}
         self._now = now
         self.monotonic = monotonic
@@ -183,12 +191,14 @@ class SqlSendBudget:
             await connection.execute(_FORGET, {"now": await self._clock(connection)})
 
 
-def _with_margin(pacing: ChannelPacing, margin: float) -> ChannelPacing:
+def _with_margin(pacing: ChannelPacing, margin: float, reserve: float) -> ChannelPacing:
     def stricter(rate: Rate | None) -> Rate | None:
-        if rate is None or not margin:
+        if rate is None:
             return rate
-        longer = margin if rate.window else margin * rate.count
-        return Rate(rate.count, rate.seconds + longer, rate.burst, rate.window)
+        if rate.window:  # the window is the limit (a bucket within it only shapes bursts)
+            return Rate(rate.count, rate.seconds + margin, rate.burst, True, rate.reserve)
+        longer = margin * rate.count
+        return Rate(rate.count, rate.seconds + longer, rate.burst, False, rate.reserve + reserve)
 
     return ChannelPacing(
         overall=stricter(pacing.overall),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,14 +43,30 @@ async def start_bot(api: FakeBotApi, env: dict[str, str], cwd: Path) -> asyncio.
     return process
 
 
-async def all_delivered(database_url: str) -> bool:
+class Unsent(list[tuple[Any, ...]]):
+    """The outbox items not settled yet, shown when a wait for them fails; true when
+    there are none."""
+
+    def __bool__(self) -> bool:
+        return not len(self)
+
+
+async def all_delivered(database_url: str) -> Unsent:
     engine = create_engine(database_url)
     try:
         async with AsyncSession(engine) as session:
-            pending = await session.scalars(
-                select(OutboxItem.id).where(OutboxItem.status.in_(("pending", "sending")))
+            unsettled = await session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.conversation,
+                    OutboxItem.kind,
+                    OutboxItem.status,
+                    OutboxItem.claimed_by,
+                    OutboxItem.attempts,
+                    OutboxItem.next_attempt_at,
+                ).where(OutboxItem.status.in_(("pending", "sending")))
             )
-            return pending.first() is None
+            return Unsent(tuple(row) for row in unsettled)
     finally:
         await engine.dispose()
 

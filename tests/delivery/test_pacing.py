@@ -63,6 +63,17 @@ def test_a_quiet_person_gets_the_burst_back_a_token_a_second() -> None:
     assert sends(pacer, clock, "1001", 4) == [0, 0, 0, 1.0]
 
 
+def test_a_reserve_holds_back_the_end_of_a_burst_not_the_rate() -> None:
+    clock = FakeClock()
+    reserved = ChannelPacing(None, lambda _chat: Rate(1, 1.0, burst=3, reserve=0.25))
+    pacer = Pacer({"telegram": reserved}, clock.monotonic)
+    assert sends(pacer, clock, "1001", 6) == [0, 0, 0.25, 1.25, 2.25, 3.25]
+    clock.advance(seconds=30)
+    assert sends(pacer, clock, "1001", 4) == [0, 0, 0.25, 1.25]
+    with pytest.raises(ValueError, match="reserve"):
+        Rate(1, 1.0, burst=3, reserve=-1)
+
+
 def test_a_group_gets_its_rate_spread_evenly() -> None:
     clock = FakeClock()
     pacer = Pacer({"telegram": telegram_like()}, clock.monotonic)

@@ -54,7 +54,7 @@ async def test_two_workers_share_one_budget_and_take_over_from_each_other(
     clock = SystemClock()
     # Slack for the time a request takes from the sender's clock to Telegram's (50 ms:
     # a loaded 2-CPU machine's jitter); pacing errors are whole sends early, not that.
-    api.enforce_limits(tolerance=0.05)
+    limits = api.enforce_limits(tolerance=0.05)
     users = [api.user(8000 + n, f"User {n}") for n in range(8)]
     repository = SqlRepository(engine, tmp_path / "data", clock)
     async with repository.conversation(CHANNEL, "queue", "test") as tx:
@@ -109,7 +109,8 @@ async def test_two_workers_share_one_budget_and_take_over_from_each_other(
         for own in engines:
             await own.dispose()
 
-    assert api.too_many == 0
+    refused = {chat for _when, chat, _limit in limits.refused}
+    assert api.too_many == 0, (limits.refused, [s for s in limits.sent if s[1] in refused])
     assert all(sender.sent > 0 for sender in senders)
     for user in users:  # each once, in order
         assert [m["text"] for m in user.messages] == [f"{n} to {user.id}" for n in range(8)]

@@ -17,7 +17,7 @@ from delivery.ports import BudgetWait
 from delivery.sending import ChannelPacing, Rate
 from storage.database import create_engine
 from storage.models import SendBudgetRow
-from storage.send_budget import MARGIN, SqlSendBudget
+from storage.send_budget import MARGIN, RESERVE, SqlSendBudget
 
 
 class Seconds:
@@ -46,11 +46,14 @@ def budgets(
     clock: Seconds | None = None,
     pacing: ChannelPacing | None = None,
     margin: float = 0.0,
+    reserve: float = 0.0,
 ) -> list[SqlSendBudget]:
-    """Each worker's budget; without the margin, to see the channel's limits exactly."""
+    """Each worker's budget; without the margin and the reserve, to see the channel's
+    limits exactly."""
     channel = pacing or telegram_pacing()
     return [
-        SqlSendBudget(engine, {"telegram": channel}, clock, margin=margin) for engine in engines
+        SqlSendBudget(engine, {"telegram": channel}, clock, margin=margin, reserve=reserve)
+        for engine in engines
     ]
 
 
@@ -123,11 +126,18 @@ async def test_workers_keep_a_margin_for_their_messages_way_to_the_transport(
     engines: list[AsyncEngine],
 ) -> None:
     clock = Seconds()
-    a, b, _c = budgets(engines, clock, margin=MARGIN)
-    for _ in range(3):
+    a, b, _c = budgets(engines, clock, margin=MARGIN, reserve=RESERVE)
+    for _ in range(2):
         assert (await a.take("telegram", "1001", False)).taken
-    # One a second becomes one every 1 + MARGIN seconds; the group's minute as much longer.
-    assert (await b.take("telegram", "1001", False)).conversation == pytest.approx(1 + MARGIN)
+    # The burst's last message waits the reserve (held back for a first message that
+    # reaches Telegram late) ...
+    assert (await b.take("telegram", "1001", False)).conversation == pytest.approx(RESERVE)
+    clock.now += RESERVE
+    assert (await b.take("telegram", "1001", False)).taken
+    # ... which the next keeps: one a second becomes one every 1 + MARGIN seconds, from
+    # the first message's time plus the reserve.
+    assert (await a.take("telegram", "1001", False)).conversation == pytest.approx(1 + MARGIN)
+    # The group's minute is as much longer (a window: no reserve).
     for n in range(20):
         assert (await (a, b)[n % 2].take("telegram", "-100777", False)).taken
         clock.now += 1

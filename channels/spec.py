@@ -11,7 +11,7 @@ end stops and closes them, the same way for all.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -61,6 +61,15 @@ class ClaimedUpdates(Protocol):
         ...
 
 
+class HandedUpdate(Protocol):
+    """A stored update being handed to the bot."""
+
+    @property
+    def marked(self) -> bool:
+        """Marked handled already, with the message the bot recorded for it."""
+        ...
+
+
 class RawUpdates(Protocol):
     """Where a channel keeps each update as it arrived, under the transport's key for it,
     before it lets the transport forget it (raw first, parse second).
@@ -92,6 +101,11 @@ class RawUpdates(Protocol):
 
     def wake(self, count: int = 1) -> None:
         """Wakes `count` of those waiting in `stored`."""
+        ...
+
+    def handing(self, channel: str, key: str) -> AbstractContextManager[HandedUpdate]:
+        """While the stored update `key` is handed to the bot: the bot's transaction that
+        records its message may mark it handled too (then `marked`)."""
         ...
 
     async def mark(self, channel: str, key: str, state: RawState) -> None:

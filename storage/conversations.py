@@ -14,6 +14,7 @@ from sqlmodel import col
 from bot.draft import EvidenceRef
 from bot.messages import Attachment, Inbound
 from storage.models import Evidence, Message
+from storage.raw_updates import handled_with
 from storage.transaction import SqlTx
 
 
@@ -40,6 +41,8 @@ class ConversationRows(SqlTx):
             .on_conflict_do_nothing(index_elements=["channel", "direction", "transport_id"])
             .returning(col(Message.id))
         )
+        # Its stored update (a redelivery's too) is handled when this commits.
+        await handled_with(self.session, inbound.channel, inbound.transport_id, self.clock.now())
         return self._inbound_id is not None
 
     async def load_state(self) -> dict[str, Any] | None:

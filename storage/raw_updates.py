@@ -12,6 +12,11 @@ no other worker touches that conversation until it lets go:
 
 Storing wakes the workers: in this process at once, in the others by a notice on
 PostgreSQL (`storage.wakeups`); a worker that misses it looks again after a while.
+
+An update handed to the bot (`handing`) is marked handled by the transaction that
+records its message (`handled_with`): the message and the mark commit together, and a
+turn costs no transaction of its own for the mark. An update the bot records nothing
+for is marked by the intake after.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.ports import Clock, SystemClock
@@ -51,6 +58,49 @@ _TRY_OLDEST = text(
     LIMIT 1
     """
 )
+
+
+@dataclass(slots=True)
+class InHand:
+    """A stored update being handed to the bot; `marked` once a committed transaction
+    marked it handled."""
+
+    channel: str
+    key: str
+    marked: bool = False
+
+
+_IN_HAND: ContextVar[InHand | None] = ContextVar("raw_update_in_hand", default=None)
+
+
+async def handled_with(session: AsyncSession, channel: str, key: str, at: datetime) -> None:
+    """Marks the update in hand handled in `session`'s transaction, when it is the one
+    of `channel` and `key` (the transport id of the message being recorded)."""
+    in_hand = _IN_HAND.get()
+    if in_hand is None or (in_hand.channel, in_hand.key) != (channel, key):
+        return
+    await session.execute(_mark(channel, key, "handled", at))
+
+    def committed(_session: Any) -> None:
+        in_hand.marked = True
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
+
+
+def _mark(channel: str, key: str, state: str, at: datetime) -> Any:
+    """The statement recording what became of a stored update. A handled one's payload
+    is dropped: the bot keeps the message (raw too) where privacy export and erasure
+    find it; the key stays, so a redelivery is recognised."""
+    values: dict[str, Any] = {"state": state}
+    if state != STORED:
+        values["handled_at"] = at
+    if state == "handled":
+        values["payload"] = {}
+    return (
+        update(RawUpdate)
+        .where(RawUpdate.channel == channel, RawUpdate.update_key == key)
+        .values(**values)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,23 +309,23 @@ class SqlRawUpdates:
             else:
                 self._wakes = min(self._wakes + 1, MAX_KEPT_WAKES)
 
+    @contextlib.contextmanager
+    def handing(self, channel: str, key: str) -> Iterator[InHand]:
+        """While the update `key` is handed to the bot: the transaction recording its
+        message marks it handled too (`handled_with`)."""
+        in_hand = InHand(channel, key)
+        token = _IN_HAND.set(in_hand)
+        try:
+            yield in_hand
+        finally:
+            _IN_HAND.reset(token)
+
     async def mark(
         self, channel: str, key: str, state: Literal["stored", "handled", "undecodable", "failed"]
     ) -> None:
-        """Records what became of a stored update (`stored` again only writes). A handled
-        one's payload is dropped: the bot keeps the message (raw too) where privacy
-        export and erasure find it; the key stays, so a redelivery is recognised."""
-        values: dict[str, Any] = {"state": state}
-        if state != STORED:
-            values["handled_at"] = self.clock.now()
-        if state == "handled":
-            values["payload"] = {}
+        """Records what became of a stored update (`stored` again only writes)."""
         async with AsyncSession(self.engine) as session, session.begin():
-            await session.execute(
-                update(RawUpdate)
-                .where(RawUpdate.channel == channel, RawUpdate.update_key == key)
-                .values(**values)
-            )
+            await session.execute(_mark(channel, key, state, self.clock.now()))
 
 
 async def _unlock(connection: AsyncConnection, lock: str) -> None:

@@ -5,7 +5,8 @@ stored raw (under their `update_id`, with their chat as the conversation) before
 Telegram hears they arrived: the next poll moves the offset past a stored batch, and
 the webhook answers 200 only after the commit. Handlers then claim stored updates
 conversation by conversation (any worker's, see `storage/raw_updates.py`), decode each,
-hand it to the bot, and mark it handled after the bot's commit; whatever was stored but
+hand it to the bot, and mark it handled with the bot's commit (or after it, when the bot
+recorded no message for it); whatever was stored but
 not handled when a process stopped is claimed again (the bot ignores a transport id it
 already has, so handling twice changes nothing).
 
@@ -223,23 +224,25 @@ class TelegramIntake:
         return batch
 
     async def _take(self, key: str, payload: dict[str, Any]) -> None:
-        """Decodes one stored update and hands it to the bot; marks what became of it."""
-        try:
-            handle = await self.prepare(Update.de_json(payload, self.bot))
-        except Exception as error:
-            self.undecodable += 1
-            self.count(CHANNEL, "undecodable")
-            log.warning(
-                "Telegram update %s cannot be read (%s): kept raw and skipped",
-                key,
-                type(error).__name__,
-            )
-            await self._patiently(lambda: self.store.mark(CHANNEL, key, "undecodable"))
-            return
-
-        if handle is not None and not await self._hand_over(key, handle):
-            return
-        await self._patiently(lambda: self.store.mark(CHANNEL, key, "handled"))
+        """Decodes one stored update and hands it to the bot; marks what became of it
+        (handled: unless the bot's transaction did, with the message it recorded)."""
+        with self.store.handing(CHANNEL, key) as handed:
+            try:
+                handle = await self.prepare(Update.de_json(payload, self.bot))
+            except Exception as error:
+                self.undecodable += 1
+                self.count(CHANNEL, "undecodable")
+                log.warning(
+                    "Telegram update %s cannot be read (%s): kept raw and skipped",
+                    key,
+                    type(error).__name__,
+                )
+                await self._patiently(lambda: self.store.mark(CHANNEL, key, "undecodable"))
+                return
+            if handle is not None and not await self._hand_over(key, handle):
+                return
+        if not handed.marked:
+            await self._patiently(lambda: self.store.mark(CHANNEL, key, "handled"))
 
     async def _hand_over(self, key: str, handle: Callable[[], Awaitable[object]]) -> bool:
         """Hands a decoded update to the bot; True once the bot has it.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import pytest
@@ -73,9 +73,17 @@ class SwitchableStore:
             await asyncio.wait_for(self._stored.wait(), within)
         self._stored.clear()
 
+    @contextlib.contextmanager
+    def handing(self, channel: str, key: str) -> Iterator[Handed]:
+        yield Handed()  # the bot here records nothing: the intake marks
+
     async def mark(self, channel: str, key: str, state: Literal["handled", "undecodable"]) -> None:
         self._check("mark")
         self.rows[key] = (self.rows[key][0], state)
+
+
+class Handed:
+    marked = False
 
 
 class Intake:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.messages import InboundKind
 from bot.router import ComplaintBot
 from storage import privacy
 from storage.database import create_engine
@@ -142,3 +143,43 @@ async def test_a_worker_that_dies_holding_a_conversation_lets_it_go(database_url
 async def _claims_conversation(raw: SqlRawUpdates, conversation: str) -> bool:
     async with raw.claim("telegram") as claimed:
         return claimed is not None and claimed.conversation == conversation
+
+
+async def test_the_turn_that_records_an_updates_message_marks_it_handled_in_its_commit(
+    bot: ComplaintBot, outbox: SqlOutbox, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    chat = Chat(bot, outbox, clock)
+    raw = SqlRawUpdates(engine)
+    first, second, ignored = (chat.inbound(InboundKind.TEXT, text="/new") for _ in range(3))
+    await raw.keep(
+        "test", [(m.transport_id, {"n": n}) for n, m in enumerate((first, second, ignored))]
+    )
+
+    async def states() -> dict[str, str]:
+        async with AsyncSession(engine) as session:
+            rows = await session.execute(select(RawUpdate.update_key, RawUpdate.state))
+            return dict(rows.all())
+
+    with raw.handing("test", first.transport_id) as handed:
+        assert await bot.handle(first)
+    assert handed.marked and (await states())[first.transport_id] == "handled"
+
+    # A turn that fails commits nothing: neither its message nor the mark.
+    with raw.handing("test", second.transport_id) as handed:
+        try:
+            async with bot.repository.conversation("test", chat.user, chat.user) as tx:
+                await tx.record_inbound(second)
+                raise RuntimeError("the turn fails")
+        except RuntimeError:
+            pass
+    assert not handed.marked and (await states())[second.transport_id] == "stored"
+
+    # A message of another update does not mark the one in hand.
+    with raw.handing("test", ignored.transport_id) as handed:
+        assert await bot.handle(second)
+    assert not handed.marked
+    assert await states() == {
+        first.transport_id: "handled",
+        second.transport_id: "stored",  # its own turn ran outside `handing`
+        ignored.transport_id: "stored",
+    }

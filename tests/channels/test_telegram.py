@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from channels.telegram.application import TYPING_AFTER
 from channels.telegram.sender import split_text
 from complaintbot.settings import Settings
 from storage.models import Case, Evidence, Message, TimelineEvent
@@ -87,17 +89,25 @@ async def test_a_slow_answer_shows_typing_and_no_signal_holds_an_answer_up(
     # Telegram hangs on acknowledging a button press; the answers go on.
     api.stall_next("answerCallbackQuery")
     wang = api.user(5004, "Wang", "en")
+    slowest = 0.0
     async with asyncio.timeout(3):  # an acknowledgement waited for would hold it 5 s
-        await step(wang, "text", "My broadband was cut off without notice", "Add more")
-        await step(wang, "press", "Continue", "What is your name")
+        for action, what, expect in (
+            ("text", "My broadband was cut off without notice", "Add more"),
+            ("press", "Continue", "What is your name"),
+        ):
+            started = time.monotonic()
+            await step(wang, action, what, expect)
+            slowest = max(slowest, time.monotonic() - started)
     assert api.stalled == 1
-    assert api.calls_of("sendChatAction") == []  # quick answers need no "typing…"
+    if slowest < TYPING_AFTER:  # (a loaded machine may take longer: then it may type)
+        assert api.calls_of("sendChatAction") == []  # quick answers need no "typing…"
+    typed = len(api.calls_of("sendChatAction"))
     # A photo whose download hangs: half a second on, Wang sees the bot typing.
     api.stall_next("getFile")
     mark = len(wang.messages)
     await wang.send_photo(b"\xff\xd8\xff\xe0 the bill", caption="the bill")
-    await api.wait_until(lambda: bool(api.calls_of("sendChatAction")))
-    (typing,) = api.calls_of("sendChatAction")
+    await api.wait_until(lambda: len(api.calls_of("sendChatAction")) > typed)
+    typing = api.calls_of("sendChatAction")[-1]
     assert (int(typing["chat_id"]), typing["action"]) == (5004, "typing")
     api.unstall()
     await api.wait_until(lambda: len(wang.messages) > mark)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Update
 
 from bot.ports import Clock, SystemClock
 from storage.database import QUICK_READ
@@ -87,7 +88,7 @@ async def handled_with(session: AsyncSession, channel: str, key: str, at: dateti
     event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
-def _mark(channel: str, key: str, state: str, at: datetime) -> Any:
+def _mark(channel: str, key: str, state: str, at: datetime) -> Update:
     """The statement recording what became of a stored update. A handled one's payload
     is dropped: the bot keeps the message (raw too) where privacy export and erasure
     find it; the key stays, so a redelivery is recognised."""

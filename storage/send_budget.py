@@ -16,6 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
@@ -196,9 +197,10 @@ def _with_margin(pacing: ChannelPacing, margin: float, reserve: float) -> Channe
         if rate is None:
             return rate
         if rate.window:  # the window is the limit (a bucket within it only shapes bursts)
-            return Rate(rate.count, rate.seconds + margin, rate.burst, True, rate.reserve)
-        longer = margin * rate.count
-        return Rate(rate.count, rate.seconds + longer, rate.burst, False, rate.reserve + reserve)
+            return replace(rate, seconds=rate.seconds + margin)
+        return replace(
+            rate, seconds=rate.seconds + margin * rate.count, reserve=rate.reserve + reserve
+        )
 
     return ChannelPacing(
         overall=stricter(pacing.overall),

@@ -6,9 +6,9 @@ Telegram hears they arrived: the next poll moves the offset past a stored batch,
 the webhook answers 200 only after the commit. Handlers then claim stored updates
 conversation by conversation (any worker's, see `storage/raw_updates.py`), decode each,
 hand it to the bot, and mark it handled with the bot's commit (or after it, when the bot
-recorded no message for it); whatever was stored but
-not handled when a process stopped is claimed again (the bot ignores a transport id it
-already has, so handling twice changes nothing).
+recorded no message for it); whatever was stored but not handled when a process stopped
+is claimed again (the bot ignores a transport id it already has, so handling twice
+changes nothing).
 
 Polling runs in one worker at a time (`leadership`); another takes over when it stops.
 
